@@ -1,0 +1,39 @@
+# tcptop build, test and code generation. `make help` lists the targets.
+GO      ?= go
+BIN     ?= bin/tcptop
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
+
+.PHONY: help build test deps generate check-generate bench clean
+
+help:
+	@echo "build           build $(BIN) (no clang needed: the eBPF object is committed)"
+	@echo "test            run all tests; as root the kernel tests load the probes for real"
+	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
+	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
+	@echo "bench           run the benchmarks (ratios against in-run baselines)"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tcptop
+
+# Kernel tests share the host's probes and traffic: one package at a time.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -p 1 -count=1 ./...
+
+deps:
+	@./scripts/deps.sh test
+
+generate:
+	@./scripts/deps.sh generate
+	cd internal/source && $(GO) generate
+
+check-generate: generate
+	git diff --exit-code -- internal/source bpf || \
+		(echo "generated eBPF files are stale: run make generate and commit" >&2; exit 1)
+
+bench:
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./internal/...
+
+clean:
+	rm -rf bin

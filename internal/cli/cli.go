@@ -1,0 +1,120 @@
+// Package cli is tcptop's command line: the kong options, exit codes,
+// signal handling and the tick loop that wires source → agg → filter →
+// emit. Run takes its arguments and output streams so the whole command is
+// testable in-process.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// Exit codes, as documented in --help and the README.
+const (
+	ExitOK      = 0 // done: --count reached, stopped by a signal, or stdout closed
+	ExitRuntime = 1 // could not run: privileges, kernel features, I/O
+	ExitUsage   = 2 // bad flags or a bad --where expression
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// Options are tcptop's flags.
+type Options struct {
+	Output     string           `short:"o" enum:"text,ndjson,csv" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
+	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output (docs/fields.md)."`
+	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
+	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
+	NoHeader   bool             `help:"Do not print the CSV or text header."`
+	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
+	Verbose    bool             `short:"v" help:"Log the attached hooks and kernel-side drop counters on stderr."`
+	Version    kong.VersionFlag `help:"Print the version and exit."`
+}
+
+// Validate rejects values kong's types accept but tcptop cannot use.
+func (o *Options) Validate() error {
+	switch {
+	case o.Interval <= 0:
+		return fmt.Errorf("--interval must be positive, got %s", o.Interval)
+	case o.Count < 0:
+		return fmt.Errorf("--count must be 0 (forever) or more, got %d", o.Count)
+	case o.UDPTimeout < 0:
+		return fmt.Errorf("--udp-timeout must be 0 (never) or more, got %s", o.UDPTimeout)
+	}
+	return nil
+}
+
+const description = `Show every TCP connection and UDP flow on this host, tick by tick.
+
+Counters come from eBPF probes: exact bytes from send/receive return values,
+packets and RTT from the kernel's own TCP counters, the owning process, and
+the state. Needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN).
+
+Examples:
+  sudo tcptop                                          # live table
+  sudo tcptop -o ndjson --where 'proto=="tcp" && rtt_us>5000' | jq .
+  sudo tcptop -o csv --count 1 >> /var/log/conns.csv   # cron snapshot
+  sudo tcptop -o ndjson -w 'remote_addr in cidr("10.0.0.0/8") && closed'
+
+Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
+1 runtime error, 2 usage error.`
+
+// exitRequest carries kong's request to exit (after --help or --version)
+// out of the parser without calling os.Exit.
+type exitRequest struct{ code int }
+
+// Run runs tcptop with args (without the program name) and returns the
+// exit code. Output goes to stdout only, logs to stderr.
+func Run(args []string, stdout, stderr io.Writer) (code int) {
+	var opts Options
+	parser, err := kong.New(&opts,
+		kong.Name("tcptop"),
+		kong.Description(description),
+		kong.Vars{"version": "tcptop " + Version},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(exitRequest{c}) }),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "tcptop: %v\n", err)
+		return ExitRuntime
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = req.code
+		}
+	}()
+	if _, err := parser.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "tcptop: %v (see tcptop --help)\n", oneLine(err))
+		return ExitUsage
+	}
+	return run(&opts, stdout, newLogger(stderr))
+}
+
+// oneLine keeps a kong error to a single line.
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// usageError marks errors the user can fix by changing the command line.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	return ExitRuntime
+}

@@ -1,0 +1,230 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+// tcptopBin is the command under test, built once by TestMain.
+var tcptopBin string
+
+func TestMain(m *testing.M) {
+	testnet.RunHelperIfRequested()
+	dir, err := os.MkdirTemp("", "tcptop-e2e")
+	if err != nil {
+		panic(err)
+	}
+	tcptopBin = filepath.Join(dir, "tcptop")
+	if out, err := exec.Command("go", "build", "-o", tcptopBin, "../../cmd/tcptop").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build tcptop: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("kernel test needs root and CI=true: refusing to skip")
+	}
+	t.Skip("kernel test needs root")
+}
+
+// syncBuffer is a bytes.Buffer safe for the exec goroutine to write while
+// the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is a tcptop process whose stdout lines are collected.
+type running struct {
+	cmd    *exec.Cmd
+	stderr syncBuffer
+	mu     sync.Mutex
+	lines  []string
+	done   chan struct{}
+	code   int
+}
+
+// startTcptop runs tcptop with -v (so the test can see when it attached)
+// and args.
+func startTcptop(t *testing.T, args ...string) *running {
+	t.Helper()
+	r := &running{cmd: exec.Command(tcptopBin, append([]string{"-v"}, args...)...), done: make(chan struct{})}
+	r.cmd.Stderr = &r.stderr
+	out, err := r.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.lines = append(r.lines, sc.Text())
+			r.mu.Unlock()
+		}
+		err := r.cmd.Wait()
+		r.code = exitCodeOf(err)
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		<-r.done
+	})
+	return r
+}
+
+// waitReady waits until tcptop reports its probes attached.
+func (r *running) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.stderr.String(), "tcptop: attached") {
+		select {
+		case <-r.done:
+			t.Fatalf("tcptop exited (%d): %s", r.code, r.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcptop did not attach: %s", r.stderr.String())
+		}
+	}
+}
+
+func exitCodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func (r *running) snapshot() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
+}
+
+// waitLine waits until some stdout line satisfies match.
+func (r *running) waitLine(t *testing.T, timeout time.Duration, match func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, l := range r.snapshot() {
+			if match(l) {
+				return l
+			}
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("tcptop exited (%d) before the expected line; stderr: %s", r.code, r.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no matching line within %v; stderr: %s", timeout, r.stderr.String())
+	return ""
+}
+
+// stop sends sig and returns the exit code.
+func (r *running) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	_ = r.cmd.Process.Signal(sig)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcptop did not exit after signal")
+	}
+	return r.code
+}
+
+// records parses every NDJSON line printed so far.
+func (r *running) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, l := range r.snapshot() {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line is not JSON: %q: %v", l, err)
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+// tcptopProgramsLoaded lists BPF programs named tcptop_* in the kernel,
+// the same list `bpftool prog` prints.
+func tcptopProgramsLoaded(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	id := ebpf.ProgramID(0)
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return names
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // freed meanwhile
+		}
+		info, err := p.Info()
+		p.Close()
+		if err == nil && strings.HasPrefix(info.Name, "tcptop_") {
+			names = append(names, info.Name)
+		}
+	}
+}
+
+// requireNoProgramsLeft waits briefly (programs are freed after their
+// last reference, asynchronously) and fails if any remain.
+func requireNoProgramsLeft(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left := tcptopProgramsLoaded(t)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcptop programs still loaded after exit: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

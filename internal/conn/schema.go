@@ -1,0 +1,80 @@
+package conn
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Kind is the JSON type of a field, as documented in docs/fields.md.
+type Kind string
+
+// Field kinds.
+const (
+	KindString Kind = "string"
+	KindInt    Kind = "integer"
+	KindFloat  Kind = "number"
+	KindBool   Kind = "boolean"
+)
+
+// Field describes one column of the schema, derived from Row's tags.
+type Field struct {
+	Name  string
+	Kind  Kind
+	Doc   string
+	Index int // index of the field in Row, for reflect.Value.Field
+}
+
+// Fields lists the schema in output order. It is computed from Row once.
+var Fields = fieldsOf(reflect.TypeFor[Row]())
+
+// FieldNames returns the schema names in output order.
+func FieldNames() []string {
+	names := make([]string, len(Fields))
+	for i, f := range Fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+func fieldsOf(t reflect.Type) []Field {
+	out := make([]Field, 0, t.NumField())
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name := sf.Tag.Get("json")
+		if name == "" || sf.Tag.Get("expr") != name {
+			panic(fmt.Sprintf("conn.Row.%s: json and expr tags must be set and equal", sf.Name))
+		}
+		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i})
+	}
+	return out
+}
+
+func kindOf(t reflect.Type) Kind {
+	switch t.Kind() {
+	case reflect.String:
+		return KindString
+	case reflect.Int, reflect.Int64:
+		return KindInt
+	case reflect.Float64:
+		return KindFloat
+	case reflect.Bool:
+		return KindBool
+	}
+	panic("conn.Row: unsupported field type " + t.String())
+}
+
+// FieldsMarkdown renders docs/fields.md from the schema, so the document
+// cannot drift from the code (a test compares the two).
+func FieldsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("# Output fields\n\n")
+	b.WriteString("Generated from `internal/conn/row.go` by `go test ./internal/conn -update`; do not edit by hand.\n\n")
+	b.WriteString("The same names are the NDJSON keys, the CSV header, the text columns (upper-cased)\n")
+	b.WriteString("and the variables of `--where`. Every record has every field.\n\n")
+	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
+	for _, f := range Fields {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+package emit
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+const (
+	ts1 = "2026-11-26T05:47:55.123456Z"
+	ts3 = "2026-11-26T05:47:57.123789Z"
+)
+
+// tick1 has IPv4 flows only, so the text format keeps its default widths.
+func tick1() []conn.Row {
+	return []conn.Row{
+		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
+			LocalAddr: "10.0.0.5", LocalPort: 51234, RemoteAddr: "93.184.216.34", RemotePort: 443,
+			PID: 1234, Comm: "curl", State: "ESTABLISHED",
+			BytesIn: 5120, BytesOut: 1024, PacketsIn: 12, PacketsOut: 9,
+			BytesInDelta: 5120, BytesOutDelta: 1024, PacketsInDelta: 12, PacketsOutDelta: 9,
+			RateIn: 1234.5, RateOut: 500, RTTMicros: 850},
+		{Timestamp: ts1, Tick: 1, Proto: "udp", Family: "ipv4",
+			LocalAddr: "192.168.1.10", LocalPort: 53124, RemoteAddr: "8.8.8.8", RemotePort: 53,
+			PID: 812, Comm: "systemd-resolve", State: "",
+			BytesIn: 512, BytesOut: 40, PacketsIn: 1, PacketsOut: 1,
+			BytesInDelta: 512, BytesOutDelta: 40, PacketsInDelta: 1, PacketsOutDelta: 1,
+			RateIn: 512, RateOut: 40},
+		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
+			LocalAddr: "127.0.0.1", LocalPort: 5432, RemoteAddr: "127.0.0.1", RemotePort: 40112,
+			PID: 0, Comm: "", State: "ESTABLISHED",
+			BytesIn: 0, BytesOut: 0, PacketsIn: 3456, PacketsOut: 3400,
+			RTTMicros: 45, Retrans: 2, Partial: true},
+		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
+			LocalAddr: "10.0.0.5", LocalPort: 22, RemoteAddr: "10.0.0.9", RemotePort: 60000,
+			PID: 4321, Comm: `a,b"c`, State: "FIN_WAIT1",
+			BytesIn: 7654321, BytesOut: 3 << 20, PacketsIn: 5000, PacketsOut: 4000,
+			BytesInDelta: 1000, BytesOutDelta: 2000, PacketsInDelta: 10, PacketsOutDelta: 20,
+			RateIn: 0.25, RateOut: 348160, RTTMicros: 12345},
+	}
+}
+
+// tick3 adds IPv6 (which widens the text columns), a closed flow, a flow
+// both partial and closed, and counters near their limits.
+func tick3() []conn.Row {
+	rows := tick1()
+	for i := range rows {
+		rows[i].Timestamp, rows[i].Tick = ts3, 3
+	}
+	return append(rows,
+		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv6",
+			LocalAddr: "2001:db8::10", LocalPort: 40000, RemoteAddr: "2606:4700:4700::1111", RemotePort: 443,
+			PID: 2200, Comm: "firefox", State: "ESTABLISHED",
+			BytesIn: 1 << 30, BytesOut: 65536, PacketsIn: 750000, PacketsOut: 300000,
+			BytesInDelta: 7654321, BytesOutDelta: 100, RateIn: 7654321, RateOut: 100, RTTMicros: 23456},
+		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
+			LocalAddr: "10.0.0.5", LocalPort: 51300, RemoteAddr: "10.0.0.7", RemotePort: 8080,
+			PID: 99, Comm: "wget", State: "CLOSE",
+			BytesIn: 2048, BytesOut: 300, PacketsIn: 6, PacketsOut: 5,
+			RTTMicros: 1_200_000, Retrans: 1, Closed: true},
+		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
+			LocalAddr: "10.0.0.5", LocalPort: 443, RemoteAddr: "203.0.113.200", RemotePort: 65535,
+			PID: 4194304, Comm: "backup-agent", State: "LAST_ACK",
+			BytesIn: 9_223_372_036_854_775_807, BytesOut: 1_099_511_627_776,
+			PacketsIn: 9_876_543_210, PacketsOut: 1_234_567_890,
+			BytesInDelta: 1_073_741_824, BytesOutDelta: 1, PacketsInDelta: 700000, PacketsOutDelta: 1,
+			RateIn: 1_073_741_824, RateOut: 0.5, RTTMicros: 999_999, Retrans: 123456,
+			Partial: true, Closed: true},
+	)
+}
+
+// ticks is what each golden file records: two ticks with an empty one
+// between them, which must write nothing.
+func ticks() [][]conn.Row { return [][]conn.Row{tick1(), nil, tick3()} }
+
+// countingWriter records each Write separately.
+type countingWriter struct{ writes [][]byte }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+// render writes ticks in format and returns the output, checking that
+// every tick was one Write of whole lines.
+func render(t *testing.T, format string, header bool, ticks [][]conn.Row) string {
+	t.Helper()
+	var cw countingWriter
+	w, err := New(format, &cw, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rows := range ticks {
+		before := len(cw.writes)
+		if err := w.WriteTick(rows); err != nil {
+			t.Fatalf("%s tick %d: %v", format, i, err)
+		}
+		if n := len(cw.writes) - before; n > 1 || (len(rows) > 0 && n != 1) {
+			t.Errorf("%s tick %d (%d rows): %d writes, want one", format, i, len(rows), n)
+		}
+		if n := len(cw.writes); n > before && !bytes.HasSuffix(cw.writes[n-1], []byte("\n")) {
+			t.Errorf("%s tick %d: write does not end a line", format, i)
+		}
+	}
+	return string(bytes.Join(cw.writes, nil))
+}
+
+func TestGolden(t *testing.T) {
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			got := render(t, format, true, ticks())
+			path := filepath.Join("testdata", format+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./internal/emit -update writes it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s output differs from %s (go test ./internal/emit -update rewrites it):\n%s", format, path, got)
+			}
+		})
+	}
+}
+
+func TestNewUnknownFormat(t *testing.T) {
+	_, err := New("yaml", &bytes.Buffer{}, true)
+	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "ndjson, csv, text") {
+		t.Errorf("New(yaml) error = %v, want it to name the format and the choices", err)
+	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE} }
+
+func TestWriteErrorIsReturned(t *testing.T) {
+	for _, format := range Formats {
+		w, err := New(format, brokenPipe{}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteTick(tick1()); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("%s: WriteTick error = %v, want EPIPE", format, err)
+		}
+	}
+}
+
+func TestEmptyTicksWriteNothing(t *testing.T) {
+	for _, format := range Formats {
+		if got := render(t, format, false, [][]conn.Row{nil, {}}); got != "" {
+			t.Errorf("%s without header: empty ticks wrote %q", format, got)
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package emit
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// textWriter writes aligned columns for people, streaming: each tick is a
+// "--- tick N <timestamp>  K flows ---" line followed by its rows, and the
+// screen is never cleared. Column widths start at defaults that fit IPv4
+// traffic and only ever grow: when a value (an IPv6 address, say) does not
+// fit, its column widens for good and the header is printed again, so
+// every row lines up under the nearest header above it.
+type textWriter struct {
+	w         io.Writer
+	buf       bytes.Buffer
+	header    bool // print column names at all
+	headerDue bool
+	widths    []int // current width of each column, in runes
+
+	// The cells of the tick being written: cell j of row i is
+	// arena[ends[k-1]:ends[k]] with k = i*len(textColumns)+j.
+	arena []byte
+	ends  []int
+}
+
+// textColumn is one column of the text format: a name, an alignment
+// (numbers right, text left), a starting width, and how to render it.
+type textColumn struct {
+	name  string
+	right bool
+	width int
+	cell  func(b []byte, r *conn.Row) []byte
+}
+
+// textColumns is the fixed layout of the text format, a human-readable
+// subset of the schema (NDJSON and CSV carry every field).
+var textColumns = []textColumn{
+	{"PROTO", false, 5, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Proto) }},
+	{"LOCAL", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
+		return appendHostPort(b, r.LocalAddr, r.LocalPort)
+	}},
+	{"REMOTE", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
+		return appendHostPort(b, r.RemoteAddr, r.RemotePort)
+	}},
+	{"PID", true, 7, func(b []byte, r *conn.Row) []byte {
+		if r.PID == 0 {
+			return append(b, '-')
+		}
+		return strconv.AppendInt(b, int64(r.PID), 10)
+	}},
+	{"COMM", false, 15, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Comm) }},
+	{"STATE", false, len("ESTABLISHED"), func(b []byte, r *conn.Row) []byte { return appendText(b, r.State) }},
+	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesIn), "") }},
+	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesOut), "") }},
+	{"PKTS_IN", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
+	{"PKTS_OUT", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
+	{"RTT", true, 7, func(b []byte, r *conn.Row) []byte {
+		if r.Proto == "udp" {
+			return append(b, '-')
+		}
+		return appendRTT(b, r.RTTMicros)
+	}},
+	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateIn, "/s") }},
+	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateOut, "/s") }},
+}
+
+// columnGap separates columns.
+const columnGap = "  "
+
+func newText(w io.Writer, header bool) *textWriter {
+	t := &textWriter{w: w, header: header, headerDue: header}
+	t.widths = make([]int, len(textColumns))
+	for j, c := range textColumns {
+		t.widths[j] = max(c.width, len(c.name))
+	}
+	return t
+}
+
+// WriteTick implements Writer. An empty tick writes nothing: it has no
+// tick number or timestamp to show.
+func (t *textWriter) WriteTick(rows []conn.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if t.render(rows) && t.header {
+		t.headerDue = true
+	}
+	t.writeTickLine(&rows[0], len(rows))
+	if t.headerDue {
+		t.headerDue = false
+		t.writeLine(func(j int) []byte { return []byte(textColumns[j].name) }, "")
+	}
+	for i := range rows {
+		base := i * len(textColumns)
+		t.writeLine(func(j int) []byte { return t.cell(base + j) }, marker(&rows[i]))
+	}
+	return flush(t.w, &t.buf)
+}
+
+// writeTickLine writes "--- tick 3  2026-01-02T15:04:05.000000Z  12 flows ---",
+// taking the tick and time from the first row (all rows of a tick share them).
+func (t *textWriter) writeTickLine(first *conn.Row, n int) {
+	b := t.buf.AvailableBuffer()
+	b = append(b, "--- tick "...)
+	b = strconv.AppendInt(b, first.Tick, 10)
+	b = append(b, "  "...)
+	b = append(b, first.Timestamp...)
+	b = append(b, "  "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	if n == 1 {
+		b = append(b, " flow ---\n"...)
+	} else {
+		b = append(b, " flows ---\n"...)
+	}
+	t.buf.Write(b)
+}
+
+// render formats every cell of the tick into the arena and widens the
+// columns that need it, reporting whether any did.
+func (t *textWriter) render(rows []conn.Row) (grew bool) {
+	t.arena, t.ends = t.arena[:0], t.ends[:0]
+	for i := range rows {
+		for j, c := range textColumns {
+			start := len(t.arena)
+			t.arena = c.cell(t.arena, &rows[i])
+			t.ends = append(t.ends, len(t.arena))
+			if n := utf8.RuneCount(t.arena[start:]); n > t.widths[j] {
+				t.widths[j], grew = n, true
+			}
+		}
+	}
+	return grew
+}
+
+func (t *textWriter) cell(k int) []byte {
+	start := 0
+	if k > 0 {
+		start = t.ends[k-1]
+	}
+	return t.arena[start:t.ends[k]]
+}
+
+// writeLine writes one padded line: cell(j) for each column, then the
+// marker if any. The last column is not padded on the right, so lines carry
+// no trailing blanks.
+func (t *textWriter) writeLine(cell func(j int) []byte, mark string) {
+	last := len(textColumns) - 1
+	for j, c := range textColumns {
+		v := cell(j)
+		pad := t.widths[j] - utf8.RuneCount(v)
+		if j > 0 {
+			t.buf.WriteString(columnGap)
+		}
+		if c.right {
+			writeSpaces(&t.buf, pad)
+		}
+		t.buf.Write(v)
+		if !c.right && (j < last || mark != "") {
+			writeSpaces(&t.buf, pad)
+		}
+	}
+	if mark != "" {
+		t.buf.WriteString(columnGap)
+		t.buf.WriteString(mark)
+	}
+	t.buf.WriteByte('\n')
+}
+
+func writeSpaces(b *bytes.Buffer, n int) {
+	for range n {
+		b.WriteByte(' ')
+	}
+}
+
+// marker flags rows whose counters need a second look.
+func marker(r *conn.Row) string {
+	switch {
+	case r.Closed && r.Partial:
+		return "[CLOSED] [PARTIAL]"
+	case r.Closed:
+		return "[CLOSED]"
+	case r.Partial:
+		return "[PARTIAL]"
+	}
+	return ""
+}
+
+// appendText appends s with control characters and invalid UTF-8 replaced
+// by '?', so a strange process name cannot break a line or the alignment;
+// an empty string is shown as "-".
+func appendText(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			r = '?'
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return b
+}
+
+// appendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
+func appendHostPort(b []byte, addr string, port int) []byte {
+	if strings.IndexByte(addr, ':') >= 0 {
+		b = append(b, '[')
+		b = append(b, addr...)
+		b = append(b, ']')
+	} else {
+		b = append(b, addr...)
+	}
+	b = append(b, ':')
+	return strconv.AppendInt(b, int64(port), 10)
+}
+
+var sizeUnits = [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+
+// appendSize appends v bytes in binary units, then suffix. Like ls -h it
+// shows about two significant digits: whole bytes below 1 KiB, one
+// decimal below 10 of a unit, none above: "0 B", "512 B", "1.2 KiB",
+// "340 KiB", "7.3 MiB", "1.0 GiB".
+func appendSize(b []byte, v float64, suffix string) []byte {
+	u := 0
+	// Move up a unit when the value would print as 1024 or more.
+	for u < len(sizeUnits)-1 && roundTo(v, sizeDecimals(u, v)) >= 1024 {
+		v /= 1024
+		u++
+	}
+	b = strconv.AppendFloat(b, v, 'f', sizeDecimals(u, v), 64)
+	b = append(b, ' ')
+	b = append(b, sizeUnits[u]...)
+	return append(b, suffix...)
+}
+
+func sizeDecimals(unit int, v float64) int {
+	if unit > 0 && v < 9.95 {
+		return 1
+	}
+	return 0
+}
+
+func roundTo(v float64, decimals int) float64 {
+	p := math.Pow10(decimals)
+	return math.Round(v*p) / p
+}
+
+// appendRTT appends a round-trip time given in microseconds: "850us",
+// "12.3ms", "1.20s"; "-" when unknown (zero).
+func appendRTT(b []byte, us int64) []byte {
+	switch {
+	case us <= 0:
+		return append(b, '-')
+	case us < 1000:
+		return append(strconv.AppendInt(b, us, 10), "us"...)
+	case us < 999_950: // below what would round to 1000.0ms
+		return append(strconv.AppendFloat(b, float64(us)/1e3, 'f', 1, 64), "ms"...)
+	}
+	return append(strconv.AppendFloat(b, float64(us)/1e6, 'f', 2, 64), 's')
+}

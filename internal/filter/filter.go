@@ -1,0 +1,96 @@
+// Package filter compiles a --where expression once, against the type of
+// conn.Row, and matches rows against it. The variables of an expression are
+// the schema names (the `expr` tags of conn.Row: proto, rtt_us,
+// remote_addr, ...), so a typo, a type mismatch or a non-boolean result is
+// reported by Compile, with expr's caret line, before anything is attached
+// to the kernel. Address helpers (cidr, in_cidr, is_loopback, is_private)
+// are described in funcs.go.
+package filter
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// Filter is a compiled --where expression. It is not safe for concurrent
+// use: it reuses one expr VM across calls to Match so that matching a row
+// does not allocate a new evaluation stack.
+type Filter struct {
+	prog *vm.Program // nil: match everything
+	vm   vm.VM
+	env  env
+}
+
+// env is the expression environment: the row's fields, promoted from the
+// embedded pointer so that their names are Row's expr tags, plus cidr.
+// cidr lives here rather than in expr.Function because expr.ConstExpr only
+// evaluates functions of the environment at compile time. The pointer lets
+// Match point at the caller's row instead of copying it.
+type env struct {
+	*conn.Row `expr:"-"`
+
+	CIDR func(string) CIDR `expr:"cidr"`
+}
+
+// Compile compiles a --where expression once against conn.Row. The empty
+// (or all-blank) string matches everything. Unknown names, syntax errors,
+// type errors, a non-boolean result and a malformed constant cidr("...")
+// are all reported here, as expr's multi-line message with a caret under
+// the offending token.
+func Compile(where string) (*Filter, error) {
+	if strings.TrimSpace(where) == "" {
+		return &Filter{}, nil
+	}
+	e := env{CIDR: mustParseCIDR}
+	prog, err := expr.Compile(where, options(e)...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --where expression: %w", err)
+	}
+	return &Filter{prog: prog, env: e}, nil
+}
+
+func options(e env) []expr.Option {
+	return []expr.Option{
+		expr.Env(e),
+		expr.AsBool(),
+		expr.Function("in_cidr", inCIDR,
+			new(func(string, CIDR) bool),
+			new(func(string, string) bool)),
+		expr.Function("is_loopback", isLoopback, new(func(string) bool)),
+		expr.Function("is_private", isPrivate, new(func(string) bool)),
+		// addr in cidr("10.0.0.0/8") becomes in_cidr(addr, <constant CIDR>).
+		expr.Operator("in", "in_cidr"),
+		// in_cidr(addr, "10.0.0.0/8") becomes in_cidr(addr, cidr("10.0.0.0/8")),
+		// so the literal is checked and parsed at compile time too.
+		expr.Patch(literalPrefix{}),
+		expr.ConstExpr("cidr"),
+	}
+}
+
+// Match reports whether r satisfies the expression. An error means the
+// expression failed at run time (for example an integer modulo by zero,
+// or cidr() of a non-constant string that is not a prefix); it is expr's
+// message with a caret. A nil or empty Filter matches every row.
+func (f *Filter) Match(r *conn.Row) (bool, error) {
+	if f == nil || f.prog == nil {
+		return true, nil
+	}
+	f.env.Row = r
+	out, err := f.vm.Run(f.prog, &f.env)
+	f.env.Row = nil // do not keep the caller's row alive
+	if err != nil {
+		return false, err
+	}
+	// AsBool lets through expressions whose type is unknown until run time
+	// (such as an element of a mixed array), so check rather than assert.
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("--where expression returned %T, not a boolean", out)
+	}
+	return b, nil
+}

@@ -1,0 +1,202 @@
+package filter
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// row returns a TCP row to/from remote, with the fields the tests vary.
+func row(remote string) *conn.Row {
+	return &conn.Row{
+		Proto: "tcp", Family: "ipv4", State: "ESTABLISHED", Comm: "curl", PID: 42,
+		LocalAddr: "192.168.1.10", LocalPort: 51000, RemoteAddr: remote, RemotePort: 443,
+		RTTMicros: 6000, BytesIn: 1 << 20, RateIn: 1234.5,
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		where  string
+		remote string
+		want   bool
+	}{
+		{``, "10.1.2.3", true},
+		{`   `, "10.1.2.3", true},
+		{`proto == "tcp" && rtt_us > 5000`, "10.1.2.3", true},
+		{`proto == "udp"`, "10.1.2.3", false},
+		{`rate_in > 1000 && bytes_in >= 1048576`, "10.1.2.3", true},
+		{`comm matches "^cu" and pid == 42`, "10.1.2.3", true},
+
+		// cidr with the in operator
+		{`remote_addr in cidr("10.0.0.0/8")`, "10.1.2.3", true},
+		{`remote_addr in cidr("10.0.0.0/8")`, "11.1.2.3", false},
+		{`remote_addr in cidr("10.1.2.3")`, "10.1.2.3", true},
+		{`remote_addr in cidr("10.1.2.3/8")`, "10.200.0.1", true}, // host bits ignored
+		{`remote_addr not in cidr("10.0.0.0/8")`, "11.1.2.3", true},
+		{`remote_addr in cidr("10.0.0.0/8")`, "::ffff:10.1.2.3", true},   // mapped address
+		{`remote_addr in cidr("::ffff:10.0.0.0/104")`, "10.1.2.3", true}, // mapped prefix
+		{`remote_addr in cidr("10.0.0.0/8")`, "not-an-address", false},
+		{`remote_addr in cidr("10.0.0.0/8")`, "", false},
+		{`remote_addr in cidr("0.0.0.0/0")`, "2001:db8::1", false}, // families never mix
+		{`remote_addr in cidr("2001:db8::/32")`, "2001:db8::1", true},
+		{`remote_addr in cidr("2001:db8::/32")`, "2001:db9::1", false},
+		{`remote_addr in cidr("fe80::/10")`, "fe80::1%eth0", true}, // zone ignored
+		{`remote_addr in cidr("::/0")`, "10.1.2.3", false},
+		{`remote_addr in ["10.1.2.3", "x"]`, "10.1.2.3", true}, // plain in is intact
+
+		// in_cidr, with a literal (parsed at compile time) and a computed prefix
+		{`in_cidr(remote_addr, "10.0.0.0/8")`, "10.1.2.3", true},
+		{`in_cidr(remote_addr, "10.0.0.0/8")`, "172.16.0.1", false},
+		{`in_cidr(remote_addr, "2001:db8::/32")`, "2001:db8:0:1::5", true},
+		{`in_cidr(remote_addr, cidr("10.0.0.0/8"))`, "10.1.2.3", true},
+		{`in_cidr(remote_addr, local_addr + "/16")`, "192.168.7.7", true},
+		{`in_cidr(remote_addr, local_addr + "/24")`, "192.168.7.7", false},
+
+		// is_loopback, is_private
+		{`is_loopback(remote_addr)`, "127.0.0.1", true},
+		{`is_loopback(remote_addr)`, "127.5.5.5", true},
+		{`is_loopback(remote_addr)`, "::1", true},
+		{`is_loopback(remote_addr)`, "::ffff:127.0.0.1", true},
+		{`is_loopback(remote_addr)`, "10.1.2.3", false},
+		{`is_loopback(remote_addr)`, "garbage", false},
+		{`is_private(remote_addr)`, "10.1.2.3", true},
+		{`is_private(remote_addr)`, "172.20.0.1", true},
+		{`is_private(remote_addr)`, "192.168.0.1", true},
+		{`is_private(remote_addr)`, "fd12::1", true},
+		{`is_private(remote_addr)`, "8.8.8.8", false},
+		{`is_private(remote_addr)`, "2001:4860::8888", false},
+		{`is_private(remote_addr)`, "", false},
+		{`!is_private(remote_addr) && !is_loopback(remote_addr)`, "1.1.1.1", true},
+	}
+	for _, tt := range tests {
+		f, err := Compile(tt.where)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", tt.where, err)
+		}
+		got, err := f.Match(row(tt.remote))
+		if err != nil {
+			t.Fatalf("Match(%q, %q): %v", tt.where, tt.remote, err)
+		}
+		if got != tt.want {
+			t.Errorf("Match(%q, remote_addr=%q) = %v, want %v", tt.where, tt.remote, got, tt.want)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		where string
+		want  []string // substrings of the error; a caret line unless noted
+	}{
+		{`proto ==`, []string{"unexpected token", "^"}},
+		{`proto == "tcp" &&& 1`, []string{"^"}},
+		{`rtt > 5000`, []string{"unknown name rtt", "^"}},
+		{`RTTMicros > 5000`, []string{"unknown name RTTMicros", "^"}}, // Go names are not schema names
+		{`Row != nil`, []string{"unknown name Row", "^"}},
+		{`proto > 5`, []string{"mismatched types string and int", "^"}},
+		{`rtt_us == "x"`, []string{"mismatched types int64 and string", "^"}},
+		{`rtt_us in cidr("10.0.0.0/8")`, []string{"mismatched types int64 and filter.CIDR", "^"}},
+		{`remote_addr in cidr("10.0.0.0/33")`, []string{`cidr("10.0.0.0/33")`, "not an IP prefix", "^"}},
+		{`remote_addr in cidr("bogus")`, []string{`cidr("bogus")`, "^"}},
+		{`in_cidr(remote_addr, "10.0.0.0/8x")`, []string{`cidr("10.0.0.0/8x")`, "^"}},
+		{`in_cidr(remote_addr)`, []string{"not enough arguments", "^"}},
+		{`is_private(rtt_us)`, []string{"cannot use int64", "^"}},
+		{`rtt_us`, []string{"expected bool, but got int64"}},
+		{`remote_addr`, []string{"expected bool, but got string"}},
+	}
+	for _, tt := range tests {
+		_, err := Compile(tt.where)
+		if err == nil {
+			t.Errorf("Compile(%q): no error", tt.where)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "invalid --where expression: ") {
+			t.Errorf("Compile(%q) = %q, want the invalid --where prefix", tt.where, msg)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("Compile(%q) = %q, want it to contain %q", tt.where, msg, w)
+			}
+		}
+	}
+}
+
+func TestRuntimeErrors(t *testing.T) {
+	for _, where := range []string{
+		`bytes_in % bytes_out == 0`, // bytes_out is 0
+		`remote_addr in cidr(comm)`, // comm is not a prefix
+		`[1, true][0]`,              // type known only at run time
+	} {
+		f, err := Compile(where)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", where, err)
+		}
+		if ok, err := f.Match(row("10.1.2.3")); err == nil || ok {
+			t.Errorf("Match(%q) = %v, %v; want an error", where, ok, err)
+		}
+	}
+}
+
+func TestNilFilterMatches(t *testing.T) {
+	var f *Filter
+	if ok, err := f.Match(row("10.1.2.3")); !ok || err != nil {
+		t.Errorf("nil Filter: Match = %v, %v; want true, nil", ok, err)
+	}
+}
+
+// TestReuse checks that the reused VM carries no state between rows.
+func TestReuse(t *testing.T) {
+	f, err := Compile(`remote_addr in cidr("10.0.0.0/8") && rtt_us > 5000`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		remote, want := "10.0.0.1", true
+		if i%3 == 0 {
+			remote, want = "11.0.0.1", false
+		}
+		if got, err := f.Match(row(remote)); got != want || err != nil {
+			t.Fatalf("row %d: Match = %v, %v; want %v", i, got, err, want)
+		}
+	}
+}
+
+const benchWhere = `proto == "tcp" && rtt_us > 5000 && remote_addr in cidr("10.0.0.0/8")`
+
+func BenchmarkMatch(b *testing.B) {
+	f, err := Compile(benchWhere)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := row("10.1.2.3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := f.Match(r); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkMatchNative is the same check written in Go, the floor that
+// BenchmarkMatch is measured against.
+func BenchmarkMatchNative(b *testing.B) {
+	p := netip.MustParsePrefix("10.0.0.0/8")
+	match := func(r *conn.Row) bool {
+		if r.Proto != "tcp" || r.RTTMicros <= 5000 {
+			return false
+		}
+		a, err := netip.ParseAddr(r.RemoteAddr)
+		return err == nil && p.Contains(a.Unmap())
+	}
+	r := row("10.1.2.3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !match(r) {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package source
+
+import (
+	"net/netip"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+const (
+	afInet  = 2
+	afInet6 = 10
+)
+
+// tcpStateNames are the kernel's TCP state names (include/net/tcp_states.h),
+// spelled as ss and /proc/net/tcp users know them.
+var tcpStateNames = [...]string{
+	1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+	11: "CLOSING", 12: "NEW_SYN_RECV",
+}
+
+const (
+	tcpEstablished = 1
+	tcpTimeWait    = 6
+	tcpClose       = 7
+	tcpListen      = 10
+	tcpNewSynRecv  = 12
+)
+
+func tcpStateName(s uint8) string {
+	if int(s) < len(tcpStateNames) && tcpStateNames[s] != "" {
+		return tcpStateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// endpoints converts a kernel tuple to addresses as users expect them:
+// IPv4-mapped IPv6 addresses become IPv4, and the unspecified address of a
+// dual-stack socket talking to an IPv4 peer becomes 0.0.0.0.
+func endpoints(t *tcptopFlowTuple) (local, remote netip.AddrPort) {
+	var l, r netip.Addr
+	if t.Family == afInet {
+		l = netip.AddrFrom4([4]byte(t.Saddr[:4]))
+		r = netip.AddrFrom4([4]byte(t.Daddr[:4]))
+	} else {
+		l = netip.AddrFrom16(t.Saddr).Unmap()
+		r = netip.AddrFrom16(t.Daddr).Unmap()
+	}
+	l, r = sameFamily(l, r), sameFamily(r, l)
+	return netip.AddrPortFrom(l, t.Sport), netip.AddrPortFrom(r, t.Dport)
+}
+
+// sameFamily turns an unspecified IPv6 address into 0.0.0.0 when the other
+// end is IPv4, so both ends of a flow have one family.
+func sameFamily(a, other netip.Addr) netip.Addr {
+	if a.Is6() && a.IsUnspecified() && other.Is4() {
+		return netip.IPv4Unspecified()
+	}
+	return a
+}
+
+// commCache interns process names: the same few names recur every tick,
+// and interning saves one allocation per row.
+type commCache map[[16]int8]string
+
+func (c commCache) name(raw [16]int8) string {
+	if s, ok := c[raw]; ok {
+		return s
+	}
+	b := make([]byte, 0, len(raw))
+	for _, ch := range raw {
+		if ch == 0 {
+			break
+		}
+		b = append(b, byte(ch))
+	}
+	s := string(b)
+	if len(c) < 4096 {
+		c[raw] = s
+	}
+	return s
+}
+
+// obsFromTCP builds an observation from the kernel's per-connection record.
+func (c commCache) obsFromTCP(cookie uint64, v *tcptopTcpConn) conn.Observation {
+	local, remote := endpoints(&v.Tuple)
+	return conn.Observation{
+		ID:         conn.FlowID{Proto: conn.TCP, Cookie: cookie},
+		Proto:      conn.TCP,
+		Local:      local,
+		Remote:     remote,
+		PID:        v.Pid,
+		Comm:       c.name(v.Comm),
+		State:      tcpStateName(v.State),
+		BytesIn:    v.BytesIn,
+		BytesOut:   v.BytesOut,
+		PacketsIn:  uint64(v.SegsIn),
+		PacketsOut: uint64(v.SegsOut),
+		RTTMicros:  uint64(v.SrttUs),
+		Retrans:    uint64(v.TotalRetrans),
+		Partial:    v.Flags&connOpenSeen == 0,
+		Closed:     v.Flags&connClosed != 0,
+	}
+}
+
+// Flags of struct tcp_conn (bpf/tcptop.h).
+const (
+	connOpenSeen = 1
+	connClosed   = 2
+)

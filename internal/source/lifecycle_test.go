@@ -1,0 +1,152 @@
+package source
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+func TestUDPUnconnectedServerThreePeers(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1", "[::1]"} {
+		t.Run(addr, func(t *testing.T) {
+			const reply, size = 300, 100
+			s := openSource(t)
+			rec := newRecorder(s)
+			srv := testnet.Start(t, "tt-udpserver", "", "udp-server", addr+":0", strconv.Itoa(reply))
+			defer srv.Release()
+			counts := []int{3, 5, 7}
+			clients := make([]*testnet.Helper, len(counts))
+			for i, n := range counts {
+				clients[i] = testnet.Start(t, "tt-udpclient", "", "udp-client", addr+":"+strconv.Itoa(srv.Port), strconv.Itoa(n), strconv.Itoa(size))
+				clients[i].Wait(t, 10*time.Second)
+			}
+			rec.poll(t)
+
+			var serverFlows int
+			for _, o := range rec.last {
+				if o.Proto != conn.UDP || int(o.Local.Port()) != srv.Port {
+					continue
+				}
+				serverFlows++
+				i := clientIndex(clients, int(o.Remote.Port()))
+				if i < 0 {
+					t.Errorf("server flow to unknown peer %v", o.Remote)
+					continue
+				}
+				n := uint64(counts[i])
+				if o.PacketsIn != n || o.BytesIn != n*size || o.PacketsOut != n || o.BytesOut != n*reply {
+					t.Errorf("server flow to client %d: in %d/%dB out %d/%dB, want in %d/%dB out %d/%dB",
+						i, o.PacketsIn, o.BytesIn, o.PacketsOut, o.BytesOut, n, n*size, n, n*reply)
+				}
+				if int(o.PID) != srv.PID() || o.Comm != "tt-udpserver" {
+					t.Errorf("server flow pid=%d comm=%q, want %d tt-udpserver", o.PID, o.Comm, srv.PID())
+				}
+			}
+			if serverFlows != 3 {
+				t.Errorf("server socket shows %d flows, want 3 (one per peer)", serverFlows)
+			}
+			for i, c := range clients {
+				o, ok := findUDP(rec.last, c.Port, srv.Port)
+				if !ok {
+					t.Errorf("client %d flow missing", i)
+					continue
+				}
+				n := uint64(counts[i])
+				if o.PacketsOut != n || o.BytesOut != n*size || o.PacketsIn != n || o.BytesIn != n*reply || int(o.PID) != c.PID() {
+					t.Errorf("client %d: %+v", i, o)
+				}
+			}
+		})
+	}
+}
+
+func clientIndex(hs []*testnet.Helper, port int) int {
+	for i, h := range hs {
+		if h.Port == port {
+			return i
+		}
+	}
+	return -1
+}
+
+func findUDP(m map[conn.FlowID]conn.Observation, local, remote int) (conn.Observation, bool) {
+	for _, o := range m {
+		if o.Proto == conn.UDP && int(o.Local.Port()) == local && int(o.Remote.Port()) == remote {
+			return o, true
+		}
+	}
+	return conn.Observation{}, false
+}
+
+func TestShortLivedConnectionsAllReported(t *testing.T) {
+	const n, size = 200, 1000
+	s := openSource(t)
+	rec := newRecorder(s)
+	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
+	defer sink.Release()
+	many := testnet.Start(t, "tt-many", "", "tcp-many", "127.0.0.1:"+strconv.Itoa(sink.Port), strconv.Itoa(n), strconv.Itoa(size))
+	many.Wait(t, 30*time.Second)
+	// No snapshot was taken while they ran: all 200 opened and closed
+	// between two ticks.
+	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == sink.Port }
+	isServer := func(o conn.Observation) bool { return int(o.Local.Port()) == sink.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool {
+		return len(rec.closedWith(isClient)) >= n && len(rec.closedWith(isServer)) >= n
+	})
+	for _, side := range []struct {
+		name  string
+		match func(conn.Observation) bool
+		in    uint64
+		out   uint64
+		pid   int
+	}{{"client", isClient, 0, size, many.PID()}, {"server", isServer, size, 0, sink.PID()}} {
+		got := rec.closedWith(side.match)
+		if len(got) != n {
+			t.Errorf("%s: %d closed records, want %d", side.name, len(got), n)
+		}
+		seen := map[uint64]bool{}
+		for _, o := range got {
+			if seen[o.ID.Cookie] {
+				t.Errorf("%s: connection %d reported closed twice", side.name, o.ID.Cookie)
+			}
+			seen[o.ID.Cookie] = true
+			if o.BytesIn != side.in || o.BytesOut != side.out || int(o.PID) != side.pid || o.Partial {
+				t.Errorf("%s: in=%d out=%d pid=%d partial=%v, want in=%d out=%d pid=%d", side.name,
+					o.BytesIn, o.BytesOut, o.PID, o.Partial, side.in, side.out, side.pid)
+				break
+			}
+		}
+	}
+}
+
+func TestPreexistingConnectionIsPartialWithOwner(t *testing.T) {
+	requireRoot(t)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "1000", "2000")
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "1000", "2000", "hold")
+	defer cli.Release()
+	time.Sleep(200 * time.Millisecond) // the exchange is done before tcptop starts
+
+	s := openSource(t)
+	rec := newRecorder(s)
+	obs := rec.poll(t) // the first tick
+	var found bool
+	for _, o := range obs {
+		if o.Proto != conn.TCP || int(o.Local.Port()) != cli.Port {
+			continue
+		}
+		found = true
+		if !o.Partial || int(o.PID) != cli.PID() || o.Comm != "tt-client" || o.State != "ESTABLISHED" {
+			t.Errorf("pre-existing client connection: partial=%v pid=%d comm=%q state=%s, want partial pid %d tt-client ESTABLISHED",
+				o.Partial, o.PID, o.Comm, o.State, cli.PID())
+		}
+		if o.BytesIn != 0 || o.BytesOut != 0 {
+			t.Errorf("partial connection counts bytes from before tcptop: in=%d out=%d", o.BytesIn, o.BytesOut)
+		}
+	}
+	if !found {
+		t.Fatal("pre-existing connection not listed in the first snapshot")
+	}
+}

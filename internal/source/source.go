@@ -1,0 +1,153 @@
+// Package source is tcptop's kernel side in Go: it loads the BPF programs
+// from bpf/, attaches them to the hooks the running kernel offers, and each
+// tick turns the kernel's per-connection maps, the ring buffer of close
+// events and a sock_diag dump into plain conn.Observation values. Nothing
+// outside this package sees a cilium/ebpf or bpf2go type.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// Config tunes the source. The zero value is ready to use.
+type Config struct {
+	// CgroupPath is the cgroup v2 directory the UDP peer hooks attach to;
+	// empty means the root of the first cgroup2 mount.
+	CgroupPath string
+	// ProcRoot is where /proc is mounted (for socket inode → pid).
+	ProcRoot string
+	// Warn receives non-fatal notices (a hook that could not attach).
+	Warn func(format string, args ...any)
+}
+
+// Source is a loaded and attached set of tcptop probes.
+type Source struct {
+	cfg    Config
+	objs   tcptopObjects
+	links  []link.Link
+	events *ringbuf.Reader
+	hooks  []string
+
+	comms    commCache
+	diag     map[uint64]diagSock
+	owners   map[uint64]owner // TCP cookie → owner found in /proc
+	triedIno map[uint32]bool  // inodes already looked up in /proc
+	udpSeen  map[conn.FlowID]udpSeen
+	obs      []conn.Observation
+	batch    tcpBatch
+}
+
+// Open checks privileges, loads the BPF objects and attaches them. On any
+// error everything already attached is detached again.
+func Open(cfg Config) (_ *Source, err error) {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(string, ...any) {}
+	}
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones
+	// to the memory cgroup, where this is a no-op. Without
+	// CAP_SYS_RESOURCE it can fail; loading then tells whether it mattered.
+	_ = rlimit.RemoveMemlock()
+
+	s := &Source{
+		cfg: cfg, comms: commCache{}, diag: map[uint64]diagSock{},
+		owners: map[uint64]owner{}, triedIno: map[uint32]bool{}, udpSeen: map[conn.FlowID]udpSeen{},
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := loadTcptopObjects(&s.objs, nil); err != nil {
+		return nil, explainLoadError(err)
+	}
+	if err := s.attach(); err != nil {
+		return nil, err
+	}
+	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return s, nil
+}
+
+// Hooks names the hooks that were attached, for the user to see.
+func (s *Source) Hooks() []string { return s.hooks }
+
+// Close detaches every probe and frees the maps. It is safe to call more
+// than once and on a partly opened source.
+func (s *Source) Close() error {
+	var errs []error
+	if s.events != nil {
+		errs = append(errs, s.events.Close())
+		s.events = nil
+	}
+	for _, l := range s.links {
+		errs = append(errs, l.Close())
+	}
+	s.links = nil
+	errs = append(errs, s.objs.Close())
+	s.objs = tcptopObjects{}
+	return errors.Join(errs...)
+}
+
+// Stats counts what the kernel side could not record.
+type Stats struct {
+	TCPTableFull uint64 // TCP connections not tracked: map full
+	UDPTableFull uint64 // UDP datagrams not counted: map full
+	EventsLost   uint64 // close events that found the ring buffer full (kept in the map instead)
+}
+
+// Stats reads the kernel-side failure counters.
+func (s *Source) Stats() (Stats, error) {
+	var st Stats
+	err := errors.Join(
+		s.objs.TcpTableFull.Get(&st.TCPTableFull),
+		s.objs.UdpTableFull.Get(&st.UDPTableFull),
+		s.objs.EventsLost.Get(&st.EventsLost),
+	)
+	return st, err
+}
+
+// Snapshot returns one observation per live or just-closed flow, with
+// cumulative counters. The slice is reused by the next call.
+func (s *Source) Snapshot() ([]conn.Observation, error) {
+	s.obs = s.obs[:0]
+	// Order matters: sock_diag first, then the map, then the ring buffer.
+	// A connection opened after the dump is in the map (and not mistaken
+	// for one that predates tcptop); one closed after the map was read has
+	// its close event drained last, in this tick or the next.
+	if err := dumpTCP(s.diag); err != nil {
+		return nil, err
+	}
+	if err := s.readTCP(); err != nil {
+		return nil, err
+	}
+	if err := s.drainCloses(); err != nil {
+		return nil, err
+	}
+	s.addUnseenTCP()
+	s.resolveOwners()
+	if err := s.readUDP(); err != nil {
+		return nil, err
+	}
+	return s.obs, nil
+}
+
+// deadlineNow makes ring buffer reads return at once when it is empty.
+func deadlineNow() time.Time { return time.Now() }

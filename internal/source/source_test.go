@@ -1,0 +1,205 @@
+package source
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+func TestMain(m *testing.M) {
+	testnet.RunHelperIfRequested()
+	os.Exit(m.Run())
+}
+
+// requireRoot skips kernel tests for unprivileged developers, but in CI an
+// eBPF test that cannot run is a failure.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("kernel test needs root and CI=true: refusing to skip")
+	}
+	t.Skip("kernel test needs root")
+}
+
+func openSource(t *testing.T) *Source {
+	t.Helper()
+	requireRoot(t)
+	s, err := Open(Config{Warn: t.Logf})
+	if err != nil {
+		t.Fatalf("open source: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// recorder keeps the latest observation of every flow and every closed
+// observation, polling the source like the tick loop does.
+type recorder struct {
+	s      *Source
+	last   map[conn.FlowID]conn.Observation
+	closed []conn.Observation
+}
+
+func newRecorder(s *Source) *recorder {
+	return &recorder{s: s, last: map[conn.FlowID]conn.Observation{}}
+}
+
+func (r *recorder) poll(t *testing.T) []conn.Observation {
+	t.Helper()
+	obs, err := r.s.Snapshot()
+	if err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	for _, o := range obs {
+		r.last[o.ID] = o
+		if o.Closed {
+			r.closed = append(r.closed, o)
+		}
+	}
+	return obs
+}
+
+// pollUntil polls every 50ms until done returns true or the timeout ends.
+func (r *recorder) pollUntil(t *testing.T, timeout time.Duration, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r.poll(t)
+		if done() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *recorder) closedWith(match func(o conn.Observation) bool) []conn.Observation {
+	var out []conn.Observation
+	for _, o := range r.closed {
+		if match(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func TestTCPExactBytesPIDAndClose(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1", "::1"} {
+		t.Run(addr, func(t *testing.T) {
+			const sent, answered = 1234567, 7654321
+			s := openSource(t)
+			rec := newRecorder(s)
+			hostPort := func(p int) string {
+				if addr == "::1" {
+					return "[::1]:" + strconv.Itoa(p)
+				}
+				return addr + ":" + strconv.Itoa(p)
+			}
+			srv := testnet.Start(t, "tt-server", "", "tcp-server", hostPort(0), strconv.Itoa(sent), strconv.Itoa(answered))
+			cli := testnet.Start(t, "tt-client", "", "tcp-client", hostPort(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
+			cli.Wait(t, 20*time.Second)
+			srv.Wait(t, 20*time.Second)
+
+			isClient := func(o conn.Observation) bool {
+				return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port
+			}
+			isServer := func(o conn.Observation) bool {
+				return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port && int(o.Remote.Port()) == cli.Port
+			}
+			rec.pollUntil(t, 5*time.Second, func() bool {
+				return len(rec.closedWith(isClient)) > 0 && len(rec.closedWith(isServer)) > 0
+			})
+			rec.poll(t) // a closed connection is reported once: nothing more may come
+
+			c := rec.closedWith(isClient)
+			sv := rec.closedWith(isServer)
+			if len(c) != 1 || len(sv) != 1 {
+				t.Fatalf("want one closed record per side, got client %d server %d", len(c), len(sv))
+			}
+			checkSide(t, "client", c[0], sent, answered, cli)
+			checkSide(t, "server", sv[0], answered, sent, srv)
+			if got := c[0].Local.Addr().String(); got != addr {
+				t.Errorf("client local addr = %s, want %s", got, addr)
+			}
+		})
+	}
+}
+
+func checkSide(t *testing.T, side string, o conn.Observation, out, in uint64, h *testnet.Helper) {
+	t.Helper()
+	if o.BytesOut != out || o.BytesIn != in {
+		t.Errorf("%s: bytes_out=%d bytes_in=%d, want %d and %d", side, o.BytesOut, o.BytesIn, out, in)
+	}
+	if int(o.PID) != h.PID() || o.Comm != h.Name {
+		t.Errorf("%s: pid=%d comm=%q, want %d %q", side, o.PID, o.Comm, h.PID(), h.Name)
+	}
+	if o.Partial {
+		t.Errorf("%s: opened while tcptop ran, but marked partial", side)
+	}
+	if o.State != "CLOSE" {
+		t.Errorf("%s: final state %q, want CLOSE", side, o.State)
+	}
+	if o.PacketsIn == 0 || o.PacketsOut == 0 {
+		t.Errorf("%s: packets_in=%d packets_out=%d, want both > 0", side, o.PacketsIn, o.PacketsOut)
+	}
+}
+
+// ssSegs returns segs_in and segs_out that `ss -ti` reports for the
+// connection whose local port is port.
+func ssSegs(t *testing.T, port int) (in, out uint64) {
+	t.Helper()
+	b, err := exec.Command("ss", "-tinH", "state", "established", "sport", "= :"+strconv.Itoa(port)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss: %v: %s", err, b)
+	}
+	mIn := regexp.MustCompile(`segs_in:(\d+)`).FindSubmatch(b)
+	mOut := regexp.MustCompile(`segs_out:(\d+)`).FindSubmatch(b)
+	if mIn == nil || mOut == nil {
+		t.Fatalf("ss output has no segs counters: %s", b)
+	}
+	in, _ = strconv.ParseUint(string(mIn[1]), 10, 64)
+	out, _ = strconv.ParseUint(string(mOut[1]), 10, 64)
+	return in, out
+}
+
+func TestTCPPacketsMatchKernelSegments(t *testing.T) {
+	s := openSource(t)
+	rec := newRecorder(s)
+	sink := testnet.Start(t, "tt-sink", "", "tcp-server", "127.0.0.1:0", "300000", "200000")
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(sink.Port), "300000", "200000", "hold")
+	defer cli.Release()
+	var got conn.Observation
+	isClient := func(o conn.Observation) bool { return int(o.Local.Port()) == cli.Port && o.Proto == conn.TCP }
+	rec.pollUntil(t, 5*time.Second, func() bool {
+		for _, o := range rec.last {
+			if isClient(o) && o.BytesIn == 200000 {
+				got = o
+				return true
+			}
+		}
+		return false
+	})
+	// The transfer is over and the connection idle: the counters no
+	// longer move, so one more snapshot and ss see the same moment.
+	time.Sleep(300 * time.Millisecond)
+	for _, o := range rec.poll(t) {
+		if isClient(o) {
+			got = o
+		}
+	}
+	in, out := ssSegs(t, cli.Port)
+	if got.PacketsIn != in || got.PacketsOut != out {
+		t.Errorf("packets_in=%d packets_out=%d, ss segs_in=%d segs_out=%d", got.PacketsIn, got.PacketsOut, in, out)
+	}
+}

@@ -1,0 +1,112 @@
+// Package testnet runs the traffic that tcptop's kernel tests measure: each
+// role (a TCP client, a UDP server, ...) runs in its own process, so tests
+// can assert exact per-process pids and names. The test binary re-executes
+// itself through a symlink whose name becomes the process's comm.
+package testnet
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const roleEnv = "TCPTOP_TESTNET_ROLE"
+
+// RunHelperIfRequested must be called first in TestMain: when the binary
+// was started as a helper it runs the role and exits.
+func RunHelperIfRequested() {
+	role := os.Getenv(roleEnv)
+	if role == "" {
+		return
+	}
+	fn, ok := roles[role]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "testnet: unknown role %q\n", role)
+		os.Exit(3)
+	}
+	if err := fn(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "testnet %s: %v\n", role, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// Helper is a running helper process.
+type Helper struct {
+	Cmd   *exec.Cmd
+	Port  int // the port the helper reported when ready (0 if none)
+	Name  string
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	done  chan error
+}
+
+// PID returns the helper's process id.
+func (h *Helper) PID() int { return h.Cmd.Process.Pid }
+
+// Start runs role in a new process named name (at most 15 characters,
+// the kernel's comm), in network namespace netns if not empty, and waits
+// for it to print "ready <port>".
+func Start(t testing.TB, name, netns, role string, args ...string) *Helper {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), name)
+	if err := os.Symlink(self, link); err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	if netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, link}, args...)...)
+	} else {
+		cmd = exec.Command(link, args...)
+	}
+	cmd.Env = append(os.Environ(), roleEnv+"="+role)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start helper %s: %v", name, err)
+	}
+	h := &Helper{Cmd: cmd, Name: name, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-h.done })
+	line, err := h.out.ReadString('\n')
+	if err != nil {
+		go func() { h.done <- cmd.Wait() }()
+		t.Fatalf("helper %s did not get ready: %v", name, err)
+	}
+	fields := strings.Fields(line)
+	if len(fields) != 2 || fields[0] != "ready" {
+		t.Fatalf("helper %s: unexpected first line %q", name, line)
+	}
+	h.Port, _ = strconv.Atoi(fields[1])
+	go func() { _, _ = io.Copy(io.Discard, h.out); h.done <- cmd.Wait() }()
+	return h
+}
+
+// Release closes the helper's stdin, which roles that hold a connection
+// open wait for.
+func (h *Helper) Release() { _ = h.stdin.Close() }
+
+// Wait waits for the helper to exit successfully.
+func (h *Helper) Wait(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-h.done:
+		h.done <- err // keep it for Cleanup
+		if err != nil {
+			t.Fatalf("helper %s failed: %v", h.Name, err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("helper %s did not finish within %v", h.Name, timeout)
+	}
+}

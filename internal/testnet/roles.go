@@ -1,0 +1,169 @@
+package testnet
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+)
+
+// roles maps a role name to its code. Every role prints "ready <port>"
+// once it can be talked to (port 0 if it has none).
+var roles = map[string]func(args []string) error{
+	"tcp-server": tcpServer,
+	"tcp-client": tcpClient,
+	"tcp-sink":   tcpSink,
+	"tcp-many":   tcpMany,
+	"udp-server": udpServer,
+	"udp-client": udpClient,
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+func ready(port int) { fmt.Printf("ready %d\n", port) }
+
+// waitRelease blocks until the test closes our stdin.
+func waitRelease() { _, _ = io.Copy(io.Discard, os.Stdin) }
+
+// tcpServer ADDR IN OUT: accept one connection, read exactly IN bytes,
+// answer OUT bytes, read to EOF, close.
+func tcpServer(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[1]))); err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	if _, err := c.Write(make([]byte, atoi(args[2]))); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, c)
+	return err
+}
+
+// tcpClient ADDR OUT IN [hold]: connect, send OUT bytes, read IN bytes,
+// then (with "hold") keep the connection open until released, and close.
+func tcpClient(args []string) error {
+	c, err := net.Dial("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ready(c.LocalAddr().(*net.TCPAddr).Port)
+	if _, err := c.Write(make([]byte, atoi(args[1]))); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[2]))); err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if len(args) > 3 && args[3] == "hold" {
+		waitRelease()
+	}
+	return nil
+}
+
+// tcpSink ADDR: accept connections and read each to EOF, until released.
+func tcpSink(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	go func() { waitRelease(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+	}
+}
+
+// tcpMany ADDR N SIZE: open N connections one after another, each sending
+// SIZE bytes and closing.
+func tcpMany(args []string) error {
+	ready(0)
+	n, size := atoi(args[1]), atoi(args[2])
+	payload := make([]byte, size)
+	for range n {
+		c, err := net.Dial("tcp", args[0])
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(payload); err != nil {
+			return err
+		}
+		if err := c.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// udpServer ADDR REPLY: one unconnected socket; answers every datagram
+// with REPLY bytes to its sender, until released.
+func udpServer(args []string) error {
+	pc, err := net.ListenPacket("udp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(pc.LocalAddr().(*net.UDPAddr).Port)
+	go func() { waitRelease(); pc.Close() }()
+	reply := make([]byte, atoi(args[1]))
+	buf := make([]byte, 65536)
+	for {
+		_, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return nil
+		}
+		if _, err := pc.WriteTo(reply, from); err != nil {
+			return err
+		}
+	}
+}
+
+// udpClient ADDR COUNT SIZE: from an unconnected socket, send COUNT
+// datagrams of SIZE bytes, waiting for each reply.
+func udpClient(args []string) error {
+	raddr, err := net.ResolveUDPAddr("udp", args[0])
+	if err != nil {
+		return err
+	}
+	network := "udp4"
+	if raddr.IP.To4() == nil {
+		network = "udp6"
+	}
+	pc, err := net.ListenUDP(network, nil)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	ready(pc.LocalAddr().(*net.UDPAddr).Port)
+	payload := bytes.Repeat([]byte{'u'}, atoi(args[2]))
+	buf := make([]byte, 65536)
+	for range atoi(args[1]) {
+		if _, err := pc.WriteTo(payload, raddr); err != nil {
+			return err
+		}
+		if _, _, err := pc.ReadFrom(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, from Debian's apt, what a make target needs and is missing.
+#   deps.sh test      tools the kernel tests drive: ss/ip/tc, jq, mlr, bpftool
+#   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
+set -euo pipefail
+
+need=()
+case "${1:-test}" in
+test)
+	command -v ss >/dev/null || need+=(iproute2)
+	command -v tc >/dev/null || need+=(iproute2)
+	command -v jq >/dev/null || need+=(jq)
+	command -v mlr >/dev/null || need+=(miller)
+	command -v bpftool >/dev/null || need+=(bpftool)
+	;;
+generate)
+	command -v clang-19 >/dev/null || need+=(clang-19)
+	command -v llvm-strip-19 >/dev/null || need+=(llvm-19)
+	[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+	[ -f /usr/include/linux/bpf.h ] || need+=(linux-libc-dev)
+	;;
+*)
+	echo "usage: $0 test|generate" >&2
+	exit 2
+	;;
+esac
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+	exit 1
+fi
+echo "installing: ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
