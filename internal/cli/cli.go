@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/tcptop/tcptop/internal/emit"
 )
 
 // Exit codes, as documented in --help and the README.
@@ -26,7 +28,7 @@ var Version = "dev"
 
 // Options are tcptop's flags.
 type Options struct {
-	Output     string           `short:"o" enum:"text,ndjson,csv" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
+	Output     string           `short:"o" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
 	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output (docs/fields.md)."`
 	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
 	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
@@ -75,7 +77,7 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 	parser, err := kong.New(&opts,
 		kong.Name("tcptop"),
 		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version},
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ",")},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/testnet"
 )
 
@@ -97,5 +98,112 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	}
 	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// runWithUDP runs tcptop for three ticks while a UDP exchange happens,
+// and returns its stdout.
+func runWithUDP(t *testing.T, udpPort int, args ...string) string {
+	t.Helper()
+	tt := startTcptop(t, append(args, "-n", "3", "-i", "300ms")...)
+	tt.waitReady(t)
+	testnet.Start(t, "tt-udpclient", "", "udp-client", "[::1]:"+strconv.Itoa(udpPort), "2", "10").Wait(t, 5*time.Second)
+	select {
+	case <-tt.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcptop --count 3 did not end")
+	}
+	if tt.code != 0 {
+		t.Fatalf("tcptop exit %d: %s", tt.code, tt.stderr.String())
+	}
+	return strings.Join(tt.snapshot(), "\n") + "\n"
+}
+
+// pipeTo feeds input to a real consumer (jq, mlr) and returns its output.
+func pipeTo(t *testing.T, input string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v rejected tcptop's output: %v: %s\ninput:\n%s", name, args, err, out, input)
+	}
+	return string(out)
+}
+
+func TestOutputParsesWithJqAndMiller(t *testing.T) {
+	requireRoot(t)
+	// A held TCP connection and a UDP exchange guarantee rows of both kinds.
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "5000", "70000")
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "5000", "70000", "hold")
+	defer cl.Release()
+	udp := testnet.Start(t, "tt-udpserver", "", "udp-server", "[::1]:0", "10")
+	defer udp.Release()
+
+	t.Run("ndjson", func(t *testing.T) {
+		out := runWithUDP(t, udp.Port, "-o", "ndjson")
+		want := strconv.Itoa(len(conn.FieldNames()))
+		checked := pipeTo(t, out, "jq", "-c", `[(keys|length), .proto, .partial]`)
+		lines := strings.Split(strings.TrimSpace(checked), "\n")
+		if len(lines) != strings.Count(out, "\n") || len(lines) < 2 {
+			t.Fatalf("jq read %d records from %d lines", len(lines), strings.Count(out, "\n"))
+		}
+		protos := map[string]bool{}
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "["+want+",") {
+				t.Errorf("record without the full key set: %s", l)
+			}
+			protos[strings.Split(l, ",")[1]] = true
+		}
+		if !protos[`"tcp"`] || !protos[`"udp"`] {
+			t.Errorf("want tcp and udp rows, got %v", protos)
+		}
+	})
+	t.Run("csv", func(t *testing.T) {
+		out := runWithUDP(t, udp.Port, "-o", "csv")
+		header := strings.Join(conn.FieldNames(), ",")
+		if strings.Count(out, header+"\n") != 1 || !strings.HasPrefix(out, header+"\n") {
+			t.Fatalf("want exactly one header line, first: %q", strings.SplitN(out, "\n", 2)[0])
+		}
+		js := pipeTo(t, out, "mlr", "--icsv", "--ojsonl", "cat")
+		if got, want := strings.Count(js, "\n"), strings.Count(out, "\n")-1; got != want {
+			t.Errorf("mlr read %d records, want %d", got, want)
+		}
+		if !strings.Contains(js, `"comm": "tt-client"`) && !strings.Contains(js, `"comm":"tt-client"`) {
+			t.Errorf("mlr output lacks the client's row: %s", js)
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		out := runWithUDP(t, udp.Port, "-o", "text")
+		checkTextAligned(t, out)
+		if !strings.Contains(out, "[PARTIAL]") || !strings.Contains(out, " B/s") || !strings.Contains(out, "udp ") {
+			t.Errorf("text output lacks [PARTIAL] or human-readable sizes:\n%s", out)
+		}
+	})
+}
+
+// checkTextAligned checks that under every header line, each row's last
+// column (right-aligned) ends where the header's last column ends.
+func checkTextAligned(t *testing.T, out string) {
+	t.Helper()
+	end := -1
+	rows := 0
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "PROTO "):
+			end = strings.Index(l, "RATE_OUT") + len("RATE_OUT")
+		case strings.HasPrefix(l, "---"), l == "":
+		default:
+			if end < 0 {
+				t.Fatalf("row before any header: %q", l)
+			}
+			if len(l) < end || l[end-1] == ' ' || (len(l) > end && l[end] != ' ') {
+				t.Errorf("row not aligned with its header (last column should end at %d):\n%s", end, l)
+			}
+			rows++
+		}
+	}
+	if rows == 0 {
+		t.Fatalf("no rows in text output:\n%s", out)
 	}
 }

@@ -70,8 +70,10 @@ func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("# Output fields\n\n")
 	b.WriteString("Generated from `internal/conn/row.go` by `go test ./internal/conn -update`; do not edit by hand.\n\n")
-	b.WriteString("The same names are the NDJSON keys, the CSV header, the text columns (upper-cased)\n")
-	b.WriteString("and the variables of `--where`. Every record has every field.\n\n")
+	b.WriteString("The same names are the NDJSON keys, the CSV header and the variables of `--where`.\n")
+	b.WriteString("Every record has every field. The text output (`-o text`) is for people: it shows a\n")
+	b.WriteString("subset in short columns (LOCAL is local_addr:local_port, PKTS_IN is packets_in, RTT is\n")
+	b.WriteString("rtt_us, sizes and rates in binary units) and marks closed and partial rows.\n\n")
 	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
 	for _, f := range Fields {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))

@@ -93,8 +93,16 @@ func csvNeedsQuotes(s string) bool {
 	if s == "" {
 		return false
 	}
-	if s == `\.` || strings.ContainsAny(s, ",\"\r\n") {
+	if s == `\.` {
 		return true
+	}
+	// A byte loop: strings.ContainsAny builds a set on every call, which
+	// showed up in the profile.
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
 	}
 	r, _ := utf8.DecodeRuneInString(s)
 	return unicode.IsSpace(r)

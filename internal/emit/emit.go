@@ -23,9 +23,9 @@ type Writer interface {
 	WriteTick(rows []conn.Row) error
 }
 
-// Formats lists the names New accepts, for the --format flag's enum and
-// help text.
-var Formats = []string{"ndjson", "csv", "text"}
+// Formats lists the names New accepts, for the --output flag's enum and
+// help text. The first is the default.
+func Formats() []string { return []string{"text", "ndjson", "csv"} }
 
 // New returns the writer for format, writing to w:
 //
@@ -44,7 +44,7 @@ func New(format string, w io.Writer, header bool) (Writer, error) {
 	case "text":
 		return newText(w, header), nil
 	}
-	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
+	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 }
 
 // flush hands buf to w in one Write, if it holds anything, and empties it.

@@ -115,7 +115,7 @@ func render(t *testing.T, format string, header bool, ticks [][]conn.Row) string
 }
 
 func TestGolden(t *testing.T) {
-	for _, format := range Formats {
+	for _, format := range Formats() {
 		t.Run(format, func(t *testing.T) {
 			got := render(t, format, true, ticks())
 			path := filepath.Join("testdata", format+".golden")
@@ -138,17 +138,19 @@ func TestGolden(t *testing.T) {
 
 func TestNewUnknownFormat(t *testing.T) {
 	_, err := New("yaml", &bytes.Buffer{}, true)
-	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "ndjson, csv, text") {
+	if err == nil || !strings.Contains(err.Error(), `"yaml"`) || !strings.Contains(err.Error(), "text, ndjson, csv") {
 		t.Errorf("New(yaml) error = %v, want it to name the format and the choices", err)
 	}
 }
 
 type brokenPipe struct{}
 
-func (brokenPipe) Write([]byte) (int, error) { return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE} }
+func (brokenPipe) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
 
 func TestWriteErrorIsReturned(t *testing.T) {
-	for _, format := range Formats {
+	for _, format := range Formats() {
 		w, err := New(format, brokenPipe{}, true)
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +162,7 @@ func TestWriteErrorIsReturned(t *testing.T) {
 }
 
 func TestEmptyTicksWriteNothing(t *testing.T) {
-	for _, format := range Formats {
+	for _, format := range Formats() {
 		if got := render(t, format, false, [][]conn.Row{nil, {}}); got != "" {
 			t.Errorf("%s without header: empty ticks wrote %q", format, got)
 		}

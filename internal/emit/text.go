@@ -174,9 +174,15 @@ func (t *textWriter) writeLine(cell func(j int) []byte, mark string) {
 	t.buf.WriteByte('\n')
 }
 
+const spaces = "                                "
+
 func writeSpaces(b *bytes.Buffer, n int) {
-	for range n {
-		b.WriteByte(' ')
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b.WriteString(spaces[:n])
 	}
 }
 

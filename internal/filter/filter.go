@@ -3,8 +3,21 @@
 // the schema names (the `expr` tags of conn.Row: proto, rtt_us,
 // remote_addr, ...), so a typo, a type mismatch or a non-boolean result is
 // reported by Compile, with expr's caret line, before anything is attached
-// to the kernel. Address helpers (cidr, in_cidr, is_loopback, is_private)
-// are described in funcs.go.
+// to the kernel.
+//
+// Besides expr's operators and builtins, expressions can use these address
+// helpers on the address fields (local_addr, remote_addr):
+//
+//	cidr("10.0.0.0/8")                  a prefix; a bare address is one host
+//	remote_addr in cidr("fd00::/8")     prefix membership
+//	in_cidr(remote_addr, "10.0.0.0/8")  the same, as a function
+//	is_loopback(remote_addr)            127.0.0.0/8 or ::1
+//	is_private(remote_addr)             10/8, 172.16/12, 192.168/16 or fc00::/7
+//
+// A constant prefix is parsed once, at compile time, so a malformed one is
+// a compile error. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) compare as
+// the IPv4 address they carry, an IPv6 zone is ignored, and an address
+// string that does not parse matches nothing.
 package filter
 
 import (

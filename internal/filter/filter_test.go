@@ -17,61 +17,64 @@ func row(remote string) *conn.Row {
 	}
 }
 
+// matchTests pairs an expression and a remote address with the expected
+// verdict on row(remote).
+var matchTests = []struct {
+	where  string
+	remote string
+	want   bool
+}{
+	{``, "10.1.2.3", true},
+	{`   `, "10.1.2.3", true},
+	{`proto == "tcp" && rtt_us > 5000`, "10.1.2.3", true},
+	{`proto == "udp"`, "10.1.2.3", false},
+	{`rate_in > 1000 && bytes_in >= 1048576`, "10.1.2.3", true},
+	{`comm matches "^cu" and pid == 42`, "10.1.2.3", true},
+
+	// cidr with the in operator
+	{`remote_addr in cidr("10.0.0.0/8")`, "10.1.2.3", true},
+	{`remote_addr in cidr("10.0.0.0/8")`, "11.1.2.3", false},
+	{`remote_addr in cidr("10.1.2.3")`, "10.1.2.3", true},
+	{`remote_addr in cidr("10.1.2.3/8")`, "10.200.0.1", true}, // host bits ignored
+	{`remote_addr not in cidr("10.0.0.0/8")`, "11.1.2.3", true},
+	{`remote_addr in cidr("10.0.0.0/8")`, "::ffff:10.1.2.3", true},   // mapped address
+	{`remote_addr in cidr("::ffff:10.0.0.0/104")`, "10.1.2.3", true}, // mapped prefix
+	{`remote_addr in cidr("10.0.0.0/8")`, "not-an-address", false},
+	{`remote_addr in cidr("10.0.0.0/8")`, "", false},
+	{`remote_addr in cidr("0.0.0.0/0")`, "2001:db8::1", false}, // families never mix
+	{`remote_addr in cidr("2001:db8::/32")`, "2001:db8::1", true},
+	{`remote_addr in cidr("2001:db8::/32")`, "2001:db9::1", false},
+	{`remote_addr in cidr("fe80::/10")`, "fe80::1%eth0", true}, // zone ignored
+	{`remote_addr in cidr("::/0")`, "10.1.2.3", false},
+	{`remote_addr in ["10.1.2.3", "x"]`, "10.1.2.3", true}, // plain in is intact
+
+	// in_cidr, with a literal (parsed at compile time) and a computed prefix
+	{`in_cidr(remote_addr, "10.0.0.0/8")`, "10.1.2.3", true},
+	{`in_cidr(remote_addr, "10.0.0.0/8")`, "172.16.0.1", false},
+	{`in_cidr(remote_addr, "2001:db8::/32")`, "2001:db8:0:1::5", true},
+	{`in_cidr(remote_addr, cidr("10.0.0.0/8"))`, "10.1.2.3", true},
+	{`in_cidr(remote_addr, local_addr + "/16")`, "192.168.7.7", true},
+	{`in_cidr(remote_addr, local_addr + "/24")`, "192.168.7.7", false},
+
+	// is_loopback, is_private
+	{`is_loopback(remote_addr)`, "127.0.0.1", true},
+	{`is_loopback(remote_addr)`, "127.5.5.5", true},
+	{`is_loopback(remote_addr)`, "::1", true},
+	{`is_loopback(remote_addr)`, "::ffff:127.0.0.1", true},
+	{`is_loopback(remote_addr)`, "10.1.2.3", false},
+	{`is_loopback(remote_addr)`, "garbage", false},
+	{`is_private(remote_addr)`, "10.1.2.3", true},
+	{`is_private(remote_addr)`, "172.20.0.1", true},
+	{`is_private(remote_addr)`, "192.168.0.1", true},
+	{`is_private(remote_addr)`, "fd12::1", true},
+	{`is_private(remote_addr)`, "8.8.8.8", false},
+	{`is_private(remote_addr)`, "2001:4860::8888", false},
+	{`is_private(remote_addr)`, "", false},
+	{`!is_private(remote_addr) && !is_loopback(remote_addr)`, "1.1.1.1", true},
+}
+
 func TestMatch(t *testing.T) {
-	tests := []struct {
-		where  string
-		remote string
-		want   bool
-	}{
-		{``, "10.1.2.3", true},
-		{`   `, "10.1.2.3", true},
-		{`proto == "tcp" && rtt_us > 5000`, "10.1.2.3", true},
-		{`proto == "udp"`, "10.1.2.3", false},
-		{`rate_in > 1000 && bytes_in >= 1048576`, "10.1.2.3", true},
-		{`comm matches "^cu" and pid == 42`, "10.1.2.3", true},
-
-		// cidr with the in operator
-		{`remote_addr in cidr("10.0.0.0/8")`, "10.1.2.3", true},
-		{`remote_addr in cidr("10.0.0.0/8")`, "11.1.2.3", false},
-		{`remote_addr in cidr("10.1.2.3")`, "10.1.2.3", true},
-		{`remote_addr in cidr("10.1.2.3/8")`, "10.200.0.1", true}, // host bits ignored
-		{`remote_addr not in cidr("10.0.0.0/8")`, "11.1.2.3", true},
-		{`remote_addr in cidr("10.0.0.0/8")`, "::ffff:10.1.2.3", true},   // mapped address
-		{`remote_addr in cidr("::ffff:10.0.0.0/104")`, "10.1.2.3", true}, // mapped prefix
-		{`remote_addr in cidr("10.0.0.0/8")`, "not-an-address", false},
-		{`remote_addr in cidr("10.0.0.0/8")`, "", false},
-		{`remote_addr in cidr("0.0.0.0/0")`, "2001:db8::1", false}, // families never mix
-		{`remote_addr in cidr("2001:db8::/32")`, "2001:db8::1", true},
-		{`remote_addr in cidr("2001:db8::/32")`, "2001:db9::1", false},
-		{`remote_addr in cidr("fe80::/10")`, "fe80::1%eth0", true}, // zone ignored
-		{`remote_addr in cidr("::/0")`, "10.1.2.3", false},
-		{`remote_addr in ["10.1.2.3", "x"]`, "10.1.2.3", true}, // plain in is intact
-
-		// in_cidr, with a literal (parsed at compile time) and a computed prefix
-		{`in_cidr(remote_addr, "10.0.0.0/8")`, "10.1.2.3", true},
-		{`in_cidr(remote_addr, "10.0.0.0/8")`, "172.16.0.1", false},
-		{`in_cidr(remote_addr, "2001:db8::/32")`, "2001:db8:0:1::5", true},
-		{`in_cidr(remote_addr, cidr("10.0.0.0/8"))`, "10.1.2.3", true},
-		{`in_cidr(remote_addr, local_addr + "/16")`, "192.168.7.7", true},
-		{`in_cidr(remote_addr, local_addr + "/24")`, "192.168.7.7", false},
-
-		// is_loopback, is_private
-		{`is_loopback(remote_addr)`, "127.0.0.1", true},
-		{`is_loopback(remote_addr)`, "127.5.5.5", true},
-		{`is_loopback(remote_addr)`, "::1", true},
-		{`is_loopback(remote_addr)`, "::ffff:127.0.0.1", true},
-		{`is_loopback(remote_addr)`, "10.1.2.3", false},
-		{`is_loopback(remote_addr)`, "garbage", false},
-		{`is_private(remote_addr)`, "10.1.2.3", true},
-		{`is_private(remote_addr)`, "172.20.0.1", true},
-		{`is_private(remote_addr)`, "192.168.0.1", true},
-		{`is_private(remote_addr)`, "fd12::1", true},
-		{`is_private(remote_addr)`, "8.8.8.8", false},
-		{`is_private(remote_addr)`, "2001:4860::8888", false},
-		{`is_private(remote_addr)`, "", false},
-		{`!is_private(remote_addr) && !is_loopback(remote_addr)`, "1.1.1.1", true},
-	}
-	for _, tt := range tests {
+	for _, tt := range matchTests {
 		f, err := Compile(tt.where)
 		if err != nil {
 			t.Fatalf("Compile(%q): %v", tt.where, err)
@@ -197,6 +200,24 @@ func BenchmarkMatchNative(b *testing.B) {
 	for b.Loop() {
 		if !match(r) {
 			b.Fatal("no match")
+		}
+	}
+}
+
+// TestCIDRParsedOnce checks that a constant prefix is parsed by Compile
+// (expr.ConstExpr), not by every Match: cidr is made to fail after Compile.
+func TestCIDRParsedOnce(t *testing.T) {
+	for _, where := range []string{
+		`remote_addr in cidr("10.0.0.0/8")`,
+		`in_cidr(remote_addr, "10.0.0.0/8")`,
+	} {
+		f, err := Compile(where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.env.CIDR = func(string) CIDR { panic("cidr called at match time") }
+		if ok, err := f.Match(row("10.1.2.3")); !ok || err != nil {
+			t.Errorf("Match(%q) = %v, %v; want true, nil", where, ok, err)
 		}
 	}
 }

@@ -7,17 +7,6 @@ import (
 	"github.com/expr-lang/expr/ast"
 )
 
-// Address helpers available in --where expressions. Addresses are the
-// strings of the row (local_addr, remote_addr); one that does not parse as
-// an IP address matches nothing. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d)
-// are treated as the IPv4 address they carry, and an IPv6 zone is ignored.
-//
-//	cidr("10.0.0.0/8")               a prefix; a bare address is a single host
-//	remote_addr in cidr("fd00::/8")  membership, the usual spelling
-//	in_cidr(remote_addr, "10.0.0.0/8") the same, as a function
-//	is_loopback(addr)                127.0.0.0/8 or ::1
-//	is_private(addr)                 RFC 1918 (10/8, 172.16/12, 192.168/16) or RFC 4193 (fc00::/7)
-
 // CIDR is an IP prefix, the value of cidr("...") in an expression. It is a
 // distinct type, rather than a string, so that `addr in cidr(...)` can be
 // overloaded and a prefix is parsed once, at compile time.

@@ -1,0 +1,170 @@
+package emit
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// span is where a column sits on a line, in runes: the left edge of a
+// left-aligned column, the right edge of a right-aligned one.
+type span struct {
+	edge  int
+	right bool
+}
+
+// headerSpans locates each column name on a header line.
+func headerSpans(t *testing.T, header string) []span {
+	t.Helper()
+	spans := make([]span, len(textColumns))
+	from := 0
+	for j, c := range textColumns {
+		i := strings.Index(header[from:], c.name)
+		if i < 0 {
+			t.Fatalf("header %q lacks %s", header, c.name)
+		}
+		start := utf8.RuneCountInString(header[:from+i])
+		spans[j] = span{start, c.right}
+		if c.right {
+			spans[j].edge = start + len(c.name)
+		}
+		from += i + len(c.name)
+	}
+	return spans
+}
+
+// checkAligned checks that a line has a cell edge at every span: a
+// non-blank rune inside the edge, blanks (at least the column gap) or the
+// line's end outside it.
+func checkAligned(t *testing.T, line string, spans []span) {
+	t.Helper()
+	r := []rune(line)
+	blank := func(i int) bool { return i < 0 || i >= len(r) || r[i] == ' ' }
+	for j, s := range spans {
+		in, out := s.edge, s.edge-1 // left-aligned: the cell starts at edge
+		if s.right {
+			in, out = s.edge-1, s.edge // right-aligned: it ends just before edge
+		}
+		gapOK := s.right || j == 0 || (blank(out) && blank(out-1))
+		if blank(in) || !blank(out) || !gapOK {
+			t.Errorf("column %s is not at rune %d in\n%q", textColumns[j].name, s.edge, line)
+		}
+	}
+}
+
+// TestTextAligned checks, for each tick of the golden input, that every
+// row lines up under the header above it, and that the header is printed
+// again exactly when a column had to widen (the IPv6 tick).
+func TestTextAligned(t *testing.T) {
+	out := render(t, "text", true, ticks())
+	var spans []span
+	headers, ticks := 0, 0
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "--- tick "):
+			ticks++
+		case strings.HasPrefix(line, "PROTO "):
+			headers++
+			spans = headerSpans(t, line)
+		default:
+			if spans == nil {
+				t.Fatalf("row before any header: %q", line)
+			}
+			checkAligned(t, line, spans)
+		}
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("trailing blank: %q", line)
+		}
+	}
+	if ticks != 2 || headers != 2 {
+		t.Errorf("%d tick lines and %d headers, want 2 and 2 (the IPv6 tick widens columns)", ticks, headers)
+	}
+}
+
+func TestTextNoHeader(t *testing.T) {
+	out := render(t, "text", false, ticks())
+	if strings.Contains(out, "PROTO") {
+		t.Errorf("header printed with header=false:\n%s", out)
+	}
+	// Widths still grow: the IPv6 tick's rows are wider than the first's.
+	lines := strings.Split(out, "\n")
+	if len(lines[1]) >= len(lines[len(lines)-2]) {
+		t.Errorf("columns did not widen:\n%s", out)
+	}
+}
+
+func TestTextSanitizes(t *testing.T) {
+	rows := tick1()
+	rows[0].Comm = "evil\nname\x7f\xff"
+	out := render(t, "text", false, [][]conn.Row{rows})
+	if strings.Count(out, "\n") != 1+len(rows) || !strings.Contains(out, "evil?name??") {
+		t.Errorf("control characters not replaced:\n%s", out)
+	}
+}
+
+func TestAppendSize(t *testing.T) {
+	for _, tt := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0 B"}, {1, "1 B"}, {512, "512 B"}, {1023, "1023 B"}, {1023.6, "1.0 KiB"},
+		{1024, "1.0 KiB"}, {1234, "1.2 KiB"}, {10188, "9.9 KiB"}, {10189, "10 KiB"},
+		{348160, "340 KiB"}, {1048000, "1023 KiB"}, {1048500, "1.0 MiB"},
+		{7654321, "7.3 MiB"}, {1 << 30, "1.0 GiB"}, {1 << 40, "1.0 TiB"},
+		{9223372036854775807, "8.0 EiB"},
+	} {
+		if got := string(appendSize(nil, tt.v, "")); got != tt.want {
+			t.Errorf("appendSize(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+	if got := string(appendSize(nil, 348160, "/s")); got != "340 KiB/s" {
+		t.Errorf("rate = %q, want 340 KiB/s", got)
+	}
+	if got := string(appendSize(nil, 0, "/s")); got != "0 B/s" {
+		t.Errorf("zero rate = %q, want 0 B/s", got)
+	}
+}
+
+func TestAppendRTT(t *testing.T) {
+	for _, tt := range []struct {
+		us   int64
+		want string
+	}{
+		{0, "-"}, {1, "1us"}, {850, "850us"}, {999, "999us"}, {1000, "1.0ms"},
+		{12345, "12.3ms"}, {999_949, "999.9ms"}, {999_950, "1.00s"},
+		{1_200_000, "1.20s"}, {65_000_000, "65.00s"},
+	} {
+		if got := string(appendRTT(nil, tt.us)); got != tt.want {
+			t.Errorf("appendRTT(%d) = %q, want %q", tt.us, got, tt.want)
+		}
+	}
+}
+
+func TestAppendHostPort(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		port int
+		want string
+	}{
+		{"10.0.0.1", 443, "10.0.0.1:443"},
+		{"2001:db8::1", 53, "[2001:db8::1]:53"},
+		{"::", 0, "[::]:0"},
+	} {
+		if got := string(appendHostPort(nil, tt.addr, tt.port)); got != tt.want {
+			t.Errorf("appendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
+		}
+	}
+}
+
+func TestWriteSpaces(t *testing.T) {
+	for _, n := range []int{0, 1, 31, 32, 33, 70} {
+		var b bytes.Buffer
+		writeSpaces(&b, n)
+		if b.String() != strings.Repeat(" ", n) {
+			t.Errorf("writeSpaces(%d) wrote %q", n, b.String())
+		}
+	}
+}
