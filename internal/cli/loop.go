@@ -89,6 +89,13 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 			return nil
 		case <-tk.C:
 		}
+		// A signal that arrived during the previous tick wins over a tick
+		// that became due meanwhile.
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
 		err := t.tick()
 		if errors.Is(err, syscall.EPIPE) {
 			return nil // the reader went away (| head): a normal end

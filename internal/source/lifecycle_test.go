@@ -150,3 +150,70 @@ func TestPreexistingConnectionIsPartialWithOwner(t *testing.T) {
 		t.Fatal("pre-existing connection not listed in the first snapshot")
 	}
 }
+
+// With a ring buffer too small for a burst of closes, the programs keep
+// closed connections in the map instead; nothing is lost.
+func TestCloseBurstOverflowingRingBufferLosesNothing(t *testing.T) {
+	const n, size = 200, 1000
+	requireRoot(t)
+	s, err := Open(Config{Warn: t.Logf, EventBufferBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := newRecorder(s)
+	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
+	defer sink.Release()
+	testnet.Start(t, "tt-many", "", "tcp-many", "127.0.0.1:"+strconv.Itoa(sink.Port), strconv.Itoa(n), strconv.Itoa(size)).Wait(t, 30*time.Second)
+	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == sink.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool { return len(rec.closedWith(isClient)) >= n })
+	rec.poll(t)
+	got := rec.closedWith(isClient)
+	if len(got) != n {
+		t.Fatalf("%d closed records, want %d", len(got), n)
+	}
+	for _, o := range got {
+		if o.BytesOut != size {
+			t.Fatalf("closed record with bytes_out=%d, want %d", o.BytesOut, size)
+		}
+	}
+	st, err := s.Stats()
+	if err != nil || st.EventsLost == 0 {
+		t.Fatalf("stats %+v, %v: the ring buffer never overflowed, so this test proved nothing", st, err)
+	}
+}
+
+// With a full connection table, untracked connections are still listed
+// (from sock_diag, as partial) and the drop is counted.
+func TestFullTableCountsAndStillLists(t *testing.T) {
+	requireRoot(t)
+	s, err := Open(Config{Warn: t.Logf, TCPTableSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := newRecorder(s)
+	var clients []*testnet.Helper
+	for range 3 {
+		srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "100", "100")
+		c := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "100", "100", "hold")
+		defer c.Release()
+		clients = append(clients, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	rec.poll(t)
+	for _, c := range clients {
+		found := false
+		for _, o := range rec.last {
+			if o.Proto == conn.TCP && int(o.Local.Port()) == c.Port && int(o.PID) == c.PID() {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("connection of client pid %d not listed", c.PID())
+		}
+	}
+	if st, _ := s.Stats(); st.TCPTableFull == 0 {
+		t.Error("table-full counter did not move")
+	}
+}

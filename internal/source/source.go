@@ -26,6 +26,10 @@ type Config struct {
 	ProcRoot string
 	// Warn receives non-fatal notices (a hook that could not attach).
 	Warn func(format string, args ...any)
+	// TCPTableSize, UDPTableSize and EventBufferBytes override the sizes
+	// of the kernel maps (0: the defaults in bpf/tcptop.bpf.c). Tests use
+	// small ones to exercise the full-map and full-ring-buffer paths.
+	TCPTableSize, UDPTableSize, EventBufferBytes uint32
 }
 
 // Source is a loaded and attached set of tcptop probes.
@@ -74,8 +78,8 @@ func Open(cfg Config) (_ *Source, err error) {
 			s.Close()
 		}
 	}()
-	if err := loadTcptopObjects(&s.objs, nil); err != nil {
-		return nil, explainLoadError(err)
+	if err := s.load(); err != nil {
+		return nil, err
 	}
 	if err := s.attach(); err != nil {
 		return nil, err
@@ -84,6 +88,24 @@ func Open(cfg Config) (_ *Source, err error) {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return s, nil
+}
+
+func (s *Source) load() error {
+	spec, err := loadTcptop()
+	if err != nil {
+		return fmt.Errorf("read embedded eBPF object: %w", err)
+	}
+	for name, size := range map[string]uint32{
+		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize, "events": s.cfg.EventBufferBytes,
+	} {
+		if size > 0 {
+			spec.Maps[name].MaxEntries = size
+		}
+	}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		return explainLoadError(err)
+	}
+	return nil
 }
 
 // Hooks names the hooks that were attached, for the user to see.

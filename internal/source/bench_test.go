@@ -1,0 +1,135 @@
+package source
+
+import (
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func requireRootB(b *testing.B) {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to load the probes")
+	}
+}
+
+// loopbackOps returns a function doing one 64-byte exchange on loopback:
+// a TCP write+read and a UDP sendto+recvfrom on an unconnected socket, the
+// calls every hook of tcptop fires on.
+func loopbackOps(b *testing.B) func() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	u1, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	u2, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	b.Cleanup(func() { client.Close(); server.Close(); u1.Close(); u2.Close() })
+	dst := u2.LocalAddr()
+	buf := make([]byte, 64)
+	return func() {
+		if _, err := client.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(server, buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u1.WriteTo(buf, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := u2.ReadFrom(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProbeOverhead measures what the probes add to the socket calls
+// of a busy process: the same loopback exchanges timed without and with
+// tcptop attached, in the same run, reported as a ratio (these machines
+// are too noisy for absolute numbers to mean much).
+func BenchmarkProbeOverhead(b *testing.B) {
+	requireRootB(b)
+	op := loopbackOps(b)
+	timeOps := func() time.Duration {
+		start := time.Now()
+		for range b.N {
+			op()
+		}
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	baseline := timeOps()
+	s, err := Open(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	probed := timeOps()
+	s.Close()
+	b.ReportMetric(float64(baseline.Nanoseconds())/float64(b.N), "baseline-ns/op")
+	b.ReportMetric(float64(probed.Nanoseconds())/float64(b.N), "probed-ns/op")
+	b.ReportMetric(probed.Seconds()/baseline.Seconds(), "probed/baseline")
+}
+
+// BenchmarkSnapshot measures one tick's read of 1,000 idle TCP
+// connections (2,000 sockets) against its floor: the sock_diag dump alone,
+// which is what `ss -ti` costs.
+func BenchmarkSnapshot(b *testing.B) {
+	requireRootB(b)
+	s, err := Open(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 1000 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = c.Write([]byte("x")) // seen by the probes: in the map
+		conns = append(conns, c, a)
+	}
+	diag := map[uint64]diagSock{}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := dumpTCP(diag); err != nil {
+			b.Fatal(err)
+		}
+	}
+	floor := time.Since(start)
+	start = time.Now()
+	for range b.N {
+		if _, err := s.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	full := time.Since(start)
+	b.ReportMetric(float64(floor.Microseconds())/float64(b.N), "diag-us/op")
+	b.ReportMetric(float64(full.Microseconds())/float64(b.N), "snapshot-us/op")
+	b.ReportMetric(full.Seconds()/floor.Seconds(), "snapshot/diag")
+}
