@@ -217,3 +217,31 @@ func TestFullTableCountsAndStillLists(t *testing.T) {
 		t.Error("table-full counter did not move")
 	}
 }
+
+// A dual-stack IPv6 socket talking to an IPv4 peer sees IPv4-mapped
+// addresses; users see plain IPv4.
+func TestMappedAddressesShownAsIPv4(t *testing.T) {
+	s := openSource(t)
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "[::]:0", "100", "100")
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "100", "100")
+	cl.Wait(t, 10*time.Second)
+	srv.Wait(t, 10*time.Second)
+	usrv := testnet.Start(t, "tt-udpserver", "", "udp-server", "[::]:0", "10")
+	defer usrv.Release()
+	ucl := testnet.Start(t, "tt-udpclient", "", "udp-client", "127.0.0.1:"+strconv.Itoa(usrv.Port), "1", "10")
+	ucl.Wait(t, 10*time.Second)
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool { return len(rec.closedWith(isServer)) == 1 })
+	o := rec.closedWith(isServer)[0]
+	if o.Local.Addr().String() != "127.0.0.1" || o.Remote.Addr().String() != "127.0.0.1" || o.Family() != "ipv4" {
+		t.Errorf("dual-stack TCP server side: %v -> %v (%s), want 127.0.0.1 both, ipv4", o.Local, o.Remote, o.Family())
+	}
+	u, ok := findUDP(rec.last, usrv.Port, ucl.Port)
+	if !ok {
+		t.Fatal("dual-stack UDP server flow missing")
+	}
+	if u.Local.Addr().String() != "0.0.0.0" || u.Remote.Addr().String() != "127.0.0.1" || u.Family() != "ipv4" || u.BytesIn != 10 {
+		t.Errorf("dual-stack UDP server flow: %v -> %v (%s) in=%d, want 0.0.0.0 -> 127.0.0.1, ipv4, 10 bytes", u.Local, u.Remote, u.Family(), u.BytesIn)
+	}
+}
