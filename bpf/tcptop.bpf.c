@@ -4,10 +4,19 @@
  * userspace reads once per tick, and a ring buffer that carries only
  * lifecycle events (a TCP connection closed, with its final counters).
  *
- * Hooks (see docs/design.md for the reasons and the kernel matrix):
+ * Hooks (see docs/design.md for the reasons and the kernel matrix).
+ * Send/receive accounting has three interchangeable paths; userspace loads
+ * one, the first the running kernel offers:
  *   tp_btf/sock_send_length, tp_btf/sock_recv_length (6.4+): fire in the
  *     sending/receiving task after every sendmsg/recvmsg on any socket with
  *     its return value, so bytes are exact and the pid is the caller's.
+ *   fexit/inet_sendmsg, inet6_sendmsg, inet_recvmsg, inet6_recvmsg (5.5+
+ *     with BTF): the functions sock_sendmsg/sock_recvmsg call right before
+ *     those tracepoints, with the same arguments and return value; plus
+ *     inet_sendpage where it exists (before 6.5 sendfile bypasses sendmsg).
+ *   kprobe+kretprobe on the same functions, for kernels that lack or
+ *     forbid fentry/fexit.
+ * The rest is common to all paths:
  *   tp_btf/inet_sock_set_state (4.16+): TCP open, state changes and close.
  *   cgroup/sendmsg4|6, cgroup/recvmsg4|6 (5.2+): the peer address of each
  *     datagram on an unconnected UDP socket, which the tracepoints above do
@@ -15,12 +24,14 @@
  */
 #include <stdbool.h>
 #include <linux/bpf.h>
+#include "core.h"
+/* core.h provides struct pt_regs with the kernel's register names. */
+#define __VMLINUX_H__
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#include "core.h"
 #include "tcptop.h"
 
 #define IPPROTO_TCP 6
@@ -51,6 +62,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 __u64 tcp_table_full = 0;
 __u64 udp_table_full = 0;
 __u64 events_lost = 0;
+
+/* Set by userspace before loading. True when tracing programs may call
+ * bpf_get_socket_cookie (5.12+); otherwise the cookie is read from the
+ * socket, where the sock_create/sockops programs below make sure the
+ * kernel has generated one. The verifier drops the branch not taken, so
+ * programs that may not call the helper never do. */
+const volatile bool cookie_helper = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -99,6 +117,13 @@ static __always_inline int sock_proto(const struct sock *sk)
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return IPPROTO_UDP;
 	return 0;
+}
+
+static __always_inline __u64 sock_cookie(const struct sock *sk)
+{
+	if (cookie_helper)
+		return bpf_get_socket_cookie((void *)sk);
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
 static __always_inline void read_tuple(const struct sock *sk, struct flow_tuple *t)
@@ -164,7 +189,9 @@ static __always_inline void tcp_account(const struct sock *sk, int ret, int flag
 {
 	if (ret <= 0 || (!out && (flags & MSG_PEEK)))
 		return;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	__u64 cookie = sock_cookie(sk);
+	if (!cookie)
+		return; /* predates tcptop, in a namespace sock_diag did not reach */
 	struct tcp_conn *c = tcp_conn_get(sk, cookie, 0);
 	if (!c)
 		return;
@@ -195,7 +222,7 @@ static __always_inline void udp_account(const struct sock *sk, int ret, int flag
 
 	struct flow_tuple key = {};
 	read_tuple(sk, &key);
-	if (have_peer && peer.cookie == bpf_get_socket_cookie((void *)sk)) {
+	if (have_peer && peer.cookie == sock_cookie(sk)) {
 		key.dport = peer.port;
 		if (key.family == AF_INET6 && peer.family == AF_INET) {
 			/* v4 peer of a dual-stack socket: store as ::ffff:a.b.c.d */
@@ -296,12 +323,15 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (sock_proto(sk) != IPPROTO_TCP)
 		return 0;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	__u64 cookie = sock_cookie(sk);
+	if (!cookie)
+		return 0; /* an accepted child before sockops named it, see above */
 	if (newstate == TCP_CLOSE) {
 		tcp_closed(sk, cookie);
 		return 0;
 	}
-	__u8 flags = (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV) ? CONN_OPEN_SEEN : 0;
+	__u8 flags = (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV ||
+		      (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)) ? CONN_OPEN_SEEN : 0;
 	struct tcp_conn *c = tcp_conn_get(sk, cookie, flags);
 	if (!c)
 		return 0;
@@ -364,5 +394,119 @@ SEC("cgroup/recvmsg6")
 int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 {
 	stash_peer(ctx, true);
+	return 1;
+}
+
+/* ---- fexit path: the functions behind the tracepoints ---- */
+
+SEC("fexit/inet_sendmsg")
+int BPF_PROG(tcptop_fx_send4, struct socket *sock, void *msg, __u64 size, int ret)
+{
+	account(sock->sk, ret, 0, true);
+	return 0;
+}
+
+SEC("fexit/inet6_sendmsg")
+int BPF_PROG(tcptop_fx_send6, struct socket *sock, void *msg, __u64 size, int ret)
+{
+	account(sock->sk, ret, 0, true);
+	return 0;
+}
+
+SEC("fexit/inet_recvmsg")
+int BPF_PROG(tcptop_fx_recv4, struct socket *sock, void *msg, __u64 size, int flags, int ret)
+{
+	account(sock->sk, ret, flags, false);
+	return 0;
+}
+
+SEC("fexit/inet6_recvmsg")
+int BPF_PROG(tcptop_fx_recv6, struct socket *sock, void *msg, __u64 size, int flags, int ret)
+{
+	account(sock->sk, ret, flags, false);
+	return 0;
+}
+
+/* Before 6.5, sendfile and splice reach TCP through sendpage. */
+SEC("fexit/inet_sendpage")
+int BPF_PROG(tcptop_fx_page, struct socket *sock, void *page, int offset, __u64 size, int flags, long ret)
+{
+	account(sock->sk, ret, 0, true);
+	return 0;
+}
+
+/* ---- kprobe path: the same functions, arguments saved at entry ---- */
+
+struct call_args {
+	__u64 sk; /* struct sock *, kept as an integer for the map */
+	int flags;
+	int _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* thread id */
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+static __always_inline int call_enter(struct socket *sock, int flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call_args a = {.sk = (__u64)BPF_CORE_READ(sock, sk), .flags = flags};
+	bpf_map_update_elem(&calls, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int call_exit(long ret, bool out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&calls, &tid);
+	if (!a)
+		return 0;
+	struct call_args args = *a;
+	bpf_map_delete_elem(&calls, &tid);
+	account((const struct sock *)args.sk, ret, args.flags, out);
+	return 0;
+}
+
+SEC("kprobe/inet_sendmsg")
+int BPF_KPROBE(tcptop_kp_send4, struct socket *sock) { return call_enter(sock, 0); }
+SEC("kretprobe/inet_sendmsg")
+int BPF_KRETPROBE(tcptop_kr_send4, int ret) { return call_exit(ret, true); }
+SEC("kprobe/inet6_sendmsg")
+int BPF_KPROBE(tcptop_kp_send6, struct socket *sock) { return call_enter(sock, 0); }
+SEC("kretprobe/inet6_sendmsg")
+int BPF_KRETPROBE(tcptop_kr_send6, int ret) { return call_exit(ret, true); }
+SEC("kprobe/inet_recvmsg")
+int BPF_KPROBE(tcptop_kp_recv4, struct socket *sock, void *msg, __u64 size, int flags) { return call_enter(sock, flags); }
+SEC("kretprobe/inet_recvmsg")
+int BPF_KRETPROBE(tcptop_kr_recv4, int ret) { return call_exit(ret, false); }
+SEC("kprobe/inet6_recvmsg")
+int BPF_KPROBE(tcptop_kp_recv6, struct socket *sock, void *msg, __u64 size, int flags) { return call_enter(sock, flags); }
+SEC("kretprobe/inet6_recvmsg")
+int BPF_KRETPROBE(tcptop_kr_recv6, int ret) { return call_exit(ret, false); }
+SEC("kprobe/inet_sendpage")
+int BPF_KPROBE(tcptop_kp_page, struct socket *sock) { return call_enter(sock, 0); }
+SEC("kretprobe/inet_sendpage")
+int BPF_KRETPROBE(tcptop_kr_page, long ret) { return call_exit(ret, true); }
+
+/* ---- cookie generation, for paths without bpf_get_socket_cookie ----
+ * A socket's cookie is created the first time someone asks for it. These
+ * ask for every new socket: at creation (in the creating task) and, for
+ * accepted TCP children, which are clones with no cookie, when they become
+ * established (sockops runs just before the ESTABLISHED state change). */
+SEC("cgroup/sock_create")
+int tcptop_sock_new(struct bpf_sock *ctx)
+{
+	bpf_get_socket_cookie(ctx);
+	return 1;
+}
+
+SEC("sockops")
+int tcptop_sockops(struct bpf_sock_ops *ctx)
+{
+	if (ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		bpf_get_socket_cookie(ctx);
 	return 1;
 }

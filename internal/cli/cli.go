@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/source"
 )
 
 // Exit codes, as documented in --help and the README.
@@ -34,7 +35,8 @@ type Options struct {
 	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
 	NoHeader   bool             `help:"Do not print the CSV or text header."`
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
-	Verbose    bool             `short:"v" help:"Log the attached hooks and kernel-side drop counters on stderr."`
+	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
+	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
 	Version    kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -77,7 +79,7 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 	parser, err := kong.New(&opts,
 		kong.Name("tcptop"),
 		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ",")},
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ",")},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -205,5 +206,38 @@ func checkTextAligned(t *testing.T, out string) {
 	}
 	if rows == 0 {
 		t.Fatalf("no rows in text output:\n%s", out)
+	}
+}
+
+// A hook path the kernel lacks, forced with --hooks, is the situation of a
+// kernel missing what tcptop needs: one line naming it, exit 1, nothing
+// left attached.
+func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
+	requireRoot(t)
+	offered := os.Getenv("TCPTOP_EXPECT_HOOKS")
+	failures := 0
+	for _, path := range []string{"tracepoint", "fexit", "kprobe"} {
+		cmd := exec.Command(tcptopBin, "--hooks", path, "-n", "1", "-i", "100ms")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCodeOf(cmd.Run())
+		if code == 0 {
+			continue
+		}
+		failures++
+		if offered != "" && strings.Contains(offered, path) {
+			t.Errorf("--hooks %s failed on a machine that offers it: %s", path, stderr.String())
+		}
+		msg := stderr.String()
+		if code != 1 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "kernel lacks") || !strings.Contains(msg, path+":") {
+			t.Errorf("--hooks %s: exit %d, stderr %q; want exit 1 and one line naming the missing %s hooks", path, code, msg, path)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("--hooks %s printed on stdout: %q", path, stdout.String())
+		}
+		requireNoProgramsLeft(t)
+	}
+	if offered != "" && failures != 3-len(strings.Split(offered, ",")) {
+		t.Errorf("%d paths failed; TCPTOP_EXPECT_HOOKS=%s says %d should", failures, offered, 3-len(strings.Split(offered, ",")))
 	}
 }

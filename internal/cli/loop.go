@@ -56,13 +56,17 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 
-	src, err := source.Open(source.Config{Warn: log.printf})
+	src, err := source.Open(source.Config{Hooks: opts.Hooks, Warn: log.printf})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	if opts.Verbose {
-		log.printf("attached %s", strings.Join(src.Hooks(), ", "))
+		gaps := "every field available"
+		if u := src.Unavailable(); len(u) > 0 {
+			gaps = "not available: " + strings.Join(u, "; ")
+		}
+		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 	}
 	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: agg.New(time.Now(), opts.UDPTimeout)}
 	return t.loop(stop)

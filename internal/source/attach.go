@@ -40,90 +40,152 @@ func checkPrivileges() error {
 	return ErrPermission
 }
 
-// tracepoints the probes need, with the kernel that introduced them.
-var requiredTracepoints = []struct{ name, since string }{
-	{"sock_send_length", "6.4"},
-	{"sock_recv_length", "6.4"},
-	{"inet_sock_set_state", "4.16"},
-}
+// kernelBTFPath is where the running kernel describes its types. CO-RE
+// and every hook path need it.
+const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
-// checkKernel names the first missing feature instead of letting the
-// verifier fail with a less helpful message.
-func checkKernel() error {
+func loadKernelBTF() (*btf.Spec, error) {
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return fmt.Errorf("%w: no kernel BTF at /sys/kernel/btf/vmlinux (needs CONFIG_DEBUG_INFO_BTF=y): %v", ErrKernel, err)
+		return nil, fmt.Errorf("%w: no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed): %v", ErrKernel, kernelBTFPath, err)
 	}
-	for _, tp := range requiredTracepoints {
-		var typ *btf.Typedef
-		if err := spec.TypeByName("btf_trace_"+tp.name, &typ); err != nil {
-			return fmt.Errorf("%w: tracepoint %s (Linux %s or newer) not found in kernel BTF", ErrKernel, tp.name, tp.since)
-		}
+	if !kernelHas(spec, stateHook) {
+		return nil, fmt.Errorf("%w: tracepoint inet_sock_set_state not in kernel BTF (needs Linux 4.16+ with BTF)", ErrKernel)
 	}
-	return nil
+	return spec, nil
 }
+
+// errNotPermitted wraps ErrPermission without its advice: with the
+// capabilities checked, a refusal usually means the kernel blocks that
+// kind of program (function tracing under lockdown, for example).
+type errNotPermitted struct{ err error }
+
+func (e errNotPermitted) Error() string        { return "not permitted: " + e.err.Error() }
+func (e errNotPermitted) Is(target error) bool { return target == ErrPermission }
+func (e errNotPermitted) Unwrap() error        { return e.err }
 
 func explainLoadError(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%w: %v", ErrPermission, err)
+		return errNotPermitted{err}
 	}
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
-		return fmt.Errorf("load eBPF programs: verifier rejected them (kernel too old or unsupported?): %v", ve)
+		return fmt.Errorf("verifier rejected the programs: %v", ve)
 	}
 	return fmt.Errorf("load eBPF programs: %w", err)
 }
 
-// attach connects every program to its hook. The tracepoints are
-// required; the cgroup hooks only add the peer of each datagram on
-// unconnected UDP sockets, so without them tcptop warns and goes on.
-func (s *Source) attach() error {
-	for _, t := range []struct {
-		name string
-		prog *ebpf.Program
-	}{
-		{"tp_btf/sock_send_length", s.objs.TcptopSend},
-		{"tp_btf/sock_recv_length", s.objs.TcptopRecv},
-		{"tp_btf/inet_sock_set_state", s.objs.TcptopState},
-	} {
-		l, err := link.AttachTracing(link.TracingOptions{Program: t.prog})
+// tryPath loads the programs of one hook path and attaches them. On error
+// the caller detaches whatever was attached.
+func (s *Source) tryPath(kernel *btf.Spec, path string) error {
+	hooks, err := selectHooks(kernel, path)
+	if err != nil {
+		return err
+	}
+	cookieHelper := path != HooksKprobe && cookieHelperAvailable()
+	if err := s.load(append(hooks, stateHook), cookieHelper); err != nil {
+		if path == HooksFexit && errors.Is(err, ErrPermission) {
+			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
+		}
+		return err
+	}
+	for _, h := range append([]hook{stateHook}, hooks...) {
+		l, err := attachHook(s.progs.Programs[h.prog], h)
 		if err != nil {
-			return fmt.Errorf("attach %s: %w", t.name, err)
+			return explainAttach(h, err)
 		}
 		s.links = append(s.links, l)
-		s.hooks = append(s.hooks, t.name)
+		s.hooks = append(s.hooks, h.String())
 	}
-	return s.attachCgroup()
+	s.path = path
+	s.attachCgroup(cookieHelper)
+	return nil
 }
 
-func (s *Source) attachCgroup() error {
+// load builds the collection for the given hooks plus the cgroup programs.
+func (s *Source) load(hooks []hook, cookieHelper bool) error {
+	spec, err := loadTcptop()
+	if err != nil {
+		return fmt.Errorf("read embedded eBPF object: %w", err)
+	}
+	for name, size := range map[string]uint32{
+		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize, "events": s.cfg.EventBufferBytes,
+	} {
+		if size > 0 {
+			spec.Maps[name].MaxEntries = size
+		}
+	}
+	if err := spec.Variables["cookie_helper"].Set(cookieHelper); err != nil {
+		return fmt.Errorf("configure eBPF object: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, h := range hooks {
+		keep[h.prog] = true
+	}
+	for _, c := range cgroupHooks(cookieHelper) {
+		keep[c.prog] = true
+	}
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return explainLoadError(err)
+	}
+	s.progs = coll
+	return coll.Assign(&s.objs)
+}
+
+func (h hook) String() string {
+	switch {
+	case h.prog == "tcptop_send" || h.prog == "tcptop_recv" || h == stateHook:
+		return "tp_btf/" + h.target
+	case h.kind == kprobe:
+		return "kprobe/" + h.target
+	case h.kind == kretprobe:
+		return "kretprobe/" + h.target
+	}
+	return "fexit/" + h.target
+}
+
+// attachCgroup attaches the UDP peer hooks and, where tracing programs
+// cannot ask for socket cookies, the cookie generators. Without them
+// tcptop still runs and says what is missing.
+func (s *Source) attachCgroup(cookieHelper bool) {
 	path := s.cfg.CgroupPath
 	if path == "" {
 		var err error
 		if path, err = cgroup2Mount(); err != nil {
-			s.cfg.Warn("UDP peers of unconnected sockets are not tracked: %v", err)
-			return nil
+			s.gap("remote_addr/remote_port of unconnected UDP sockets (%v)", err)
+			return
 		}
 	}
-	for _, c := range []struct {
-		name string
-		typ  ebpf.AttachType
-		prog *ebpf.Program
-	}{
-		{"cgroup/sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, s.objs.TcptopSendmsg4},
-		{"cgroup/sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, s.objs.TcptopSendmsg6},
-		{"cgroup/recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, s.objs.TcptopRecvmsg4},
-		{"cgroup/recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, s.objs.TcptopRecvmsg6},
-	} {
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.typ, Program: c.prog})
+	for _, c := range cgroupHooks(cookieHelper) {
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: s.progs.Programs[c.prog]})
 		if err != nil {
-			s.cfg.Warn("UDP peers of unconnected sockets are not tracked: attach %s to %s: %v", c.name, path, err)
+			s.gap("%s at %s: %v", c.name, path, err)
 			continue
 		}
 		s.links = append(s.links, l)
 		s.hooks = append(s.hooks, c.name+"@"+path)
 	}
-	return nil
+}
+
+// cgroupHooks are the cgroup programs a path needs.
+func cgroupHooks(cookieHelper bool) []cgroupHook {
+	if cookieHelper {
+		return peerHooks
+	}
+	return append(append([]cgroupHook(nil), peerHooks...), cookieHooks...)
+}
+
+// gap records and reports something this setup cannot provide.
+func (s *Source) gap(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.gaps = append(s.gaps, msg)
+	s.cfg.Warn("not available: %s", msg)
 }
 
 // cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified

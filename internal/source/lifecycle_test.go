@@ -11,55 +11,59 @@ import (
 
 func TestUDPUnconnectedServerThreePeers(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1", "[::1]"} {
-		t.Run(addr, func(t *testing.T) {
-			const reply, size = 300, 100
-			s := openSource(t)
-			rec := newRecorder(s)
-			srv := testnet.Start(t, "tt-udpserver", "", "udp-server", addr+":0", strconv.Itoa(reply))
-			defer srv.Release()
-			counts := []int{3, 5, 7}
-			clients := make([]*testnet.Helper, len(counts))
-			for i, n := range counts {
-				clients[i] = testnet.Start(t, "tt-udpclient", "", "udp-client", addr+":"+strconv.Itoa(srv.Port), strconv.Itoa(n), strconv.Itoa(size))
-				clients[i].Wait(t, 10*time.Second)
-			}
-			rec.poll(t)
+		t.Run(addr, func(t *testing.T) { checkUDPPeers(t, openSource(t), addr) })
+	}
+}
 
-			var serverFlows int
-			for _, o := range rec.last {
-				if o.Proto != conn.UDP || int(o.Local.Port()) != srv.Port {
-					continue
-				}
-				serverFlows++
-				i := clientIndex(clients, int(o.Remote.Port()))
-				if i < 0 {
-					t.Errorf("server flow to unknown peer %v", o.Remote)
-					continue
-				}
-				n := uint64(counts[i])
-				if o.PacketsIn != n || o.BytesIn != n*size || o.PacketsOut != n || o.BytesOut != n*reply {
-					t.Errorf("server flow to client %d: in %d/%dB out %d/%dB, want in %d/%dB out %d/%dB",
-						i, o.PacketsIn, o.BytesIn, o.PacketsOut, o.BytesOut, n, n*size, n, n*reply)
-				}
-				if int(o.PID) != srv.PID() || o.Comm != "tt-udpserver" {
-					t.Errorf("server flow pid=%d comm=%q, want %d tt-udpserver", o.PID, o.Comm, srv.PID())
-				}
-			}
-			if serverFlows != 3 {
-				t.Errorf("server socket shows %d flows, want 3 (one per peer)", serverFlows)
-			}
-			for i, c := range clients {
-				o, ok := findUDP(rec.last, c.Port, srv.Port)
-				if !ok {
-					t.Errorf("client %d flow missing", i)
-					continue
-				}
-				n := uint64(counts[i])
-				if o.PacketsOut != n || o.BytesOut != n*size || o.PacketsIn != n || o.BytesIn != n*reply || int(o.PID) != c.PID() {
-					t.Errorf("client %d: %+v", i, o)
-				}
-			}
-		})
+// checkUDPPeers has three clients exchange 3, 5 and 7 datagrams with one
+// unconnected server socket at addr and checks the four sides' flows.
+func checkUDPPeers(t *testing.T, s *Source, addr string) {
+	t.Helper()
+	const reply, size = 300, 100
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-udpserver", "", "udp-server", addr+":0", strconv.Itoa(reply))
+	defer srv.Release()
+	counts := []int{3, 5, 7}
+	clients := make([]*testnet.Helper, len(counts))
+	for i, n := range counts {
+		clients[i] = testnet.Start(t, "tt-udpclient", "", "udp-client", addr+":"+strconv.Itoa(srv.Port), strconv.Itoa(n), strconv.Itoa(size))
+		clients[i].Wait(t, 30*time.Second)
+	}
+	rec.poll(t)
+
+	var serverFlows int
+	for _, o := range rec.last {
+		if o.Proto != conn.UDP || int(o.Local.Port()) != srv.Port {
+			continue
+		}
+		serverFlows++
+		i := clientIndex(clients, int(o.Remote.Port()))
+		if i < 0 {
+			t.Errorf("server flow to unknown peer %v", o.Remote)
+			continue
+		}
+		n := uint64(counts[i])
+		if o.PacketsIn != n || o.BytesIn != n*size || o.PacketsOut != n || o.BytesOut != n*reply {
+			t.Errorf("server flow to client %d: in %d/%dB out %d/%dB, want in %d/%dB out %d/%dB",
+				i, o.PacketsIn, o.BytesIn, o.PacketsOut, o.BytesOut, n, n*size, n, n*reply)
+		}
+		if int(o.PID) != srv.PID() || o.Comm != "tt-udpserver" {
+			t.Errorf("server flow pid=%d comm=%q, want %d tt-udpserver", o.PID, o.Comm, srv.PID())
+		}
+	}
+	if serverFlows != 3 {
+		t.Errorf("server socket shows %d flows, want 3 (one per peer)", serverFlows)
+	}
+	for i, c := range clients {
+		o, ok := findUDP(rec.last, c.Port, srv.Port)
+		if !ok {
+			t.Errorf("client %d flow missing", i)
+			continue
+		}
+		n := uint64(counts[i])
+		if o.PacketsOut != n || o.BytesOut != n*size || o.PacketsIn != n || o.BytesIn != n*reply || int(o.PID) != c.PID() {
+			t.Errorf("client %d: %+v", i, o)
+		}
 	}
 }
 

@@ -8,8 +8,10 @@ package source
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -19,7 +21,10 @@ import (
 
 // Config tunes the source. The zero value is ready to use.
 type Config struct {
-	// CgroupPath is the cgroup v2 directory the UDP peer hooks attach to;
+	// Hooks picks the send/receive hook path: HooksAuto (the default)
+	// tries tracepoint, fexit, kprobe in that order.
+	Hooks string
+	// CgroupPath is the cgroup v2 directory the cgroup hooks attach to;
 	// empty means the root of the first cgroup2 mount.
 	CgroupPath string
 	// ProcRoot is where /proc is mounted (for socket inode → pid).
@@ -32,13 +37,24 @@ type Config struct {
 	TCPTableSize, UDPTableSize, EventBufferBytes uint32
 }
 
+// kernelObjects are the maps and variables every path shares; programs
+// differ by path and live in Source.progs, which also keeps the maps
+// behind the variables.
+type kernelObjects struct {
+	tcptopMaps
+	tcptopVariables
+}
+
 // Source is a loaded and attached set of tcptop probes.
 type Source struct {
 	cfg    Config
-	objs   tcptopObjects
+	objs   kernelObjects
+	progs  *ebpf.Collection
 	links  []link.Link
 	events *ringbuf.Reader
+	path   string
 	hooks  []string
+	gaps   []string
 
 	comms    commCache
 	diag     map[uint64]diagSock
@@ -49,8 +65,8 @@ type Source struct {
 	batch    tcpBatch
 }
 
-// Open checks privileges, loads the BPF objects and attaches them. On any
-// error everything already attached is detached again.
+// Open checks privileges and the kernel, then loads and attaches the first
+// hook path the kernel offers. On any error nothing stays attached.
 func Open(cfg Config) (_ *Source, err error) {
 	if cfg.ProcRoot == "" {
 		cfg.ProcRoot = "/proc"
@@ -58,10 +74,15 @@ func Open(cfg Config) (_ *Source, err error) {
 	if cfg.Warn == nil {
 		cfg.Warn = func(string, ...any) {}
 	}
+	order, err := pathOrder(cfg.Hooks)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}
-	if err := checkKernel(); err != nil {
+	kernel, err := loadKernelBTF()
+	if err != nil {
 		return nil, err
 	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones
@@ -78,11 +99,31 @@ func Open(cfg Config) (_ *Source, err error) {
 			s.Close()
 		}
 	}()
-	if err := s.load(); err != nil {
-		return nil, err
+	// A sock_diag dump makes the kernel name (cookie) every existing TCP
+	// socket, which paths that read the cookie instead of asking for it
+	// depend on for connections older than tcptop.
+	_ = dumpTCP(s.diag)
+
+	var reasons []string
+	denied := 0
+	for _, path := range order {
+		err := s.tryPath(kernel, path)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrPermission) {
+			denied++
+		}
+		reasons = append(reasons, path+": "+err.Error())
+		s.detach()
 	}
-	if err := s.attach(); err != nil {
-		return nil, err
+	switch {
+	case s.path != "":
+	case denied == len(order) && order[0] == HooksTracepoint:
+		// Even the plainest path was refused: privileges, not the kernel.
+		return nil, ErrPermission
+	default:
+		return nil, fmt.Errorf("%w: no usable send/receive hooks (%s)", ErrKernel, strings.Join(reasons, "; "))
 	}
 	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
@@ -90,26 +131,15 @@ func Open(cfg Config) (_ *Source, err error) {
 	return s, nil
 }
 
-func (s *Source) load() error {
-	spec, err := loadTcptop()
-	if err != nil {
-		return fmt.Errorf("read embedded eBPF object: %w", err)
-	}
-	for name, size := range map[string]uint32{
-		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize, "events": s.cfg.EventBufferBytes,
-	} {
-		if size > 0 {
-			spec.Maps[name].MaxEntries = size
-		}
-	}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
-		return explainLoadError(err)
-	}
-	return nil
-}
+// Path is the send/receive hook path in use: tracepoint, fexit or kprobe.
+func (s *Source) Path() string { return s.path }
 
 // Hooks names the hooks that were attached, for the user to see.
 func (s *Source) Hooks() []string { return s.hooks }
+
+// Unavailable describes what this kernel or setup cannot provide (empty
+// when every field is exact).
+func (s *Source) Unavailable() []string { return s.gaps }
 
 // Close detaches every probe and frees the maps. It is safe to call more
 // than once and on a partly opened source.
@@ -119,12 +149,23 @@ func (s *Source) Close() error {
 		errs = append(errs, s.events.Close())
 		s.events = nil
 	}
+	errs = append(errs, s.detach())
+	return errors.Join(errs...)
+}
+
+// detach closes links, programs and maps, leaving the source empty.
+func (s *Source) detach() error {
+	var errs []error
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	s.links = nil
-	errs = append(errs, s.objs.Close())
-	s.objs = tcptopObjects{}
+	s.links, s.hooks, s.gaps, s.path = nil, nil, nil, ""
+	errs = append(errs, s.objs.tcptopMaps.Close())
+	if s.progs != nil {
+		s.progs.Close() // the programs and the maps behind the variables
+		s.progs = nil
+	}
+	s.objs = kernelObjects{}
 	return errors.Join(errs...)
 }
 

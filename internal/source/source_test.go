@@ -96,43 +96,47 @@ func (r *recorder) closedWith(match func(o conn.Observation) bool) []conn.Observ
 
 func TestTCPExactBytesPIDAndClose(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1", "::1"} {
-		t.Run(addr, func(t *testing.T) {
-			const sent, answered = 1234567, 7654321
-			s := openSource(t)
-			rec := newRecorder(s)
-			hostPort := func(p int) string {
-				if addr == "::1" {
-					return "[::1]:" + strconv.Itoa(p)
-				}
-				return addr + ":" + strconv.Itoa(p)
-			}
-			srv := testnet.Start(t, "tt-server", "", "tcp-server", hostPort(0), strconv.Itoa(sent), strconv.Itoa(answered))
-			cli := testnet.Start(t, "tt-client", "", "tcp-client", hostPort(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
-			cli.Wait(t, 20*time.Second)
-			srv.Wait(t, 20*time.Second)
+		t.Run(addr, func(t *testing.T) { checkTCPTransfer(t, openSource(t), addr) })
+	}
+}
 
-			isClient := func(o conn.Observation) bool {
-				return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port
-			}
-			isServer := func(o conn.Observation) bool {
-				return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port && int(o.Remote.Port()) == cli.Port
-			}
-			rec.pollUntil(t, 5*time.Second, func() bool {
-				return len(rec.closedWith(isClient)) > 0 && len(rec.closedWith(isServer)) > 0
-			})
-			rec.poll(t) // a closed connection is reported once: nothing more may come
+// checkTCPTransfer sends 1,234,567 bytes from a client to a server at
+// addr, which answers 7,654,321, and checks both sides' closed records.
+func checkTCPTransfer(t *testing.T, s *Source, addr string) {
+	t.Helper()
+	const sent, answered = 1234567, 7654321
+	rec := newRecorder(s)
+	hostPort := func(p int) string {
+		if addr == "::1" {
+			return "[::1]:" + strconv.Itoa(p)
+		}
+		return addr + ":" + strconv.Itoa(p)
+	}
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", hostPort(0), strconv.Itoa(sent), strconv.Itoa(answered))
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", hostPort(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
+	cli.Wait(t, 60*time.Second)
+	srv.Wait(t, 60*time.Second)
 
-			c := rec.closedWith(isClient)
-			sv := rec.closedWith(isServer)
-			if len(c) != 1 || len(sv) != 1 {
-				t.Fatalf("want one closed record per side, got client %d server %d", len(c), len(sv))
-			}
-			checkSide(t, "client", c[0], sent, answered, cli)
-			checkSide(t, "server", sv[0], answered, sent, srv)
-			if got := c[0].Local.Addr().String(); got != addr {
-				t.Errorf("client local addr = %s, want %s", got, addr)
-			}
-		})
+	isClient := func(o conn.Observation) bool {
+		return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port
+	}
+	isServer := func(o conn.Observation) bool {
+		return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port && int(o.Remote.Port()) == cli.Port
+	}
+	rec.pollUntil(t, 10*time.Second, func() bool {
+		return len(rec.closedWith(isClient)) > 0 && len(rec.closedWith(isServer)) > 0
+	})
+	rec.poll(t) // a closed connection is reported once: nothing more may come
+
+	c := rec.closedWith(isClient)
+	sv := rec.closedWith(isServer)
+	if len(c) != 1 || len(sv) != 1 {
+		t.Fatalf("want one closed record per side, got client %d server %d", len(c), len(sv))
+	}
+	checkSide(t, "client", c[0], sent, answered, cli)
+	checkSide(t, "server", sv[0], answered, sent, srv)
+	if got := c[0].Local.Addr().String(); got != addr {
+		t.Errorf("client local addr = %s, want %s", got, addr)
 	}
 }
 

@@ -1,0 +1,180 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Hook paths for send/receive accounting, in order of preference. All
+// yield the same counters with the same meaning; docs/design.md has the
+// kernel matrix.
+const (
+	HooksAuto       = "auto"
+	HooksTracepoint = "tracepoint" // tp_btf/sock_{send,recv}_length, Linux 6.4+
+	HooksFexit      = "fexit"      // fexit on inet{,6}_{send,recv}msg, 5.5+ with BTF
+	HooksKprobe     = "kprobe"     // kprobe+kretprobe on the same functions
+)
+
+// HookPaths lists the accepted values of Config.Hooks.
+func HookPaths() []string {
+	return []string{HooksAuto, HooksTracepoint, HooksFexit, HooksKprobe}
+}
+
+type hookKind int
+
+const (
+	tracing hookKind = iota // tp_btf and fexit: attach target fixed at load
+	kprobe
+	kretprobe
+)
+
+// hook is one program of a path and where it attaches.
+type hook struct {
+	prog     string // program name in bpf/tcptop.bpf.c
+	kind     hookKind
+	target   string // kernel function or tracepoint
+	optional bool   // absent on some kernels without loss (inet_sendpage, gone in 6.5)
+}
+
+// plans are the send/receive hooks of each path.
+var plans = map[string][]hook{
+	HooksTracepoint: {
+		{prog: "tcptop_send", target: "sock_send_length"},
+		{prog: "tcptop_recv", target: "sock_recv_length"},
+	},
+	HooksFexit: {
+		{prog: "tcptop_fx_send4", target: "inet_sendmsg"},
+		{prog: "tcptop_fx_send6", target: "inet6_sendmsg"},
+		{prog: "tcptop_fx_recv4", target: "inet_recvmsg"},
+		{prog: "tcptop_fx_recv6", target: "inet6_recvmsg"},
+		{prog: "tcptop_fx_page", target: "inet_sendpage", optional: true},
+	},
+	HooksKprobe: {
+		{prog: "tcptop_kp_send4", kind: kprobe, target: "inet_sendmsg"},
+		{prog: "tcptop_kr_send4", kind: kretprobe, target: "inet_sendmsg"},
+		{prog: "tcptop_kp_send6", kind: kprobe, target: "inet6_sendmsg"},
+		{prog: "tcptop_kr_send6", kind: kretprobe, target: "inet6_sendmsg"},
+		{prog: "tcptop_kp_recv4", kind: kprobe, target: "inet_recvmsg"},
+		{prog: "tcptop_kr_recv4", kind: kretprobe, target: "inet_recvmsg"},
+		{prog: "tcptop_kp_recv6", kind: kprobe, target: "inet6_recvmsg"},
+		{prog: "tcptop_kr_recv6", kind: kretprobe, target: "inet6_recvmsg"},
+		{prog: "tcptop_kp_page", kind: kprobe, target: "inet_sendpage", optional: true},
+		{prog: "tcptop_kr_page", kind: kretprobe, target: "inet_sendpage", optional: true},
+	},
+}
+
+// kprobePMU exists when the kernel can create kprobes through perf (4.17+).
+const kprobePMU = "/sys/bus/event_source/devices/kprobe"
+
+// stateHook is common to every path: TCP open, state changes and close.
+var stateHook = hook{prog: "tcptop_state", target: "inet_sock_set_state"}
+
+// cgroup programs: the UDP peer hooks, and the cookie generators needed
+// where tracing programs cannot call bpf_get_socket_cookie.
+var (
+	peerHooks = []cgroupHook{
+		{"tcptop_sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, "cgroup/sendmsg4"},
+		{"tcptop_sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, "cgroup/sendmsg6"},
+		{"tcptop_recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, "cgroup/recvmsg4"},
+		{"tcptop_recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, "cgroup/recvmsg6"},
+	}
+	cookieHooks = []cgroupHook{
+		{"tcptop_sock_new", ebpf.AttachCGroupInetSockCreate, "cgroup/sock_create"},
+		{"tcptop_sockops", ebpf.AttachCGroupSockOps, "sockops"},
+	}
+)
+
+type cgroupHook struct {
+	prog   string
+	attach ebpf.AttachType
+	name   string
+}
+
+// pathOrder returns the paths to try for the configured choice.
+func pathOrder(choice string) ([]string, error) {
+	switch choice {
+	case "", HooksAuto:
+		return []string{HooksTracepoint, HooksFexit, HooksKprobe}, nil
+	case HooksTracepoint, HooksFexit, HooksKprobe:
+		return []string{choice}, nil
+	}
+	return nil, fmt.Errorf("unknown hook path %q (want one of %s)", choice, strings.Join(HookPaths(), ", "))
+}
+
+// kernelHas reports whether the kernel's BTF describes the target of h: a
+// tracepoint (btf_trace_<name> typedef) or a function.
+func kernelHas(kernel *btf.Spec, h hook) bool {
+	if h.prog == "tcptop_send" || h.prog == "tcptop_recv" || h == stateHook {
+		var td *btf.Typedef
+		return kernel.TypeByName("btf_trace_"+h.target, &td) == nil
+	}
+	var fn *btf.Func
+	return kernel.TypeByName(h.target, &fn) == nil
+}
+
+// selectHooks returns the hooks of path that this kernel has, or why the
+// path cannot be used.
+func selectHooks(kernel *btf.Spec, path string) ([]hook, error) {
+	if path == HooksKprobe {
+		if _, err := os.Stat(kprobePMU); err != nil {
+			return nil, fmt.Errorf("kprobes not available: no kprobe PMU at %s (kernel built without CONFIG_KPROBES?)", kprobePMU)
+		}
+	}
+	var out []hook
+	for _, h := range plans[path] {
+		if kernelHas(kernel, h) {
+			out = append(out, h)
+			continue
+		}
+		if h.optional {
+			continue
+		}
+		if path == HooksTracepoint {
+			return nil, fmt.Errorf("tracepoint %s not in kernel BTF (needs Linux 6.4+)", h.target)
+		}
+		return nil, fmt.Errorf("function %s not in kernel BTF", h.target)
+	}
+	return out, nil
+}
+
+// cookieHelperAvailable tells whether tracing programs may call
+// bpf_get_socket_cookie: Linux 5.12 and later.
+func cookieHelperAvailable() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var major, minor int
+	_, _ = fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major > 5 || (major == 5 && minor >= 12)
+}
+
+// attachHook attaches one send/receive or state program.
+func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
+	switch h.kind {
+	case kprobe:
+		return link.Kprobe(h.target, prog, nil)
+	case kretprobe:
+		return link.Kretprobe(h.target, prog, nil)
+	}
+	return link.AttachTracing(link.TracingOptions{Program: prog})
+}
+
+// explainAttach turns the errors users will meet into the missing feature.
+func explainAttach(h hook, err error) error {
+	kind := map[hookKind]string{tracing: "tracing", kprobe: "kprobe", kretprobe: "kretprobe"}[h.kind]
+	switch {
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("%s on %s: not supported by this kernel (for kprobes: CONFIG_KPROBES): %w", kind, h.target, err)
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		return fmt.Errorf("%s on %s: not permitted here (function tracing blocked?): %w", kind, h.target, err)
+	}
+	return fmt.Errorf("%s on %s: %w", kind, h.target, err)
+}
