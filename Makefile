@@ -4,11 +4,12 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build test deps generate check-generate bench clean
+.PHONY: help build test test-vm deps generate check-generate bench clean
 
 help:
 	@echo "build           build $(BIN) (no clang needed: the eBPF object is committed)"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
+	@echo "test-vm         run the kernel tests in a Debian 6.1 kernel under qemu (fallback hooks)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
@@ -20,6 +21,11 @@ build:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 ./...
+
+# Boots Debian's newest 6.1 kernel under qemu (TCG) with the kernel tests;
+# that kernel lacks the 6.4 tracepoints, so the fexit and kprobe paths run.
+test-vm:
+	./scripts/vm-test.sh
 
 deps:
 	@./scripts/deps.sh test
@@ -36,4 +42,4 @@ bench:
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./internal/...
 
 clean:
-	rm -rf bin
+	rm -rf bin .vm

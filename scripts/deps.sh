@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, from Debian's apt, what a make target needs and is missing.
-#   deps.sh test      tools the kernel tests drive: ss/ip/tc, jq, mlr, bpftool
+#   deps.sh test      tools the kernel tests drive: ss/ip/tc, jq, mlr
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -11,7 +11,6 @@ test)
 	command -v tc >/dev/null || need+=(iproute2)
 	command -v jq >/dev/null || need+=(jq)
 	command -v mlr >/dev/null || need+=(miller)
-	command -v bpftool >/dev/null || need+=(bpftool)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -34,21 +35,41 @@ func TestSignalsDetachEverything(t *testing.T) {
 
 func TestClosedStdoutEndsQuietly(t *testing.T) {
 	requireRoot(t)
-	// A held connection guarantees a row every tick, so head gets its line
-	// and tcptop's next write finds the pipe closed.
+	// A held connection guarantees a row every tick, so the reader gets
+	// its line and tcptop's next write finds the pipe closed.
 	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
 	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
 	defer cl.Release()
-	cmd := exec.Command("bash", "-c", `"$0" -o ndjson -i 100ms | head -1; exit "${PIPESTATUS[0]}"`, tcptopBin)
-	out, err := cmd.Output()
-	if code := exitCodeOf(err); code != 0 {
-		t.Errorf("tcptop exit %d with a closed stdout, want 0: %v", code, err)
+	// What `tcptop -o ndjson | head -1` does, without needing a shell.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Count(string(out), "\n") != 1 || !json.Valid([]byte(strings.TrimSpace(string(out)))) {
-		t.Errorf("head -1 got %q", out)
+	cmd := exec.Command(tcptopBin, "-o", "ndjson", "-i", "100ms")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
-		t.Errorf("tcptop was not quiet: %s", ee.Stderr)
+	pw.Close()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	pr.Close()
+	if err != nil || !json.Valid([]byte(line)) {
+		t.Errorf("first line %q, %v", line, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCodeOf(err); code != 0 {
+			t.Errorf("tcptop exit %d with a closed stdout, want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("tcptop kept running after its reader went away")
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("tcptop was not quiet: %s", stderr.String())
 	}
 	requireNoProgramsLeft(t)
 }

@@ -56,6 +56,8 @@ type Source struct {
 	hooks  []string
 	gaps   []string
 
+	diagFailed bool // sock_diag failed once: reported, not retried loudly
+
 	comms    commCache
 	diag     map[uint64]diagSock
 	owners   map[uint64]owner // TCP cookie → owner found in /proc
@@ -195,8 +197,11 @@ func (s *Source) Snapshot() ([]conn.Observation, error) {
 	// A connection opened after the dump is in the map (and not mistaken
 	// for one that predates tcptop); one closed after the map was read has
 	// its close event drained last, in this tick or the next.
-	if err := dumpTCP(s.diag); err != nil {
-		return nil, err
+	if err := dumpTCP(s.diag); err != nil && !s.diagFailed {
+		// Without sock_diag (tcp_diag not loaded, say) tcptop still counts
+		// everything the probes see; it says once what is missing.
+		s.diagFailed = true
+		s.gap("connections older than tcptop, and TCP counters refreshed between sends (%v; is the tcp_diag module loaded?)", err)
 	}
 	if err := s.readTCP(); err != nil {
 		return nil, err
