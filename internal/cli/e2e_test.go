@@ -43,16 +43,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("kernel test needs root and CI=true: refusing to skip")
-	}
-	t.Skip("kernel test needs root")
-}
+// requireRoot: kernel tests skip for developers without root, fail in CI.
+func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 
 // syncBuffer is a bytes.Buffer safe for the exec goroutine to write while
 // the test reads.

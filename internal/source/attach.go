@@ -44,10 +44,15 @@ func checkPrivileges() error {
 // and every hook path need it.
 const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
-func loadKernelBTF() (*btf.Spec, error) {
-	spec, err := btf.LoadKernelSpec()
+func loadKernelBTF(path string) (*btf.Spec, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed): %v", ErrKernel, kernelBTFPath, err)
+		return nil, fmt.Errorf("%w: no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)", ErrKernel, path)
+	}
+	defer f.Close()
+	spec, err := btf.LoadSpecFromReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: unreadable kernel BTF at %s: %v", ErrKernel, path, err)
 	}
 	if !kernelHas(spec, stateHook) {
 		return nil, fmt.Errorf("%w: tracepoint inet_sock_set_state not in kernel BTF (needs Linux 4.16+ with BTF)", ErrKernel)

@@ -83,7 +83,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}
-	kernel, err := loadKernelBTF()
+	kernel, err := loadKernelBTF(kernelBTFPath)
 	if err != nil {
 		return nil, err
 	}

@@ -17,18 +17,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireRoot skips kernel tests for unprivileged developers, but in CI an
-// eBPF test that cannot run is a failure.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("kernel test needs root and CI=true: refusing to skip")
-	}
-	t.Skip("kernel test needs root")
-}
+// requireRoot: kernel tests skip for developers without root, fail in CI.
+func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 
 func openSource(t *testing.T) *Source {
 	t.Helper()

@@ -110,3 +110,16 @@ func (h *Helper) Wait(t testing.TB, timeout time.Duration) {
 		t.Fatalf("helper %s did not finish within %v", h.Name, timeout)
 	}
 }
+
+// RequireRoot skips a kernel test for an unprivileged developer; in CI
+// (CI=true) an eBPF test that cannot run is a failure instead.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("kernel test needs root and CI=true: refusing to skip")
+	}
+	t.Skip("kernel test needs root")
+}
