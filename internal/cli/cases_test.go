@@ -77,6 +77,23 @@ func TestHelpAndVersionGoToStdout(t *testing.T) {
 	}
 }
 
+func TestFieldsListsTheSchema(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run([]string{"--fields"}, &stdout, &stderr); code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	names := conn.FieldNames()
+	if len(lines) != len(names) {
+		t.Fatalf("%d lines for %d fields", len(lines), len(names))
+	}
+	for i, l := range lines {
+		if strings.Fields(l)[0] != names[i] {
+			t.Errorf("line %d names %q, want %q", i, strings.Fields(l)[0], names[i])
+		}
+	}
+}
+
 func TestWithoutPrivilegesSaysHowToFix(t *testing.T) {
 	requireRoot(t) // to become an unprivileged user
 	if err := os.Chmod(filepath.Dir(tcptopBin), 0o755); err != nil {

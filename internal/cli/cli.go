@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/source"
 )
@@ -30,13 +31,14 @@ var Version = "dev"
 // Options are tcptop's flags.
 type Options struct {
 	Output     string           `short:"o" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
-	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output (docs/fields.md)."`
+	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --fields."`
 	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
 	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
 	NoHeader   bool             `help:"Do not print the CSV or text header."`
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
+	Fields     bool             `help:"List the output fields (the names --where uses) and exit."`
 	Version    kong.VersionFlag `help:"Print the version and exit."`
 }
 
@@ -100,7 +102,18 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "tcptop: %v (see tcptop --help)\n", oneLine(err))
 		return ExitUsage
 	}
+	if opts.Fields {
+		printFields(stdout)
+		return ExitOK
+	}
 	return run(&opts, stdout, newLogger(stderr))
+}
+
+// printFields lists the schema: name, type and meaning, one per line.
+func printFields(w io.Writer) {
+	for _, f := range conn.Fields {
+		fmt.Fprintf(w, "%-18s %-8s %s\n", f.Name, f.Kind, f.Doc)
+	}
 }
 
 // oneLine keeps a kong error to a single line.
