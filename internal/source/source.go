@@ -65,6 +65,7 @@ type Source struct {
 	udpSeen  map[conn.FlowID]udpSeen
 	obs      []conn.Observation
 	batch    tcpBatch
+	udp      udpBatch
 }
 
 // Open checks privileges and the kernel, then loads and attaches the first

@@ -16,29 +16,45 @@ type udpSeen struct {
 	lastNs uint64
 }
 
-// readUDP reports every UDP flow in the kernel map.
+// udpBatch holds the reusable buffers of one tick's UDP read.
+type udpBatch struct {
+	keys   []tcptopFlowTuple
+	values []tcptopUdpFlow
+}
+
+// readUDP reports every UDP flow in the kernel map, read in batches.
 func (s *Source) readUDP() error {
 	clear(s.udpSeen)
-	var (
-		key tcptopFlowTuple
-		val tcptopUdpFlow
-	)
-	it := s.objs.UdpFlows.Iterate()
-	for it.Next(&key, &val) {
-		local, remote := endpoints(&key)
-		id := conn.FlowID{Proto: conn.UDP, Local: local, Remote: remote}
-		s.udpSeen[id] = udpSeen{key: key, lastNs: val.LastNs}
-		s.obs = append(s.obs, conn.Observation{
-			ID: id, Proto: conn.UDP, Local: local, Remote: remote,
-			PID: val.Pid, Comm: s.comms.name(val.Comm),
-			BytesIn: val.BytesIn, BytesOut: val.BytesOut,
-			PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
-		})
+	b := &s.udp
+	if b.keys == nil {
+		b.keys = make([]tcptopFlowTuple, batchSize)
+		b.values = make([]tcptopUdpFlow, batchSize)
 	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("read udp_flows: %w", err)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := s.objs.UdpFlows.BatchLookup(&cursor, b.keys, b.values, nil)
+		for i := range n {
+			s.addUDP(&b.keys[i], &b.values[i])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read udp_flows: %w", err)
+		}
 	}
-	return nil
+}
+
+func (s *Source) addUDP(key *tcptopFlowTuple, val *tcptopUdpFlow) {
+	local, remote := endpoints(key)
+	id := conn.FlowID{Proto: conn.UDP, Local: local, Remote: remote}
+	s.udpSeen[id] = udpSeen{key: *key, lastNs: val.LastNs}
+	s.obs = append(s.obs, conn.Observation{
+		ID: id, Proto: conn.UDP, Local: local, Remote: remote,
+		PID: val.Pid, Comm: s.comms.name(val.Comm),
+		BytesIn: val.BytesIn, BytesOut: val.BytesOut,
+		PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
+	})
 }
 
 // Forget drops UDP flows that the aggregator expired for being idle. A
