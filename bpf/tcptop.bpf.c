@@ -103,45 +103,6 @@ struct {
  * (ring buffers carry no value type). */
 const struct conn_event *unused_conn_event __attribute__((unused));
 
-/* sock_proto returns IPPROTO_TCP or IPPROTO_UDP for an IPv4/IPv6 TCP or
- * UDP socket, 0 for anything else (unix, raw, ping, MPTCP, UDP-Lite). */
-static __always_inline int sock_proto(const struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return 0;
-	__u16 type = BPF_CORE_READ(sk, sk_type);
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
-	if (type == SOCK_STREAM && proto == IPPROTO_TCP)
-		return IPPROTO_TCP;
-	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
-		return IPPROTO_UDP;
-	return 0;
-}
-
-static __always_inline __u64 sock_cookie(const struct sock *sk)
-{
-	if (cookie_helper)
-		return bpf_get_socket_cookie((void *)sk);
-	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-}
-
-static __always_inline void read_tuple(const struct sock *sk, struct flow_tuple *t)
-{
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (t->family == AF_INET) {
-		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(t->saddr, &s, 4);
-		__builtin_memcpy(t->daddr, &d, 4);
-	} else {
-		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
-	}
-}
-
 /* set_owner records the current task. Call it only from hooks that run in
  * the owning process's context (send, receive, connect): state changes and
  * receive processing in softirq run on behalf of whatever task was
@@ -149,138 +110,44 @@ static __always_inline void read_tuple(const struct sock *sk, struct flow_tuple 
 static __always_inline void set_owner(__u32 *pid, char *comm)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == 0)
-		return;
+	if (tgid == 0 || tgid == *pid)
+		return; /* the name is taken once per owner, not per call */
 	*pid = tgid;
 	bpf_get_current_comm(comm, TCPTOP_COMM_LEN);
 }
 
-/* snapshot copies the kernel's own counters of the connection. */
-static __always_inline void snapshot(const struct sock *sk, struct tcp_conn *c, int state)
-{
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	c->segs_in = BPF_CORE_READ(tp, segs_in);
-	c->segs_out = BPF_CORE_READ(tp, segs_out);
-	c->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	c->total_retrans = BPF_CORE_READ(tp, total_retrans);
-	c->state = state;
-	/* connect() enters SYN_SENT before it picks the local port. */
-	if (c->tuple.sport == 0 || c->tuple.dport == 0)
-		read_tuple(sk, &c->tuple);
-}
+/* The accounting functions, in two flavours (see account.h). */
+#define FN(name) name##_btf
+#define RD(p, f) ((p)->f)
+#define RD_BYTES(dst, p, f, n) __builtin_memcpy((dst), &(p)->f, (n))
+#define TCP_SOCK(sk) bpf_skc_to_tcp_sock((void *)(sk))
+#include "account.h"
+#undef FN
+#undef RD
+#undef RD_BYTES
+#undef TCP_SOCK
 
-static __always_inline struct tcp_conn *tcp_conn_get(const struct sock *sk, __u64 cookie, __u8 flags)
-{
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (c)
-		return c;
-	struct tcp_conn fresh = {};
-	read_tuple(sk, &fresh.tuple);
-	fresh.flags = flags;
-	long err = bpf_map_update_elem(&tcp_conns, &cookie, &fresh, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: another CPU won the race */) {
-		__sync_fetch_and_add(&tcp_table_full, 1);
-		return 0;
-	}
-	return bpf_map_lookup_elem(&tcp_conns, &cookie);
-}
-
-static __always_inline void tcp_account(const struct sock *sk, int ret, int flags, bool out)
-{
-	if (ret <= 0 || (!out && (flags & MSG_PEEK)))
-		return;
-	__u64 cookie = sock_cookie(sk);
-	if (!cookie)
-		return; /* predates tcptop, in a namespace sock_diag did not reach */
-	struct tcp_conn *c = tcp_conn_get(sk, cookie, 0);
-	if (!c)
-		return;
-	if (out)
-		__sync_fetch_and_add(&c->bytes_out, ret);
-	else
-		__sync_fetch_and_add(&c->bytes_in, ret);
-	set_owner(&c->pid, c->comm);
-	snapshot(sk, c, BPF_CORE_READ(sk, __sk_common.skc_state));
-}
-
-/* udp_account adds one datagram to its flow. The peer is the address the
- * cgroup hook stashed for this thread and socket; a connected socket sent
- * or received without an address uses the socket's own peer. */
-static __always_inline void udp_account(const struct sock *sk, int ret, int flags, bool out)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct udp_peer peer = {};
-	bool have_peer = false;
-	struct udp_peer *stashed = bpf_map_lookup_elem(&udp_peers, &tid);
-	if (stashed) {
-		peer = *stashed;
-		have_peer = true;
-		bpf_map_delete_elem(&udp_peers, &tid);
-	}
-	if (ret < 0 || (!out && (flags & MSG_PEEK)))
-		return;
-
-	struct flow_tuple key = {};
-	read_tuple(sk, &key);
-	if (have_peer && peer.cookie == sock_cookie(sk)) {
-		key.dport = peer.port;
-		if (key.family == AF_INET6 && peer.family == AF_INET) {
-			/* v4 peer of a dual-stack socket: store as ::ffff:a.b.c.d */
-			__builtin_memset(key.daddr, 0, 10);
-			key.daddr[10] = 0xff;
-			key.daddr[11] = 0xff;
-			__builtin_memcpy(&key.daddr[12], peer.addr, 4);
-		} else {
-			__builtin_memcpy(key.daddr, peer.addr, 16);
-		}
-	}
-
-	struct udp_flow *f = bpf_map_lookup_elem(&udp_flows, &key);
-	if (!f) {
-		struct udp_flow fresh = {};
-		long err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
-		if (err && err != -17) {
-			__sync_fetch_and_add(&udp_table_full, 1);
-			return;
-		}
-		f = bpf_map_lookup_elem(&udp_flows, &key);
-		if (!f)
-			return;
-	}
-	if (out) {
-		__sync_fetch_and_add(&f->bytes_out, ret);
-		__sync_fetch_and_add(&f->pkts_out, 1);
-	} else {
-		__sync_fetch_and_add(&f->bytes_in, ret);
-		__sync_fetch_and_add(&f->pkts_in, 1);
-	}
-	f->last_ns = bpf_ktime_get_ns();
-	set_owner(&f->pid, f->comm);
-}
-
-static __always_inline void account(const struct sock *sk, int ret, int flags, bool out)
-{
-	switch (sock_proto(sk)) {
-	case IPPROTO_TCP:
-		tcp_account(sk, ret, flags, out);
-		break;
-	case IPPROTO_UDP:
-		udp_account(sk, ret, flags, out);
-		break;
-	}
-}
+#define FN(name) name##_probe
+#define RD(p, f) BPF_CORE_READ(p, f)
+#define RD_BYTES(dst, p, f, n) bpf_core_read((dst), (n), &(p)->f)
+#define TCP_SOCK(sk) ((const struct tcp_sock *)(sk))
+#include "account.h"
+#undef FN
+#undef RD
+#undef RD_BYTES
+#undef TCP_SOCK
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
 {
-	account(sk, ret, flags, true);
+	account_btf(sk, ret, flags, true);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 {
-	account(sk, ret, flags, false);
+	account_btf(sk, ret, flags, false);
 	return 0;
 }
 
@@ -293,9 +160,9 @@ static __always_inline void tcp_closed(const struct sock *sk, __u64 cookie)
 	struct conn_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&events_lost, 1);
-		c = tcp_conn_get(sk, cookie, 0);
+		c = tcp_conn_get_btf(sk, cookie, 0);
 		if (c) {
-			snapshot(sk, c, TCP_CLOSE);
+			snapshot_btf(sk, c, TCP_CLOSE);
 			c->flags |= CONN_CLOSED;
 		}
 		return;
@@ -306,9 +173,9 @@ static __always_inline void tcp_closed(const struct sock *sk, __u64 cookie)
 	} else {
 		/* Opened before tcptop started and never sent or received since. */
 		__builtin_memset(&e->conn, 0, sizeof(e->conn));
-		read_tuple(sk, &e->conn.tuple);
+		read_tuple_btf(sk, &e->conn.tuple);
 	}
-	snapshot(sk, &e->conn, TCP_CLOSE);
+	snapshot_btf(sk, &e->conn, TCP_CLOSE);
 	bpf_map_delete_elem(&tcp_conns, &cookie);
 	bpf_ringbuf_submit(e, 0);
 }
@@ -321,9 +188,9 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate != TCP_SYN_RECV) ||
 	    (oldstate == TCP_CLOSE && newstate == TCP_CLOSE))
 		return 0;
-	if (sock_proto(sk) != IPPROTO_TCP)
+	if (sock_proto_btf(sk) != IPPROTO_TCP)
 		return 0;
-	__u64 cookie = sock_cookie(sk);
+	__u64 cookie = sock_cookie_btf(sk);
 	if (!cookie)
 		return 0; /* an accepted child before sockops named it, see above */
 	if (newstate == TCP_CLOSE) {
@@ -332,14 +199,14 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	}
 	__u8 flags = (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV ||
 		      (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)) ? CONN_OPEN_SEEN : 0;
-	struct tcp_conn *c = tcp_conn_get(sk, cookie, flags);
+	struct tcp_conn *c = tcp_conn_get_btf(sk, cookie, flags);
 	if (!c)
 		return 0;
 	/* connect() enters SYN_SENT in the calling task; every other
 	 * transition may run in softirq on behalf of another task. */
 	if (newstate == TCP_SYN_SENT)
 		set_owner(&c->pid, c->comm);
-	snapshot(sk, c, newstate);
+	snapshot_btf(sk, c, newstate);
 	return 0;
 }
 
@@ -402,28 +269,28 @@ int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 SEC("fexit/inet_sendmsg")
 int BPF_PROG(tcptop_fx_send4, struct socket *sock, void *msg, __u64 size, int ret)
 {
-	account(sock->sk, ret, 0, true);
+	account_btf(sock->sk, ret, 0, true);
 	return 0;
 }
 
 SEC("fexit/inet6_sendmsg")
 int BPF_PROG(tcptop_fx_send6, struct socket *sock, void *msg, __u64 size, int ret)
 {
-	account(sock->sk, ret, 0, true);
+	account_btf(sock->sk, ret, 0, true);
 	return 0;
 }
 
 SEC("fexit/inet_recvmsg")
 int BPF_PROG(tcptop_fx_recv4, struct socket *sock, void *msg, __u64 size, int flags, int ret)
 {
-	account(sock->sk, ret, flags, false);
+	account_btf(sock->sk, ret, flags, false);
 	return 0;
 }
 
 SEC("fexit/inet6_recvmsg")
 int BPF_PROG(tcptop_fx_recv6, struct socket *sock, void *msg, __u64 size, int flags, int ret)
 {
-	account(sock->sk, ret, flags, false);
+	account_btf(sock->sk, ret, flags, false);
 	return 0;
 }
 
@@ -431,7 +298,7 @@ int BPF_PROG(tcptop_fx_recv6, struct socket *sock, void *msg, __u64 size, int fl
 SEC("fexit/inet_sendpage")
 int BPF_PROG(tcptop_fx_page, struct socket *sock, void *page, int offset, __u64 size, int flags, long ret)
 {
-	account(sock->sk, ret, 0, true);
+	account_btf(sock->sk, ret, 0, true);
 	return 0;
 }
 
@@ -466,7 +333,7 @@ static __always_inline int call_exit(long ret, bool out)
 		return 0;
 	struct call_args args = *a;
 	bpf_map_delete_elem(&calls, &tid);
-	account((const struct sock *)args.sk, ret, args.flags, out);
+	account_probe((const struct sock *)args.sk, ret, args.flags, out);
 	return 0;
 }
 

@@ -70,12 +70,14 @@ func (e errNotPermitted) Is(target error) bool { return target == ErrPermission 
 func (e errNotPermitted) Unwrap() error        { return e.err }
 
 func explainLoadError(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return errNotPermitted{err}
-	}
+	// The verifier reports a rejected program with EACCES too: look for
+	// its log first, so a too-old kernel is not taken for a refusal.
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		return fmt.Errorf("verifier rejected the programs: %v", ve)
+	}
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return errNotPermitted{err}
 	}
 	return fmt.Errorf("load eBPF programs: %w", err)
 }
