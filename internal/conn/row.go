@@ -18,7 +18,7 @@ type Row struct {
 
 	PID   int    `json:"pid" expr:"pid" doc:"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if no process has touched it since tcptop started and its owner could not be found in /proc."`
 	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 characters) of pid."`
-	State string `json:"state" expr:"state" doc:"Kernel TCP state name (ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING); \"\" for UDP."`
+	State string `json:"state" expr:"state" doc:"Kernel TCP state name: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING, and CLOSE on the closed record (the kernel hands TIME_WAIT to a separate minisocket after the connection's socket closes, so a connection's last record is CLOSE); \"\" for UDP."`
 
 	BytesIn    int64 `json:"bytes_in" expr:"bytes_in" doc:"Payload bytes received by the application (return values of recv calls), cumulative since tcptop began watching the flow."`
 	BytesOut   int64 `json:"bytes_out" expr:"bytes_out" doc:"Payload bytes sent by the application (return values of send calls), cumulative."`
