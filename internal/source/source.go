@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -217,6 +216,3 @@ func (s *Source) Snapshot() ([]conn.Observation, error) {
 	}
 	return s.obs, nil
 }
-
-// deadlineNow makes ring buffer reads return at once when it is empty.
-func deadlineNow() time.Time { return time.Now() }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -73,7 +74,8 @@ func (s *Source) addTCP(cookie uint64, v *tcptopTcpConn) {
 // replaces any live observation of the same connection from this tick.
 func (s *Source) drainCloses() error {
 	b := &s.batch
-	s.events.SetDeadline(deadlineNow())
+	// A deadline already passed makes reads return once the buffer is empty.
+	s.events.SetDeadline(time.Now())
 	for {
 		err := s.events.ReadInto(&b.record)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
