@@ -25,12 +25,22 @@ type diagSock struct {
 	retrans uint32
 }
 
+// dumpAttempts bounds the retries of a dump that sockets opening or
+// closing meanwhile made inconsistent. A socket missing from an
+// inconsistent dump would look gone, and a connection known only from
+// sock_diag would be reported closed.
+const dumpAttempts = 4
+
 // dumpTCP lists every TCP socket of both families by cookie. The cookie
 // is the one bpf_get_socket_cookie returns, which ties the two views.
 func dumpTCP(into map[uint64]diagSock) error {
 	clear(into)
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := netlink.SocketDiagTCPInfo(fam)
+		var socks []*netlink.InetDiagTCPInfoResp
+		var err error = netlink.ErrDumpInterrupted
+		for try := 0; try < dumpAttempts && errors.Is(err, netlink.ErrDumpInterrupted); try++ {
+			socks, err = netlink.SocketDiagTCPInfo(fam)
+		}
 		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return fmt.Errorf("sock_diag dump: %w", err)
 		}
