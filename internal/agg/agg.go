@@ -122,6 +122,11 @@ func (a *Aggregator) observe(o *conn.Observation, now time.Time) {
 	}
 	first := st.seen != a.tick // false if the source repeated the flow this tick
 	st.apply(o, a.tick, now)
+	if o.Expired {
+		// The source forgot an idle UDP flow: so does the aggregator.
+		a.forget(st, known)
+		return
+	}
 	if !o.Closed && st.idle(now, a.udpTimeout) {
 		a.expired = append(a.expired, o.ID)
 		a.forget(st, known)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -34,6 +35,9 @@ type Config struct {
 	// of the kernel maps (0: the defaults in bpf/tcptop.bpf.c). Tests use
 	// small ones to exercise the full-map and full-ring-buffer paths.
 	TCPTableSize, UDPTableSize, EventBufferBytes uint32
+	// UDPTimeout is how long a UDP flow may stay idle before the source
+	// forgets it (reporting it Expired); 0 means never.
+	UDPTimeout time.Duration
 }
 
 // kernelObjects are the maps and variables every path shares; programs
@@ -189,9 +193,15 @@ func (s *Source) Stats() (Stats, error) {
 	return st, err
 }
 
-// Snapshot returns one observation per live or just-closed flow, with
-// cumulative counters. The slice is reused by the next call.
-func (s *Source) Snapshot() ([]conn.Observation, error) {
+// Snapshot returns the flows that may have changed since the previous
+// call, with lifetime counters, and the time they were read. Its slice is
+// reused by the next call.
+func (s *Source) Snapshot() (conn.Snapshot, error) {
+	obs, err := s.snapshot()
+	return conn.Snapshot{Time: time.Now(), Obs: obs}, err
+}
+
+func (s *Source) snapshot() ([]conn.Observation, error) {
 	s.obs = s.obs[:0]
 	// Order matters: sock_diag first, then the map, then the ring buffer.
 	// A connection opened after the dump is in the map (and not mistaken
@@ -214,5 +224,6 @@ func (s *Source) Snapshot() ([]conn.Observation, error) {
 	if err := s.readUDP(); err != nil {
 		return nil, err
 	}
+	s.expireUDP()
 	return s.obs, nil
 }

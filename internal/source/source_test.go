@@ -45,10 +45,11 @@ func newRecorder(s *Source) *recorder {
 
 func (r *recorder) poll(t *testing.T) []conn.Observation {
 	t.Helper()
-	obs, err := r.s.Snapshot()
+	snap, err := r.s.Snapshot()
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
+	obs := snap.Obs
 	for _, o := range obs {
 		r.last[o.ID] = o
 		if o.Closed {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
@@ -57,26 +58,37 @@ func (s *Source) addUDP(key *tcptopFlowTuple, val *tcptopUdpFlow) {
 	})
 }
 
-// Forget drops UDP flows that the aggregator expired for being idle. A
-// flow that saw a datagram since the last snapshot is kept: it is no
-// longer idle, and deleting it would lose that datagram.
-func (s *Source) Forget(ids []conn.FlowID) error {
-	var errs []error
-	var val tcptopUdpFlow
-	for _, id := range ids {
-		seen, ok := s.udpSeen[id]
-		if !ok {
-			continue
-		}
-		if err := s.objs.UdpFlows.Lookup(&seen.key, &val); err != nil {
-			continue // already gone
-		}
-		if val.LastNs != seen.lastNs {
-			continue
-		}
-		if err := s.objs.UdpFlows.Delete(&seen.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("forget udp flow: %w", err))
-		}
+// expireUDP forgets flows idle for longer than the timeout, reporting
+// each one last as Expired. A datagram that arrives between the decision
+// and the delete is not lost: the flow is deleted with its final counters
+// read atomically, and reported with them.
+func (s *Source) expireUDP() {
+	if s.cfg.UDPTimeout <= 0 {
+		return
 	}
-	return errors.Join(errs...)
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return
+	}
+	now := uint64(ts.Nano())
+	var val tcptopUdpFlow
+	for i := range s.obs {
+		o := &s.obs[i]
+		seen, ok := s.udpSeen[o.ID]
+		if !ok || o.Proto != conn.UDP || now-seen.lastNs < uint64(s.cfg.UDPTimeout) {
+			continue
+		}
+		if err := s.objs.UdpFlows.LookupAndDelete(&seen.key, &val); err != nil {
+			if errors.Is(err, ebpf.ErrNotSupported) {
+				// Before Linux 5.14: not atomic, a datagram in between is lost.
+				if s.objs.UdpFlows.Lookup(&seen.key, &val) != nil || s.objs.UdpFlows.Delete(&seen.key) != nil {
+					continue
+				}
+			} else {
+				continue
+			}
+		}
+		o.BytesIn, o.BytesOut, o.PacketsIn, o.PacketsOut = val.BytesIn, val.BytesOut, val.PktsIn, val.PktsOut
+		o.Expired = true
+	}
 }
