@@ -14,10 +14,6 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// timestampLayout is RFC 3339 with a fixed six-digit fraction; on a UTC
-// time the zone prints as "Z".
-const timestampLayout = "2006-01-02T15:04:05.000000Z07:00"
-
 // maxFree bounds the pool of recycled flow states, so that a burst of
 // short-lived connections does not pin their memory for the process's life.
 const maxFree = 4096
@@ -58,16 +54,15 @@ type counters struct {
 // flowState is everything needed to build a flow's row, so rows can be
 // sorted by reference and built once, in order, straight into the output.
 type flowState struct {
-	id                  conn.FlowID
-	proto               conn.Proto
-	family              string
-	local, remote       netip.AddrPort
-	localStr, remoteStr string // cached: Addr.String allocates
-	pid                 uint32
-	comm, state         string
-	cur, prev           counters // prev is as of the previous tick; zero for a new flow
-	rtt, retrans        uint64
-	partial, closed     bool
+	id              conn.FlowID
+	proto           conn.Proto
+	family          string
+	local, remote   netip.AddrPort
+	pid             uint32
+	comm, state     string
+	cur, prev       counters // prev is as of the previous tick; zero for a new flow
+	rtt, retrans    uint64
+	partial, closed bool
 
 	seen            int64     // last tick that observed the flow
 	lastChange      time.Time // UDP idle clock: last tick whose counters moved
@@ -104,7 +99,7 @@ func (a *Aggregator) Tick(now time.Time, obs []conn.Observation) (rows []conn.Ro
 	a.setRates(now.Sub(a.last))
 	a.last = now // even if time went backwards: the next interval starts here
 	slices.SortFunc(a.emit, compareFlows)
-	rows = a.rows(now.UTC().Format(timestampLayout))
+	rows = a.rows(now)
 	a.recycle()
 	expired, a.expired = a.expired, nil
 	return rows, expired
@@ -152,12 +147,6 @@ func (a *Aggregator) observe(o *conn.Observation, now time.Time) {
 func (st *flowState) apply(o *conn.Observation, tick int64, now time.Time) {
 	if st.seen != tick {
 		st.prev, st.seen = st.cur, tick
-	}
-	if st.localStr == "" || o.Local.Addr() != st.local.Addr() {
-		st.localStr = o.Local.Addr().String()
-	}
-	if st.remoteStr == "" || o.Remote.Addr() != st.remote.Addr() {
-		st.remoteStr = o.Remote.Addr().String()
 	}
 	st.id, st.proto, st.family = o.ID, o.Proto, o.Family()
 	st.local, st.remote = o.Local, o.Remote
@@ -288,7 +277,7 @@ func compareFlows(ex, ey entry) int {
 }
 
 // rows builds the output in one allocation, in the sorted order of emit.
-func (a *Aggregator) rows(ts string) []conn.Row {
+func (a *Aggregator) rows(ts time.Time) []conn.Row {
 	rows := make([]conn.Row, len(a.emit))
 	for i, e := range a.emit {
 		e.st.fill(&rows[i], ts, a.tick)
@@ -296,15 +285,15 @@ func (a *Aggregator) rows(ts string) []conn.Row {
 	return rows
 }
 
-func (st *flowState) fill(r *conn.Row, ts string, tick int64) {
+func (st *flowState) fill(r *conn.Row, ts time.Time, tick int64) {
 	*r = conn.Row{
 		Timestamp:  ts,
 		Tick:       tick,
 		Proto:      st.proto.String(),
 		Family:     st.family,
-		LocalAddr:  st.localStr,
+		LocalAddr:  st.local.Addr(),
 		LocalPort:  int(st.local.Port()),
-		RemoteAddr: st.remoteStr,
+		RemoteAddr: st.remote.Addr(),
 		RemotePort: int(st.remote.Port()),
 		PID:        int(st.pid),
 		Comm:       st.comm,

@@ -13,6 +13,14 @@ import (
 // t0 is the fake clock's origin; at(s) is s seconds after it.
 var t0 = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 
 // ob builds observations fluently. tcp(n) and udp(n) have remote port n,
@@ -98,7 +106,7 @@ func TestTickNumberAndTimestamp(t *testing.T) {
 		Tick int64
 		TS   string
 	}
-	view := func(r conn.Row) v { return v{r.Tick, r.Timestamp} }
+	view := func(r conn.Row) v { return v{r.Tick, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")} }
 	cet := time.FixedZone("CET", 3600)
 	tests := []struct {
 		name  string
@@ -142,31 +150,31 @@ func TestTickRowFields(t *testing.T) {
 		want conn.Row
 	}{
 		{"tcp ipv4", full(tcp(443)), conn.Row{
-			Timestamp: "2026-01-02T15:04:07.000000Z", Tick: 1, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.1", LocalPort: 40000, RemoteAddr: "192.0.2.7", RemotePort: 443,
+			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv4",
+			LocalAddr: netip.MustParseAddr("10.0.0.1"), LocalPort: 40000, RemoteAddr: netip.MustParseAddr("192.0.2.7"), RemotePort: 443,
 			PID: 4242, Comm: "curl", State: "ESTABLISHED",
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
 			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2,
 		}},
 		{"tcp ipv6 partial", tcp6, conn.Row{
-			Timestamp: "2026-01-02T15:04:07.000000Z", Tick: 1, Proto: "tcp", Family: "ipv6",
-			LocalAddr: "2001:db8::1", LocalPort: 50000, RemoteAddr: "2001:db8::2", RemotePort: 443,
+			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv6",
+			LocalAddr: netip.MustParseAddr("2001:db8::1"), LocalPort: 50000, RemoteAddr: netip.MustParseAddr("2001:db8::2"), RemotePort: 443,
 			PID: 4242, Comm: "curl", State: "FIN_WAIT1",
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
 			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, Partial: true,
 		}},
 		{"udp on an unbound local address", udp(53).addrs("0.0.0.0:5353", "192.0.2.53:53").bytes(200, 100).pkts(2, 1), conn.Row{
-			Timestamp: "2026-01-02T15:04:07.000000Z", Tick: 1, Proto: "udp", Family: "ipv4",
-			LocalAddr: "0.0.0.0", LocalPort: 5353, RemoteAddr: "192.0.2.53", RemotePort: 53,
+			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "udp", Family: "ipv4",
+			LocalAddr: netip.MustParseAddr("0.0.0.0"), LocalPort: 5353, RemoteAddr: netip.MustParseAddr("192.0.2.53"), RemotePort: 53,
 			BytesIn: 200, BytesOut: 100, PacketsIn: 2, PacketsOut: 1,
 			BytesInDelta: 200, BytesOutDelta: 100, PacketsInDelta: 2, PacketsOutDelta: 1,
 			RateIn: 100, RateOut: 50,
 		}},
 		{"closed", full(tcp(80)).closed(), conn.Row{
-			Timestamp: "2026-01-02T15:04:07.000000Z", Tick: 1, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.1", LocalPort: 40000, RemoteAddr: "192.0.2.7", RemotePort: 80,
+			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv4",
+			LocalAddr: netip.MustParseAddr("10.0.0.1"), LocalPort: 40000, RemoteAddr: netip.MustParseAddr("192.0.2.7"), RemotePort: 80,
 			PID: 4242, Comm: "curl", State: "ESTABLISHED",
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,

@@ -1,6 +1,7 @@
 package agg
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -110,8 +111,8 @@ func TestTickLostCloseRow(t *testing.T) {
 	a.Tick(at(2), obs(tcp(1).bytes(100, 10).pkts(2, 1))) // pid 0, not partial: both sticky
 	rows, _ := a.Tick(at(3), nil)
 	want := conn.Row{
-		Timestamp: "2026-01-02T15:04:08.000000Z", Tick: 3, Proto: "tcp", Family: "ipv4",
-		LocalAddr: "10.0.0.1", LocalPort: 40000, RemoteAddr: "192.0.2.7", RemotePort: 1,
+		Timestamp: mustTime("2026-01-02T15:04:08.000000Z"), Tick: 3, Proto: "tcp", Family: "ipv4",
+		LocalAddr: netip.MustParseAddr("10.0.0.1"), LocalPort: 40000, RemoteAddr: netip.MustParseAddr("192.0.2.7"), RemotePort: 1,
 		PID: 42, Comm: "nginx", State: "ESTABLISHED",
 		BytesIn: 100, BytesOut: 10, PacketsIn: 2, PacketsOut: 1,
 		Partial: true, Closed: true,

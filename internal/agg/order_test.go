@@ -14,8 +14,8 @@ func TestTickOrder(t *testing.T) {
 		PID                  int
 	}
 	view := func(r conn.Row) v {
-		return v{r.Proto, netip.AddrPortFrom(netip.MustParseAddr(r.LocalAddr), uint16(r.LocalPort)).String(),
-			netip.AddrPortFrom(netip.MustParseAddr(r.RemoteAddr), uint16(r.RemotePort)).String(), r.PID}
+		return v{r.Proto, netip.AddrPortFrom(r.LocalAddr, uint16(r.LocalPort)).String(),
+			netip.AddrPortFrom(r.RemoteAddr, uint16(r.RemotePort)).String(), r.PID}
 	}
 	tests := []struct {
 		name string

@@ -82,6 +82,7 @@ type ticker struct {
 	log       logger
 	stats     source.Stats
 	filterErr bool
+	n         int64 // the tick being written
 }
 
 func (t *ticker) loop(stop <-chan os.Signal) error {
@@ -100,6 +101,7 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 			return nil
 		default:
 		}
+		t.n = int64(n)
 		err := t.tick()
 		if errors.Is(err, syscall.EPIPE) {
 			return nil // the reader went away (| head): a normal end
@@ -117,18 +119,20 @@ func (t *ticker) tick() error {
 		return err
 	}
 	rows, _ := t.agg.Tick(snap.Time, snap.Obs)
-	rows = t.keep(rows)
-	if err := t.out.WriteTick(rows); err != nil {
+	if err := t.write(rows, emit.Tick{N: t.n, Time: snap.Time}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	t.reportDrops()
 	return nil
 }
 
-// keep filters rows in place. An expression that fails at run time (say,
-// a division by zero) drops the row and is reported once.
-func (t *ticker) keep(rows []conn.Row) []conn.Row {
-	kept := rows[:0]
+// write streams the rows that pass the filter to the writer. An
+// expression that fails at run time (say, a division by zero) drops the
+// row and is reported once.
+func (t *ticker) write(rows []conn.Row, tick emit.Tick) error {
+	if err := t.out.Begin(tick); err != nil {
+		return err
+	}
 	for i := range rows {
 		ok, err := t.flt.Match(&rows[i])
 		if err != nil && !t.filterErr {
@@ -136,10 +140,12 @@ func (t *ticker) keep(rows []conn.Row) []conn.Row {
 			t.log.printf("--where failed on a row, treating as false: %v", err)
 		}
 		if ok {
-			kept = append(kept, rows[i])
+			if err := t.out.Row(&rows[i]); err != nil {
+				return err
+			}
 		}
 	}
-	return kept
+	return t.out.End()
 }
 
 // reportDrops says on stderr when the kernel side could not record

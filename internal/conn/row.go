@@ -1,20 +1,25 @@
 package conn
 
+import (
+	"net/netip"
+	"time"
+)
+
 // Row is one output record: one flow at one tick. It is the single
 // definition of tcptop's schema. The `json` tag is the name used in NDJSON
 // keys, the CSV header, text columns and docs/fields.md; the `expr` tag
 // (always equal to it, enforced by a test) is the name in --where; `doc`
 // is its documentation. Field order is output order.
 type Row struct {
-	Timestamp string `json:"timestamp" expr:"timestamp" doc:"Time of the tick, UTC, RFC 3339 with a fixed six-digit fraction (2026-01-02T15:04:05.000000Z)."`
-	Tick      int64  `json:"tick" expr:"tick" doc:"Tick number, starting at 1."`
-	Proto     string `json:"proto" expr:"proto" doc:"Transport protocol: \"tcp\" or \"udp\"."`
-	Family    string `json:"family" expr:"family" doc:"Address family: \"ipv4\" or \"ipv6\". IPv4-mapped IPv6 addresses count as ipv4."`
+	Timestamp time.Time `json:"timestamp" expr:"timestamp" doc:"When the counters of this tick were read, UTC, RFC 3339 with a fixed six-digit fraction (2026-01-02T15:04:05.000000Z). In --where it is a time: compare it with date(\"...\") or now() - duration(\"1m\"); compared with a string, or with startsWith, it is this text."`
+	Tick      int64     `json:"tick" expr:"tick" doc:"Tick number, starting at 1."`
+	Proto     string    `json:"proto" expr:"proto" doc:"Transport protocol: \"tcp\" or \"udp\"."`
+	Family    string    `json:"family" expr:"family" doc:"Address family: \"ipv4\" or \"ipv6\". IPv4-mapped IPv6 addresses count as ipv4."`
 
-	LocalAddr  string `json:"local_addr" expr:"local_addr" doc:"Local IP address (IPv4-mapped IPv6 shown as IPv4; 0.0.0.0 or :: for a UDP socket bound to any address)."`
-	LocalPort  int    `json:"local_port" expr:"local_port" doc:"Local port."`
-	RemoteAddr string `json:"remote_addr" expr:"remote_addr" doc:"Remote IP address. For UDP, the peer of this flow (an unconnected socket has one flow per peer)."`
-	RemotePort int    `json:"remote_port" expr:"remote_port" doc:"Remote port."`
+	LocalAddr  netip.Addr `json:"local_addr" expr:"local_addr" doc:"Local IP address (IPv4-mapped IPv6 shown as IPv4; 0.0.0.0 or :: for a UDP socket bound to any address)."`
+	LocalPort  int        `json:"local_port" expr:"local_port" doc:"Local port."`
+	RemoteAddr netip.Addr `json:"remote_addr" expr:"remote_addr" doc:"Remote IP address. For UDP, the peer of this flow (an unconnected socket has one flow per peer)."`
+	RemotePort int        `json:"remote_port" expr:"remote_port" doc:"Remote port."`
 
 	PID   int    `json:"pid" expr:"pid" doc:"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if no process has touched it since tcptop started and its owner could not be found in /proc."`
 	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 characters) of pid."`

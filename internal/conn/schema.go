@@ -2,8 +2,11 @@ package conn
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
+	"time"
+	"unsafe"
 )
 
 // Kind is the JSON type of a field, as documented in docs/fields.md.
@@ -23,6 +26,23 @@ type Field struct {
 	Kind  Kind
 	Doc   string
 	Index int // index of the field in Row, for reflect.Value.Field
+
+	// Type is the Go type of the field and Offset its place in Row: with
+	// Getter they let a reader resolve a field once, at start-up, and then
+	// read it per row without reflection.
+	Type   reflect.Type
+	Offset uintptr
+}
+
+// Getter returns a function that reads field f of a row as a T. It panics
+// if f is not a T: callers build their getters once, when they start, so a
+// mismatch shows up at once and never costs a check per row.
+func Getter[T any](f Field) func(*Row) T {
+	if f.Type != reflect.TypeFor[T]() {
+		panic(fmt.Sprintf("conn.Getter: field %s is %v, not %v", f.Name, f.Type, reflect.TypeFor[T]()))
+	}
+	off := f.Offset
+	return func(r *Row) T { return *(*T)(unsafe.Add(unsafe.Pointer(r), off)) }
 }
 
 // Fields lists the schema in output order. It is computed from Row once.
@@ -45,12 +65,19 @@ func fieldsOf(t reflect.Type) []Field {
 		if name == "" || sf.Tag.Get("expr") != name {
 			panic(fmt.Sprintf("conn.Row.%s: json and expr tags must be set and equal", sf.Name))
 		}
-		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i})
+		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
+			Type: sf.Type, Offset: sf.Offset})
 	}
 	return out
 }
 
+// kindOf is the JSON type of a Go type. Addresses and times are typed in
+// Row (so that the filter compares them as such) and written as strings.
 func kindOf(t reflect.Type) Kind {
+	switch t {
+	case reflect.TypeFor[netip.Addr](), reflect.TypeFor[time.Time]():
+		return KindString
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return KindString

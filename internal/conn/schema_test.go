@@ -2,6 +2,7 @@ package conn
 
 import (
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,4 +80,35 @@ func TestFieldsOf(t *testing.T) {
 			t.Errorf("field %d: %+v does not match Row.%s", i, f, rt.Field(i).Name)
 		}
 	}
+}
+
+// TestGetter reads every field through its Field and checks the value and
+// that a getter of the wrong type is refused when it is built.
+func TestGetter(t *testing.T) {
+	r := Row{Tick: 7, LocalAddr: netip.MustParseAddr("10.0.0.1"), Comm: "curl", RateIn: 2.5, Closed: true}
+	byName := map[string]Field{}
+	for _, f := range Fields {
+		byName[f.Name] = f
+	}
+	if got := Getter[int64](byName["tick"])(&r); got != 7 {
+		t.Errorf("tick = %d", got)
+	}
+	if got := Getter[netip.Addr](byName["local_addr"])(&r); got != r.LocalAddr {
+		t.Errorf("local_addr = %v", got)
+	}
+	if got := Getter[string](byName["comm"])(&r); got != "curl" {
+		t.Errorf("comm = %q", got)
+	}
+	if got := Getter[float64](byName["rate_in"])(&r); got != 2.5 {
+		t.Errorf("rate_in = %v", got)
+	}
+	if got := Getter[bool](byName["closed"])(&r); !got {
+		t.Errorf("closed = %v", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Getter[string] of an integer field did not panic")
+		}
+	}()
+	Getter[string](byName["tick"])
 }

@@ -1,9 +1,7 @@
 package emit
 
 import (
-	"bytes"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -16,56 +14,68 @@ import (
 // follow conn.Fields, so the columns cannot drift from the schema. Lines
 // end in "\n" (as encoding/csv writes by default, and as Miller, xsv and
 // pandas read). Strings are written as-is and quoted only when needed,
-// integers in base 10, booleans as true/false, and floats (the rates) in
-// the shortest decimal form that reads back exactly, without an exponent
-// (strconv 'f', -1: 500, 1234.5, 0.25), so every tool parses them as
-// numbers.
+// addresses and the timestamp as in NDJSON, integers in base 10, booleans
+// as true/false, and floats (the rates) in the shortest decimal form that
+// reads back exactly, without an exponent (strconv 'f', -1: 500, 1234.5,
+// 0.25), so every tool parses them as numbers.
 type csvWriter struct {
-	w         io.Writer
-	buf       bytes.Buffer
+	lines
 	headerDue bool
+	stamp     stamp
 }
 
 func newCSV(w io.Writer, header bool) *csvWriter {
-	return &csvWriter{w: w, headerDue: header}
+	return &csvWriter{lines: newLines(w), headerDue: header}
 }
 
-// WriteTick implements Writer.
-func (c *csvWriter) WriteTick(rows []conn.Row) error {
-	if c.headerDue {
+// Begin implements Writer: the header, if due, comes with the first tick.
+func (c *csvWriter) Begin(Tick) error {
+	if c.headerDue && c.err == nil {
 		c.headerDue = false
 		// Schema names are snake_case (a conn test enforces it): no quoting.
-		c.buf.WriteString(strings.Join(conn.FieldNames(), ","))
-		c.buf.WriteByte('\n')
+		start := len(c.buf)
+		c.buf = append(c.buf, strings.Join(conn.FieldNames(), ",")...)
+		c.buf = append(c.buf, '\n')
+		return c.done(start)
 	}
-	for i := range rows {
-		c.writeRow(reflect.ValueOf(&rows[i]).Elem())
-	}
-	return flush(c.w, &c.buf)
+	return c.err
 }
 
-func (c *csvWriter) writeRow(rv reflect.Value) {
-	// Append straight into the buffer's spare capacity.
-	b := c.buf.AvailableBuffer()
-	for i, f := range conn.Fields {
+// Row implements Writer.
+func (c *csvWriter) Row(r *conn.Row) error {
+	if c.err != nil {
+		return c.err
+	}
+	start := len(c.buf)
+	b := c.buf
+	for i := range columns {
+		col := &columns[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		v := rv.Field(f.Index)
-		switch f.Kind {
-		case conn.KindString:
-			b = appendCSVString(b, v.String())
-		case conn.KindInt:
-			b = strconv.AppendInt(b, v.Int(), 10)
-		case conn.KindFloat:
-			b = strconv.AppendFloat(b, v.Float(), 'f', -1, 64)
-		case conn.KindBool:
-			b = strconv.AppendBool(b, v.Bool())
+		switch col.kind {
+		case kString:
+			b = appendCSVString(b, col.str(r))
+		case kInt:
+			b = appendInt(b, col.int(r))
+		case kInt64:
+			b = appendInt(b, col.int64(r))
+		case kFloat:
+			b = strconv.AppendFloat(b, col.float(r), 'f', -1, 64)
+		case kBool:
+			b = strconv.AppendBool(b, col.bool(r))
+		case kAddr:
+			b = appendAddr(b, col.addr(r)) // never needs quotes
+		case kTime:
+			b = c.stamp.append(b, col.time(r))
 		}
 	}
-	b = append(b, '\n')
-	c.buf.Write(b)
+	c.buf = append(b, '\n')
+	return c.done(start)
 }
+
+// End implements Writer.
+func (c *csvWriter) End() error { return c.flush() }
 
 // appendCSVString appends s, quoted if it must be. The rule is
 // encoding/csv's: quote a field containing a comma, a quote, CR or LF, or

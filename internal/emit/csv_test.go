@@ -2,10 +2,12 @@ package emit
 
 import (
 	"encoding/csv"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
@@ -44,7 +46,14 @@ func checkCSVValue(t *testing.T, f conn.Field, v reflect.Value, got string) {
 	var ok bool
 	switch f.Kind {
 	case conn.KindString:
-		ok = got == v.String()
+		want := v.Interface()
+		switch x := want.(type) {
+		case netip.Addr:
+			want = x.String()
+		case time.Time:
+			want = x.UTC().Format(timestampLayout)
+		}
+		ok = got == want
 	case conn.KindInt:
 		n, err := strconv.ParseInt(got, 10, 64)
 		ok = err == nil && n == v.Int()

@@ -1,26 +1,41 @@
-// Package emit writes the rows of each tick in one output format. There is
-// one Writer interface and one file per format (ndjson.go, csv.go,
-// text.go); New picks a writer by name. Every writer renders a whole tick
-// into its own buffer and hands it to the io.Writer in a single Write, so a
-// reader of a pipe never sees half a line and a tick costs one system call.
-// Writers keep their own header state and are not safe for concurrent use.
+// Package emit writes rows in one output format, streaming. There is one
+// Writer interface and one file per format (ndjson.go, csv.go, text.go);
+// New picks a writer by name. A tick is Begin, one Row call per row, End.
+// Writers append whole lines to their own buffer and hand it to the
+// io.Writer in chunks of at most 64 KiB (lines.go) and at End, so a reader
+// of a pipe never sees half a line and memory does not grow with the
+// number of rows. Values are typed in conn.Row; their text (addresses,
+// times, numbers) is made here. Writers keep their own header state and are
+// not safe for concurrent use.
 package emit
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// Writer writes the rows of one tick. WriteTick writes whole lines only and
-// flushes once per tick; it returns the underlying write error unwrapped
-// (callers check errors.Is(err, syscall.EPIPE)). An empty tick writes
-// nothing, except a header that is due (see New).
+// Tick is what a writer is told when a tick begins: the values every row
+// of the tick shares.
+type Tick struct {
+	N    int64     // tick number, Row.Tick
+	Time time.Time // when its counters were read, Row.Timestamp
+}
+
+// Writer writes the rows of a tick as they come. Begin starts a tick, Row
+// writes one row (the writer does not keep r), End finishes the tick and
+// flushes. Every method returns the underlying write error unwrapped
+// (callers check errors.Is(err, syscall.EPIPE)); after a write error every
+// call returns it again. A row that cannot be encoded (a NaN rate) is an
+// error from Row that leaves no partial line; the writer stays usable. A
+// tick without rows writes nothing, except a header that is due (see New).
 type Writer interface {
-	WriteTick(rows []conn.Row) error
+	Begin(t Tick) error
+	Row(r *conn.Row) error
+	End() error
 }
 
 // Formats lists the names New accepts, for the --output flag's enum and
@@ -30,11 +45,12 @@ func Formats() []string { return []string{"text", "ndjson", "csv"} }
 // New returns the writer for format, writing to w:
 //
 //   - "ndjson": one JSON object per row per line; header is ignored.
-//   - "csv": RFC 4180 with a header line, written by the first WriteTick
-//     even when that tick is empty, if header is true.
+//   - "csv": RFC 4180 with a header line, written by the first tick even
+//     when that tick is empty, if header is true.
 //   - "text": aligned columns for people; if header is true, a line of
 //     column names comes with the first non-empty tick and again whenever a
-//     column has to widen.
+//     column has to widen. Text keeps one tick's cells until End, because
+//     its first line counts the rows and its widths fit them all.
 func New(format string, w io.Writer, header bool) (Writer, error) {
 	switch format {
 	case "ndjson":
@@ -45,14 +61,4 @@ func New(format string, w io.Writer, header bool) (Writer, error) {
 		return newText(w, header), nil
 	}
 	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats(), ", "))
-}
-
-// flush hands buf to w in one Write, if it holds anything, and empties it.
-func flush(w io.Writer, buf *bytes.Buffer) error {
-	if buf.Len() == 0 {
-		return nil
-	}
-	_, err := w.Write(buf.Bytes())
-	buf.Reset()
-	return err
 }

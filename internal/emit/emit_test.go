@@ -4,44 +4,49 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-const (
-	ts1 = "2026-11-26T05:47:55.123456Z"
-	ts3 = "2026-11-26T05:47:57.123789Z"
+var (
+	ts1 = time.Date(2026, 11, 26, 5, 47, 55, 123456789, time.UTC)
+	ts3 = time.Date(2026, 11, 26, 5, 47, 57, 123789000, time.UTC)
 )
+
+// ip parses an address for the fixtures.
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // tick1 has IPv4 flows only, so the text format keeps its default widths.
 func tick1() []conn.Row {
 	return []conn.Row{
 		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.5", LocalPort: 51234, RemoteAddr: "93.184.216.34", RemotePort: 443,
+			LocalAddr: ip("10.0.0.5"), LocalPort: 51234, RemoteAddr: ip("93.184.216.34"), RemotePort: 443,
 			PID: 1234, Comm: "curl", State: "ESTABLISHED",
 			BytesIn: 5120, BytesOut: 1024, PacketsIn: 12, PacketsOut: 9,
 			BytesInDelta: 5120, BytesOutDelta: 1024, PacketsInDelta: 12, PacketsOutDelta: 9,
 			RateIn: 1234.5, RateOut: 500, RTTMicros: 850},
 		{Timestamp: ts1, Tick: 1, Proto: "udp", Family: "ipv4",
-			LocalAddr: "192.168.1.10", LocalPort: 53124, RemoteAddr: "8.8.8.8", RemotePort: 53,
+			LocalAddr: ip("192.168.1.10"), LocalPort: 53124, RemoteAddr: ip("8.8.8.8"), RemotePort: 53,
 			PID: 812, Comm: "systemd-resolve", State: "",
 			BytesIn: 512, BytesOut: 40, PacketsIn: 1, PacketsOut: 1,
 			BytesInDelta: 512, BytesOutDelta: 40, PacketsInDelta: 1, PacketsOutDelta: 1,
 			RateIn: 512, RateOut: 40},
 		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "127.0.0.1", LocalPort: 5432, RemoteAddr: "127.0.0.1", RemotePort: 40112,
+			LocalAddr: ip("127.0.0.1"), LocalPort: 5432, RemoteAddr: ip("127.0.0.1"), RemotePort: 40112,
 			PID: 0, Comm: "", State: "ESTABLISHED",
 			BytesIn: 0, BytesOut: 0, PacketsIn: 3456, PacketsOut: 3400,
 			RTTMicros: 45, Retrans: 2, Partial: true},
 		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.5", LocalPort: 22, RemoteAddr: "10.0.0.9", RemotePort: 60000,
+			LocalAddr: ip("10.0.0.5"), LocalPort: 22, RemoteAddr: ip("10.0.0.9"), RemotePort: 60000,
 			PID: 4321, Comm: `a,b"c`, State: "FIN_WAIT1",
 			BytesIn: 7654321, BytesOut: 3 << 20, PacketsIn: 5000, PacketsOut: 4000,
 			BytesInDelta: 1000, BytesOutDelta: 2000, PacketsInDelta: 10, PacketsOutDelta: 20,
@@ -58,17 +63,17 @@ func tick3() []conn.Row {
 	}
 	return append(rows,
 		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv6",
-			LocalAddr: "2001:db8::10", LocalPort: 40000, RemoteAddr: "2606:4700:4700::1111", RemotePort: 443,
+			LocalAddr: ip("2001:db8::10"), LocalPort: 40000, RemoteAddr: ip("2606:4700:4700::1111"), RemotePort: 443,
 			PID: 2200, Comm: "firefox", State: "ESTABLISHED",
 			BytesIn: 1 << 30, BytesOut: 65536, PacketsIn: 750000, PacketsOut: 300000,
 			BytesInDelta: 7654321, BytesOutDelta: 100, RateIn: 7654321, RateOut: 100, RTTMicros: 23456},
 		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.5", LocalPort: 51300, RemoteAddr: "10.0.0.7", RemotePort: 8080,
+			LocalAddr: ip("10.0.0.5"), LocalPort: 51300, RemoteAddr: ip("10.0.0.7"), RemotePort: 8080,
 			PID: 99, Comm: "wget", State: "CLOSE",
 			BytesIn: 2048, BytesOut: 300, PacketsIn: 6, PacketsOut: 5,
 			RTTMicros: 1_200_000, Retrans: 1, Closed: true},
 		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
-			LocalAddr: "10.0.0.5", LocalPort: 443, RemoteAddr: "203.0.113.200", RemotePort: 65535,
+			LocalAddr: ip("10.0.0.5"), LocalPort: 443, RemoteAddr: ip("203.0.113.200"), RemotePort: 65535,
 			PID: 4194304, Comm: "backup-agent", State: "LAST_ACK",
 			BytesIn: 9_223_372_036_854_775_807, BytesOut: 1_099_511_627_776,
 			PacketsIn: 9_876_543_210, PacketsOut: 1_234_567_890,
@@ -101,7 +106,7 @@ func render(t *testing.T, format string, header bool, ticks [][]conn.Row) string
 	}
 	for i, rows := range ticks {
 		before := len(cw.writes)
-		if err := w.WriteTick(rows); err != nil {
+		if err := writeTick(w, int64(i+1), rows); err != nil {
 			t.Fatalf("%s tick %d: %v", format, i, err)
 		}
 		if n := len(cw.writes) - before; n > 1 || (len(rows) > 0 && n != 1) {
@@ -112,6 +117,23 @@ func render(t *testing.T, format string, header bool, ticks [][]conn.Row) string
 		}
 	}
 	return string(bytes.Join(cw.writes, nil))
+}
+
+// writeTick writes rows as tick n (the rows' own tick and time if any).
+func writeTick(w Writer, n int64, rows []conn.Row) error {
+	tick := Tick{N: n, Time: ts1}
+	if len(rows) > 0 {
+		tick = Tick{N: rows[0].Tick, Time: rows[0].Timestamp}
+	}
+	if err := w.Begin(tick); err != nil {
+		return err
+	}
+	for i := range rows {
+		if err := w.Row(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return w.End()
 }
 
 func TestGolden(t *testing.T) {
@@ -155,8 +177,11 @@ func TestWriteErrorIsReturned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.WriteTick(tick1()); !errors.Is(err, syscall.EPIPE) {
-			t.Errorf("%s: WriteTick error = %v, want EPIPE", format, err)
+		if err := writeTick(w, 1, tick1()); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("%s: write error = %v, want EPIPE", format, err)
+		}
+		if err := writeTick(w, 2, tick1()); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("%s: the write error did not stick: %v", format, err)
 		}
 	}
 }
@@ -165,6 +190,32 @@ func TestEmptyTicksWriteNothing(t *testing.T) {
 	for _, format := range Formats() {
 		if got := render(t, format, false, [][]conn.Row{nil, {}}); got != "" {
 			t.Errorf("%s without header: empty ticks wrote %q", format, got)
+		}
+	}
+}
+
+// TestChunks checks that a large tick is handed over in chunks of at most
+// chunkSize bytes, each ending a line, that together are the whole tick.
+func TestChunks(t *testing.T) {
+	rows := benchRows() // about 600 KiB of NDJSON
+	for _, format := range Formats() {
+		var cw countingWriter
+		w, _ := New(format, &cw, true)
+		if err := writeTick(w, 1, rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(cw.writes) < 3 {
+			t.Errorf("%s: %d writes for %d rows, want several chunks", format, len(cw.writes), len(rows))
+		}
+		lines := 0
+		for i, p := range cw.writes {
+			if len(p) > chunkSize || !bytes.HasSuffix(p, []byte("\n")) {
+				t.Errorf("%s: write %d has %d bytes, ends %q", format, i, len(p), p[len(p)-1:])
+			}
+			lines += bytes.Count(p, []byte("\n"))
+		}
+		if want := len(rows) + map[string]int{"ndjson": 0, "csv": 1, "text": 2}[format]; lines != want {
+			t.Errorf("%s: %d lines, want %d", format, lines, want)
 		}
 	}
 }

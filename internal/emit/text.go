@@ -1,11 +1,10 @@
 package emit
 
 import (
-	"bytes"
 	"io"
 	"math"
+	"net/netip"
 	"strconv"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,14 +18,17 @@ import (
 // fit, its column widens for good and the header is printed again, so
 // every row lines up under the nearest header above it.
 type textWriter struct {
-	w         io.Writer
-	buf       bytes.Buffer
+	lines
 	header    bool // print column names at all
 	headerDue bool
 	widths    []int // current width of each column, in runes
 
-	// The cells of the tick being written: cell j of row i is
+	// The tick being written and its cells: cell j of row i is
 	// arena[ends[k-1]:ends[k]] with k = i*len(textColumns)+j.
+	tick  Tick
+	rows  int
+	marks []string
+	grew  bool // a column widened during this tick
 	arena []byte
 	ends  []int
 }
@@ -76,7 +78,7 @@ var textColumns = []textColumn{
 const columnGap = "  "
 
 func newText(w io.Writer, header bool) *textWriter {
-	t := &textWriter{w: w, header: header, headerDue: header}
+	t := &textWriter{lines: newLines(w), header: header, headerDue: header}
 	t.widths = make([]int, len(textColumns))
 	for j, c := range textColumns {
 		t.widths[j] = max(c.width, len(c.name))
@@ -84,60 +86,75 @@ func newText(w io.Writer, header bool) *textWriter {
 	return t
 }
 
-// WriteTick implements Writer. An empty tick writes nothing: it has no
-// tick number or timestamp to show.
-func (t *textWriter) WriteTick(rows []conn.Row) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if t.render(rows) && t.header {
-		t.headerDue = true
-	}
-	t.writeTickLine(&rows[0], len(rows))
-	if t.headerDue {
-		t.headerDue = false
-		t.writeLine(func(j int) []byte { return []byte(textColumns[j].name) }, "")
-	}
-	for i := range rows {
-		base := i * len(textColumns)
-		t.writeLine(func(j int) []byte { return t.cell(base + j) }, marker(&rows[i]))
-	}
-	return flush(t.w, &t.buf)
+// Begin implements Writer.
+func (t *textWriter) Begin(tick Tick) error {
+	t.tick, t.rows, t.grew = tick, 0, false
+	t.arena, t.ends, t.marks = t.arena[:0], t.ends[:0], t.marks[:0]
+	return t.err
 }
 
-// writeTickLine writes "--- tick 3  2026-01-02T15:04:05.000000Z  12 flows ---",
-// taking the tick and time from the first row (all rows of a tick share them).
-func (t *textWriter) writeTickLine(first *conn.Row, n int) {
-	b := t.buf.AvailableBuffer()
-	b = append(b, "--- tick "...)
-	b = strconv.AppendInt(b, first.Tick, 10)
+// Row implements Writer: it formats the row's cells and widens the
+// columns that need it; the lines are written by End.
+func (t *textWriter) Row(r *conn.Row) error {
+	if t.err != nil {
+		return t.err
+	}
+	for j, c := range textColumns {
+		start := len(t.arena)
+		t.arena = c.cell(t.arena, r)
+		t.ends = append(t.ends, len(t.arena))
+		if n := utf8.RuneCount(t.arena[start:]); n > t.widths[j] {
+			t.widths[j], t.grew = n, true
+		}
+	}
+	t.marks = append(t.marks, marker(r))
+	t.rows++
+	return nil
+}
+
+// End implements Writer. A tick without rows writes nothing: a tick line
+// with no rows under it would only be noise.
+func (t *textWriter) End() error {
+	if t.err != nil || t.rows == 0 {
+		return t.err
+	}
+	if t.grew && t.header {
+		t.headerDue = true
+	}
+	t.writeTickLine()
+	if t.headerDue {
+		t.headerDue = false
+		start := len(t.buf)
+		t.writeLine(func(j int) []byte { return []byte(textColumns[j].name) }, "")
+		if err := t.done(start); err != nil {
+			return err
+		}
+	}
+	for i := range t.rows {
+		base := i * len(textColumns)
+		start := len(t.buf)
+		t.writeLine(func(j int) []byte { return t.cell(base + j) }, t.marks[i])
+		if err := t.done(start); err != nil {
+			return err
+		}
+	}
+	return t.flush()
+}
+
+// writeTickLine writes "--- tick 3  2026-01-02T15:04:05.000000Z  12 flows ---".
+func (t *textWriter) writeTickLine() {
+	b := append(t.buf, "--- tick "...)
+	b = strconv.AppendInt(b, t.tick.N, 10)
 	b = append(b, "  "...)
-	b = append(b, first.Timestamp...)
+	b = t.tick.Time.UTC().AppendFormat(b, timestampLayout)
 	b = append(b, "  "...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	if n == 1 {
+	b = strconv.AppendInt(b, int64(t.rows), 10)
+	if t.rows == 1 {
 		b = append(b, " flow ---\n"...)
 	} else {
 		b = append(b, " flows ---\n"...)
 	}
-	t.buf.Write(b)
-}
-
-// render formats every cell of the tick into the arena and widens the
-// columns that need it, reporting whether any did.
-func (t *textWriter) render(rows []conn.Row) (grew bool) {
-	t.arena, t.ends = t.arena[:0], t.ends[:0]
-	for i := range rows {
-		for j, c := range textColumns {
-			start := len(t.arena)
-			t.arena = c.cell(t.arena, &rows[i])
-			t.ends = append(t.ends, len(t.arena))
-			if n := utf8.RuneCount(t.arena[start:]); n > t.widths[j] {
-				t.widths[j], grew = n, true
-			}
-		}
-	}
-	return grew
+	t.buf = b
 }
 
 func (t *textWriter) cell(k int) []byte {
@@ -152,38 +169,40 @@ func (t *textWriter) cell(k int) []byte {
 // marker if any. The last column is not padded on the right, so lines carry
 // no trailing blanks.
 func (t *textWriter) writeLine(cell func(j int) []byte, mark string) {
+	b := t.buf
 	last := len(textColumns) - 1
 	for j, c := range textColumns {
 		v := cell(j)
 		pad := t.widths[j] - utf8.RuneCount(v)
 		if j > 0 {
-			t.buf.WriteString(columnGap)
+			b = append(b, columnGap...)
 		}
 		if c.right {
-			writeSpaces(&t.buf, pad)
+			b = appendSpaces(b, pad)
 		}
-		t.buf.Write(v)
+		b = append(b, v...)
 		if !c.right && (j < last || mark != "") {
-			writeSpaces(&t.buf, pad)
+			b = appendSpaces(b, pad)
 		}
 	}
 	if mark != "" {
-		t.buf.WriteString(columnGap)
-		t.buf.WriteString(mark)
+		b = append(b, columnGap...)
+		b = append(b, mark...)
 	}
-	t.buf.WriteByte('\n')
+	t.buf = append(b, '\n')
 }
 
 const spaces = "                                "
 
-func writeSpaces(b *bytes.Buffer, n int) {
+func appendSpaces(b []byte, n int) []byte {
 	for n > len(spaces) {
-		b.WriteString(spaces)
+		b = append(b, spaces...)
 		n -= len(spaces)
 	}
 	if n > 0 {
-		b.WriteString(spaces[:n])
+		b = append(b, spaces[:n]...)
 	}
+	return b
 }
 
 // marker flags rows whose counters need a second look.
@@ -216,13 +235,13 @@ func appendText(b []byte, s string) []byte {
 }
 
 // appendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
-func appendHostPort(b []byte, addr string, port int) []byte {
-	if strings.IndexByte(addr, ':') >= 0 {
+func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
+	if addr.Is6() {
 		b = append(b, '[')
-		b = append(b, addr...)
+		b = appendAddr(b, addr)
 		b = append(b, ']')
 	} else {
-		b = append(b, addr...)
+		b = appendAddr(b, addr)
 	}
 	b = append(b, ':')
 	return strconv.AppendInt(b, int64(port), 10)

@@ -1,7 +1,6 @@
 package emit
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -152,19 +151,18 @@ func TestAppendHostPort(t *testing.T) {
 		{"10.0.0.1", 443, "10.0.0.1:443"},
 		{"2001:db8::1", 53, "[2001:db8::1]:53"},
 		{"::", 0, "[::]:0"},
+		{"::ffff:10.0.0.1", 80, "[::ffff:10.0.0.1]:80"}, // rows carry unmapped addresses; a mapped one shows as such
 	} {
-		if got := string(appendHostPort(nil, tt.addr, tt.port)); got != tt.want {
+		if got := string(appendHostPort(nil, ip(tt.addr), tt.port)); got != tt.want {
 			t.Errorf("appendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
 		}
 	}
 }
 
-func TestWriteSpaces(t *testing.T) {
+func TestAppendSpaces(t *testing.T) {
 	for _, n := range []int{0, 1, 31, 32, 33, 70} {
-		var b bytes.Buffer
-		writeSpaces(&b, n)
-		if b.String() != strings.Repeat(" ", n) {
-			t.Errorf("writeSpaces(%d) wrote %q", n, b.String())
+		if got := string(appendSpaces([]byte("x"), n)); got != "x"+strings.Repeat(" ", n) {
+			t.Errorf("appendSpaces(%d) wrote %q", n, got)
 		}
 	}
 }

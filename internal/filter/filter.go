@@ -22,7 +22,9 @@ package filter
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -72,12 +74,20 @@ func options(e env) []expr.Option {
 		expr.Env(e),
 		expr.AsBool(),
 		expr.Function("in_cidr", inCIDR,
+			new(func(netip.Addr, CIDR) bool),
+			new(func(netip.Addr, string) bool),
 			new(func(string, CIDR) bool),
 			new(func(string, string) bool)),
-		expr.Function("is_loopback", isLoopback, new(func(string) bool)),
-		expr.Function("is_private", isPrivate, new(func(string) bool)),
+		expr.Function("is_loopback", isLoopback, new(func(netip.Addr) bool), new(func(string) bool)),
+		expr.Function("is_private", isPrivate, new(func(netip.Addr) bool), new(func(string) bool)),
+		expr.Function(fnAddrEq, addrEq, new(func(netip.Addr, string) bool)),
+		expr.Function(fnAddrIn, addrIn, new(func(netip.Addr, []any) bool)),
+		expr.Function(fnAddrText, addrTextFn, new(func(netip.Addr) string)),
+		expr.Function(fnTimeText, timeTextFn, new(func(time.Time) string)),
 		// addr in cidr("10.0.0.0/8") becomes in_cidr(addr, <constant CIDR>).
 		expr.Operator("in", "in_cidr"),
+		// Addresses and times where strings are expected: see typedValues.
+		expr.Patch(typedValues{}),
 		// in_cidr(addr, "10.0.0.0/8") becomes in_cidr(addr, cidr("10.0.0.0/8")),
 		// so the literal is checked and parsed at compile time too.
 		expr.Patch(literalPrefix{}),

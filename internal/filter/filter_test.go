@@ -4,15 +4,22 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// row returns a TCP row to/from remote, with the fields the tests vary.
+// rowTime is the timestamp of row's rows.
+var rowTime = time.Date(2026, 11, 26, 5, 47, 55, 123456789, time.UTC)
+
+// row returns a TCP row to/from remote, with the fields the tests vary. A
+// remote that does not parse is left unset.
 func row(remote string) *conn.Row {
+	addr, _ := netip.ParseAddr(remote)
 	return &conn.Row{
+		Timestamp: rowTime, Tick: 3,
 		Proto: "tcp", Family: "ipv4", State: "ESTABLISHED", Comm: "curl", PID: 42,
-		LocalAddr: "192.168.1.10", LocalPort: 51000, RemoteAddr: remote, RemotePort: 443,
+		LocalAddr: netip.MustParseAddr("192.168.1.10"), LocalPort: 51000, RemoteAddr: addr, RemotePort: 443,
 		RTTMicros: 6000, BytesIn: 1 << 20, RateIn: 1234.5,
 	}
 }
@@ -71,6 +78,46 @@ var matchTests = []struct {
 	{`is_private(remote_addr)`, "2001:4860::8888", false},
 	{`is_private(remote_addr)`, "", false},
 	{`!is_private(remote_addr) && !is_loopback(remote_addr)`, "1.1.1.1", true},
+	{`is_private(local_addr) && is_loopback("127.0.0.2")`, "1.1.1.1", true},
+
+	// addresses where strings are expected
+	{`remote_addr == "10.1.2.3"`, "10.1.2.3", true},
+	{`remote_addr == "10.1.2.4"`, "10.1.2.3", false},
+	{`"10.1.2.3" == remote_addr`, "10.1.2.3", true},
+	{`remote_addr == "::ffff:10.1.2.3"`, "10.1.2.3", true}, // mapped compares as IPv4
+	{`remote_addr == "2001:DB8::1"`, "2001:db8::1", true},  // as addresses, not text
+	{`remote_addr == "bogus"`, "10.1.2.3", false},
+	{`remote_addr == ""`, "", false},
+	{`remote_addr != "10.1.2.3"`, "10.1.2.3", false},
+	{`remote_addr != "10.1.2.3"`, "10.9.9.9", true},
+	{`remote_addr == local_addr`, "192.168.1.10", true},
+	{`remote_addr != local_addr`, "192.168.1.10", false},
+	{`remote_addr in ["10.1.2.3", "x"]`, "10.1.2.3", true},
+	{`remote_addr in ["10.1.2.4", "x"]`, "10.1.2.3", false},
+	{`remote_addr not in ["::ffff:10.1.2.3"]`, "10.1.2.3", false},
+	{`local_addr startsWith "192.168."`, "10.1.2.3", true},
+	{`remote_addr startsWith "10."`, "110.1.2.3", false},
+	{`remote_addr endsWith ".3"`, "10.1.2.3", true},
+	{`remote_addr contains "1.2"`, "10.1.2.3", true},
+	{`remote_addr matches "^fd"`, "fd12::1", true},
+	{`remote_addr matches "^fd"`, "10.1.2.3", false},
+	{`remote_addr > "10.1"`, "10.1.2.3", true}, // text order, as before typed rows
+	{`remote_addr + ":" + string(remote_port) == "10.1.2.3:443"`, "10.1.2.3", true},
+	{`upper(remote_addr) == "FD12::1"`, "fd12::1", true},
+	{`len(remote_addr) == 8`, "10.1.2.3", true},
+	{`remote_addr == ""`, "bogus", false},
+	{`remote_addr startsWith ""`, "bogus", true}, // an unset address is ""
+
+	// the timestamp
+	{`timestamp > date("2026-11-26T05:00:00Z")`, "10.1.2.3", true},
+	{`timestamp < date("2026-11-26T05:00:00Z")`, "10.1.2.3", false},
+	{`timestamp == "2026-11-26T05:47:55.123456Z"`, "10.1.2.3", true},
+	{`timestamp >= "2026-11-26T05:47"`, "10.1.2.3", true},
+	{`timestamp < "2026-11-26T05:47"`, "10.1.2.3", false},
+	{`timestamp startsWith "2026-11-26T05"`, "10.1.2.3", true},
+	{`timestamp in ["2026-11-26T05:47:55.123456Z"]`, "10.1.2.3", true},
+	{`timestamp.Hour() == 5 && timestamp.Year() == 2026`, "10.1.2.3", true},
+	{`now() - timestamp > duration("1h")`, "10.1.2.3", true},
 }
 
 func TestMatch(t *testing.T) {
@@ -102,13 +149,15 @@ func TestCompileErrors(t *testing.T) {
 		{`proto > 5`, []string{"mismatched types string and int", "^"}},
 		{`rtt_us == "x"`, []string{"mismatched types int64 and string", "^"}},
 		{`rtt_us in cidr("10.0.0.0/8")`, []string{"mismatched types int64 and filter.CIDR", "^"}},
+		{`remote_addr > 5`, []string{"mismatched types netip.Addr and int", "^"}},
+		{`timestamp == 5`, []string{"mismatched types time.Time and int", "^"}},
 		{`remote_addr in cidr("10.0.0.0/33")`, []string{`cidr("10.0.0.0/33")`, "not an IP prefix", "^"}},
 		{`remote_addr in cidr("bogus")`, []string{`cidr("bogus")`, "^"}},
 		{`in_cidr(remote_addr, "10.0.0.0/8x")`, []string{`cidr("10.0.0.0/8x")`, "^"}},
 		{`in_cidr(remote_addr)`, []string{"not enough arguments", "^"}},
 		{`is_private(rtt_us)`, []string{"cannot use int64", "^"}},
 		{`rtt_us`, []string{"expected bool, but got int64"}},
-		{`remote_addr`, []string{"expected bool, but got string"}},
+		{`remote_addr`, []string{"expected bool, but got netip.Addr"}},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.where)
@@ -189,11 +238,7 @@ func BenchmarkMatch(b *testing.B) {
 func BenchmarkMatchNative(b *testing.B) {
 	p := netip.MustParsePrefix("10.0.0.0/8")
 	match := func(r *conn.Row) bool {
-		if r.Proto != "tcp" || r.RTTMicros <= 5000 {
-			return false
-		}
-		a, err := netip.ParseAddr(r.RemoteAddr)
-		return err == nil && p.Contains(a.Unmap())
+		return r.Proto == "tcp" && r.RTTMicros > 5000 && p.Contains(r.RemoteAddr.Unmap())
 	}
 	r := row("10.1.2.3")
 	b.ReportAllocs()

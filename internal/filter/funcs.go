@@ -3,8 +3,7 @@ package filter
 import (
 	"fmt"
 	"net/netip"
-
-	"github.com/expr-lang/expr/ast"
+	"time"
 )
 
 // CIDR is an IP prefix, the value of cidr("...") in an expression. It is a
@@ -17,10 +16,9 @@ type CIDR struct {
 // String returns the prefix in canonical form, host bits cleared.
 func (c CIDR) String() string { return c.prefix.String() }
 
-// Contains reports whether addr, an IP address string, lies in c.
-func (c CIDR) Contains(addr string) bool {
-	a, ok := parseAddr(addr)
-	return ok && c.prefix.Contains(a)
+// contains reports whether a lies in c.
+func (c CIDR) contains(a netip.Addr) bool {
+	return a.IsValid() && c.prefix.Contains(a.Unmap().WithZone(""))
 }
 
 // parseCIDR accepts "addr/bits" or a bare address (a /32 or /128). An
@@ -55,7 +53,7 @@ func mustParseCIDR(s string) CIDR {
 }
 
 // parseAddr parses an address string, unmapping IPv4-mapped IPv6 and
-// dropping any zone so that it compares with plain prefixes.
+// dropping any zone so that it compares with row addresses and prefixes.
 func parseAddr(s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -64,57 +62,89 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-// inCIDR implements in_cidr(addr, prefix) for a CIDR (the operator form
-// and constant strings, rewritten by literalPrefix) or, for a computed
-// string, by parsing it on every call.
+// The semantics of addresses and times in expressions. Both the expr VM
+// (through the functions below) and the compiled closures (fast.go) call
+// these, so the two paths cannot disagree.
+
+// addrOf is an address argument: a row address as it is, a string parsed
+// (one that does not parse is no address).
+func addrOf(v any) (netip.Addr, bool) {
+	switch x := v.(type) {
+	case netip.Addr:
+		return x.Unmap().WithZone(""), x.IsValid()
+	case string:
+		return parseAddr(x)
+	}
+	return netip.Addr{}, false
+}
+
+// addrEqual is addr == "text": equal as addresses, IPv4-mapped ones as the
+// IPv4 they carry; a string that is not an address equals nothing.
+func addrEqual(a netip.Addr, other netip.Addr, ok bool) bool {
+	return ok && a.IsValid() && a.Unmap().WithZone("") == other
+}
+
+// addrText is an address where a string is expected: its text as the
+// output shows it ("" for an unset one).
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// timeLayout is the timestamp as the output shows it.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// timeText is a time where a string is expected: the output's text, which
+// sorts as the time does.
+func timeText(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// Functions of the expression environment, in expr's calling convention.
+// in_cidr, is_loopback and is_private take a row address or a string.
+
 func inCIDR(params ...any) (any, error) {
-	addr, _ := params[0].(string)
+	a, ok := addrOf(params[0])
 	switch p := params[1].(type) {
 	case CIDR:
-		return p.Contains(addr), nil
+		return ok && p.contains(a), nil
 	case string:
 		c, err := parseCIDR(p)
 		if err != nil {
 			return false, err
 		}
-		return c.Contains(addr), nil
+		return ok && c.contains(a), nil
 	}
 	return false, fmt.Errorf("in_cidr: unexpected prefix type %T", params[1])
 }
 
 func isLoopback(params ...any) (any, error) {
-	s, _ := params[0].(string)
-	a, ok := parseAddr(s)
+	a, ok := addrOf(params[0])
 	return ok && a.IsLoopback(), nil
 }
 
 func isPrivate(params ...any) (any, error) {
-	s, _ := params[0].(string)
-	a, ok := parseAddr(s)
+	a, ok := addrOf(params[0])
 	return ok && a.IsPrivate(), nil
 }
 
-// literalPrefix rewrites in_cidr(x, "literal") to in_cidr(x, cidr("literal")),
-// so that expr.ConstExpr parses and validates the literal at compile time,
-// exactly as for the `in cidr(...)` form.
-type literalPrefix struct{}
-
-// Visit implements ast.Visitor.
-func (literalPrefix) Visit(node *ast.Node) {
-	call, ok := (*node).(*ast.CallNode)
-	if !ok || len(call.Arguments) != 2 {
-		return
-	}
-	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "in_cidr" {
-		return
-	}
-	lit, ok := call.Arguments[1].(*ast.StringNode)
-	if !ok {
-		return
-	}
-	callee := &ast.IdentifierNode{Value: "cidr"}
-	callee.SetLocation(lit.Location())
-	wrapped := &ast.CallNode{Callee: callee, Arguments: []ast.Node{lit}}
-	wrapped.SetLocation(lit.Location())
-	call.Arguments[1] = wrapped
+// addrEq implements addr == string (and, negated, !=).
+func addrEq(params ...any) (any, error) {
+	other, ok := addrOf(params[1])
+	return addrEqual(params[0].(netip.Addr), other, ok), nil
 }
+
+// addrIn implements addr in [strings...]: addrEq against each element.
+func addrIn(params ...any) (any, error) {
+	a := params[0].(netip.Addr)
+	for _, e := range params[1].([]any) {
+		if other, ok := addrOf(e); addrEqual(a, other, ok) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func addrTextFn(params ...any) (any, error) { return addrText(params[0].(netip.Addr)), nil }
+
+func timeTextFn(params ...any) (any, error) { return timeText(params[0].(time.Time)), nil }

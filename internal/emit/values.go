@@ -1,0 +1,173 @@
+package emit
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// column is one field of the schema as the writers read it: resolved once,
+// from conn.Fields, into a kind and the field's offset in the row, so that
+// writing a row needs no reflection and cannot drift from the schema. Each
+// get method reads the field as the Go type its kind names; columnsOf
+// checks the types once, when the package loads.
+type column struct {
+	name string
+	kind valueKind
+	off  uintptr
+}
+
+type valueKind uint8
+
+const (
+	kString valueKind = iota
+	kInt
+	kInt64
+	kFloat
+	kBool
+	kAddr
+	kTime
+)
+
+var kindOfType = map[reflect.Type]valueKind{
+	reflect.TypeFor[string]():     kString,
+	reflect.TypeFor[int]():        kInt,
+	reflect.TypeFor[int64]():      kInt64,
+	reflect.TypeFor[float64]():    kFloat,
+	reflect.TypeFor[bool]():       kBool,
+	reflect.TypeFor[netip.Addr](): kAddr,
+	reflect.TypeFor[time.Time]():  kTime,
+}
+
+// columns is the schema in output order.
+var columns = columnsOf(conn.Fields)
+
+func columnsOf(fields []conn.Field) []column {
+	out := make([]column, len(fields))
+	for i, f := range fields {
+		k, ok := kindOfType[f.Type]
+		if !ok {
+			panic(fmt.Sprintf("emit: field %s has unsupported type %v", f.Name, f.Type))
+		}
+		out[i] = column{name: f.Name, kind: k, off: f.Offset}
+	}
+	return out
+}
+
+func (c *column) ptr(r *conn.Row) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(r), c.off) }
+
+func (c *column) str(r *conn.Row) string      { return *(*string)(c.ptr(r)) }
+func (c *column) int(r *conn.Row) int64       { return int64(*(*int)(c.ptr(r))) }
+func (c *column) int64(r *conn.Row) int64     { return *(*int64)(c.ptr(r)) }
+func (c *column) float(r *conn.Row) float64   { return *(*float64)(c.ptr(r)) }
+func (c *column) bool(r *conn.Row) bool       { return *(*bool)(c.ptr(r)) }
+func (c *column) addr(r *conn.Row) netip.Addr { return *(*netip.Addr)(c.ptr(r)) }
+func (c *column) time(r *conn.Row) time.Time  { return *(*time.Time)(c.ptr(r)) }
+
+// appendInt appends v in base 10, as strconv.AppendInt does. A
+// non-negative number (every counter) is written straight into b, two
+// digits at a time, which saves strconv's copy from its own buffer.
+func appendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	u := uint64(v)
+	if u < 10 {
+		return append(b, byte('0'+u))
+	}
+	n := decimalDigits(u)
+	b = slices.Grow(b, n)
+	b = b[:len(b)+n]
+	i := len(b)
+	for u >= 100 {
+		q := u / 100
+		d := (u - q*100) * 2
+		i -= 2
+		b[i], b[i+1] = digitPairs[d], digitPairs[d+1]
+		u = q
+	}
+	if u >= 10 {
+		b[i-2], b[i-1] = digitPairs[u*2], digitPairs[u*2+1]
+	} else {
+		b[i-1] = byte('0' + u)
+	}
+	return b
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// decimalDigits is the number of digits of u in base 10.
+func decimalDigits(u uint64) int {
+	n := 1
+	for p := uint64(10); u >= p; p *= 10 {
+		n++
+		if n == 20 {
+			break
+		}
+	}
+	return n
+}
+
+// timestampLayout is RFC 3339 with a fixed six-digit fraction, for UTC.
+const timestampLayout = "2006-01-02T15:04:05.000000Z"
+
+// stamp renders timestamps, remembering the last one: every row of a tick
+// has the same time, so a tick formats it once.
+type stamp struct {
+	t    time.Time
+	text []byte
+}
+
+// append appends t as UTC in timestampLayout (the fraction truncated to
+// microseconds).
+func (s *stamp) append(b []byte, t time.Time) []byte {
+	if s.text == nil || !t.Equal(s.t) {
+		s.t, s.text = t, t.UTC().AppendFormat(s.text[:0], timestampLayout)
+	}
+	return append(b, s.text...)
+}
+
+// appendAddr appends an address as text: IPv4 dotted, IPv6 in RFC 5952
+// form, "" for an unset address. Rows carry unmapped addresses, so
+// IPv4-mapped ones never show as ::ffff:a.b.c.d.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return b
+	}
+	return a.AppendTo(b)
+}
+
+// appendJSONFloat appends f as encoding/json (and goccy/go-json) write a
+// float64: the shortest decimal that reads back exactly, in exponent form
+// only below 1e-6 or from 1e21, with a two-digit exponent shortened. It
+// fails on NaN and the infinities, which JSON cannot carry.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if f == 0 {
+		return append(b, '0'), nil // the rate of an idle flow
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, fmt.Errorf("%v is not a JSON number", f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 becomes e-7, as encoding/json writes it.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
