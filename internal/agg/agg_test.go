@@ -1,9 +1,9 @@
 package agg
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
@@ -52,7 +52,12 @@ func (o ob) bytes(in, out uint64) ob   { o.BytesIn, o.BytesOut = in, out; return
 func (o ob) pkts(in, out uint64) ob    { o.PacketsIn, o.PacketsOut = in, out; return o }
 func (o ob) pid(p uint32, c string) ob { o.PID, o.Comm = p, c; return o }
 func (o ob) partial() ob               { o.Partial = true; return o }
-func (o ob) closed() ob                { o.Closed = true; return o }
+func (o ob) expired() ob               { o.Expired = true; return o }
+func (o ob) base(in, out, pin, pout uint64) ob {
+	o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut = in, out, pin, pout
+	return o
+}
+func (o ob) closed() ob { o.Closed = true; return o }
 func (o ob) addrs(l, r string) ob {
 	o.Local, o.Remote = netip.MustParseAddrPort(l), netip.MustParseAddrPort(r)
 	if o.Proto == conn.UDP {
@@ -69,36 +74,52 @@ func obs(os ...ob) []conn.Observation {
 	return out
 }
 
-// step is one Tick call and what it must return, seen through a view.
-// A nil want leaves the rows unchecked (a setup step); an empty non-nil
-// want asserts there are none. expired is always checked.
+// step is one Tick call and the rows it must give, seen through a view:
+// want every row, changed those of Each(true) (tcptop --changed). A nil
+// slice leaves them unchecked (a setup step); an empty non-nil one
+// asserts there are none.
 type step[V any] struct {
 	now     time.Time
 	obs     []conn.Observation
 	want    []V
-	expired []conn.FlowID
+	changed []V
 }
 
 // run feeds steps to a fresh Aggregator started at t0 and compares each
-// tick's rows, projected by view, and expired IDs exactly.
-func run[V any](t *testing.T, udpTimeout time.Duration, steps []step[V], view func(conn.Row) V) {
+// tick's rows, projected by view, exactly. Both kinds of Each are called
+// on every tick, every rows first.
+func run[V any](t *testing.T, steps []step[V], view func(conn.Row) V) {
 	t.Helper()
-	a := New(t0, udpTimeout)
+	a := New(Config{Start: t0})
 	for i, s := range steps {
-		rows, expired := a.Tick(s.now, s.obs)
-		got := make([]V, len(rows))
-		for j, r := range rows {
-			got[j] = view(r)
-		}
-		if s.want != nil && (len(got) != 0 || len(s.want) != 0) {
-			if !reflect.DeepEqual(got, s.want) {
-				t.Errorf("tick %d rows:\n got %+v\nwant %+v", i+1, got, s.want)
-			}
-		}
-		if !slices.Equal(expired, s.expired) {
-			t.Errorf("tick %d expired: got %v, want %v", i+1, expired, s.expired)
-		}
+		a.Tick(conn.Snapshot{Time: s.now, Obs: s.obs})
+		check(t, fmt.Sprintf("tick %d rows", i+1), project(rowsOf(t, a, false), view), s.want)
+		check(t, fmt.Sprintf("tick %d changed rows", i+1), project(rowsOf(t, a, true), view), s.changed)
 	}
+}
+
+func check[V any](t *testing.T, what string, got, want []V) {
+	t.Helper()
+	if want != nil && (len(got) != 0 || len(want) != 0) && !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// rowsOf collects one Each pass.
+func rowsOf(t testing.TB, a *Aggregator, changedOnly bool) []conn.Row {
+	var rows []conn.Row
+	if err := a.Each(changedOnly, func(r *conn.Row) error { rows = append(rows, *r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func project[V any](rows []conn.Row, view func(conn.Row) V) []V {
+	out := make([]V, len(rows))
+	for i, r := range rows {
+		out[i] = view(r)
+	}
+	return out
 }
 
 func TestTickNumberAndTimestamp(t *testing.T) {
@@ -126,13 +147,14 @@ func TestTickNumberAndTimestamp(t *testing.T) {
 		{"ticks count up, empty ticks included", []step[v]{
 			{now: at(1), obs: obs(tcp(1)), want: []v{{1, "2026-01-02T15:04:06.000000Z"}}},
 			{now: at(2), obs: obs(tcp(1)), want: []v{{2, "2026-01-02T15:04:07.000000Z"}}},
-			{now: at(3), obs: nil, want: []v{{3, "2026-01-02T15:04:08.000000Z"}}}, // tcp(1) lost its close
-			{now: at(4), obs: nil, want: []v{}},
-			{now: at(5), obs: obs(tcp(2)), want: []v{{5, "2026-01-02T15:04:10.000000Z"}}},
+			{now: at(3), obs: nil, want: []v{{3, "2026-01-02T15:04:08.000000Z"}}, changed: []v{}}, // unchanged, still there
+			{now: at(4), obs: obs(tcp(1).closed()), want: []v{{4, "2026-01-02T15:04:09.000000Z"}}},
+			{now: at(5), obs: nil, want: []v{}},
+			{now: at(6), obs: obs(tcp(2)), want: []v{{6, "2026-01-02T15:04:11.000000Z"}}},
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { run(t, 0, tt.steps, view) })
+		t.Run(tt.name, func(t *testing.T) { run(t, tt.steps, view) })
 	}
 }
 
@@ -183,7 +205,9 @@ func TestTickRowFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, _ := New(t0, 0).Tick(at(2), obs(tt.o))
+			a := New(Config{Start: t0})
+			a.Tick(conn.Snapshot{Time: at(2), Obs: obs(tt.o)})
+			rows := rowsOf(t, a, false)
 			if len(rows) != 1 || rows[0] != tt.want {
 				t.Errorf("got  %+v\nwant %+v", rows, tt.want)
 			}
@@ -211,14 +235,46 @@ func TestTickDeltas(t *testing.T) {
 		{"new flow's delta is its cumulative", []step[dv]{
 			{now: at(1), obs: obs(tcp(1).bytes(700, 300).pkts(7, 3)), want: []dv{{1, 700, 700, 300, 7, 3, false}}},
 		}},
+		{"pre-existing connection: lifetime totals, deltas from its base", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).bytes(7000, 300).pkts(70, 30).base(7000, 300, 70, 30).partial()),
+				want: []dv{{1, 7000, 0, 0, 0, 0, false}}, changed: []dv{{1, 7000, 0, 0, 0, 0, false}}},
+			{now: at(2), obs: obs(tcp(1).bytes(7100, 300).pkts(71, 30).base(7000, 300, 70, 30).partial()),
+				want: []dv{{1, 7100, 100, 0, 1, 0, false}}},
+		}},
+		{"pre-existing connection that moved before its first row", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).bytes(7500, 300).pkts(75, 30).base(7000, 300, 70, 30).partial()),
+				want: []dv{{1, 7500, 500, 0, 5, 0, false}}},
+		}},
+		{"base beyond the counter: a bug, delta 0", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).bytes(100, 300).base(7000, 300, 0, 0)),
+				want: []dv{{1, 7000, 0, 0, 0, 0, false}}},
+		}},
+		{"base and segments across the 2^32 wrap", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).pkts(2, 0).base(0, 0, 1<<32-1, 0)),
+				want: []dv{{1, 0, 0, 0, 3, 0, false}}},
+		}},
 		{"deltas against the previous tick", []step[dv]{
 			{now: at(1), obs: obs(tcp(1).bytes(100, 10).pkts(1, 1))},
 			{now: at(2), obs: obs(tcp(1).bytes(350, 10).pkts(4, 2)), want: []dv{{1, 350, 250, 0, 3, 1, false}}},
 			{now: at(3), obs: obs(tcp(1).bytes(350, 10).pkts(4, 2)), want: []dv{{1, 350, 0, 0, 0, 0, false}}},
 		}},
-		{"counter went down: delta is the current value", []step[dv]{
+		{"counter went down: a bug, the counter keeps its value", []step[dv]{
 			{now: at(1), obs: obs(tcp(1).bytes(5000, 60).pkts(50, 6))},
-			{now: at(2), obs: obs(tcp(1).bytes(40, 70).pkts(2, 6)), want: []dv{{1, 40, 40, 10, 2, 0, false}}},
+			{now: at(2), obs: obs(tcp(1).bytes(40, 70).pkts(2, 6)), want: []dv{{1, 5000, 0, 10, 0, 0, false}}},
+			{now: at(3), obs: obs(tcp(1).bytes(5100, 70).pkts(52, 6)), want: []dv{{1, 5100, 100, 0, 2, 0, false}}},
+		}},
+		{"tcp segments wrap at 2^32", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).pkts(1<<32-2, 7))},
+			{now: at(2), obs: obs(tcp(1).pkts(3, 7)), want: []dv{{1, 0, 0, 0, 5, 0, false}}},
+		}},
+		{"udp datagrams do not wrap", []step[dv]{
+			{now: at(1), obs: obs(udp(1).pkts(1<<32-2, 7))},
+			{now: at(2), obs: obs(udp(1).pkts(1<<32+3, 7)), want: []dv{{1, 0, 0, 0, 5, 0, false}}},
+			{now: at(3), obs: obs(udp(1).pkts(3, 7)), want: []dv{{1, 0, 0, 0, 0, 0, false}}},
+		}},
+		{"a flow not reported is unchanged", []step[dv]{
+			{now: at(1), obs: obs(tcp(1).bytes(100, 10), udp(2).bytes(5, 5))},
+			{now: at(2), obs: nil, want: []dv{{1, 100, 0, 0, 0, 0, false}, {2, 5, 0, 0, 0, 0, false}}, changed: []dv{}},
 		}},
 		{"flows are independent", []step[dv]{
 			{now: at(1), obs: obs(tcp(1).bytes(100, 0), udp(2).bytes(0, 50))},
@@ -232,7 +288,7 @@ func TestTickDeltas(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { run(t, 0, tt.steps, deltas) })
+		t.Run(tt.name, func(t *testing.T) { run(t, tt.steps, deltas) })
 	}
 }
 
@@ -259,12 +315,16 @@ func TestTickRates(t *testing.T) {
 			{now: at(9), obs: obs(tcp(1).bytes(200, 0)), want: []v{{0, 0}}},
 			{now: at(11), obs: obs(tcp(1).bytes(400, 0)), want: []v{{100, 0}}},
 		}},
-		{"counter reset: rate of the current value", []step[v]{
+		{"counter went backwards: rate 0", []step[v]{
 			{now: at(1), obs: obs(tcp(1).bytes(9000, 0))},
-			{now: at(3), obs: obs(tcp(1).bytes(600, 0)), want: []v{{300, 0}}},
+			{now: at(3), obs: obs(tcp(1).bytes(600, 0)), want: []v{{0, 0}}},
+		}},
+		{"a flow not reported: rate 0", []step[v]{
+			{now: at(1), obs: obs(tcp(1).bytes(9000, 0))},
+			{now: at(3), obs: nil, want: []v{{0, 0}}},
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { run(t, 0, tt.steps, view) })
+		t.Run(tt.name, func(t *testing.T) { run(t, tt.steps, view) })
 	}
 }

@@ -67,32 +67,32 @@ func TestTickOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run(t, 0, []step[v]{{now: at(1), obs: obs(tt.obs...), want: tt.want}}, view)
+			run(t, []step[v]{{now: at(1), obs: obs(tt.obs...), want: tt.want}}, view)
 			rev := slices.Clone(tt.obs)
 			slices.Reverse(rev)
-			run(t, 0, []step[v]{{now: at(1), obs: obs(rev...), want: tt.want}}, view)
+			run(t, []step[v]{{now: at(1), obs: obs(rev...), want: tt.want}}, view)
 		})
 	}
 }
 
-// TestTickLostCloseOrderIsDeterministic covers rows made by the sweep,
-// which finds them in map iteration order. Equal rate, tuple and pid leave
-// the socket cookie to decide.
-func TestTickLostCloseOrderIsDeterministic(t *testing.T) {
+// TestEqualKeysOrderByCookie covers flows that share proto, addresses,
+// ports and pid: the socket cookie decides, whatever the observation order.
+func TestEqualKeysOrderByCookie(t *testing.T) {
 	for range 20 {
-		a := New(t0, 0)
+		a := New(Config{Start: t0})
 		var first []ob
 		for p := uint16(50); p >= 1; p-- {
 			first = append(first, tcp(p).addrs("10.0.0.1:80", "192.0.2.1:9").bytes(uint64(p)*10, 0))
 		}
-		a.Tick(at(1), obs(first...))
-		rows, _ := a.Tick(at(2), nil)
+		a.Tick(conn.Snapshot{Time: at(1), Obs: obs(first...)})
+		a.Tick(conn.Snapshot{Time: at(2)})
+		rows := rowsOf(t, a, false)
 		if len(rows) != 50 {
 			t.Fatalf("got %d rows, want 50", len(rows))
 		}
 		for i, r := range rows {
-			if want := int64(i+1) * 10; !r.Closed || r.BytesIn != want {
-				t.Fatalf("row %d: closed=%v bytes_in=%d, want closed, %d", i, r.Closed, r.BytesIn, want)
+			if want := int64(i+1) * 10; r.BytesIn != want {
+				t.Fatalf("row %d: bytes_in=%d, want %d", i, r.BytesIn, want)
 			}
 		}
 	}

@@ -70,7 +70,7 @@ func TestHelpAndVersionGoToStdout(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	cli.Run([]string{"--help"}, &stdout, &stderr)
-	for _, want := range []string{"Examples:", "--where", "--udp-timeout", "Exit codes"} {
+	for _, want := range []string{"Examples:", "--where", "--udp-timeout", "--changed", "Exit codes"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}

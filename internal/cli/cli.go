@@ -34,6 +34,7 @@ type Options struct {
 	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --fields."`
 	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
 	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
+	Changed    bool             `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
 	NoHeader   bool             `help:"Do not print the CSV or text header."`
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
@@ -66,6 +67,7 @@ Examples:
   sudo tcptop -o ndjson --where 'proto=="tcp" && rtt_us>5000' | jq .
   sudo tcptop -o csv --count 1 >> /var/log/conns.csv   # cron snapshot
   sudo tcptop -o ndjson -w 'remote_addr in cidr("10.0.0.0/8") && closed'
+  sudo tcptop -o ndjson --changed | vector ...          # only what changed
 
 Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
 1 runtime error, 2 usage error.`

@@ -262,3 +262,41 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 		t.Errorf("%d paths failed; TCPTOP_EXPECT_HOOKS=%s says %d should", failures, offered, 3-len(strings.Split(offered, ",")))
 	}
 }
+
+// TestChangedSkipsIdleFlows runs --changed next to a held, idle
+// connection: it is reported when it appears, not while it idles, and
+// once more when it closes.
+func TestChangedSkipsIdleFlows(t *testing.T) {
+	requireRoot(t)
+	tt := startTcptop(t, "-o", "ndjson", "--changed", "-i", "100ms")
+	tt.waitReady(t)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
+	mine := func(r map[string]any) bool { return r["proto"] == "tcp" && r["local_port"] == float64(cl.Port) }
+	count := func() (n int, closed bool) {
+		for _, r := range tt.records(t) {
+			if mine(r) {
+				n++
+				closed = closed || r["closed"] == true
+			}
+		}
+		return n, closed
+	}
+	tt.waitLine(t, 5*time.Second, func(l string) bool { return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") })
+	time.Sleep(time.Second) // the exchange settles
+	idle, _ := count()
+	time.Sleep(time.Second) // ten ticks of an idle connection
+	if n, _ := count(); n != idle {
+		t.Errorf("--changed printed %d rows for an idle connection over ten ticks", n-idle)
+	}
+	cl.Release()
+	tt.waitLine(t, 5*time.Second, func(l string) bool {
+		return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") && strings.Contains(l, `"closed":true`)
+	})
+	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if n, closed := count(); !closed || n > idle+2 {
+		t.Errorf("%d rows (%d before the close), closed=%v", n, idle, closed)
+	}
+}

@@ -68,7 +68,8 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		}
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 	}
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: agg.New(time.Now(), 0)}
+	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: a}
 	return t.loop(stop)
 }
 
@@ -113,37 +114,41 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 	return nil
 }
 
+// tick reads the kernel once and streams the tick's rows, filtered, to
+// the writer: no tick's rows are ever held at once.
 func (t *ticker) tick() error {
 	snap, err := t.src.Snapshot()
 	if err != nil {
 		return err
 	}
-	rows, _ := t.agg.Tick(snap.Time, snap.Obs)
-	if err := t.write(rows, emit.Tick{N: t.n, Time: snap.Time}); err != nil {
+	t.agg.Tick(snap)
+	if err := t.write(emit.Tick{N: t.n, Time: snap.Time}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
 	t.reportDrops()
 	return nil
 }
 
-// write streams the rows that pass the filter to the writer. An
+// write hands each row that passes the filter to the writer. An
 // expression that fails at run time (say, a division by zero) drops the
 // row and is reported once.
-func (t *ticker) write(rows []conn.Row, tick emit.Tick) error {
+func (t *ticker) write(tick emit.Tick) error {
 	if err := t.out.Begin(tick); err != nil {
 		return err
 	}
-	for i := range rows {
-		ok, err := t.flt.Match(&rows[i])
+	err := t.agg.Each(t.opts.Changed, func(r *conn.Row) error {
+		ok, err := t.flt.Match(r)
 		if err != nil && !t.filterErr {
 			t.filterErr = true
 			t.log.printf("--where failed on a row, treating as false: %v", err)
 		}
-		if ok {
-			if err := t.out.Row(&rows[i]); err != nil {
-				return err
-			}
+		if !ok {
+			return nil
 		}
+		return t.out.Row(r)
+	})
+	if err != nil {
+		return err
 	}
 	return t.out.End()
 }

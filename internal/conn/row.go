@@ -25,22 +25,22 @@ type Row struct {
 	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 characters) of pid."`
 	State string `json:"state" expr:"state" doc:"Kernel TCP state name: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING, and CLOSE on the closed record (the kernel hands TIME_WAIT to a separate minisocket after the connection's socket closes, so a connection's last record is CLOSE); \"\" for UDP."`
 
-	BytesIn    int64 `json:"bytes_in" expr:"bytes_in" doc:"Payload bytes received by the application (return values of recv calls), cumulative since tcptop began watching the flow."`
-	BytesOut   int64 `json:"bytes_out" expr:"bytes_out" doc:"Payload bytes sent by the application (return values of send calls), cumulative."`
-	PacketsIn  int64 `json:"packets_in" expr:"packets_in" doc:"TCP: segments received, the kernel's segs_in counter (as in ss -ti). UDP: datagrams received. Cumulative."`
-	PacketsOut int64 `json:"packets_out" expr:"packets_out" doc:"TCP: segments sent, the kernel's segs_out counter. UDP: datagrams sent. Cumulative."`
+	BytesIn    int64 `json:"bytes_in" expr:"bytes_in" doc:"Payload bytes received by the application (return values of recv calls) over the flow's life: for a TCP connection older than tcptop (partial), including what it received before tcptop started; for UDP, since tcptop started. Never goes backwards."`
+	BytesOut   int64 `json:"bytes_out" expr:"bytes_out" doc:"Payload bytes sent by the application (return values of send calls), counted as bytes_in."`
+	PacketsIn  int64 `json:"packets_in" expr:"packets_in" doc:"TCP: segments received over the connection's life, the kernel's segs_in counter (as in ss -ti), carried past its 32-bit wrap. UDP: datagrams received since tcptop started. Never goes backwards."`
+	PacketsOut int64 `json:"packets_out" expr:"packets_out" doc:"TCP: segments sent, the kernel's segs_out counter, carried past its 32-bit wrap. UDP: datagrams sent since tcptop started."`
 
-	BytesInDelta    int64 `json:"bytes_in_delta" expr:"bytes_in_delta" doc:"bytes_in gained since the previous tick."`
-	BytesOutDelta   int64 `json:"bytes_out_delta" expr:"bytes_out_delta" doc:"bytes_out gained since the previous tick."`
-	PacketsInDelta  int64 `json:"packets_in_delta" expr:"packets_in_delta" doc:"packets_in gained since the previous tick."`
-	PacketsOutDelta int64 `json:"packets_out_delta" expr:"packets_out_delta" doc:"packets_out gained since the previous tick."`
+	BytesInDelta    int64 `json:"bytes_in_delta" expr:"bytes_in_delta" doc:"bytes_in gained since the previous tick. The first row of a flow counts what moved since tcptop began watching it: for one older than tcptop (partial), only what moved since tcptop started, so 0 if it was idle."`
+	BytesOutDelta   int64 `json:"bytes_out_delta" expr:"bytes_out_delta" doc:"bytes_out gained since the previous tick, counted as bytes_in_delta."`
+	PacketsInDelta  int64 `json:"packets_in_delta" expr:"packets_in_delta" doc:"packets_in gained since the previous tick, counted as bytes_in_delta."`
+	PacketsOutDelta int64 `json:"packets_out_delta" expr:"packets_out_delta" doc:"packets_out gained since the previous tick, counted as bytes_in_delta."`
 
-	RateIn  float64 `json:"rate_in" expr:"rate_in" doc:"bytes_in_delta divided by the real time elapsed since the previous tick, in bytes per second."`
-	RateOut float64 `json:"rate_out" expr:"rate_out" doc:"bytes_out_delta divided by the real time elapsed since the previous tick, in bytes per second."`
+	RateIn  float64 `json:"rate_in" expr:"rate_in" doc:"bytes_in_delta divided by the time between this tick's and the previous tick's reads of the kernel counters (for the first tick, since tcptop started), in bytes per second; 0 for a flow that did not move."`
+	RateOut float64 `json:"rate_out" expr:"rate_out" doc:"bytes_out_delta divided by the same time, in bytes per second."`
 
 	RTTMicros int64 `json:"rtt_us" expr:"rtt_us" doc:"Smoothed round-trip time in microseconds (the kernel's srtt, as ss -ti rtt); 0 for UDP."`
-	Retrans   int64 `json:"retrans" expr:"retrans" doc:"TCP segments retransmitted over the connection's life (total_retrans); 0 for UDP."`
+	Retrans   int64 `json:"retrans" expr:"retrans" doc:"TCP segments retransmitted over the connection's life (total_retrans, carried past its 32-bit wrap); 0 for UDP."`
 
-	Partial bool `json:"partial" expr:"partial" doc:"The connection existed before tcptop started: its byte counters cover only the time since then (packet, rtt and retrans counters are the kernel's own and cover its whole life)."`
-	Closed  bool `json:"closed" expr:"closed" doc:"The connection closed during this tick; this is its last record, with final counters."`
+	Partial bool `json:"partial" expr:"partial" doc:"The connection existed before tcptop started: tcptop did not see it open. Its counters are lifetime totals all the same; its deltas and rates count only what moved since tcptop started."`
+	Closed  bool `json:"closed" expr:"closed" doc:"The connection closed during this tick; this is its last record, with final counters. Every TCP connection tcptop sees close has exactly one; UDP flows do not close (an idle one expires, with a last row only if its counters moved)."`
 }

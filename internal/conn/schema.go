@@ -101,6 +101,12 @@ func FieldsMarkdown() string {
 	b.WriteString("Every record has every field. The text output (`-o text`) is for people: it shows a\n")
 	b.WriteString("subset in short columns (LOCAL is local_addr:local_port, PKTS_IN is packets_in, RTT is\n")
 	b.WriteString("rtt_us, sizes and rates in binary units) and marks closed and partial rows.\n\n")
+	b.WriteString("Counters (bytes_*, packets_*, retrans) never go backwards: the kernel's 32-bit TCP counters are\n")
+	b.WriteString("carried past their wrap, and any other decrease is a bug that tcptop reports once on stderr,\n")
+	b.WriteString("keeping the previous value (delta 0). Every flow gets a row every tick; with `--changed`, only\n")
+	b.WriteString("new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans,\n")
+	b.WriteString("rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row\n")
+	b.WriteString("if its counters moved). Deltas and rates are per tick either way.\n\n")
 	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
 	for _, f := range Fields {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))

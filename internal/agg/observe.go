@@ -1,0 +1,209 @@
+package agg
+
+import (
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// touch is a flow observed this tick: its counters as of the previous
+// tick, which its deltas are taken against, and what its row needs.
+type touch struct {
+	prev     [4]uint64
+	idx      uint32
+	first    bool // the flow's first row
+	rekey    bool // its pid or addresses changed: a new place in the key order
+	changed  bool // gets a row with changedOnly
+	rowless  bool // gets no row at all: expired with nothing new to say
+	removing bool // closed or expired: forgotten after this tick
+}
+
+// active is a flow with a non-zero rate: the head of the order.
+type active struct {
+	rate float64 // rate_in + rate_out
+	idx  uint32
+}
+
+// observe folds one observation into its flow's state.
+func (a *Aggregator) observe(o *conn.Observation) {
+	idx, known := a.lookup(o)
+	if !known {
+		if o.Proto == conn.TCP && a.closed.has(o.ID.Cookie) {
+			return // a connection already reported closed: stale news
+		}
+		idx = a.create(o)
+	}
+	st := a.flows.at(idx)
+	t := a.touch(idx, st, !known)
+	rekey, changed := a.apply(st, o, !known)
+	t.rekey = t.rekey || rekey && !t.first
+	t.changed = t.changed || changed
+	switch {
+	case o.Closed:
+		st.flags |= fClosed
+		a.remove(idx, st, t)
+		if o.Proto == conn.TCP {
+			a.closed.add(o.ID.Cookie)
+		}
+	case o.Expired:
+		st.flags |= fExpired
+		a.remove(idx, st, t)
+	}
+}
+
+func (a *Aggregator) lookup(o *conn.Observation) (uint32, bool) {
+	if o.Proto == conn.TCP {
+		idx, ok := a.tcp[o.ID.Cookie]
+		return idx, ok
+	}
+	idx, ok := a.udp[udpKeyOf(&o.ID)]
+	return idx, ok
+}
+
+func udpKeyOf(id *conn.FlowID) udpKey {
+	return udpKey{netns: id.NetNS, local: endpointOf(id.Local), remote: endpointOf(id.Remote)}
+}
+
+// create starts a flow. Its counters start at the observation's base, so
+// that its first row's deltas count only what moved since tcptop began
+// watching it.
+func (a *Aggregator) create(o *conn.Observation) uint32 {
+	idx := a.flows.alloc()
+	st := a.flows.at(idx)
+	st.proto = o.Proto
+	st.cookie = o.ID.Cookie
+	st.netns = o.ID.NetNS
+	st.local, st.remote = endpointOf(o.Local), endpointOf(o.Remote)
+	st.cur = [4]uint64{o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut}
+	st.retrans = o.Retrans
+	st.comm = a.names.intern(o.Comm)
+	st.state = a.names.intern(o.State)
+	st.pid = o.PID
+	if o.Proto == conn.TCP {
+		a.tcp[o.ID.Cookie] = idx
+	} else {
+		a.udp[udpKeyOf(&o.ID)] = idx
+	}
+	a.keys.add(idx, st.gen)
+	return idx
+}
+
+// touch returns the flow's entry for this tick, making it (with the
+// counters as they were) on the flow's first observation in the tick: a
+// repeated observation replaces the earlier one rather than adding to it.
+func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
+	if !first && st.seen == uint32(a.tick) {
+		return &a.touched[st.slot]
+	}
+	st.seen, st.slot = uint32(a.tick), uint32(len(a.touched))
+	a.touched = append(a.touched, touch{idx: idx, prev: st.cur, first: first})
+	return &a.touched[len(a.touched)-1]
+}
+
+// apply copies an observation into the flow's state and reports whether
+// its key (pid or addresses) changed, and whether anything shown other
+// than the counters did (rtt, retrans, state, pid, comm).
+// A new flow's counters start at its base; a 32-bit counter may be any
+// distance ahead of its base (a connection older than tcptop may have
+// wrapped its counters many times), but it moves less than 2^31 between
+// two observations.
+func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (rekey, changed bool) {
+	wide := o.Proto != conn.TCP // UDP counts in 64 bits; TCP's packets are the kernel's 32-bit segs
+	a.count(st, cBytesIn, o.BytesIn, true, created)
+	a.count(st, cBytesOut, o.BytesOut, true, created)
+	a.count(st, cPacketsIn, o.PacketsIn, wide, created)
+	a.count(st, cPacketsOut, o.PacketsOut, wide, created)
+	if r, ok := unwrap(st.retrans, o.Retrans, wide); !ok {
+		a.warn(st, "retrans", st.retrans, o.Retrans)
+	} else if r != st.retrans {
+		st.retrans, changed = r, true
+	}
+	if rtt := uint32(min(o.RTTMicros, 1<<32-1)); rtt != st.rtt {
+		st.rtt, changed = rtt, true
+	}
+	if o.State != a.names.get(st.state) {
+		st.state, changed = a.names.intern(o.State), true
+	}
+	if o.Partial {
+		st.flags |= fPartial // counters stay incomplete forever
+	}
+	// Kernel state changes run in softirq context and carry no pid; they
+	// must not erase a process already attributed.
+	if o.PID != 0 && (o.PID != st.pid || o.Comm != a.names.get(st.comm)) {
+		rekey = o.PID != st.pid
+		st.pid, st.comm, changed = o.PID, a.names.intern(o.Comm), true
+	}
+	if l, r := endpointOf(o.Local), endpointOf(o.Remote); l != st.local || r != st.remote {
+		st.local, st.remote, rekey = l, r, true
+	}
+	return rekey, changed
+}
+
+// count sets counter i from a lifetime value the source read.
+func (a *Aggregator) count(st *flowState, i int, got uint64, wide, created bool) {
+	if created && !wide {
+		st.cur[i] += uint64(uint32(got) - uint32(st.cur[i]))
+		return
+	}
+	if v, ok := unwrap(st.cur[i], got, wide); ok {
+		st.cur[i] = v
+	} else {
+		a.warn(st, counterNames[i], st.cur[i], got)
+	}
+}
+
+// unwrap returns the new value of a counter that was prev and now reads
+// got. A 64-bit counter (wide) only grows; a 32-bit kernel counter wraps,
+// so it moved by the 32-bit difference, added to the unwrapped prev. A
+// 64-bit counter that shrank, or a 32-bit one that moved back (a
+// difference of 2^31 or more), is a bug: ok is false and the counter must
+// keep prev.
+func unwrap(prev, got uint64, wide bool) (v uint64, ok bool) {
+	if wide {
+		return got, got >= prev
+	}
+	d := uint32(got) - uint32(prev)
+	if d >= 1<<31 {
+		return prev, false
+	}
+	return prev + uint64(d), true
+}
+
+// remove forgets a closed or expired flow. Its state stays until the next
+// tick, for its last row.
+func (a *Aggregator) remove(idx uint32, st *flowState, t *touch) {
+	t.removing = true
+	if st.proto == conn.TCP {
+		delete(a.tcp, st.cookie)
+	} else {
+		delete(a.udp, udpKey{netns: st.netns, local: st.local, remote: st.remote})
+	}
+	a.removed = append(a.removed, idx)
+}
+
+// settle finishes a flow observed this tick: whether it is active (moved
+// bytes), whether it changed, and its place in the key order if its key
+// changed.
+func (a *Aggregator) settle(t *touch) {
+	st := a.flows.at(t.idx)
+	moved := st.cur != t.prev
+	t.changed = t.changed || moved || t.first || st.flags&fClosed != 0
+	if st.flags&(fExpired|fClosed) == fExpired && !moved {
+		// An expired flow says goodbye only if it has news.
+		t.changed, t.rowless = false, true
+	}
+	if in, out := a.rates(st, t); in+out > 0 && !t.rowless {
+		a.active = append(a.active, active{rate: in + out, idx: t.idx})
+	}
+	if t.rekey {
+		st.gen++ // its old place in the key order is stale
+		a.keys.add(t.idx, st.gen)
+	}
+}
+
+// rates are the bytes per second of a flow observed this tick, measured
+// between the times the snapshots were read; 0 unless time moved forward.
+func (a *Aggregator) rates(st *flowState, t *touch) (in, out float64) {
+	if a.secs <= 0 {
+		return 0, 0
+	}
+	return float64(st.cur[cBytesIn]-t.prev[cBytesIn]) / a.secs, float64(st.cur[cBytesOut]-t.prev[cBytesOut]) / a.secs
+}

@@ -1,0 +1,205 @@
+package agg
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// keyOrder keeps every flow in key order (proto, local, remote, pid,
+// cookie, netns) from tick to tick, so that Each of every row sorts only
+// the active flows and walks the rest in order. It is maintained lazily:
+// a new flow, or one whose key changed, is added to pending; a freed flow,
+// or the old place of a re-keyed one, stays in order as a stale ref (its
+// gen no longer matches the flow's). Each merges pending in and drops the
+// stale refs in the pass that writes the rows, so the upkeep is part of a
+// walk it makes anyway. When nobody asks for every row (--changed),
+// pending would only grow: past a bound the order is dropped, and rebuilt
+// by one full sort if every row is wanted again.
+type keyOrder struct {
+	order   []ref
+	pending []ref
+	spare   []ref // the next order, reused
+	tracked bool  // order and pending hold every live flow
+}
+
+// ref names a flow in the order: valid while the flow's gen is gen.
+type ref struct {
+	idx, gen uint32
+}
+
+func (k *keyOrder) add(idx, gen uint32) {
+	if k.tracked {
+		k.pending = append(k.pending, ref{idx, gen})
+	}
+}
+
+// pendingFloor is how many pending flows the order may gather, at the
+// least, before bound drops it (a variable for the tests).
+var pendingFloor = 4096
+
+// bound drops the order once keeping it up costs more than rebuilding it.
+func (k *keyOrder) bound(flows int) {
+	if k.tracked && len(k.pending) > max(pendingFloor, flows/2) {
+		k.tracked = false
+		k.order, k.pending, k.spare = nil, nil, nil
+	}
+}
+
+// compareKeys orders flows by key; it is total on live flows, since the
+// key includes their identity (cookie for TCP, netns and 4-tuple for UDP).
+func compareKeys(x, y *flowState) int {
+	if c := cmp.Compare(x.proto, y.proto); c != 0 { // tcp < udp, as their names
+		return c
+	}
+	if c := compareEndpoints(&x.local, &y.local); c != 0 {
+		return c
+	}
+	if c := compareEndpoints(&x.remote, &y.remote); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.pid, y.pid); c != 0 {
+		return c
+	}
+	// Two TCP connections can share a 4-tuple and pid (one in TIME_WAIT).
+	if c := cmp.Compare(x.cookie, y.cookie); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.netns, y.netns)
+}
+
+// Each hands the tick's rows, in order, to fn, filling one conn.Row that
+// it reuses: fn must not keep r. With changedOnly, a row is due when the
+// flow is new (opened, or first seen), closed, or any of bytes_in,
+// bytes_out, packets_in, packets_out, retrans, rtt_us, state, pid or comm
+// differs from the previous tick; an expired UDP flow gets a last row if
+// its counters moved. Otherwise every flow gets a row, except an expired
+// one with nothing new. The first error from fn stops the rows and is
+// returned; the aggregator stays consistent. Each may be called more than
+// once per tick.
+func (a *Aggregator) Each(changedOnly bool, fn func(r *conn.Row) error) error {
+	if !a.sorted {
+		slices.SortFunc(a.active, a.compareActive)
+		a.sorted = true
+	}
+	e := emitter{a: a, fn: fn}
+	for _, act := range a.active {
+		e.emit(act.idx)
+	}
+	if changedOnly {
+		a.eachChanged(&e)
+	} else {
+		a.eachIdle(&e)
+	}
+	return e.err
+}
+
+// compareActive is the order of the active flows: rate descending, then key.
+func (a *Aggregator) compareActive(x, y active) int {
+	if c := cmp.Compare(y.rate, x.rate); c != 0 {
+		return c
+	}
+	return compareKeys(a.flows.at(x.idx), a.flows.at(y.idx))
+}
+
+// emitter fills rows and passes them on until fn fails.
+type emitter struct {
+	a   *Aggregator
+	fn  func(*conn.Row) error
+	err error
+}
+
+func (e *emitter) emit(idx uint32) {
+	if e.err == nil {
+		e.a.fill(&e.a.row, idx)
+		e.err = e.fn(&e.a.row)
+	}
+}
+
+// eachChanged writes the changed flows that are not active, in key order.
+func (a *Aggregator) eachChanged(e *emitter) {
+	quiet := a.keys.spare[:0]
+	for i := range a.touched {
+		if t := &a.touched[i]; t.changed && !a.isActive(t) {
+			quiet = append(quiet, ref{idx: t.idx})
+		}
+	}
+	slices.SortFunc(quiet, a.compareRefs)
+	for _, r := range quiet {
+		e.emit(r.idx)
+	}
+	a.keys.spare = quiet[:0]
+}
+
+func (a *Aggregator) isActive(t *touch) bool {
+	in, out := a.rates(a.flows.at(t.idx), t)
+	return in+out > 0 && !t.rowless
+}
+
+func (a *Aggregator) compareRefs(x, y ref) int {
+	return compareKeys(a.flows.at(x.idx), a.flows.at(y.idx))
+}
+
+// eachIdle writes every flow that is not active, in key order, merging
+// the pending flows into the order and dropping stale refs on the way.
+func (a *Aggregator) eachIdle(e *emitter) {
+	k := &a.keys
+	if !k.tracked {
+		a.rebuildOrder()
+	}
+	pending := k.pending
+	slices.SortFunc(pending, a.compareRefs)
+	next := k.spare[:0]
+	old := k.order
+	for {
+		// A stale ref (a freed flow, or the old place of a re-keyed one,
+		// whose new place is in pending) is dropped before it is compared:
+		// its flow's key is not the one it was placed by.
+		for len(old) > 0 && a.flows.at(old[0].idx).gen != old[0].gen {
+			old = old[1:]
+		}
+		for len(pending) > 0 && a.flows.at(pending[0].idx).gen != pending[0].gen {
+			pending = pending[1:]
+		}
+		var r ref
+		switch {
+		case len(old) == 0 && len(pending) == 0:
+			k.spare, k.order = k.order[:0], next
+			k.pending = k.pending[:0]
+			return
+		case len(pending) == 0 || len(old) > 0 && a.compareRefs(old[0], pending[0]) <= 0:
+			r, old = old[0], old[1:]
+		default:
+			r, pending = pending[0], pending[1:]
+		}
+		st := a.flows.at(r.idx)
+		var t *touch
+		if st.seen == uint32(a.tick) {
+			t = &a.touched[st.slot]
+		}
+		if t == nil || !t.removing {
+			next = append(next, r)
+		}
+		if t == nil || !t.rowless && !a.isActive(t) {
+			e.emit(r.idx)
+		}
+	}
+}
+
+// rebuildOrder sorts every flow known, and this tick's removed ones, which
+// still get their last row.
+func (a *Aggregator) rebuildOrder() {
+	k := &a.keys
+	all := make([]ref, 0, a.Len()+len(a.removed))
+	for _, idx := range a.tcp {
+		all = append(all, ref{idx, a.flows.at(idx).gen})
+	}
+	for _, idx := range a.udp {
+		all = append(all, ref{idx, a.flows.at(idx).gen})
+	}
+	for _, idx := range a.removed {
+		all = append(all, ref{idx, a.flows.at(idx).gen})
+	}
+	k.order, k.pending, k.tracked = nil, all, true
+}
