@@ -32,11 +32,13 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// Filter is a compiled --where expression. It is not safe for concurrent
-// use: it reuses one expr VM across calls to Match so that matching a row
-// does not allocate a new evaluation stack.
+// Filter is a compiled --where expression. Expressions in the common
+// subset (fast.go) run as Go closures over the row; the rest run on expr's
+// VM, one reused across calls to Match so that matching a row does not
+// allocate a new evaluation stack. It is not safe for concurrent use.
 type Filter struct {
-	prog *vm.Program // nil: match everything
+	prog *vm.Program          // nil: match everything
+	fast func(*conn.Row) bool // the compiled closures, if they cover the expression (fast.go)
 	vm   vm.VM
 	env  env
 }
@@ -66,7 +68,9 @@ func Compile(where string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid --where expression: %w", err)
 	}
-	return &Filter{prog: prog, env: e}, nil
+	f := &Filter{prog: prog, env: e}
+	f.fast, _ = compileFast(prog.Node())
+	return f, nil
 }
 
 func options(e env) []expr.Option {
@@ -102,6 +106,9 @@ func options(e env) []expr.Option {
 func (f *Filter) Match(r *conn.Row) (bool, error) {
 	if f == nil || f.prog == nil {
 		return true, nil
+	}
+	if f.fast != nil {
+		return f.fast(r), nil
 	}
 	f.env.Row = r
 	out, err := f.vm.Run(f.prog, &f.env)
