@@ -111,6 +111,38 @@ func (a *Aggregator) endTick() {
 	a.active = a.active[:0]
 	a.sorted = false
 	a.closed.rotate()
+	if len(a.names.list) > maxNames {
+		a.compactNames()
+	}
+}
+
+// maxNames bounds the interned strings: process names come and go, and a
+// long run must not keep every one it ever saw.
+const maxNames = 1 << 16
+
+// compactNames interns again the names of the flows still known.
+func (a *Aggregator) compactNames() {
+	old := a.names
+	a.names = names{}
+	for _, m := range []func(func(uint32)){a.eachTCP, a.eachUDP} {
+		m(func(idx uint32) {
+			st := a.flows.at(idx)
+			st.comm = a.names.intern(old.get(st.comm))
+			st.state = a.names.intern(old.get(st.state))
+		})
+	}
+}
+
+func (a *Aggregator) eachTCP(fn func(uint32)) {
+	for _, idx := range a.tcp {
+		fn(idx)
+	}
+}
+
+func (a *Aggregator) eachUDP(fn func(uint32)) {
+	for _, idx := range a.udp {
+		fn(idx)
+	}
 }
 
 // warn reports a counter that went backwards, the first time only.

@@ -69,8 +69,10 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 	idx := a.flows.alloc()
 	st := a.flows.at(idx)
 	st.proto = o.Proto
-	st.cookie = o.ID.Cookie
-	st.netns = o.ID.NetNS
+	st.id = o.ID.Cookie
+	if o.Proto != conn.TCP {
+		st.id = uint64(o.ID.NetNS)
+	}
 	st.local, st.remote = endpointOf(o.Local), endpointOf(o.Remote)
 	st.cur = [4]uint64{o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut}
 	st.retrans = o.Retrans
@@ -172,9 +174,9 @@ func unwrap(prev, got uint64, wide bool) (v uint64, ok bool) {
 func (a *Aggregator) remove(idx uint32, st *flowState, t *touch) {
 	t.removing = true
 	if st.proto == conn.TCP {
-		delete(a.tcp, st.cookie)
+		delete(a.tcp, st.id)
 	} else {
-		delete(a.udp, udpKey{netns: st.netns, local: st.local, remote: st.remote})
+		delete(a.udp, udpKey{netns: uint32(st.id), local: st.local, remote: st.remote})
 	}
 	a.removed = append(a.removed, idx)
 }

@@ -62,11 +62,10 @@ func compareKeys(x, y *flowState) int {
 	if c := cmp.Compare(x.pid, y.pid); c != 0 {
 		return c
 	}
-	// Two TCP connections can share a 4-tuple and pid (one in TIME_WAIT).
-	if c := cmp.Compare(x.cookie, y.cookie); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.netns, y.netns)
+	// Two TCP connections can share a 4-tuple and pid (one in TIME_WAIT):
+	// the cookie decides; two UDP flows, in two network namespaces: the
+	// namespace does.
+	return cmp.Compare(x.id, y.id)
 }
 
 // Each hands the tick's rows, in order, to fn, filling one conn.Row that
@@ -192,14 +191,11 @@ func (a *Aggregator) eachIdle(e *emitter) {
 func (a *Aggregator) rebuildOrder() {
 	k := &a.keys
 	all := make([]ref, 0, a.Len()+len(a.removed))
-	for _, idx := range a.tcp {
-		all = append(all, ref{idx, a.flows.at(idx).gen})
-	}
-	for _, idx := range a.udp {
-		all = append(all, ref{idx, a.flows.at(idx).gen})
-	}
+	add := func(idx uint32) { all = append(all, ref{idx, a.flows.at(idx).gen}) }
+	a.eachTCP(add)
+	a.eachUDP(add)
 	for _, idx := range a.removed {
-		all = append(all, ref{idx, a.flows.at(idx).gen})
+		add(idx)
 	}
 	k.order, k.pending, k.tracked = nil, all, true
 }

@@ -8,16 +8,15 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: about
-// 120 bytes, without pointers (strings are interned to indexes), so the
+// flowState is what the aggregator keeps per flow between ticks: 120
+// bytes, without pointers (strings are interned to indexes), so the
 // slabs that hold them cost the garbage collector nothing to scan.
 type flowState struct {
-	cookie  uint64    // TCP socket cookie
+	id      uint64    // TCP: socket cookie; UDP: network namespace inode
 	cur     [4]uint64 // bytes in, bytes out, packets in, packets out: lifetime, unwrapped
 	retrans uint64    // unwrapped
 	local   endpoint
 	remote  endpoint
-	netns   uint32 // UDP: part of the identity
 	pid     uint32
 	comm    uint32 // index in names
 	state   uint32 // index in names

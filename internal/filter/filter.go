@@ -18,6 +18,20 @@
 // a compile error. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) compare as
 // the IPv4 address they carry, an IPv6 zone is ignored, and an address
 // string that does not parse matches nothing.
+//
+// Rows are typed: local_addr and remote_addr are addresses, timestamp a
+// time. Expressions written for text keep working (typed.go):
+//
+//	remote_addr == "10.0.0.1"        equal as addresses (so ::ffff:10.0.0.1 too)
+//	remote_addr in ["10.0.0.1", ...] the same, against each
+//	local_addr startsWith "10."      elsewhere an address is its text
+//	remote_addr matches "^fd"        (+, <, contains, endsWith, upper(), len(), ...)
+//	timestamp > date("2026-11-26T05:00:00Z")   times compare as times
+//	timestamp >= "2026-11-26T05:47"  or as their text, which sorts as they do
+//	now() - timestamp < duration("1m"), timestamp.Hour() == 5
+//
+// The common subset of expressions is compiled into Go closures over the
+// row (fast.go); the rest runs on expr's VM, with the same results.
 package filter
 
 import (

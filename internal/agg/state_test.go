@@ -1,0 +1,34 @@
+package agg
+
+import (
+	"fmt"
+	"testing"
+	"unsafe"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// TestFlowStateSize keeps the per-flow state at its budget (docs/design.md).
+func TestFlowStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(flowState{}); n > 120 {
+		t.Errorf("flowState is %d bytes, want at most 120", n)
+	}
+}
+
+// TestNamesCompacted checks that a long run of distinct process names does
+// not grow the interned names for ever, and that flows keep theirs.
+func TestNamesCompacted(t *testing.T) {
+	a := New(Config{Start: t0})
+	a.Tick(conn.Snapshot{Time: at(1), Obs: obs(tcp(1).pid(1, "keep"))})
+	for i := range maxNames + 10 {
+		a.Tick(conn.Snapshot{Time: at(float64(i + 2)), Obs: obs(tcp(2).pid(uint32(i+2), fmt.Sprint("name", i)))})
+	}
+	a.Tick(conn.Snapshot{Time: at(maxNames + 20)})
+	if len(a.names.list) > 100 {
+		t.Errorf("%d names interned", len(a.names.list))
+	}
+	rows := rowsOf(t, a, false)
+	if len(rows) != 2 || rows[0].Comm != "keep" || rows[1].Comm != fmt.Sprint("name", maxNames+9) {
+		t.Errorf("rows %+v", rows)
+	}
+}
