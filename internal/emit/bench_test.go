@@ -52,30 +52,21 @@ func BenchmarkText(b *testing.B)   { benchmarkFormat(b, "text") }
 // the addresses and time is made before the clock starts: this favours the
 // baselines), encoded line by line into one reused buffer.
 func BenchmarkGoccyJSON(b *testing.B) {
-	rows := wireRows(b, benchRows())
-	var sink lineSink
-	enc := json.NewEncoder(&sink)
+	enc := json.NewEncoder(&lineSink{})
 	enc.SetEscapeHTML(false)
-	b.ReportAllocs()
-	for b.Loop() {
-		sink.n = 0
-		for i := range rows {
-			if err := enc.Encode(rows[i].Interface()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	perRow(b, len(rows))
+	benchmarkEncoder(b, enc)
 }
 
 func BenchmarkStdlibJSON(b *testing.B) {
-	rows := wireRows(b, benchRows())
-	var sink lineSink
-	enc := stdjson.NewEncoder(&sink)
+	enc := stdjson.NewEncoder(&lineSink{})
 	enc.SetEscapeHTML(false)
+	benchmarkEncoder(b, enc)
+}
+
+func benchmarkEncoder(b *testing.B, enc interface{ Encode(any) error }) {
+	rows := wireRows(b, benchRows())
 	b.ReportAllocs()
 	for b.Loop() {
-		sink.n = 0
 		for i := range rows {
 			if err := enc.Encode(rows[i].Interface()); err != nil {
 				b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -380,45 +381,23 @@ func inList(l node, list []any) (node, error) {
 		}
 	}
 	switch {
-	case isNumber(l) && len(strs) == 0 && l.kind == kInt && allInts(list):
-		li := l.i
+	case l.kind == kInt && len(strs) == 0 && allInts(list):
 		ints := make([]int64, len(list))
 		for i, e := range list {
 			ints[i] = int64(e.(int))
 		}
-		return node{kind: kBool, b: func(row *conn.Row) bool {
-			v := li(row)
-			for _, x := range ints {
-				if v == x {
-					return true
-				}
-			}
-			return false
-		}}, nil
+		return member(l.i, ints), nil
 	case isNumber(l) && len(strs) == 0:
-		lf := asFloat(l)
-		return node{kind: kBool, b: func(row *conn.Row) bool {
-			v := lf(row)
-			for _, x := range nums {
-				if v == x {
-					return true
-				}
-			}
-			return false
-		}}, nil
+		return member(asFloat(l), nums), nil
 	case l.kind == kString && len(nums) == 0:
-		ls := l.s
-		return node{kind: kBool, b: func(row *conn.Row) bool {
-			v := ls(row)
-			for _, x := range strs {
-				if v == x {
-					return true
-				}
-			}
-			return false
-		}}, nil
+		return member(l.s, strs), nil
 	}
 	return node{}, unsupported{"in a list of another kind"}
+}
+
+// member is get(row) in list.
+func member[T comparable](get func(*conn.Row) T, list []T) node {
+	return node{kind: kBool, b: func(row *conn.Row) bool { return slices.Contains(list, get(row)) }}
 }
 
 func allInts(list []any) bool {
