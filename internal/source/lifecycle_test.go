@@ -126,32 +126,71 @@ func TestShortLivedConnectionsAllReported(t *testing.T) {
 	}
 }
 
-func TestPreexistingConnectionIsPartialWithOwner(t *testing.T) {
+// Connections older than tcptop are listed from the first tick, partial,
+// with their owners and their lifetime totals: the bytes the applications
+// wrote and read before tcptop started, derived from the kernel's
+// counters, exact. Base equals them, so no delta is counted for what moved
+// before; while they stay idle they are not reported again.
+func TestPreexistingConnectionLifetimeTotals(t *testing.T) {
+	const sent, answered = 123457, 7655
 	requireRoot(t)
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "1000", "2000")
-	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "1000", "2000", "hold")
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(sent), strconv.Itoa(answered))
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered), "hold")
 	defer cli.Release()
 	time.Sleep(200 * time.Millisecond) // the exchange is done before tcptop starts
 
 	s := openSource(t)
+	s.cfg.SweepEvery = 50 * time.Millisecond
 	rec := newRecorder(s)
-	obs := rec.poll(t) // the first tick
-	var found bool
-	for _, o := range obs {
-		if o.Proto != conn.TCP || int(o.Local.Port()) != cli.Port {
-			continue
+	rec.poll(t) // the first tick
+	for _, side := range []struct {
+		h       *testnet.Helper
+		in, out uint64
+	}{{cli, answered, sent}, {srv, sent, answered}} {
+		o, ok := rec.latest(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == side.h.Port })
+		if !ok {
+			t.Fatalf("pre-existing connection of %s not listed in the first tick", side.h.Name)
 		}
-		found = true
-		if !o.Partial || int(o.PID) != cli.PID() || o.Comm != "tt-client" || o.State != "ESTABLISHED" {
-			t.Errorf("pre-existing client connection: partial=%v pid=%d comm=%q state=%s, want partial pid %d tt-client ESTABLISHED",
-				o.Partial, o.PID, o.Comm, o.State, cli.PID())
+		if !o.Partial || int(o.PID) != side.h.PID() || o.Comm != side.h.Name || o.State != "ESTABLISHED" {
+			t.Errorf("%s: partial=%v pid=%d comm=%q state=%s, want partial pid %d %s ESTABLISHED",
+				side.h.Name, o.Partial, o.PID, o.Comm, o.State, side.h.PID(), side.h.Name)
 		}
-		if o.BytesIn != 0 || o.BytesOut != 0 {
-			t.Errorf("partial connection counts bytes from before tcptop: in=%d out=%d", o.BytesIn, o.BytesOut)
+		if o.BytesIn != side.in || o.BytesOut != side.out || o.BaseBytesIn != side.in || o.BaseBytesOut != side.out {
+			t.Errorf("%s: bytes in=%d out=%d base in=%d out=%d, want lifetime totals in=%d out=%d, and base the same",
+				side.h.Name, o.BytesIn, o.BytesOut, o.BaseBytesIn, o.BaseBytesOut, side.in, side.out)
+		}
+		if o.PacketsIn == 0 || o.BasePacketsIn != o.PacketsIn || o.BasePacketsOut != o.PacketsOut {
+			t.Errorf("%s: packets %d/%d base %d/%d: want lifetime segments, base the same",
+				side.h.Name, o.PacketsIn, o.PacketsOut, o.BasePacketsIn, o.BasePacketsOut)
 		}
 	}
-	if !found {
-		t.Fatal("pre-existing connection not listed in the first snapshot")
+	// Idle: nothing more is reported, sweeps included.
+	n := len(rec.all)
+	for range 4 {
+		time.Sleep(60 * time.Millisecond)
+		rec.poll(t)
+	}
+	for _, o := range rec.all[n:] {
+		if int(o.Local.Port()) == cli.Port || int(o.Local.Port()) == srv.Port {
+			t.Errorf("idle pre-existing connection reported again: %+v", o)
+		}
+	}
+}
+
+// An accepted connection that no process has read or written yet gets
+// its owner, in the tick after it opened at the latest.
+func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
+	s := openSource(t)
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
+	defer srv.Release()
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
+	defer cl.Release()
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
+	o, _ := rec.latest(isServer)
+	if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
+		t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
 	}
 }
 
@@ -217,7 +256,7 @@ func TestFullTableCountsAndStillLists(t *testing.T) {
 			t.Errorf("connection of client pid %d not listed", c.PID())
 		}
 	}
-	if st, _ := s.Stats(); st.TCPTableFull == 0 {
+	if st, _ := s.Stats(); st.TCPUntracked == 0 {
 		t.Error("table-full counter did not move")
 	}
 }
