@@ -35,9 +35,12 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 			return 0;
 		}
 	}
-	/* connect() enters SYN_SENT in the calling task; every other
-	 * transition may run in softirq on behalf of another task. */
-	if (newstate == TCP_SYN_SENT)
+	/* connect() enters SYN_SENT, and close() or shutdown() FIN_WAIT1 or
+	 * LAST_ACK, in the calling task; every other transition may run in
+	 * softirq on behalf of another task. A close names the owner only of
+	 * a connection that had none (older than tcptop, never used since). */
+	if (newstate == TCP_SYN_SENT ||
+	    ((newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) && !c->pid))
 		set_owner(&c->pid, c->comm);
 	c->state = newstate;
 	/* connect() enters SYN_SENT before it picks the local port, and

@@ -269,7 +269,7 @@ func (s *Source) Snapshot() (conn.Snapshot, error) {
 
 // warnOnce reports a failed read the first time it happens.
 func (s *Source) warnOnce(err error) {
-	msg := err.Error()
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	if s.warned == nil {
 		s.warned = map[string]bool{}
 	}

@@ -17,6 +17,9 @@ type udpState struct {
 	keys   []tcptopUdpKey
 	values []tcptopUdpFlow
 	idle   []tcptopUdpKey // flows past the idle timeout, to forget
+	// beforeForget, when set by a test, runs between the decision to
+	// forget the idle flows and their deletion.
+	beforeForget func()
 }
 
 func (u *udpState) init() {
@@ -61,6 +64,9 @@ func (s *Source) readUDP() error {
 // datagram that arrived after the idle check is counted, not lost; one
 // that arrives after the delete starts a new flow from zero.
 func (s *Source) expireUDP() error {
+	if len(s.udp.idle) > 0 && s.udp.beforeForget != nil {
+		s.udp.beforeForget()
+	}
 	var val tcptopUdpFlow
 	for i := range s.udp.idle {
 		key := &s.udp.idle[i]
