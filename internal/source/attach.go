@@ -46,13 +46,13 @@ func checkPrivileges() error {
 // and every hook path need it.
 const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
-func loadKernelBTF(path string) (*btf.Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// loadKernelBTF reads the kernel's types through cache, which the loads
+// of the programs share: the kernel's BTF is parsed once.
+func loadKernelBTF(path string, cache *btf.Cache) (*btf.Spec, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)", ErrKernel, path)
 	}
-	defer f.Close()
-	spec, err := btf.LoadSpecFromReader(f)
+	spec, err := cache.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: unreadable kernel BTF at %s: %v", ErrKernel, path, err)
 	}
@@ -180,7 +180,7 @@ func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook, cookieHelper bool
 			delete(core.Programs, name)
 		}
 	}
-	coll, err := ebpf.NewCollection(core)
+	coll, err := ebpf.NewCollectionWithOptions(core, ebpf.CollectionOptions{Cache: s.btfCache})
 	if err != nil {
 		return explainLoadError(err)
 	}
@@ -197,7 +197,7 @@ func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
 			delete(one.Programs, name)
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: s.allMaps(one)})
+	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: s.allMaps(one), Cache: s.btfCache})
 	if err != nil {
 		s.cfg.Warn("owners of idle sockets from /proc (the kernel's iterator needs Linux 5.11+: %v)", oneLine(err))
 		return

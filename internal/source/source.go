@@ -9,10 +9,12 @@ package source
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -82,7 +84,9 @@ type Source struct {
 	obs   []conn.Observation
 	last  Stats
 
-	warned map[string]bool
+	warned   map[string]bool
+	btfCache *btf.Cache // while loading
+
 	// readFault, when set by a test, fails the per-tick kernel reads.
 	readFault error
 }
@@ -106,7 +110,8 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}
-	kernel, err := loadKernelBTF(kernelBTFPath)
+	cache := btf.NewCache()
+	kernel, err := loadKernelBTF(kernelBTFPath, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +120,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	// CAP_SYS_RESOURCE it can fail; loading then tells whether it mattered.
 	_ = rlimit.RemoveMemlock()
 
-	s := &Source{cfg: cfg, names: commCache{}}
+	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache}
 	s.tcp.init()
 	s.owner.init()
 	s.udp.init()
@@ -149,6 +154,9 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := s.setTick(1); err != nil {
 		return nil, err
 	}
+	// The kernel's types (several MB once parsed) are needed only to load.
+	s.btfCache = nil
+	debug.FreeOSMemory()
 	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
