@@ -160,8 +160,8 @@ func (t *ticker) reportDrops() {
 	if err != nil {
 		return
 	}
-	if st.TCPTableFull > t.stats.TCPTableFull {
-		t.log.printf("%d TCP connections not tracked: connection table full", st.TCPTableFull-t.stats.TCPTableFull)
+	if st.TCPUntracked > t.stats.TCPUntracked {
+		t.log.printf("%d TCP connections not tracked (connection table full): their counters are read from the kernel's sockets each tick instead", st.TCPUntracked-t.stats.TCPUntracked)
 	}
 	if st.UDPTableFull > t.stats.UDPTableFull {
 		t.log.printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)
