@@ -88,6 +88,7 @@ func (a *Aggregator) Tick(snap conn.Snapshot) {
 	a.now = snap.Time.Round(0) // no monotonic reading in rows
 	a.secs = snap.Time.Sub(a.last).Seconds()
 	a.last = snap.Time // even if time went backwards: the next interval starts here
+	a.reserve(len(snap.Obs))
 	for i := range snap.Obs {
 		a.observe(&snap.Obs[i])
 	}
@@ -105,7 +106,8 @@ func (a *Aggregator) endTick() {
 	}
 	a.removed = a.removed[:0]
 	if cap(a.touched) > 4096 && len(a.touched) < cap(a.touched)/8 {
-		a.touched = nil // a snapshot of every flow is over: do not keep its room
+		// A snapshot of every flow is over: do not keep its room.
+		a.touched, a.active = nil, nil
 	}
 	a.touched = a.touched[:0]
 	a.active = a.active[:0]
@@ -145,6 +147,22 @@ func (a *Aggregator) eachUDP(fn func(uint32)) {
 	}
 }
 
+// reserve makes room for n observations at once, rather than by doubling:
+// a snapshot of every flow (the first, or a sweep) would otherwise leave
+// about twice its size in garbage, which is what sets the peak of the
+// heap. endTick lets the room go once snapshots are small again.
+func (a *Aggregator) reserve(n int) {
+	if n <= cap(a.touched) {
+		return
+	}
+	a.touched = make([]touch, 0, n)
+	a.active = make([]active, 0, n)
+	if a.Len() == 0 {
+		a.tcp = make(map[uint64]uint32, n) // the first snapshot: size the map once
+	}
+	a.keys.reserve(n)
+}
+
 // warn reports a counter that went backwards, the first time only.
 func (a *Aggregator) warn(st *flowState, name string, prev, got uint64) {
 	if a.warned || a.cfg.Warn == nil {
@@ -152,6 +170,6 @@ func (a *Aggregator) warn(st *flowState, name string, prev, got uint64) {
 		return
 	}
 	a.warned = true
-	a.cfg.Warn("%s counter %s of %s %s → %s went backwards from %d to %d: kept %d (a bug in the source; reported once)",
-		st.proto, name, st.proto, st.local.addrPort(), st.remote.addrPort(), prev, got, prev)
+	a.cfg.Warn("counter %s of %s %s → %s went backwards from %d to %d: kept %d (a bug in the source; reported once)",
+		name, st.proto, st.local.addrPort(), st.remote.addrPort(), prev, got, prev)
 }
