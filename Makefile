@@ -4,18 +4,38 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build test test-vm deps generate check-generate bench clean
+.PHONY: help build man completions image test test-vm deps generate check-generate bench clean
 
 help:
-	@echo "build           build $(BIN) (no clang needed: the eBPF object is committed)"
+	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
+	@echo "man             write the man page bin/tcptop.1"
+	@echo "completions     write bash, zsh and fish completion scripts to bin/completions/"
+	@echo "image           build the FROM scratch container image with podman"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
 	@echo "test-vm         run the kernel tests in a Debian 6.1 kernel under qemu (fallback hooks)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
 
+# Static (no cgo, no dynamic loader), so the same file runs on any
+# distribution and in a FROM scratch image.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tcptop
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tcptop
+
+man:
+	@mkdir -p bin
+	$(GO) run -ldflags "$(LDFLAGS)" ./internal/cli/mangen > bin/tcptop.1
+
+completions: build
+	@mkdir -p bin/completions
+	$(BIN) --completion=bash > bin/completions/tcptop.bash
+	$(BIN) --completion=zsh > bin/completions/_tcptop
+	$(BIN) --completion=fish > bin/completions/tcptop.fish
+
+# The image holds the static binary only; podman builds it offline.
+image: build
+	podman build -f deploy/container/Containerfile --build-arg VERSION=$(VERSION) \
+		-t tcptop:$(VERSION) $(dir $(BIN))
 
 # Kernel tests share the host's probes and traffic: one package at a time.
 test: deps
@@ -42,4 +62,4 @@ bench:
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./internal/...
 
 clean:
-	rm -rf bin .vm
+	rm -rf bin .vm .cache
