@@ -4,7 +4,7 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build man completions image test test-vm deps generate check-generate bench clean
+.PHONY: help build man completions image test test-recipes test-vm deps generate check-generate bench clean
 
 help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
@@ -12,6 +12,7 @@ help:
 	@echo "completions     write bash, zsh and fish completion scripts to bin/completions/"
 	@echo "image           build the FROM scratch container image with podman"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
+	@echo "test-recipes    build an OpenTelemetry Collector and test the recipe with it (a few minutes)"
 	@echo "test-vm         run the kernel tests in a Debian 6.1 kernel under qemu (fallback hooks)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
@@ -41,6 +42,16 @@ image: build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 ./...
+
+# The collector (docs/recipes/otelcol, its own module) takes minutes of CPU
+# to build; the binary is kept in .cache/ until its sources change.
+OTELCOL := .cache/otelcol-tcptop
+$(OTELCOL): docs/recipes/otelcol/main.go docs/recipes/otelcol/go.mod docs/recipes/otelcol/go.sum
+	@mkdir -p $(dir $@)
+	cd docs/recipes/otelcol && CGO_ENABLED=0 nice -n 19 $(GO) build -trimpath -o $(CURDIR)/$@ .
+
+test-recipes: deps $(OTELCOL)
+	OTELCOL_BIN=$(CURDIR)/$(OTELCOL) $(GO) test -count=1 -v -run 'OTel' ./internal/deploytest
 
 # Boots Debian's newest 6.1 kernel under qemu (TCG) with the kernel tests;
 # that kernel lacks the 6.4 tracepoints, so the fexit and kprobe paths run.
