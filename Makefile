@@ -39,9 +39,11 @@ image: build
 		-t tcptop:$(VERSION) $(dir $(BIN))
 
 # Kernel tests share the host's probes and traffic: one package at a time.
+# deploy/configtest is a module of its own (it needs k8s.io/api).
 test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 ./...
+	cd deploy/configtest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The collector (docs/recipes/otelcol, its own module) takes minutes of CPU
 # to build; the binary is kept in .cache/ until its sources change.
