@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Send/receive accounting, written once and compiled twice by
+ * Reading sockets and counting calls, written once and compiled twice by
  * tcptop.bpf.c (no include guard on purpose):
- *   FN(x) = x_btf: for tp_btf and fexit programs, whose socket pointers are
- *     typed by BTF, so fields are read with plain loads (RD = p->f) and
- *     struct tcp_sock through bpf_skc_to_tcp_sock. Several times cheaper
- *     than a helper call per field.
- *   FN(x) = x_probe: for kprobes, whose pointers are plain numbers: every
- *     read is bpf_probe_read_kernel (RD = BPF_CORE_READ).
+ *   FN(x) = x_btf: for tp_btf, fexit and iterator programs, whose socket
+ *     pointers are typed by BTF, so fields are read with plain loads
+ *     (RD = p->f) and struct tcp_sock through bpf_skc_to_tcp_sock.
+ *     Several times cheaper than a helper call per field.
+ *   FN(x) = x_probe: for kprobes, and for sockets known only by an address
+ *     saved earlier: every read is bpf_probe_read_kernel
+ *     (RD = BPF_CORE_READ).
  * Both are CO-RE: offsets are relocated against the running kernel.
  */
 
@@ -27,9 +28,13 @@ static __always_inline int FN(sock_proto)(const struct sock *sk)
 	return 0;
 }
 
+/* sock_cookie is the socket's cookie, the key that ties the programs,
+ * userspace and sock_diag together. Without the helper (before 5.12 in
+ * tracing programs, kprobes always) it is read from the socket, where the
+ * cgroup programs make sure the kernel has generated one. */
 static __always_inline __u64 FN(sock_cookie)(const struct sock *sk)
 {
-	if (cookie_helper)
+	if (cookie_helper && !PROBE_READS)
 		return bpf_get_socket_cookie((void *)sk);
 	return RD(sk, __sk_common.skc_cookie.counter);
 }
@@ -38,6 +43,12 @@ static __always_inline void FN(read_tuple)(const struct sock *sk, struct flow_tu
 {
 	t->family = RD(sk, __sk_common.skc_family);
 	t->sport = RD(sk, __sk_common.skc_num);
+	if (!t->sport) {
+		/* CLOSE gave a TCP socket's port back; inet_sport still has it. */
+		const struct inet_sock *inet = (const struct inet_sock *)TCP_SOCK(sk);
+		if (inet)
+			t->sport = bpf_ntohs(RD(inet, inet_sport));
+	}
 	t->dport = bpf_ntohs(RD(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
 		__be32 s = RD(sk, __sk_common.skc_rcv_saddr);
@@ -50,8 +61,48 @@ static __always_inline void FN(read_tuple)(const struct sock *sk, struct flow_tu
 	}
 }
 
-/* snapshot copies the kernel's own counters of the connection. */
-static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn *c, int state)
+static __always_inline __u32 FN(sock_netns)(const struct sock *sk)
+{
+	const struct net *net = RD(sk, __sk_common.skc_net.net);
+	return net ? RD(net, ns.inum) : 0;
+}
+
+/* derive computes what the application wrote and read over the
+ * connection's whole life from the kernel's own counters, for a
+ * connection whose calls tcptop did not all see:
+ *   written = bytes_sent - bytes_retrans   (each byte's first transmission)
+ *           + write_seq - snd_nxt          (queued, not yet sent)
+ *           - 1 if a FIN is queued but not yet sent (it takes a sequence number)
+ *   read    = bytes_received               (every byte that arrived in order, and the FIN)
+ *           - (rcv_nxt - copied_seq)       (not yet read; includes an unread FIN)
+ *           - 1 if the application read the FIN (copied_seq passed it)
+ * SYN and FIN carry no payload, so bytes_sent never counts them. */
+static __always_inline void FN(derive)(const struct sock *sk, __u64 *in, __u64 *out)
+{
+	const struct tcp_sock *tp = TCP_SOCK(sk);
+	if (!tp) {
+		*in = 0;
+		*out = 0;
+		return;
+	}
+	__u8 state = RD(sk, __sk_common.skc_state);
+	__u32 write_seq = RD(tp, write_seq), snd_nxt = RD(tp, snd_nxt);
+	__u64 w = RD(tp, bytes_sent) - RD(tp, bytes_retrans) + (__u32)(write_seq - snd_nxt);
+	if (write_seq != snd_nxt &&
+	    (state == TCP_FIN_WAIT1 || state == TCP_CLOSING || state == TCP_LAST_ACK))
+		w--;
+	*out = w;
+
+	__u32 unread = RD(tp, rcv_nxt) - RD(tp, copied_seq);
+	__u64 r = RD(tp, bytes_received) - unread;
+	unsigned long sk_flags = RD(sk, __sk_common.skc_flags);
+	if (unread == 0 && r > 0 && (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		r--;
+	*in = r;
+}
+
+/* snapshot copies the kernel's own per-connection counters. */
+static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn *c)
 {
 	const struct tcp_sock *tp = TCP_SOCK(sk);
 	if (tp) {
@@ -60,20 +111,49 @@ static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn 
 		c->srtt_us = RD(tp, srtt_us) >> 3;
 		c->total_retrans = RD(tp, total_retrans);
 	}
-	c->state = state;
-	/* connect() enters SYN_SENT before it picks the local port. */
-	if (c->tuple.sport == 0 || c->tuple.dport == 0)
+	c->state = RD(sk, __sk_common.skc_state);
+	/* connect() enters SYN_SENT before it picks the local port, and
+	 * CLOSE gives the port back: take the tuple while it is whole. */
+	if ((c->tuple.sport == 0 || c->tuple.dport == 0) && c->state != TCP_CLOSE)
 		FN(read_tuple)(sk, &c->tuple);
 }
 
-static __always_inline struct tcp_conn *FN(tcp_conn_get)(const struct sock *sk, __u64 cookie, __u8 flags)
+/* fill_untracked builds, from the socket alone, the record of a
+ * connection that has no table entry. */
+static __always_inline void FN(fill_untracked)(const struct sock *sk, struct tcp_conn *c)
 {
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (c)
-		return c;
+	FN(read_tuple)(sk, &c->tuple);
+	FN(derive)(sk, &c->bytes_in, &c->bytes_out);
+	FN(snapshot)(sk, c);
+	c->netns = FN(sock_netns)(sk);
+	c->flags = CONN_UNTRACKED;
+}
+
+/* tcp_conn_new adds a connection to the table. flags has CONN_OPEN_SEEN
+ * when the caller saw it open; otherwise it predates tcptop, and its
+ * lifetime totals are derived from the kernel's counters, less what the
+ * call being counted moved (sent, rcvd) since that is not "before". */
+static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, __u64 cookie, __u8 flags,
+							  __u64 sent, __u64 rcvd)
+{
 	struct tcp_conn fresh = {};
 	FN(read_tuple)(sk, &fresh.tuple);
+	fresh.sk = (__u64)sk;
 	fresh.flags = flags;
+	fresh.netns = FN(sock_netns)(sk);
+	FN(snapshot)(sk, &fresh);
+	if (!(flags & CONN_OPEN_SEEN)) {
+		FN(derive)(sk, &fresh.bytes_in, &fresh.bytes_out);
+		fresh.base_in = fresh.bytes_in - rcvd;
+		fresh.base_out = fresh.bytes_out - sent;
+		fresh.base_segs_in = fresh.segs_in;
+		fresh.base_segs_out = fresh.segs_out;
+	}
+	const struct socket *sock = RD(sk, sk_socket);
+	const struct file *file = sock ? RD(sock, file) : 0;
+	const struct inode *inode = file ? RD(file, f_inode) : 0;
+	if (inode)
+		fresh.ino = RD(inode, i_ino);
 	long err = bpf_map_update_elem(&tcp_conns, &cookie, &fresh, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU won the race */) {
 		__sync_fetch_and_add(&tcp_table_full, 1);
@@ -82,28 +162,56 @@ static __always_inline struct tcp_conn *FN(tcp_conn_get)(const struct sock *sk, 
 	return bpf_map_lookup_elem(&tcp_conns, &cookie);
 }
 
-static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, int flags, bool out)
+/* hot_once puts a socket on the list userspace re-reads at the next tick,
+ * for one read. */
+static __always_inline void FN(hot_once)(__u64 cookie, const struct sock *sk)
 {
-	if (ret <= 0 || (!out && (flags & MSG_PEEK)))
+	struct hot_sock h = {.sk = (__u64)sk};
+	if (bpf_map_update_elem(&hot, &cookie, &h, BPF_ANY))
+		__sync_fetch_and_add(&hot_full, 1);
+}
+
+/* hot_mark puts a connection that a call or a state change touched on
+ * the hot list, where it stays while it is touched and for one tick
+ * after (for the acknowledgements that trail the last call). The check
+ * of hot_tick keeps the map update off the path of every call in a tick
+ * but the first. A connection without a table entry (c is 0) is re-read
+ * from its socket. */
+static __always_inline void FN(hot_mark)(struct tcp_conn *c, __u64 cookie, const struct sock *sk)
+{
+	__u32 now = tick;
+	if (c && c->hot_tick == now)
 		return;
+	if (c)
+		c->hot_tick = now;
+	FN(hot_once)(cookie, sk);
+}
+
+static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool out)
+{
 	__u64 cookie = FN(sock_cookie)(sk);
 	if (!cookie)
 		return; /* predates tcptop, in a namespace sock_diag did not reach */
-	struct tcp_conn *c = FN(tcp_conn_get)(sk, cookie, 0);
-	if (!c)
-		return;
-	if (out)
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c) {
+		c = FN(tcp_conn_new)(sk, cookie, 0, out ? ret : 0, out ? 0 : ret);
+		if (!c) {
+			FN(hot_mark)(0, cookie, sk); /* untracked: re-read from the socket */
+			return;
+		}
+	} else if (out) {
 		__sync_fetch_and_add(&c->bytes_out, ret);
-	else
+	} else {
 		__sync_fetch_and_add(&c->bytes_in, ret);
+	}
 	set_owner(&c->pid, c->comm);
-	FN(snapshot)(sk, c, RD(sk, __sk_common.skc_state));
+	FN(hot_mark)(c, cookie, sk);
 }
 
 /* udp_account adds one datagram to its flow. The peer is the address the
  * cgroup hook stashed for this thread and socket; a connected socket sent
  * or received without an address uses the socket's own peer. */
-static __always_inline void FN(udp_account)(const struct sock *sk, int ret, int flags, bool out)
+static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool out)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct udp_peer peer = {};
@@ -114,21 +222,20 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, int 
 		have_peer = true;
 		bpf_map_delete_elem(&udp_peers, &tid);
 	}
-	if (ret < 0 || (!out && (flags & MSG_PEEK)))
-		return;
 
-	struct flow_tuple key = {};
-	FN(read_tuple)(sk, &key);
+	struct udp_key key = {};
+	FN(read_tuple)(sk, &key.tuple);
+	key.netns = FN(sock_netns)(sk);
 	if (have_peer && peer.cookie == FN(sock_cookie)(sk)) {
-		key.dport = peer.port;
-		if (key.family == AF_INET6 && peer.family == AF_INET) {
+		key.tuple.dport = peer.port;
+		if (key.tuple.family == AF_INET6 && peer.family == AF_INET) {
 			/* v4 peer of a dual-stack socket: store as ::ffff:a.b.c.d */
-			__builtin_memset(key.daddr, 0, 10);
-			key.daddr[10] = 0xff;
-			key.daddr[11] = 0xff;
-			__builtin_memcpy(&key.daddr[12], peer.addr, 4);
+			__builtin_memset(key.tuple.daddr, 0, 10);
+			key.tuple.daddr[10] = 0xff;
+			key.tuple.daddr[11] = 0xff;
+			__builtin_memcpy(&key.tuple.daddr[12], peer.addr, 4);
 		} else {
-			__builtin_memcpy(key.daddr, peer.addr, 16);
+			__builtin_memcpy(key.tuple.daddr, peer.addr, 16);
 		}
 	}
 
@@ -155,14 +262,21 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, int 
 	set_owner(&f->pid, f->comm);
 }
 
+/* account counts one send (out) or receive call that returned ret. */
 static __always_inline void FN(account)(const struct sock *sk, int ret, int flags, bool out)
 {
-	switch (FN(sock_proto)(sk)) {
-	case IPPROTO_TCP:
-		FN(tcp_account)(sk, ret, flags, out);
-		break;
-	case IPPROTO_UDP:
-		FN(udp_account)(sk, ret, flags, out);
-		break;
+	int proto = FN(sock_proto)(sk);
+	if (ret < 0 || (!out && (flags & MSG_PEEK))) {
+		/* Nothing moved; a peer the cgroup hook stashed for this
+		 * call must not be taken for the next one's. */
+		if (proto == IPPROTO_UDP) {
+			__u32 tid = (__u32)bpf_get_current_pid_tgid();
+			bpf_map_delete_elem(&udp_peers, &tid);
+		}
+		return;
 	}
+	if (proto == IPPROTO_TCP && ret > 0) /* 0: end of stream */
+		FN(tcp_account)(sk, ret, out);
+	else if (proto == IPPROTO_UDP) /* 0: an empty datagram */
+		FN(udp_account)(sk, ret, out);
 }

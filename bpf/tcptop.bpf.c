@@ -16,8 +16,12 @@
  *     inet_sendpage where it exists (before 6.5 sendfile bypasses sendmsg).
  *   kprobe+kretprobe on the same functions, for kernels that lack or
  *     forbid fentry/fexit.
- * The rest is common to all paths:
- *   tp_btf/inet_sock_set_state (4.16+): TCP open, state changes and close.
+ * The rest is common to all paths (lifecycle.h, iter.h):
+ *   tp_btf/inet_sock_set_state (4.16+): TCP open and state changes.
+ *   tp_btf/tcp_destroy_sock (4.15+): the socket is released; the close.
+ *   iter/bpf_map_elem over the hot list, iter/tcp, iter/task_file (5.9+):
+ *     the per-tick re-read of active sockets, the periodic re-read of all
+ *     of them, and owners of sockets no process has used yet.
  *   cgroup/sendmsg4|6, cgroup/recvmsg4|6 (5.2+): the peer address of each
  *     datagram on an unconnected UDP socket, which the tracepoints above do
  *     not carry; stashed per thread for the tracepoint that follows.
@@ -54,14 +58,20 @@ enum {
 	TCP_LAST_ACK,
 	TCP_LISTEN,
 	TCP_CLOSING,
+	TCP_NEW_SYN_RECV,
 };
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Failure counters, read by userspace and reported on stderr. */
-__u64 tcp_table_full = 0;
-__u64 udp_table_full = 0;
-__u64 events_lost = 0;
+__u64 tcp_table_full = 0; /* failed inserts into tcp_conns */
+__u64 udp_table_full = 0; /* datagrams not counted: udp_flows full */
+__u64 hot_full = 0;       /* failed inserts into hot */
+__u64 events_lost = 0;    /* closes that found the ring buffer full */
+
+/* The tick userspace is reading, written by userspace before each read:
+ * a connection joins the hot list once per tick. */
+__u32 tick = 0;
 
 /* Set by userspace before loading. True when tracing programs may call
  * bpf_get_socket_cookie (5.12+); otherwise the cookie is read from the
@@ -70,17 +80,36 @@ __u64 events_lost = 0;
  * programs that may not call the helper never do. */
 const volatile bool cookie_helper = true;
 
+/* Userspace sets max_entries (and, where allocation on insert is safe for
+ * the attached programs, BPF_F_NO_PREALLOC) before loading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 262144);
 	__type(key, __u64); /* socket cookie */
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
 
+/* The sockets to re-read at the next tick. Preallocated: inserts happen on
+ * the send/receive path, once per connection per tick. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, struct flow_tuple);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct hot_sock);
+} hot SEC(".maps");
+
+/* Sockets whose owner userspace asks the task_file iterator to find. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* socket cookie */
+	__type(value, __u8);
+} wanted SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct udp_key);
 	__type(value, struct udp_flow);
 } udp_flows SEC(".maps");
 
@@ -93,15 +122,16 @@ struct {
 	__type(value, struct udp_peer);
 } udp_peers SEC(".maps");
 
+/* Close records (struct conn_record). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-
-/* Keeps struct conn_event in the object's BTF so bpf2go emits its Go type
- * (ring buffers carry no value type). */
-const struct conn_event *unused_conn_event __attribute__((unused));
+/* Keep the record types in the object's BTF so bpf2go emits their Go
+ * types (ring buffers and iterators carry no value type). */
+const struct conn_record *unused_conn_record __attribute__((unused));
+const struct owner_record *unused_owner_record __attribute__((unused));
 
 /* set_owner records the current task. Call it only from hooks that run in
  * the owning process's context (send, receive, connect): state changes and
@@ -118,24 +148,31 @@ static __always_inline void set_owner(__u32 *pid, char *comm)
 
 /* The accounting functions, in two flavours (see account.h). */
 #define FN(name) name##_btf
+#define PROBE_READS 0
 #define RD(p, f) ((p)->f)
 #define RD_BYTES(dst, p, f, n) __builtin_memcpy((dst), &(p)->f, (n))
 #define TCP_SOCK(sk) bpf_skc_to_tcp_sock((void *)(sk))
 #include "account.h"
 #undef FN
+#undef PROBE_READS
 #undef RD
 #undef RD_BYTES
 #undef TCP_SOCK
 
 #define FN(name) name##_probe
+#define PROBE_READS 1
 #define RD(p, f) BPF_CORE_READ(p, f)
 #define RD_BYTES(dst, p, f, n) bpf_core_read((dst), (n), &(p)->f)
 #define TCP_SOCK(sk) ((const struct tcp_sock *)(sk))
 #include "account.h"
 #undef FN
+#undef PROBE_READS
 #undef RD
 #undef RD_BYTES
 #undef TCP_SOCK
+
+#include "lifecycle.h"
+#include "iter.h"
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
@@ -148,65 +185,6 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 {
 	account_btf(sk, ret, flags, false);
-	return 0;
-}
-
-/* tcp_closed hands the final counters to userspace on the ring buffer and
- * forgets the connection. If the ring buffer is full the connection stays
- * in the map marked closed, so its counters are still reported. */
-static __always_inline void tcp_closed(const struct sock *sk, __u64 cookie)
-{
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	struct conn_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&events_lost, 1);
-		c = tcp_conn_get_btf(sk, cookie, 0);
-		if (c) {
-			snapshot_btf(sk, c, TCP_CLOSE);
-			c->flags |= CONN_CLOSED;
-		}
-		return;
-	}
-	e->cookie = cookie;
-	if (c) {
-		e->conn = *c;
-	} else {
-		/* Opened before tcptop started and never sent or received since. */
-		__builtin_memset(&e->conn, 0, sizeof(e->conn));
-		read_tuple_btf(sk, &e->conn.tuple);
-	}
-	snapshot_btf(sk, &e->conn, TCP_CLOSE);
-	bpf_map_delete_elem(&tcp_conns, &cookie);
-	bpf_ringbuf_submit(e, 0);
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
-{
-	/* Listening sockets are not connections. A child socket is cloned
-	 * from its listener, so it enters SYN_RECV "from" LISTEN. */
-	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate != TCP_SYN_RECV) ||
-	    (oldstate == TCP_CLOSE && newstate == TCP_CLOSE))
-		return 0;
-	if (sock_proto_btf(sk) != IPPROTO_TCP)
-		return 0;
-	__u64 cookie = sock_cookie_btf(sk);
-	if (!cookie)
-		return 0; /* an accepted child before sockops named it, see above */
-	if (newstate == TCP_CLOSE) {
-		tcp_closed(sk, cookie);
-		return 0;
-	}
-	__u8 flags = (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV ||
-		      (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)) ? CONN_OPEN_SEEN : 0;
-	struct tcp_conn *c = tcp_conn_get_btf(sk, cookie, flags);
-	if (!c)
-		return 0;
-	/* connect() enters SYN_SENT in the calling task; every other
-	 * transition may run in softirq on behalf of another task. */
-	if (newstate == TCP_SYN_SENT)
-		set_owner(&c->pid, c->comm);
-	snapshot_btf(sk, c, newstate);
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 
 #define TCPTOP_COMM_LEN 16
 
-/* A flow's endpoints. Ports in host byte order. For UDP this is the key. */
+/* A flow's endpoints. Ports in host byte order. */
 struct flow_tuple {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -20,39 +20,78 @@ struct flow_tuple {
 };
 
 enum conn_flags {
-	/* The program saw the connection open (SYN_SENT or SYN_RECV), so its
-	 * byte counters are complete. Without it the connection predates
-	 * tcptop and is reported as partial. */
+	/* tcptop saw the connection open (SYN_SENT or SYN_RECV), so it did
+	 * not predate tcptop. */
 	CONN_OPEN_SEEN = 1,
-	/* Closed, but the ring buffer was full: the entry stays in the map
-	 * with its final counters and userspace deletes it. */
+	/* The socket was released (tcp_destroy_sock): this is the final
+	 * record. In the table only when the ring buffer was full. */
 	CONN_CLOSED = 2,
+	/* No table entry backs this record (the table was full): everything
+	 * in it was read from the kernel's socket just now. */
+	CONN_UNTRACKED = 4,
 };
 
-/* Per TCP connection counters, keyed by socket cookie. */
+/* Per TCP connection state, keyed by socket cookie. The byte counters
+ * are lifetime totals: what tcptop counted per call, plus, for a
+ * connection that predates tcptop, what the kernel's own counters said
+ * had moved before (base_*). */
 struct tcp_conn {
 	struct flow_tuple tuple;
-	__u64 bytes_in;  /* sum of recvmsg return values */
-	__u64 bytes_out; /* sum of sendmsg return values */
-	__u32 segs_in;   /* tcp_sock copies: the kernel's own counters */
+	__u64 sk;        /* the socket's address: read only after checking its cookie */
+	__u64 bytes_in;  /* base_in + the sum of recvmsg return values */
+	__u64 bytes_out; /* base_out + the sum of sendmsg return values */
+	__u64 base_in;   /* lifetime bytes when tcptop began watching (0 if it saw the open) */
+	__u64 base_out;
+	__u32 base_segs_in;
+	__u32 base_segs_out;
+	__u32 segs_in; /* the kernel's own counters as of the last refresh (32-bit, they wrap) */
 	__u32 segs_out;
 	__u32 srtt_us;
 	__u32 total_retrans;
 	__u32 pid;
+	__u32 netns;    /* network namespace inode number */
+	__u32 hot_tick; /* the tick in which the connection last joined the hot list */
+	__u32 ino;      /* socket inode, for finding the owner in /proc */
+	__u32 sweep_tick; /* the tick whose sweep last reported it */
 	__u8 state;
 	__u8 flags;
 	__u16 _pad;
 	char comm[TCPTOP_COMM_LEN];
 };
 
-/* Lifecycle event on the ring buffer: a TCP connection closed. */
-struct conn_event {
+/* What the iterators and the ring buffer hand to userspace. */
+struct conn_record {
 	__u64 cookie;
 	struct tcp_conn conn;
 };
 
-/* Per UDP flow (socket 4-tuple, with the peer of each datagram for
- * unconnected sockets). */
+/* The owner the task_file iterator found for a socket without a table
+ * entry (for one with an entry, it writes the owner into the entry). */
+struct owner_record {
+	__u64 cookie;
+	__u32 pid;
+	char comm[TCPTOP_COMM_LEN];
+	__u32 _pad;
+};
+
+/* A socket to re-read at the next tick: it sent, received or changed
+ * state, or it still has data in flight. Keyed by cookie. The ticks are
+ * written by tcptop_hot and acted on by tcptop_hot_gc (see iter.h). */
+struct hot_sock {
+	__u64 sk;
+	__u32 cool_tick;   /* tick at which tcptop_hot found it idle: to leave the list */
+	__u32 seen_tick;   /* the connection's hot_tick then */
+	__u32 closed_tick; /* tick at which tcptop_hot reported it closed: to delete */
+	__u32 _pad;
+};
+
+/* UDP flows are keyed by network namespace and 4-tuple (with the peer of
+ * each datagram for unconnected sockets). */
+struct udp_key {
+	struct flow_tuple tuple;
+	__u32 netns;
+};
+
 struct udp_flow {
 	__u64 bytes_in;
 	__u64 bytes_out;

@@ -4,8 +4,9 @@
  * of a multi-megabyte vmlinux.h. Field offsets are relocated against the
  * running kernel's BTF at load time (preserve_access_index), so only the
  * names and types of the fields matter here, not their layout. Names match
- * include/net/sock.h and include/linux/tcp.h (stable since 4.x; sk_protocol
- * is a plain u16 since 5.6).
+ * include/net/sock.h, include/linux/tcp.h and include/linux/bpf.h
+ * (stable since 5.9, the oldest kernel with the BPF iterators used here;
+ * sk_protocol is a plain u16 since 5.6).
  */
 #ifndef TCPTOP_CORE_H
 #define TCPTOP_CORE_H
@@ -18,6 +19,18 @@ typedef struct {
 	__s64 counter;
 } atomic64_t;
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
@@ -25,26 +38,90 @@ struct sock_common {
 	__u16 skc_num;
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 	atomic64_t skc_cookie;
+	unsigned long skc_flags;
+} __attribute__((preserve_access_index));
+
+/* Bits of sock_common.skc_flags (enum sock_flags); the values are
+ * relocated against the kernel's BTF. */
+enum sock_flags {
+	SOCK_DEAD,
+	SOCK_DONE, /* a FIN arrived */
+};
+
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct sock *sk;
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_type;
 	__u16 sk_protocol;
+	struct socket *sk_socket;
 } __attribute__((preserve_access_index));
 
-struct socket {
-	struct sock *sk;
+struct inet_sock {
+	__be16 inet_sport; /* kept when CLOSE gives the port (inet_num) back */
 } __attribute__((preserve_access_index));
 
+/* The counters tcptop reads. The byte counters (bytes_sent, bytes_retrans,
+ * bytes_received: Linux 4.19+) give what an application wrote and read
+ * over the connection's life, see derive() in account.h. */
 struct tcp_sock {
 	__u32 srtt_us;
 	__u32 segs_in;
 	__u32 segs_out;
 	__u32 total_retrans;
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+	__u32 snd_una;
+	__u32 snd_nxt;
+	__u32 write_seq;
+	__u64 bytes_sent;
+	__u64 bytes_retrans;
+	__u64 bytes_received;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	int pid;
+	int tgid;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
+/* BPF iterator contexts (Linux 5.9+). */
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__bpf_map_elem {
+	struct bpf_iter_meta *meta;
+	void *key;
+	void *value;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 /* Registers, for kprobes. bpf_tracing.h uses the kernel's field names

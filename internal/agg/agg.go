@@ -122,6 +122,11 @@ func (a *Aggregator) observe(o *conn.Observation, now time.Time) {
 	}
 	first := st.seen != a.tick // false if the source repeated the flow this tick
 	st.apply(o, a.tick, now)
+	if o.Expired {
+		// The source forgot an idle UDP flow: so does the aggregator.
+		a.forget(st, known)
+		return
+	}
 	if !o.Closed && st.idle(now, a.udpTimeout) {
 		a.expired = append(a.expired, o.ID)
 		a.forget(st, known)
@@ -175,21 +180,15 @@ func (st *flowState) idle(now time.Time, timeout time.Duration) bool {
 	return st.proto == conn.UDP && timeout > 0 && now.Sub(st.lastChange) >= timeout
 }
 
-// sweep handles flows the source did not report this tick. A TCP flow goes
-// missing only when its close event was lost, so it gets the closing row
-// it would have had, with its last known counters; a missing UDP flow was
-// dropped by the source on purpose and is forgotten silently.
+// sweep gives the flows the source did not report this tick (nothing
+// about them changed) their unchanged row. A flow is never taken for
+// closed for being missing: a close is always reported.
 func (a *Aggregator) sweep() {
-	for id, st := range a.flows {
+	for _, st := range a.flows {
 		if st.seen == a.tick {
 			continue
 		}
-		delete(a.flows, id)
-		a.gone = append(a.gone, st)
-		if st.proto == conn.UDP {
-			continue
-		}
-		st.prev, st.seen, st.closed = st.cur, a.tick, true
+		st.prev, st.seen = st.cur, a.tick
 		a.add(st)
 	}
 }

@@ -118,7 +118,7 @@ func TestTickNumberAndTimestamp(t *testing.T) {
 		{"ticks count up, empty ticks included", []step[v]{
 			{now: at(1), obs: obs(tcp(1)), want: []v{{1, "2026-01-02T15:04:06.000000Z"}}},
 			{now: at(2), obs: obs(tcp(1)), want: []v{{2, "2026-01-02T15:04:07.000000Z"}}},
-			{now: at(3), obs: nil, want: []v{{3, "2026-01-02T15:04:08.000000Z"}}}, // tcp(1) lost its close
+			{now: at(3), obs: obs(tcp(1).closed()), want: []v{{3, "2026-01-02T15:04:08.000000Z"}}},
 			{now: at(4), obs: nil, want: []v{}},
 			{now: at(5), obs: obs(tcp(2)), want: []v{{5, "2026-01-02T15:04:10.000000Z"}}},
 		}},

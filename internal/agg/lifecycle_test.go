@@ -70,54 +70,15 @@ func TestTickClose(t *testing.T) {
 			}},
 			{now: at(3), obs: obs(tcp(1).bytes(5, 5)), want: []dv{{1, 5, 0, 0, 0, 0, false}}},
 		}},
-		{"lost close: tcp emitted once more as closed, deltas 0", []step[dv]{
+		{"a flow missing from a snapshot is unchanged, never closed", []step[dv]{
 			{now: at(1), obs: obs(tcp(1).bytes(100, 10), tcp(2).bytes(50, 0))},
-			{now: at(2), obs: obs(tcp(1).bytes(300, 10).pkts(3, 1), tcp(2).bytes(70, 0))},
-			{now: at(3), obs: obs(tcp(2).bytes(90, 0)), want: []dv{
-				{2, 90, 20, 0, 0, 0, false}, {1, 300, 0, 0, 0, 0, true},
+			{now: at(2), obs: obs(tcp(2).bytes(70, 0)), want: []dv{
+				{2, 70, 20, 0, 0, 0, false}, {1, 100, 0, 0, 0, 0, false},
 			}},
-			{now: at(4), obs: obs(tcp(2).bytes(90, 0)), want: []dv{{2, 90, 0, 0, 0, 0, false}}},
-		}},
-		{"a close and a lost close in the same tick", []step[dv]{
-			{now: at(1), obs: obs(tcp(1).bytes(10, 0), tcp(2).bytes(20, 0), tcp(3).bytes(30, 0))},
-			{now: at(2), obs: obs(tcp(1).bytes(10, 0).closed(), tcp(3).bytes(30, 0)), want: []dv{
-				{1, 10, 0, 0, 0, 0, true}, {2, 20, 0, 0, 0, 0, true}, {3, 30, 0, 0, 0, 0, false},
-			}},
-			{now: at(3), obs: obs(tcp(3).bytes(30, 0)), want: []dv{{3, 30, 0, 0, 0, 0, false}}},
-		}},
-		{"lost close keeps last pid, state and rates 0", []step[dv]{
-			{now: at(1), obs: obs(tcp(1).bytes(100, 10))},
-			{now: at(2), obs: nil, want: []dv{{1, 100, 0, 0, 0, 0, true}}},
-			{now: at(3), obs: obs(tcp(1).bytes(100, 10)), want: []dv{{1, 100, 100, 10, 0, 0, false}}},
-		}},
-		{"missing udp is forgotten silently", []step[dv]{
-			{now: at(1), obs: obs(udp(1).bytes(100, 10))},
-			{now: at(2), obs: nil, want: []dv{}},
-			{now: at(3), obs: obs(udp(1).bytes(100, 10)), want: []dv{{1, 100, 100, 10, 0, 0, false}}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { run(t, 0, tt.steps, deltas) })
-	}
-}
-
-// TestTickLostCloseRow checks every field of the row made up for a lost close.
-func TestTickLostCloseRow(t *testing.T) {
-	a := New(t0, 0)
-	o := tcp(1).bytes(100, 10).pkts(2, 1).pid(42, "nginx").partial()
-	o.RTTMicros, o.Retrans, o.State = 250, 1, "CLOSE_WAIT"
-	a.Tick(at(1), obs(o))
-	a.Tick(at(2), obs(tcp(1).bytes(100, 10).pkts(2, 1))) // pid 0, not partial: both sticky
-	rows, _ := a.Tick(at(3), nil)
-	want := conn.Row{
-		Timestamp: "2026-01-02T15:04:08.000000Z", Tick: 3, Proto: "tcp", Family: "ipv4",
-		LocalAddr: "10.0.0.1", LocalPort: 40000, RemoteAddr: "192.0.2.7", RemotePort: 1,
-		PID: 42, Comm: "nginx", State: "ESTABLISHED",
-		BytesIn: 100, BytesOut: 10, PacketsIn: 2, PacketsOut: 1,
-		Partial: true, Closed: true,
-	}
-	if len(rows) != 1 || rows[0] != want {
-		t.Errorf("got  %+v\nwant %+v", rows, want)
 	}
 }
 

@@ -74,26 +74,3 @@ func TestTickOrder(t *testing.T) {
 		})
 	}
 }
-
-// TestTickLostCloseOrderIsDeterministic covers rows made by the sweep,
-// which finds them in map iteration order. Equal rate, tuple and pid leave
-// the socket cookie to decide.
-func TestTickLostCloseOrderIsDeterministic(t *testing.T) {
-	for range 20 {
-		a := New(t0, 0)
-		var first []ob
-		for p := uint16(50); p >= 1; p-- {
-			first = append(first, tcp(p).addrs("10.0.0.1:80", "192.0.2.1:9").bytes(uint64(p)*10, 0))
-		}
-		a.Tick(at(1), obs(first...))
-		rows, _ := a.Tick(at(2), nil)
-		if len(rows) != 50 {
-			t.Fatalf("got %d rows, want 50", len(rows))
-		}
-		for i, r := range rows {
-			if want := int64(i+1) * 10; !r.Closed || r.BytesIn != want {
-				t.Fatalf("row %d: closed=%v bytes_in=%d, want closed, %d", i, r.Closed, r.BytesIn, want)
-			}
-		}
-	}
-}

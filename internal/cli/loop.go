@@ -56,7 +56,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 
-	src, err := source.Open(source.Config{Hooks: opts.Hooks, Warn: log.printf})
+	src, err := source.Open(source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout, Warn: log.printf})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		}
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 	}
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: agg.New(time.Now(), opts.UDPTimeout)}
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: agg.New(time.Now(), 0)}
 	return t.loop(stop)
 }
 
@@ -112,14 +112,11 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 }
 
 func (t *ticker) tick() error {
-	obs, err := t.src.Snapshot()
+	snap, err := t.src.Snapshot()
 	if err != nil {
 		return err
 	}
-	rows, expired := t.agg.Tick(time.Now(), obs)
-	if err := t.src.Forget(expired); err != nil {
-		t.log.printf("%v", err)
-	}
+	rows, _ := t.agg.Tick(snap.Time, snap.Obs)
 	rows = t.keep(rows)
 	if err := t.out.WriteTick(rows); err != nil {
 		return fmt.Errorf("write output: %w", err)
@@ -152,8 +149,8 @@ func (t *ticker) reportDrops() {
 	if err != nil {
 		return
 	}
-	if st.TCPTableFull > t.stats.TCPTableFull {
-		t.log.printf("%d TCP connections not tracked: connection table full", st.TCPTableFull-t.stats.TCPTableFull)
+	if st.TCPUntracked > t.stats.TCPUntracked {
+		t.log.printf("%d TCP connections not tracked (connection table full): their counters are read from the kernel's sockets each tick instead", st.TCPUntracked-t.stats.TCPUntracked)
 	}
 	if st.UDPTableFull > t.stats.UDPTableFull {
 		t.log.printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)

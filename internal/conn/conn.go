@@ -4,7 +4,10 @@
 // the standard library only.
 package conn
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Proto is the transport protocol of a flow.
 type Proto uint8
@@ -30,33 +33,68 @@ func (p Proto) String() string {
 // the kernel's socket cookie, which is never reused while the host is up,
 // so a port reused by a new connection is a new flow. A UDP flow has no
 // socket of its own (one unconnected socket serves many peers), so it is
-// identified by its 4-tuple. FlowID is comparable and used as a map key.
+// identified by its network namespace and 4-tuple: two containers using
+// the same addresses are two flows. FlowID is comparable and used as a map
+// key.
 type FlowID struct {
 	Proto  Proto
 	Cookie uint64         // TCP only
+	NetNS  uint32         // UDP only: network namespace inode number
 	Local  netip.AddrPort // UDP only
 	Remote netip.AddrPort // UDP only
 }
 
-// Observation is what the source knows about one flow at one tick:
-// cumulative counters since tcptop began watching it, plus the latest
-// state. The aggregator turns a sequence of observations into rows.
+// Observation is what the source learned about one flow at one read of the
+// kernel. Counters are lifetime totals as far as the kernel knows them; the
+// aggregator turns a sequence of observations into rows with deltas.
+//
+// The source reports a flow when something about it may have changed (its
+// application sent or received, its state changed, the kernel's counters
+// moved, or tcptop first saw it); a flow that is not reported in a snapshot
+// is unchanged, never closed: a close is always an explicit Closed
+// observation, and a UDP flow the source forgot is an explicit Expired one.
+// A flow may be reported with nothing changed.
 type Observation struct {
 	ID     FlowID
 	Proto  Proto
 	Local  netip.AddrPort // addresses are unmapped: ::ffff:a.b.c.d is a.b.c.d
 	Remote netip.AddrPort
+	NetNS  uint32 // network namespace inode number; 0 if unknown
 	PID    uint32 // 0 when no process has touched the socket yet
 	Comm   string
 	State  string // kernel TCP state name; "" for UDP
 
-	BytesIn, BytesOut     uint64
+	// BytesIn and BytesOut are application bytes (what recv returned and
+	// send accepted). TCP: over the connection's whole life, also for one
+	// that predates tcptop (the kernel's tcp_sock counters give what moved
+	// before tcptop started). UDP: since tcptop started.
+	BytesIn, BytesOut uint64
+	// PacketsIn and PacketsOut: TCP segments (the kernel's segs_in and
+	// segs_out, 32-bit counters that wrap: the consumer unwraps them across
+	// observations), UDP datagrams since tcptop started.
 	PacketsIn, PacketsOut uint64
 	RTTMicros             uint64
-	Retrans               uint64
+	Retrans               uint64 // TCP total_retrans, a 32-bit counter like the packets
 
-	Partial bool // existed before tcptop started: counters cover only the time since
-	Closed  bool // the connection closed; this is its final observation
+	// Base holds the counters as they were when tcptop began watching the
+	// flow: zero for a flow tcptop saw open, the lifetime totals at that
+	// moment for one that predates it. Deltas of a flow's first row are
+	// measured from Base, so only what moved since tcptop started counts.
+	BaseBytesIn, BaseBytesOut     uint64
+	BasePacketsIn, BasePacketsOut uint64
+
+	Partial   bool // existed before tcptop started: tcptop did not see it open
+	Untracked bool // the kernel table was full: counters are re-read from the kernel's socket at each read, not counted per call
+	Closed    bool // the connection closed; this is its final observation
+	Expired   bool // UDP: idle past the timeout, forgotten by the source; this is its final observation
+}
+
+// Snapshot is one read of the kernel: the flows that may have changed since
+// the previous read, and when their counters were read (rates are measured
+// between these times, not between the ends of ticks).
+type Snapshot struct {
+	Time time.Time
+	Obs  []Observation
 }
 
 // Family returns "ipv4" or "ipv6" from the (unmapped) remote address,

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -44,18 +46,24 @@ func checkPrivileges() error {
 // and every hook path need it.
 const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
-func loadKernelBTF(path string) (*btf.Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
+// loadKernelBTF reads the kernel's types through cache, which the loads
+// of the programs share: the kernel's BTF is parsed once.
+func loadKernelBTF(path string, cache *btf.Cache) (*btf.Spec, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)", ErrKernel, path)
 	}
-	defer f.Close()
-	spec, err := btf.LoadSpecFromReader(f)
+	spec, err := cache.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: unreadable kernel BTF at %s: %v", ErrKernel, path, err)
 	}
-	if !kernelHas(spec, stateHook) {
-		return nil, fmt.Errorf("%w: tracepoint inet_sock_set_state not in kernel BTF (needs Linux 4.16+ with BTF)", ErrKernel)
+	for _, h := range lifecycleHooks {
+		if !kernelHas(spec, h) {
+			return nil, fmt.Errorf("%w: tracepoint %s not in kernel BTF (needs Linux 5.9+ with BTF)", ErrKernel, h.target)
+		}
+	}
+	var iter *btf.Struct
+	if spec.TypeByName("bpf_iter__tcp", &iter) != nil {
+		return nil, fmt.Errorf("%w: no BPF iterator over TCP sockets (iter/tcp needs Linux 5.9+)", ErrKernel)
 	}
 	return spec, nil
 }
@@ -90,13 +98,17 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		return err
 	}
 	cookieHelper := path != HooksKprobe && cookieHelperAvailable()
-	if err := s.load(append(hooks, stateHook), cookieHelper); err != nil {
+	spec, err := s.spec(path, cookieHelper)
+	if err != nil {
+		return err
+	}
+	if err := s.load(spec, append(append([]hook{}, lifecycleHooks...), hooks...), cookieHelper); err != nil {
 		if path == HooksFexit && errors.Is(err, ErrPermission) {
 			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
 		}
 		return err
 	}
-	for _, h := range append([]hook{stateHook}, hooks...) {
+	for _, h := range append(append([]hook{}, lifecycleHooks...), hooks...) {
 		l, err := attachHook(s.progs.Programs[h.prog], h)
 		if err != nil {
 			return explainAttach(h, err)
@@ -104,40 +116,71 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		s.links = append(s.links, l)
 		s.hooks = append(s.hooks, h.String())
 	}
+	if err := s.attachIterators(); err != nil {
+		return err
+	}
 	s.path = path
 	s.attachCgroup(cookieHelper)
+	s.loadOwners(spec)
 	return nil
 }
 
-// load builds the collection for the given hooks plus the cgroup programs.
-func (s *Source) load(hooks []hook, cookieHelper bool) error {
+// spec reads the embedded object and sizes its maps for this path.
+func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, error) {
 	spec, err := loadTcptop()
 	if err != nil {
-		return fmt.Errorf("read embedded eBPF object: %w", err)
+		return nil, fmt.Errorf("read embedded eBPF object: %w", err)
 	}
-	for name, size := range map[string]uint32{
-		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize, "events": s.cfg.EventBufferBytes,
-	} {
+	// The tables grow with live connections (allocated on insert), except
+	// under kprobes, whose programs may only use preallocated hash maps on
+	// kernels before 6.1: there they are preallocated, and smaller.
+	prealloc := path == HooksKprobe
+	sizes := map[string]uint32{
+		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize,
+		"hot": s.cfg.HotListSize, "events": s.cfg.EventBufferBytes,
+	}
+	if prealloc && sizes["tcp_conns"] == 0 {
+		sizes["tcp_conns"] = 65536
+	}
+	if prealloc && sizes["udp_flows"] == 0 {
+		sizes["udp_flows"] = 32768
+	}
+	for name, size := range sizes {
 		if size > 0 {
 			spec.Maps[name].MaxEntries = size
 		}
 	}
-	if err := spec.Variables["cookie_helper"].Set(cookieHelper); err != nil {
-		return fmt.Errorf("configure eBPF object: %w", err)
+	for _, name := range []string{"tcp_conns", "udp_flows", "wanted"} {
+		if !prealloc || name == "wanted" {
+			spec.Maps[name].Flags |= unix.BPF_F_NO_PREALLOC
+		}
 	}
+	if err := spec.Variables["cookie_helper"].Set(cookieHelper); err != nil {
+		return nil, fmt.Errorf("configure eBPF object: %w", err)
+	}
+	return spec, nil
+}
+
+// load builds the collection for the given hooks, the iterators and the
+// cgroup programs; optional programs are loaded later, on their own.
+func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook, cookieHelper bool) error {
 	keep := map[string]bool{}
 	for _, h := range hooks {
 		keep[h.prog] = true
 	}
+	for _, name := range iterPrograms {
+		keep[name] = true
+	}
 	for _, c := range cgroupHooks(cookieHelper) {
 		keep[c.prog] = true
 	}
-	for name := range spec.Programs {
+	core := spec.Copy()
+	for name := range core.Programs {
 		if !keep[name] {
-			delete(spec.Programs, name)
+			delete(core.Programs, name)
 		}
 	}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(core, ebpf.CollectionOptions{Cache: s.btfCache})
 	if err != nil {
 		return explainLoadError(err)
 	}
@@ -145,9 +188,61 @@ func (s *Source) load(hooks []hook, cookieHelper bool) error {
 	return coll.Assign(&s.objs)
 }
 
+// loadOwners loads and attaches the owner iterator, which needs
+// bpf_sock_from_file (5.11+). Without it, owners come from /proc.
+func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
+	one := spec.Copy()
+	for name := range one.Programs {
+		if name != ownersProgram {
+			delete(one.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: s.allMaps(one), Cache: s.btfCache})
+	if err != nil {
+		s.cfg.Warn("owners of idle sockets from /proc (the kernel's iterator needs Linux 5.11+: %v)", oneLine(err))
+		return
+	}
+	it, err := link.AttachIter(link.IterOptions{Program: coll.Programs[ownersProgram]})
+	if err != nil {
+		coll.Close()
+		s.cfg.Warn("owners of idle sockets from /proc (%v)", err)
+		return
+	}
+	s.extra = append(s.extra, coll)
+	s.links = append(s.links, it)
+	s.iters.owners = it
+	s.hooks = append(s.hooks, "iter/task_file")
+}
+
+// allMaps names every map of the loaded collection that spec uses, so
+// that a program loaded on its own shares them. Assign took the named
+// maps out of the collection into s.objs; the rest (the data sections
+// behind the variables) are still in it.
+func (s *Source) allMaps(spec *ebpf.CollectionSpec) map[string]*ebpf.Map {
+	all := maps.Clone(s.progs.Maps)
+	v := reflect.ValueOf(&s.objs.tcptopMaps).Elem()
+	for i := range v.NumField() {
+		if m, ok := v.Field(i).Interface().(*ebpf.Map); ok && m != nil {
+			all[v.Type().Field(i).Tag.Get("ebpf")] = m
+		}
+	}
+	for name := range all {
+		if _, used := spec.Maps[name]; !used {
+			delete(all, name)
+		}
+	}
+	return all
+}
+
+// oneLine keeps the first line of a (verifier) error.
+func oneLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}
+
 func (h hook) String() string {
 	switch {
-	case h.prog == "tcptop_send" || h.prog == "tcptop_recv" || h == stateHook:
+	case h.tracepoint:
 		return "tp_btf/" + h.target
 	case h.kind == kprobe:
 		return "kprobe/" + h.target

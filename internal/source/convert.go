@@ -2,8 +2,6 @@ package source
 
 import (
 	"net/netip"
-
-	"github.com/tcptop/tcptop/internal/conn"
 )
 
 const (
@@ -18,14 +16,6 @@ var tcpStateNames = [...]string{
 	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
 	11: "CLOSING", 12: "NEW_SYN_RECV",
 }
-
-const (
-	tcpEstablished = 1
-	tcpTimeWait    = 6
-	tcpClose       = 7
-	tcpListen      = 10
-	tcpNewSynRecv  = 12
-)
 
 func tcpStateName(s uint8) string {
 	if int(s) < len(tcpStateNames) && tcpStateNames[s] != "" {
@@ -81,30 +71,9 @@ func (c commCache) name(raw [16]int8) string {
 	return s
 }
 
-// obsFromTCP builds an observation from the kernel's per-connection record.
-func (c commCache) obsFromTCP(cookie uint64, v *tcptopTcpConn) conn.Observation {
-	local, remote := endpoints(&v.Tuple)
-	return conn.Observation{
-		ID:         conn.FlowID{Proto: conn.TCP, Cookie: cookie},
-		Proto:      conn.TCP,
-		Local:      local,
-		Remote:     remote,
-		PID:        v.Pid,
-		Comm:       c.name(v.Comm),
-		State:      tcpStateName(v.State),
-		BytesIn:    v.BytesIn,
-		BytesOut:   v.BytesOut,
-		PacketsIn:  uint64(v.SegsIn),
-		PacketsOut: uint64(v.SegsOut),
-		RTTMicros:  uint64(v.SrttUs),
-		Retrans:    uint64(v.TotalRetrans),
-		Partial:    v.Flags&connOpenSeen == 0,
-		Closed:     v.Flags&connClosed != 0,
-	}
-}
-
 // Flags of struct tcp_conn (bpf/tcptop.h).
 const (
-	connOpenSeen = 1
-	connClosed   = 2
+	connOpenSeen  = 1
+	connClosed    = 2
+	connUntracked = 4
 )

@@ -11,75 +11,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diagSock is what sock_diag (the netlink interface behind ss) reports for
-// one TCP socket: the kernel's current counters, read at tick time so that
-// packets and rtt agree with `ss -ti` at the same moment even when no
-// process has touched the socket since.
-type diagSock struct {
-	tuple   tcptopFlowTuple
-	state   uint8
-	inode   uint32
-	segsIn  uint32
-	segsOut uint32
-	rttUs   uint32
-	retrans uint32
-}
-
-// dumpAttempts bounds the retries of a dump that sockets opening or
-// closing meanwhile made inconsistent. A socket missing from an
-// inconsistent dump would look gone, and a connection known only from
-// sock_diag would be reported closed.
-const dumpAttempts = 4
-
-// dumpTCP lists every TCP socket of both families by cookie. The cookie
-// is the one bpf_get_socket_cookie returns, which ties the two views.
-func dumpTCP(into map[uint64]diagSock) error {
-	clear(into)
+// nameExistingSockets asks sock_diag (the netlink interface behind ss) to
+// list every TCP socket, which makes the kernel give each one a cookie.
+// Where the programs cannot ask for cookies themselves (before 5.12, and
+// kprobes) they read them from the socket, so a connection older than
+// tcptop needs this to be seen at all.
+func nameExistingSockets() error {
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		var socks []*netlink.InetDiagTCPInfoResp
-		var err error = netlink.ErrDumpInterrupted
-		for try := 0; try < dumpAttempts && errors.Is(err, netlink.ErrDumpInterrupted); try++ {
-			socks, err = netlink.SocketDiagTCPInfo(fam)
-		}
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		if _, err := netlink.SocketDiagTCP(fam); err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return fmt.Errorf("sock_diag dump: %w", err)
 		}
-		for _, s := range socks {
-			if s.InetDiagMsg == nil {
-				continue
-			}
-			m := s.InetDiagMsg
-			cookie := uint64(m.ID.Cookie[1])<<32 | uint64(m.ID.Cookie[0])
-			d := diagSock{state: m.State, inode: m.INode}
-			d.tuple.Family = uint16(m.Family)
-			d.tuple.Sport, d.tuple.Dport = m.ID.SourcePort, m.ID.DestinationPort
-			copyIP(d.tuple.Saddr[:], m.ID.Source, m.Family)
-			copyIP(d.tuple.Daddr[:], m.ID.Destination, m.Family)
-			if ti := s.TCPInfo; ti != nil {
-				d.segsIn, d.segsOut, d.rttUs, d.retrans = ti.Segs_in, ti.Segs_out, ti.Rtt, ti.Total_retrans
-			}
-			into[cookie] = d
-		}
-	}
-	return nil
-}
-
-func copyIP(dst []byte, ip []byte, family uint8) {
-	if family == unix.AF_INET {
-		if v4 := ipTo4(ip); v4 != nil {
-			copy(dst, v4)
-		}
-		return
-	}
-	copy(dst, ip)
-}
-
-func ipTo4(ip []byte) []byte {
-	switch len(ip) {
-	case 4:
-		return ip
-	case 16:
-		return ip[12:16]
 	}
 	return nil
 }

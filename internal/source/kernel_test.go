@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"github.com/cilium/ebpf/btf"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 // A kernel without BTF is named as such, with the file tcptop looked for.
 func TestNoKernelBTFNamesTheFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "vmlinux")
-	_, err := loadKernelBTF(missing)
+	_, err := loadKernelBTF(missing, btf.NewCache())
 	if !errors.Is(err, ErrKernel) || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "BTF") {
 		t.Errorf("got %v, want an ErrKernel naming BTF and %s", err, missing)
 	}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -126,32 +127,71 @@ func TestShortLivedConnectionsAllReported(t *testing.T) {
 	}
 }
 
-func TestPreexistingConnectionIsPartialWithOwner(t *testing.T) {
+// Connections older than tcptop are listed from the first tick, partial,
+// with their owners and their lifetime totals: the bytes the applications
+// wrote and read before tcptop started, derived from the kernel's
+// counters, exact. Base equals them, so no delta is counted for what moved
+// before; while they stay idle they are not reported again.
+func TestPreexistingConnectionLifetimeTotals(t *testing.T) {
+	const sent, answered = 123457, 7655
 	requireRoot(t)
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "1000", "2000")
-	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "1000", "2000", "hold")
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(sent), strconv.Itoa(answered))
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered), "hold")
 	defer cli.Release()
 	time.Sleep(200 * time.Millisecond) // the exchange is done before tcptop starts
 
 	s := openSource(t)
+	s.cfg.SweepEvery = 50 * time.Millisecond
 	rec := newRecorder(s)
-	obs := rec.poll(t) // the first tick
-	var found bool
-	for _, o := range obs {
-		if o.Proto != conn.TCP || int(o.Local.Port()) != cli.Port {
-			continue
+	rec.poll(t) // the first tick
+	for _, side := range []struct {
+		h       *testnet.Helper
+		in, out uint64
+	}{{cli, answered, sent}, {srv, sent, answered}} {
+		o, ok := rec.latest(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == side.h.Port })
+		if !ok {
+			t.Fatalf("pre-existing connection of %s not listed in the first tick", side.h.Name)
 		}
-		found = true
-		if !o.Partial || int(o.PID) != cli.PID() || o.Comm != "tt-client" || o.State != "ESTABLISHED" {
-			t.Errorf("pre-existing client connection: partial=%v pid=%d comm=%q state=%s, want partial pid %d tt-client ESTABLISHED",
-				o.Partial, o.PID, o.Comm, o.State, cli.PID())
+		if !o.Partial || int(o.PID) != side.h.PID() || o.Comm != side.h.Name || o.State != "ESTABLISHED" {
+			t.Errorf("%s: partial=%v pid=%d comm=%q state=%s, want partial pid %d %s ESTABLISHED",
+				side.h.Name, o.Partial, o.PID, o.Comm, o.State, side.h.PID(), side.h.Name)
 		}
-		if o.BytesIn != 0 || o.BytesOut != 0 {
-			t.Errorf("partial connection counts bytes from before tcptop: in=%d out=%d", o.BytesIn, o.BytesOut)
+		if o.BytesIn != side.in || o.BytesOut != side.out || o.BaseBytesIn != side.in || o.BaseBytesOut != side.out {
+			t.Errorf("%s: bytes in=%d out=%d base in=%d out=%d, want lifetime totals in=%d out=%d, and base the same",
+				side.h.Name, o.BytesIn, o.BytesOut, o.BaseBytesIn, o.BaseBytesOut, side.in, side.out)
+		}
+		if o.PacketsIn == 0 || o.BasePacketsIn != o.PacketsIn || o.BasePacketsOut != o.PacketsOut {
+			t.Errorf("%s: packets %d/%d base %d/%d: want lifetime segments, base the same",
+				side.h.Name, o.PacketsIn, o.PacketsOut, o.BasePacketsIn, o.BasePacketsOut)
 		}
 	}
-	if !found {
-		t.Fatal("pre-existing connection not listed in the first snapshot")
+	// Idle: nothing more is reported, sweeps included.
+	n := len(rec.all)
+	for range 4 {
+		time.Sleep(60 * time.Millisecond)
+		rec.poll(t)
+	}
+	for _, o := range rec.all[n:] {
+		if int(o.Local.Port()) == cli.Port || int(o.Local.Port()) == srv.Port {
+			t.Errorf("idle pre-existing connection reported again: %+v", o)
+		}
+	}
+}
+
+// An accepted connection that no process has read or written yet gets
+// its owner, in the tick after it opened at the latest.
+func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
+	s := openSource(t)
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
+	defer srv.Release()
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
+	defer cl.Release()
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
+	o, _ := rec.latest(isServer)
+	if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
+		t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
 	}
 }
 
@@ -187,39 +227,132 @@ func TestCloseBurstOverflowingRingBufferLosesNothing(t *testing.T) {
 	}
 }
 
-// With a full connection table, untracked connections are still listed
-// (from sock_diag, as partial) and the drop is counted.
-func TestFullTableCountsAndStillLists(t *testing.T) {
+// With a table too small for the connections, those it cannot hold are
+// still listed, with what the kernel knows of them: exact application
+// bytes and their owners, not marked partial (they opened while tcptop
+// ran); each closes once with its final bytes; the drop count counts
+// connections, not failed inserts; and nothing is left in the table.
+func TestFullTableListsUntrackedExactly(t *testing.T) {
+	const conns, out, in = 4, 1300, 2700
 	requireRoot(t)
-	s, err := Open(Config{Warn: t.Logf, TCPTableSize: 1})
+	s, err := Open(Config{Warn: t.Logf, TCPTableSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	rec := newRecorder(s)
-	var clients []*testnet.Helper
-	for range 3 {
-		srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "100", "100")
-		c := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "100", "100", "hold")
-		defer c.Release()
-		clients = append(clients, c)
-	}
-	time.Sleep(100 * time.Millisecond)
 	rec.poll(t)
-	for _, c := range clients {
-		found := false
-		for _, o := range rec.last {
-			if o.Proto == conn.TCP && int(o.Local.Port()) == c.Port && int(o.PID) == c.PID() {
-				found = true
+	var clients, servers []*testnet.Helper
+	for range conns {
+		srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(out), strconv.Itoa(in))
+		c := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in), "hold")
+		clients, servers = append(clients, c), append(servers, srv)
+	}
+	type side struct {
+		h       *testnet.Helper
+		in, out uint64
+	}
+	var sides []side
+	for i := range clients {
+		sides = append(sides, side{clients[i], in, out}, side{servers[i], out, in})
+	}
+	listed := func(h *testnet.Helper, in, out uint64) bool {
+		o, ok := rec.latest(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == h.Port })
+		return ok && o.BytesIn == in && o.BytesOut == out && int(o.PID) == h.PID()
+	}
+	rec.pollUntil(t, 5*time.Second, func() bool {
+		for _, sd := range sides {
+			if !listed(sd.h, sd.in, sd.out) {
+				return false
 			}
 		}
-		if !found {
-			t.Errorf("connection of client pid %d not listed", c.PID())
+		return true
+	})
+	untracked := 0
+	for _, sd := range sides {
+		o, _ := rec.latest(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == sd.h.Port })
+		if o.Partial {
+			t.Errorf("%s: opened while tcptop ran, marked partial: %+v", sd.h.Name, o)
+		}
+		if o.Untracked {
+			untracked++
 		}
 	}
-	if st, _ := s.Stats(); st.TCPTableFull == 0 {
-		t.Error("table-full counter did not move")
+	if untracked < 2*conns-2 {
+		t.Errorf("only %d of %d sockets untracked with a table of 2: the test proves little", untracked, 2*conns)
 	}
+	cookies := map[uint64]bool{}
+	for _, o := range rec.all {
+		if o.Untracked {
+			cookies[o.ID.Cookie] = true
+		}
+	}
+	if st, _ := s.Stats(); st.TCPUntracked != uint64(len(cookies)) {
+		t.Errorf("drop count %d, want %d: one per connection not tracked", st.TCPUntracked, len(cookies))
+	}
+	for _, c := range clients {
+		c.Release()
+	}
+	for _, h := range append(append([]*testnet.Helper{}, clients...), servers...) {
+		h.Wait(t, 10*time.Second)
+	}
+	isOurs := func(o conn.Observation) bool {
+		for _, sd := range sides {
+			if int(o.Local.Port()) == sd.h.Port {
+				return true
+			}
+		}
+		return false
+	}
+	rec.pollUntil(t, 5*time.Second, func() bool { return len(rec.closedWith(isOurs)) == 2*conns })
+	rec.poll(t)
+	for _, sd := range sides {
+		checkClosedOnceAllowUntracked(t, rec, sd.h, sd.in, sd.out)
+	}
+}
+
+// checkClosedOnceAllowUntracked is checkClosedOnce for one connection that
+// may have been untracked.
+func checkClosedOnceAllowUntracked(t *testing.T, rec *recorder, h *testnet.Helper, in, out uint64) {
+	t.Helper()
+	got := rec.closedWith(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == h.Port })
+	if len(got) != 1 {
+		t.Errorf("%s: %d closed records, want 1", h.Name, len(got))
+		return
+	}
+	if o := got[0]; o.BytesIn != in || o.BytesOut != out || o.Partial {
+		t.Errorf("%s: closed with in=%d out=%d partial=%v, want in=%d out=%d", h.Name, o.BytesIn, o.BytesOut, o.Partial, in, out)
+	}
+	if after := rec.after(map[uint64]bool{got[0].ID.Cookie: true}); len(after) > 0 {
+		t.Errorf("%s: reported after its close: %+v", h.Name, after)
+	}
+}
+
+// A failed kernel read (what a failed sock_diag dump was) loses news for
+// a tick, never connections: none is taken for closed, and when reads
+// work again their counters are right and each closes once.
+func TestFailedReadsInferNoClose(t *testing.T) {
+	const out, in = 4321, 8765
+	s := openSource(t)
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(out), strconv.Itoa(in))
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in), "hold")
+	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == cl.Port }
+	rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isClient); return ok && o.BytesIn == in })
+	s.readFault = errors.New("injected read failure")
+	for range 3 {
+		rec.poll(t)
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.readFault = nil
+	rec.poll(t)
+	if c := rec.closedWith(isClient); len(c) > 0 {
+		t.Fatalf("connection taken for closed while reads failed: %+v", c)
+	}
+	cl.Release()
+	cl.Wait(t, 10*time.Second)
+	rec.pollUntil(t, 5*time.Second, func() bool { return len(rec.closedWith(isClient)) == 1 })
+	checkClosedOnce(t, rec, "client", 1, isClient, in, out)
 }
 
 // A dual-stack IPv6 socket talking to an IPv4 peer sees IPv4-mapped

@@ -37,17 +37,18 @@ const (
 
 // hook is one program of a path and where it attaches.
 type hook struct {
-	prog     string // program name in bpf/tcptop.bpf.c
-	kind     hookKind
-	target   string // kernel function or tracepoint
-	optional bool   // absent on some kernels without loss (inet_sendpage, gone in 6.5)
+	prog       string // program name in bpf/tcptop.bpf.c
+	kind       hookKind
+	target     string // kernel function or tracepoint
+	tracepoint bool   // target is a tracepoint (tp_btf), not a function
+	optional   bool   // absent on some kernels without loss (inet_sendpage, gone in 6.5)
 }
 
 // plans are the send/receive hooks of each path.
 var plans = map[string][]hook{
 	HooksTracepoint: {
-		{prog: "tcptop_send", target: "sock_send_length"},
-		{prog: "tcptop_recv", target: "sock_recv_length"},
+		{prog: "tcptop_send", target: "sock_send_length", tracepoint: true},
+		{prog: "tcptop_recv", target: "sock_recv_length", tracepoint: true},
 	},
 	HooksFexit: {
 		{prog: "tcptop_fx_send4", target: "inet_sendmsg"},
@@ -73,8 +74,18 @@ var plans = map[string][]hook{
 // kprobePMU exists when the kernel can create kprobes through perf (4.17+).
 const kprobePMU = "/sys/bus/event_source/devices/kprobe"
 
-// stateHook is common to every path: TCP open, state changes and close.
-var stateHook = hook{prog: "tcptop_state", target: "inet_sock_set_state"}
+// lifecycleHooks are common to every path: TCP open and state changes,
+// and the release of the socket, which is the close.
+var lifecycleHooks = []hook{
+	{prog: "tcptop_state", target: "inet_sock_set_state", tracepoint: true},
+	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
+}
+
+// iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded
+// separately since it needs a newer kernel than the rest.
+var iterPrograms = []string{"tcptop_hot", "tcptop_hot_gc", "tcptop_sweep"}
+
+const ownersProgram = "tcptop_owners"
 
 // cgroup programs: the UDP peer hooks, and the cookie generators needed
 // where tracing programs cannot call bpf_get_socket_cookie.
@@ -111,7 +122,7 @@ func pathOrder(choice string) ([]string, error) {
 // kernelHas reports whether the kernel's BTF describes the target of h: a
 // tracepoint (btf_trace_<name> typedef) or a function.
 func kernelHas(kernel *btf.Spec, h hook) bool {
-	if h.prog == "tcptop_send" || h.prog == "tcptop_recv" || h == stateHook {
+	if h.tracepoint {
 		var td *btf.Typedef
 		return kernel.TypeByName("btf_trace_"+h.target, &td) == nil
 	}

@@ -1,16 +1,20 @@
 // Package source is tcptop's kernel side in Go: it loads the BPF programs
 // from bpf/, attaches them to the hooks the running kernel offers, and each
-// tick turns the kernel's per-connection maps, the ring buffer of close
-// events and a sock_diag dump into plain conn.Observation values. Nothing
-// outside this package sees a cilium/ebpf or bpf2go type.
+// tick reads what moved (the hot list, a periodic sweep of every TCP
+// socket, the ring buffer of closes, the UDP flows) into plain
+// conn.Observation values. Nothing outside this package sees a cilium/ebpf
+// or bpf2go type.
 package source
 
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -26,15 +30,27 @@ type Config struct {
 	// CgroupPath is the cgroup v2 directory the cgroup hooks attach to;
 	// empty means the root of the first cgroup2 mount.
 	CgroupPath string
-	// ProcRoot is where /proc is mounted (for socket inode → pid).
+	// ProcRoot is where /proc is mounted (for owners on kernels before 5.11).
 	ProcRoot string
 	// Warn receives non-fatal notices (a hook that could not attach).
 	Warn func(format string, args ...any)
-	// TCPTableSize, UDPTableSize and EventBufferBytes override the sizes
-	// of the kernel maps (0: the defaults in bpf/tcptop.bpf.c). Tests use
+	// TCPTableSize, UDPTableSize, HotListSize and EventBufferBytes
+	// override the sizes of the kernel maps (0: the defaults). Tests use
 	// small ones to exercise the full-map and full-ring-buffer paths.
-	TCPTableSize, UDPTableSize, EventBufferBytes uint32
+	TCPTableSize, UDPTableSize, HotListSize, EventBufferBytes uint32
+	// UDPTimeout is how long a UDP flow may stay idle before the source
+	// forgets it (reporting it Expired); 0 means never.
+	UDPTimeout time.Duration
+	// SweepEvery is how often every TCP socket is re-read, for counters
+	// that move without any call (default 10s; the first tick always
+	// sweeps).
+	SweepEvery time.Duration
 }
+
+// DefaultSweepEvery bounds how late a counter that moves without any call
+// on its socket (segments for an application that is not reading,
+// keepalives) is reported.
+const DefaultSweepEvery = 10 * time.Second
 
 // kernelObjects are the maps and variables every path shares; programs
 // differ by path and live in Source.progs, which also keeps the maps
@@ -49,22 +65,30 @@ type Source struct {
 	cfg    Config
 	objs   kernelObjects
 	progs  *ebpf.Collection
+	extra  []*ebpf.Collection // optional programs, loaded one by one
 	links  []link.Link
 	events *ringbuf.Reader
 	path   string
 	hooks  []string
 	gaps   []string
 
-	diagFailed bool // sock_diag failed once: reported, not retried loudly
+	iters     iterators
+	tick      uint32
+	lastSweep time.Time
+	forceScan bool // the hot list overflowed: look for closed entries in the table
 
-	comms    commCache
-	diag     map[uint64]diagSock
-	owners   map[uint64]owner // TCP cookie → owner found in /proc
-	triedIno map[uint32]bool  // inodes already looked up in /proc
-	udpSeen  map[conn.FlowID]udpSeen
-	obs      []conn.Observation
-	batch    tcpBatch
-	udp      udpBatch
+	tcp   tcpState
+	names commCache
+	owner ownerState
+	udp   udpState
+	obs   []conn.Observation
+	last  Stats
+
+	warned   map[string]bool
+	btfCache *btf.Cache // while loading
+
+	// readFault, when set by a test, fails the per-tick kernel reads.
+	readFault error
 }
 
 // Open checks privileges and the kernel, then loads and attaches the first
@@ -76,6 +100,9 @@ func Open(cfg Config) (_ *Source, err error) {
 	if cfg.Warn == nil {
 		cfg.Warn = func(string, ...any) {}
 	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = DefaultSweepEvery
+	}
 	order, err := pathOrder(cfg.Hooks)
 	if err != nil {
 		return nil, err
@@ -83,7 +110,8 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := checkPrivileges(); err != nil {
 		return nil, err
 	}
-	kernel, err := loadKernelBTF(kernelBTFPath)
+	cache := btf.NewCache()
+	kernel, err := loadKernelBTF(kernelBTFPath, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -92,19 +120,15 @@ func Open(cfg Config) (_ *Source, err error) {
 	// CAP_SYS_RESOURCE it can fail; loading then tells whether it mattered.
 	_ = rlimit.RemoveMemlock()
 
-	s := &Source{
-		cfg: cfg, comms: commCache{}, diag: map[uint64]diagSock{},
-		owners: map[uint64]owner{}, triedIno: map[uint32]bool{}, udpSeen: map[conn.FlowID]udpSeen{},
-	}
+	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache}
+	s.tcp.init()
+	s.owner.init()
+	s.udp.init()
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	// A sock_diag dump makes the kernel name (cookie) every existing TCP
-	// socket, which paths that read the cookie instead of asking for it
-	// depend on for connections older than tcptop.
-	_ = dumpTCP(s.diag)
 
 	var reasons []string
 	denied := 0
@@ -127,8 +151,22 @@ func Open(cfg Config) (_ *Source, err error) {
 	default:
 		return nil, fmt.Errorf("%w: no usable send/receive hooks (%s)", ErrKernel, strings.Join(reasons, "; "))
 	}
+	if err := s.setTick(1); err != nil {
+		return nil, err
+	}
+	// The kernel's types (several MB once parsed) are needed only to load.
+	s.btfCache = nil
+	debug.FreeOSMemory()
 	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	if s.path == HooksKprobe || !cookieHelperAvailable() {
+		// Paths that read the cookie from the socket need the kernel to
+		// have named every socket: a sock_diag dump names those older
+		// than the cgroup program that names new ones.
+		if err := nameExistingSockets(); err != nil {
+			s.gap("connections older than tcptop (%v; is the tcp_diag module loaded?)", err)
+		}
 	}
 	return s, nil
 }
@@ -162,7 +200,12 @@ func (s *Source) detach() error {
 		errs = append(errs, l.Close())
 	}
 	s.links, s.hooks, s.gaps, s.path = nil, nil, nil, ""
+	s.iters = iterators{}
 	errs = append(errs, s.objs.tcptopMaps.Close())
+	for _, c := range s.extra {
+		c.Close()
+	}
+	s.extra = nil
 	if s.progs != nil {
 		s.progs.Close() // the programs and the maps behind the variables
 		s.progs = nil
@@ -173,46 +216,94 @@ func (s *Source) detach() error {
 
 // Stats counts what the kernel side could not record.
 type Stats struct {
-	TCPTableFull uint64 // TCP connections not tracked: map full
-	UDPTableFull uint64 // UDP datagrams not counted: map full
-	EventsLost   uint64 // close events that found the ring buffer full (kept in the map instead)
+	TCPUntracked uint64 // TCP connections seen without a table entry: table full
+	UDPTableFull uint64 // UDP datagrams not counted: flow table full
+	HotListFull  uint64 // times a connection could not join the hot list (its news waited for the next sweep)
+	EventsLost   uint64 // close records that found the ring buffer full (kept in the table instead)
 }
 
-// Stats reads the kernel-side failure counters.
+// Stats reads the failure counters.
 func (s *Source) Stats() (Stats, error) {
-	var st Stats
+	st := Stats{TCPUntracked: s.tcp.untrackedSeen}
 	err := errors.Join(
-		s.objs.TcpTableFull.Get(&st.TCPTableFull),
 		s.objs.UdpTableFull.Get(&st.UDPTableFull),
+		s.objs.HotFull.Get(&st.HotListFull),
 		s.objs.EventsLost.Get(&st.EventsLost),
 	)
 	return st, err
 }
 
-// Snapshot returns one observation per live or just-closed flow, with
-// cumulative counters. The slice is reused by the next call.
-func (s *Source) Snapshot() ([]conn.Observation, error) {
+// Snapshot returns the flows that may have changed since the previous
+// call, with lifetime counters, and the time they were read. Its slice is
+// reused by the next call.
+//
+// Order matters. The sweep (every SweepEvery, and at the first tick)
+// reads every socket; then the owner lookup marks what it found hot; then
+// the hot list is read, the freshest view of what moved; then the ring
+// buffer, whose close records replace any live observation of the same
+// connection from this tick. A connection is never taken for closed for
+// being missing from a read: a close comes only from the kernel.
+func (s *Source) Snapshot() (conn.Snapshot, error) {
 	s.obs = s.obs[:0]
-	// Order matters: sock_diag first, then the map, then the ring buffer.
-	// A connection opened after the dump is in the map (and not mistaken
-	// for one that predates tcptop); one closed after the map was read has
-	// its close event drained last, in this tick or the next.
-	if err := dumpTCP(s.diag); err != nil && !s.diagFailed {
-		// Without sock_diag (tcp_diag not loaded, say) tcptop still counts
-		// everything the probes see; it says once what is missing.
-		s.diagFailed = true
-		s.gap("connections older than tcptop, and TCP counters refreshed between sends (%v; is the tcp_diag module loaded?)", err)
+	s.tcp.beginTick()
+	if err := s.setTick(s.tick + 1); err != nil {
+		return conn.Snapshot{}, err
 	}
-	if err := s.readTCP(); err != nil {
-		return nil, err
+	now := time.Now()
+	var errs []error
+	if first := s.lastSweep.IsZero(); first || s.forceScan || now.Sub(s.lastSweep) >= s.cfg.SweepEvery {
+		s.lastSweep = now
+		s.tcp.firstSweep = first
+		errs = append(errs, s.readIter(s.iters.sweep, "sweep"))
+		s.tcp.firstSweep = false
 	}
-	if err := s.drainCloses(); err != nil {
-		return nil, err
+	s.findOwners()
+	errs = append(errs, s.readIter(s.iters.hot, "hot list"), runIter(s.iters.hotGC, "hot list cleanup"))
+	if s.forceScan {
+		s.forceScan = false
+		errs = append(errs, s.scanClosed())
 	}
-	s.addUnseenTCP()
-	s.resolveOwners()
-	if err := s.readUDP(); err != nil {
-		return nil, err
+	errs = append(errs, s.drainCloses())
+	errs = append(errs, s.readUDP())
+	s.checkOverflow()
+	// A failed read loses news for this tick, not connections: what was
+	// read is still reported, the next tick reads again, and the user is
+	// told once.
+	if err := errors.Join(errs...); err != nil {
+		s.warnOnce(err)
 	}
-	return s.obs, nil
+	return conn.Snapshot{Time: time.Now(), Obs: s.obs}, nil
+}
+
+// warnOnce reports a failed read the first time it happens.
+func (s *Source) warnOnce(err error) {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
+	if !s.warned[msg] {
+		s.warned[msg] = true
+		s.cfg.Warn("%s (tcptop keeps running; connections are not taken for closed)", msg)
+	}
+}
+
+// setTick tells the programs which tick is being read. Ticks start at 1:
+// a connection whose hot_tick is 0 has never joined the hot list.
+func (s *Source) setTick(t uint32) error {
+	if err := s.objs.Tick.Set(t); err != nil {
+		return fmt.Errorf("set tick: %w", err)
+	}
+	s.tick = t
+	return nil
+}
+
+// checkOverflow notices the hot list overflowing: news of some
+// connections then waits for the next sweep, which it brings forward, and
+// a closed connection kept in the table may not be on the list.
+func (s *Source) checkOverflow() {
+	var hotFull uint64
+	if s.objs.HotFull.Get(&hotFull) == nil && hotFull > s.last.HotListFull {
+		s.forceScan = true
+		s.last.HotListFull = hotFull
+	}
 }

@@ -37,6 +37,7 @@ type recorder struct {
 	s      *Source
 	last   map[conn.FlowID]conn.Observation
 	closed []conn.Observation
+	all    []conn.Observation // every observation, in order
 }
 
 func newRecorder(s *Source) *recorder {
@@ -45,10 +46,12 @@ func newRecorder(s *Source) *recorder {
 
 func (r *recorder) poll(t *testing.T) []conn.Observation {
 	t.Helper()
-	obs, err := r.s.Snapshot()
+	snap, err := r.s.Snapshot()
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
+	obs := snap.Obs
+	r.all = append(r.all, obs...)
 	for _, o := range obs {
 		r.last[o.ID] = o
 		if o.Closed {
@@ -196,4 +199,50 @@ func TestTCPPacketsMatchKernelSegments(t *testing.T) {
 	if got.PacketsIn != in || got.PacketsOut != out {
 		t.Errorf("packets_in=%d packets_out=%d, ss segs_in=%d segs_out=%d", got.PacketsIn, got.PacketsOut, in, out)
 	}
+}
+
+// after returns the observations polled after each connection in closed
+// had closed.
+func (r *recorder) after(closed map[uint64]bool) []conn.Observation {
+	var out []conn.Observation
+	done := map[uint64]bool{}
+	for _, o := range r.all {
+		if o.Proto != conn.TCP || !closed[o.ID.Cookie] {
+			continue
+		}
+		if done[o.ID.Cookie] {
+			out = append(out, o)
+		}
+		if o.Closed {
+			done[o.ID.Cookie] = true
+		}
+	}
+	return out
+}
+
+// latest returns the last observation polled of a connection matching
+// match.
+func (r *recorder) latest(match func(conn.Observation) bool) (conn.Observation, bool) {
+	for i := len(r.all) - 1; i >= 0; i-- {
+		if match(r.all[i]) {
+			return r.all[i], true
+		}
+	}
+	return conn.Observation{}, false
+}
+
+// tableFill counts the kernel's TCP table entries.
+func tableFill(t *testing.T, s *Source) int {
+	t.Helper()
+	var k uint64
+	var v tcptopTcpConn
+	n := 0
+	it := s.objs.TcpConns.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

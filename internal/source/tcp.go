@@ -13,154 +13,154 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-const batchSize = 256
-
-// tcpBatch holds the reusable buffers of one tick's TCP read.
-type tcpBatch struct {
-	keys   []uint64
-	values []tcptopTcpConn
-	index  map[uint64]int // cookie → position in Source.obs
-	closed []uint64       // closed entries userspace must delete
-	record ringbuf.Record
+// tcpState is what the source remembers of TCP connections between
+// ticks: only those the kernel table could not hold. Everything else
+// lives in the kernel.
+type tcpState struct {
+	index map[uint64]int // cookie → position in Source.obs, this tick
+	// untracked holds connections reported without a table entry:
+	// whether each predates tcptop and its base are decided when it is
+	// first seen, since a record built from the socket alone cannot tell.
+	untracked     map[uint64]untrackedConn
+	untrackedSeen uint64 // distinct connections, for Stats
+	firstSweep    bool   // the sweep at start is running: what it finds predates tcptop
+	buf           []byte
+	record        ringbuf.Record
 }
 
-// readTCP reads the kernel's per-connection map in batches.
-func (s *Source) readTCP() error {
-	b := &s.batch
-	if b.index == nil {
-		b.index = map[uint64]int{}
-		b.keys = make([]uint64, batchSize)
-		b.values = make([]tcptopTcpConn, batchSize)
+func (t *tcpState) init() {
+	t.index = map[uint64]int{}
+	t.untracked = map[uint64]untrackedConn{}
+}
+
+type untrackedConn struct {
+	partial                       bool
+	baseBytesIn, baseBytesOut     uint64
+	basePacketsIn, basePacketsOut uint64
+}
+
+func (t *tcpState) beginTick() { clear(t.index) }
+
+func (t *tcpState) readBuf() []byte {
+	if t.buf == nil {
+		t.buf = make([]byte, readBufSize)
 	}
-	clear(b.index)
-	b.closed = b.closed[:0]
+	return t.buf
+}
+
+// addRecord turns a kernel record into this tick's observation of its
+// connection; a later record of the same connection replaces an earlier
+// one (the ring buffer's close replaces a live read).
+func (s *Source) addRecord(r *tcptopConnRecord) {
+	o := s.observation(r)
+	if i, ok := s.tcp.index[r.Cookie]; ok {
+		s.obs[i] = o
+	} else {
+		s.tcp.index[r.Cookie] = len(s.obs)
+		s.obs = append(s.obs, o)
+	}
+	s.owner.note(&o, r.Conn.Ino)
+	if o.Closed {
+		delete(s.tcp.untracked, r.Cookie)
+	}
+}
+
+// observation builds an observation from a kernel record.
+func (s *Source) observation(r *tcptopConnRecord) conn.Observation {
+	c := &r.Conn
+	local, remote := endpoints(&c.Tuple)
+	o := conn.Observation{
+		ID:    conn.FlowID{Proto: conn.TCP, Cookie: r.Cookie},
+		Proto: conn.TCP, Local: local, Remote: remote, NetNS: c.Netns,
+		PID: c.Pid, Comm: s.names.name(c.Comm), State: tcpStateName(c.State),
+		BytesIn: c.BytesIn, BytesOut: c.BytesOut,
+		PacketsIn: uint64(c.SegsIn), PacketsOut: uint64(c.SegsOut),
+		RTTMicros: uint64(c.SrttUs), Retrans: uint64(c.TotalRetrans),
+		BaseBytesIn: c.BaseIn, BaseBytesOut: c.BaseOut,
+		BasePacketsIn: uint64(c.BaseSegsIn), BasePacketsOut: uint64(c.BaseSegsOut),
+		Partial: c.Flags&connOpenSeen == 0,
+		Closed:  c.Flags&connClosed != 0,
+	}
+	if o.PID == 0 {
+		if ow, ok := s.owner.found[r.Cookie]; ok {
+			o.PID, o.Comm = ow.pid, ow.comm
+		}
+	}
+	u, known := s.tcp.untracked[r.Cookie]
+	if c.Flags&connUntracked == 0 {
+		// A connection first reported untracked keeps the verdict it got
+		// then, even once the table has room for it.
+		o.Partial = o.Partial && (!known || u.partial)
+		return o
+	}
+	o.Untracked = true
+	if !known {
+		// Only the first sweep finds connections older than tcptop: one
+		// found later opened while the table was full.
+		u = untrackedConn{partial: s.tcp.firstSweep}
+		if u.partial {
+			u.baseBytesIn, u.baseBytesOut = o.BytesIn, o.BytesOut
+			u.basePacketsIn, u.basePacketsOut = o.PacketsIn, o.PacketsOut
+		}
+		s.tcp.untracked[r.Cookie] = u
+		s.tcp.untrackedSeen++
+	}
+	o.Partial = u.partial
+	o.BaseBytesIn, o.BaseBytesOut = u.baseBytesIn, u.baseBytesOut
+	o.BasePacketsIn, o.BasePacketsOut = u.basePacketsIn, u.basePacketsOut
+	return o
+}
+
+// drainCloses reads every close record waiting in the ring buffer.
+func (s *Source) drainCloses() error {
+	if s.readFault != nil {
+		return fmt.Errorf("read close records: %w", s.readFault)
+	}
+	rec := &s.tcp.record
+	// A deadline already passed makes reads return once the buffer is empty.
+	s.events.SetDeadline(time.Now())
+	for {
+		err := s.events.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read close records: %w", err)
+		}
+		if len(rec.RawSample) < recordSize {
+			continue
+		}
+		s.addRecord((*tcptopConnRecord)(unsafe.Pointer(&rec.RawSample[0])))
+	}
+}
+
+// scanClosed looks through the whole table for connections that closed
+// while both the ring buffer and the hot list were full, reports and
+// deletes them. It runs only after such an overflow.
+func (s *Source) scanClosed() error {
+	const batch = 256
+	keys := make([]uint64, batch)
+	vals := make([]tcptopTcpConn, batch)
+	var closed []uint64
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := s.objs.TcpConns.BatchLookup(&cursor, b.keys, b.values, nil)
+		n, err := s.objs.TcpConns.BatchLookup(&cursor, keys, vals, nil)
 		for i := range n {
-			s.addTCP(b.keys[i], &b.values[i])
+			if vals[i].Flags&connClosed != 0 {
+				s.addRecord(&tcptopConnRecord{Cookie: keys[i], Conn: vals[i]})
+				closed = append(closed, keys[i])
+			}
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read tcp_conns: %w", err)
+			return fmt.Errorf("scan tcp_conns: %w", err)
 		}
 	}
-	// Closed entries were left in the map only because the ring buffer
-	// was full; they have now been read and are deleted here.
-	for _, cookie := range b.closed {
-		_ = s.objs.TcpConns.Delete(cookie)
+	for _, k := range closed {
+		_ = s.objs.TcpConns.Delete(k)
+		_ = s.objs.Hot.Delete(k)
 	}
 	return nil
-}
-
-func (s *Source) addTCP(cookie uint64, v *tcptopTcpConn) {
-	o := s.comms.obsFromTCP(cookie, v)
-	if o.Closed {
-		s.batch.closed = append(s.batch.closed, cookie)
-	} else if d, ok := s.diag[cookie]; ok {
-		// The map's copy of the kernel counters dates from the last send,
-		// receive or state change; sock_diag's is from now.
-		o.PacketsIn, o.PacketsOut = uint64(d.segsIn), uint64(d.segsOut)
-		o.RTTMicros, o.Retrans = uint64(d.rttUs), uint64(d.retrans)
-		o.State = tcpStateName(d.state)
-	}
-	s.batch.index[cookie] = len(s.obs)
-	s.obs = append(s.obs, o)
-}
-
-// drainCloses reads every close event waiting in the ring buffer. A close
-// replaces any live observation of the same connection from this tick.
-func (s *Source) drainCloses() error {
-	b := &s.batch
-	// A deadline already passed makes reads return once the buffer is empty.
-	s.events.SetDeadline(time.Now())
-	for {
-		err := s.events.ReadInto(&b.record)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read close events: %w", err)
-		}
-		if len(b.record.RawSample) < int(unsafe.Sizeof(tcptopConnEvent{})) {
-			continue
-		}
-		ev := (*tcptopConnEvent)(unsafe.Pointer(&b.record.RawSample[0]))
-		o := s.comms.obsFromTCP(ev.Cookie, &ev.Conn)
-		o.Closed = true
-		if i, ok := b.index[ev.Cookie]; ok {
-			s.obs[i] = o
-		} else {
-			b.index[ev.Cookie] = len(s.obs)
-			s.obs = append(s.obs, o)
-		}
-	}
-}
-
-// addUnseenTCP reports connections that sock_diag lists but no hook has
-// seen: they predate tcptop (or the map was full), so they are partial.
-func (s *Source) addUnseenTCP() {
-	for cookie, d := range s.diag {
-		if _, seen := s.batch.index[cookie]; seen {
-			continue
-		}
-		switch d.state {
-		case tcpListen, tcpTimeWait, tcpClose, tcpNewSynRecv:
-			// Not connections with an owner: listeners, closed-connection
-			// remnants (their close was reported), unconnected sockets and
-			// half-open handshakes.
-			continue
-		}
-		local, remote := endpoints(&d.tuple)
-		s.batch.index[cookie] = len(s.obs)
-		s.obs = append(s.obs, conn.Observation{
-			ID: conn.FlowID{Proto: conn.TCP, Cookie: cookie}, Proto: conn.TCP,
-			Local: local, Remote: remote, State: tcpStateName(d.state),
-			PacketsIn: uint64(d.segsIn), PacketsOut: uint64(d.segsOut),
-			RTTMicros: uint64(d.rttUs), Retrans: uint64(d.retrans),
-			Partial: true,
-		})
-	}
-}
-
-// resolveOwners fills in the pid of TCP connections that no process has
-// touched in view of a hook, from /proc, once per socket inode.
-func (s *Source) resolveOwners() {
-	want := map[uint32]bool{}
-	for i := range s.obs {
-		o := &s.obs[i]
-		if o.Proto != conn.TCP || o.PID != 0 {
-			continue
-		}
-		if ow, ok := s.owners[o.ID.Cookie]; ok {
-			o.PID, o.Comm = ow.pid, ow.comm
-			continue
-		}
-		if d, ok := s.diag[o.ID.Cookie]; ok && d.inode != 0 && !s.triedIno[d.inode] {
-			want[d.inode] = true
-		}
-	}
-	if len(want) > 0 {
-		found := ownersByInode(s.cfg.ProcRoot, want)
-		if len(s.triedIno) > 1<<16 {
-			clear(s.triedIno)
-		}
-		for i := range s.obs {
-			o := &s.obs[i]
-			if d, ok := s.diag[o.ID.Cookie]; ok && o.Proto == conn.TCP && o.PID == 0 && want[d.inode] {
-				s.triedIno[d.inode] = true
-				if ow, ok := found[d.inode]; ok {
-					s.owners[o.ID.Cookie] = ow
-					o.PID, o.Comm = ow.pid, ow.comm
-				}
-			}
-		}
-	}
-	for i := range s.obs {
-		if s.obs[i].Closed {
-			delete(s.owners, s.obs[i].ID.Cookie)
-		}
-	}
 }

@@ -20,7 +20,7 @@ type tcptopCallArgs struct {
 	Pad   int32
 }
 
-type tcptopConnEvent struct {
+type tcptopConnRecord struct {
 	_      structs.HostLayout
 	Cookie uint64
 	Conn   tcptopTcpConn
@@ -36,16 +36,42 @@ type tcptopFlowTuple struct {
 	Pad    uint16
 }
 
+type tcptopHotSock struct {
+	_          structs.HostLayout
+	Sk         uint64
+	CoolTick   uint32
+	SeenTick   uint32
+	ClosedTick uint32
+	Pad        uint32
+}
+
+type tcptopOwnerRecord struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Pid    uint32
+	Comm   [16]int8
+	Pad    uint32
+}
+
 type tcptopTcpConn struct {
 	_            structs.HostLayout
 	Tuple        tcptopFlowTuple
+	Sk           uint64
 	BytesIn      uint64
 	BytesOut     uint64
+	BaseIn       uint64
+	BaseOut      uint64
+	BaseSegsIn   uint32
+	BaseSegsOut  uint32
 	SegsIn       uint32
 	SegsOut      uint32
 	SrttUs       uint32
 	TotalRetrans uint32
 	Pid          uint32
+	Netns        uint32
+	HotTick      uint32
+	Ino          uint32
+	SweepTick    uint32
 	State        uint8
 	Flags        uint8
 	Pad          uint16
@@ -64,6 +90,12 @@ type tcptopUdpFlow struct {
 	Comm     [16]int8
 }
 
+type tcptopUdpKey struct {
+	_     structs.HostLayout
+	Tuple tcptopFlowTuple
+	Netns uint32
+}
+
 type tcptopUdpPeer struct {
 	_      structs.HostLayout
 	Cookie uint64
@@ -77,40 +109,50 @@ type tcptopUdpPeer struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcptopMapCalls           = "calls"
-	tcptopMapEvents          = "events"
-	tcptopMapTcpConns        = "tcp_conns"
-	tcptopMapUdpFlows        = "udp_flows"
-	tcptopMapUdpPeers        = "udp_peers"
-	tcptopProgTcptopFxPage   = "tcptop_fx_page"
-	tcptopProgTcptopFxRecv4  = "tcptop_fx_recv4"
-	tcptopProgTcptopFxRecv6  = "tcptop_fx_recv6"
-	tcptopProgTcptopFxSend4  = "tcptop_fx_send4"
-	tcptopProgTcptopFxSend6  = "tcptop_fx_send6"
-	tcptopProgTcptopKpPage   = "tcptop_kp_page"
-	tcptopProgTcptopKpRecv4  = "tcptop_kp_recv4"
-	tcptopProgTcptopKpRecv6  = "tcptop_kp_recv6"
-	tcptopProgTcptopKpSend4  = "tcptop_kp_send4"
-	tcptopProgTcptopKpSend6  = "tcptop_kp_send6"
-	tcptopProgTcptopKrPage   = "tcptop_kr_page"
-	tcptopProgTcptopKrRecv4  = "tcptop_kr_recv4"
-	tcptopProgTcptopKrRecv6  = "tcptop_kr_recv6"
-	tcptopProgTcptopKrSend4  = "tcptop_kr_send4"
-	tcptopProgTcptopKrSend6  = "tcptop_kr_send6"
-	tcptopProgTcptopRecv     = "tcptop_recv"
-	tcptopProgTcptopRecvmsg4 = "tcptop_recvmsg4"
-	tcptopProgTcptopRecvmsg6 = "tcptop_recvmsg6"
-	tcptopProgTcptopSend     = "tcptop_send"
-	tcptopProgTcptopSendmsg4 = "tcptop_sendmsg4"
-	tcptopProgTcptopSendmsg6 = "tcptop_sendmsg6"
-	tcptopProgTcptopSockNew  = "tcptop_sock_new"
-	tcptopProgTcptopSockops  = "tcptop_sockops"
-	tcptopProgTcptopState    = "tcptop_state"
-	tcptopVarCookieHelper    = "cookie_helper"
-	tcptopVarEventsLost      = "events_lost"
-	tcptopVarTcpTableFull    = "tcp_table_full"
-	tcptopVarUdpTableFull    = "udp_table_full"
-	tcptopVarUnusedConnEvent = "unused_conn_event"
+	tcptopMapCalls             = "calls"
+	tcptopMapEvents            = "events"
+	tcptopMapHot               = "hot"
+	tcptopMapTcpConns          = "tcp_conns"
+	tcptopMapUdpFlows          = "udp_flows"
+	tcptopMapUdpPeers          = "udp_peers"
+	tcptopMapWanted            = "wanted"
+	tcptopProgTcptopClosed     = "tcptop_closed"
+	tcptopProgTcptopFxPage     = "tcptop_fx_page"
+	tcptopProgTcptopFxRecv4    = "tcptop_fx_recv4"
+	tcptopProgTcptopFxRecv6    = "tcptop_fx_recv6"
+	tcptopProgTcptopFxSend4    = "tcptop_fx_send4"
+	tcptopProgTcptopFxSend6    = "tcptop_fx_send6"
+	tcptopProgTcptopHot        = "tcptop_hot"
+	tcptopProgTcptopHotGc      = "tcptop_hot_gc"
+	tcptopProgTcptopKpPage     = "tcptop_kp_page"
+	tcptopProgTcptopKpRecv4    = "tcptop_kp_recv4"
+	tcptopProgTcptopKpRecv6    = "tcptop_kp_recv6"
+	tcptopProgTcptopKpSend4    = "tcptop_kp_send4"
+	tcptopProgTcptopKpSend6    = "tcptop_kp_send6"
+	tcptopProgTcptopKrPage     = "tcptop_kr_page"
+	tcptopProgTcptopKrRecv4    = "tcptop_kr_recv4"
+	tcptopProgTcptopKrRecv6    = "tcptop_kr_recv6"
+	tcptopProgTcptopKrSend4    = "tcptop_kr_send4"
+	tcptopProgTcptopKrSend6    = "tcptop_kr_send6"
+	tcptopProgTcptopOwners     = "tcptop_owners"
+	tcptopProgTcptopRecv       = "tcptop_recv"
+	tcptopProgTcptopRecvmsg4   = "tcptop_recvmsg4"
+	tcptopProgTcptopRecvmsg6   = "tcptop_recvmsg6"
+	tcptopProgTcptopSend       = "tcptop_send"
+	tcptopProgTcptopSendmsg4   = "tcptop_sendmsg4"
+	tcptopProgTcptopSendmsg6   = "tcptop_sendmsg6"
+	tcptopProgTcptopSockNew    = "tcptop_sock_new"
+	tcptopProgTcptopSockops    = "tcptop_sockops"
+	tcptopProgTcptopState      = "tcptop_state"
+	tcptopProgTcptopSweep      = "tcptop_sweep"
+	tcptopVarCookieHelper      = "cookie_helper"
+	tcptopVarEventsLost        = "events_lost"
+	tcptopVarHotFull           = "hot_full"
+	tcptopVarTcpTableFull      = "tcp_table_full"
+	tcptopVarTick              = "tick"
+	tcptopVarUdpTableFull      = "udp_table_full"
+	tcptopVarUnusedConnRecord  = "unused_conn_record"
+	tcptopVarUnusedOwnerRecord = "unused_owner_record"
 )
 
 // loadTcptop returns the embedded CollectionSpec for tcptop.
@@ -155,11 +197,14 @@ type tcptopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopProgramSpecs struct {
+	TcptopClosed   *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
 	TcptopFxPage   *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
 	TcptopFxRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
 	TcptopFxRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6"`
 	TcptopFxSend4  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
 	TcptopFxSend6  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
+	TcptopHot      *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
+	TcptopHotGc    *ebpf.ProgramSpec `ebpf:"tcptop_hot_gc"`
 	TcptopKpPage   *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
 	TcptopKpRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
 	TcptopKpRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
@@ -170,6 +215,7 @@ type tcptopProgramSpecs struct {
 	TcptopKrRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv6"`
 	TcptopKrSend4  *ebpf.ProgramSpec `ebpf:"tcptop_kr_send4"`
 	TcptopKrSend6  *ebpf.ProgramSpec `ebpf:"tcptop_kr_send6"`
+	TcptopOwners   *ebpf.ProgramSpec `ebpf:"tcptop_owners"`
 	TcptopRecv     *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
@@ -179,6 +225,7 @@ type tcptopProgramSpecs struct {
 	TcptopSockNew  *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
 	TcptopSockops  *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
 	TcptopState    *ebpf.ProgramSpec `ebpf:"tcptop_state"`
+	TcptopSweep    *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
 }
 
 // tcptopMapSpecs contains maps before they are loaded into the kernel.
@@ -187,20 +234,25 @@ type tcptopProgramSpecs struct {
 type tcptopMapSpecs struct {
 	Calls    *ebpf.MapSpec `ebpf:"calls"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Hot      *ebpf.MapSpec `ebpf:"hot"`
 	TcpConns *ebpf.MapSpec `ebpf:"tcp_conns"`
 	UdpFlows *ebpf.MapSpec `ebpf:"udp_flows"`
 	UdpPeers *ebpf.MapSpec `ebpf:"udp_peers"`
+	Wanted   *ebpf.MapSpec `ebpf:"wanted"`
 }
 
 // tcptopVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
-	CookieHelper    *ebpf.VariableSpec `ebpf:"cookie_helper"`
-	EventsLost      *ebpf.VariableSpec `ebpf:"events_lost"`
-	TcpTableFull    *ebpf.VariableSpec `ebpf:"tcp_table_full"`
-	UdpTableFull    *ebpf.VariableSpec `ebpf:"udp_table_full"`
-	UnusedConnEvent *ebpf.VariableSpec `ebpf:"unused_conn_event"`
+	CookieHelper      *ebpf.VariableSpec `ebpf:"cookie_helper"`
+	EventsLost        *ebpf.VariableSpec `ebpf:"events_lost"`
+	HotFull           *ebpf.VariableSpec `ebpf:"hot_full"`
+	TcpTableFull      *ebpf.VariableSpec `ebpf:"tcp_table_full"`
+	Tick              *ebpf.VariableSpec `ebpf:"tick"`
+	UdpTableFull      *ebpf.VariableSpec `ebpf:"udp_table_full"`
+	UnusedConnRecord  *ebpf.VariableSpec `ebpf:"unused_conn_record"`
+	UnusedOwnerRecord *ebpf.VariableSpec `ebpf:"unused_owner_record"`
 }
 
 // tcptopObjects contains all objects after they have been loaded into the kernel.
@@ -225,18 +277,22 @@ func (o *tcptopObjects) Close() error {
 type tcptopMaps struct {
 	Calls    *ebpf.Map `ebpf:"calls"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Hot      *ebpf.Map `ebpf:"hot"`
 	TcpConns *ebpf.Map `ebpf:"tcp_conns"`
 	UdpFlows *ebpf.Map `ebpf:"udp_flows"`
 	UdpPeers *ebpf.Map `ebpf:"udp_peers"`
+	Wanted   *ebpf.Map `ebpf:"wanted"`
 }
 
 func (m *tcptopMaps) Close() error {
 	return _TcptopClose(
 		m.Calls,
 		m.Events,
+		m.Hot,
 		m.TcpConns,
 		m.UdpFlows,
 		m.UdpPeers,
+		m.Wanted,
 	)
 }
 
@@ -244,22 +300,28 @@ func (m *tcptopMaps) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
-	CookieHelper    *ebpf.Variable `ebpf:"cookie_helper"`
-	EventsLost      *ebpf.Variable `ebpf:"events_lost"`
-	TcpTableFull    *ebpf.Variable `ebpf:"tcp_table_full"`
-	UdpTableFull    *ebpf.Variable `ebpf:"udp_table_full"`
-	UnusedConnEvent *ebpf.Variable `ebpf:"unused_conn_event"`
+	CookieHelper      *ebpf.Variable `ebpf:"cookie_helper"`
+	EventsLost        *ebpf.Variable `ebpf:"events_lost"`
+	HotFull           *ebpf.Variable `ebpf:"hot_full"`
+	TcpTableFull      *ebpf.Variable `ebpf:"tcp_table_full"`
+	Tick              *ebpf.Variable `ebpf:"tick"`
+	UdpTableFull      *ebpf.Variable `ebpf:"udp_table_full"`
+	UnusedConnRecord  *ebpf.Variable `ebpf:"unused_conn_record"`
+	UnusedOwnerRecord *ebpf.Variable `ebpf:"unused_owner_record"`
 }
 
 // tcptopPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopPrograms struct {
+	TcptopClosed   *ebpf.Program `ebpf:"tcptop_closed"`
 	TcptopFxPage   *ebpf.Program `ebpf:"tcptop_fx_page"`
 	TcptopFxRecv4  *ebpf.Program `ebpf:"tcptop_fx_recv4"`
 	TcptopFxRecv6  *ebpf.Program `ebpf:"tcptop_fx_recv6"`
 	TcptopFxSend4  *ebpf.Program `ebpf:"tcptop_fx_send4"`
 	TcptopFxSend6  *ebpf.Program `ebpf:"tcptop_fx_send6"`
+	TcptopHot      *ebpf.Program `ebpf:"tcptop_hot"`
+	TcptopHotGc    *ebpf.Program `ebpf:"tcptop_hot_gc"`
 	TcptopKpPage   *ebpf.Program `ebpf:"tcptop_kp_page"`
 	TcptopKpRecv4  *ebpf.Program `ebpf:"tcptop_kp_recv4"`
 	TcptopKpRecv6  *ebpf.Program `ebpf:"tcptop_kp_recv6"`
@@ -270,6 +332,7 @@ type tcptopPrograms struct {
 	TcptopKrRecv6  *ebpf.Program `ebpf:"tcptop_kr_recv6"`
 	TcptopKrSend4  *ebpf.Program `ebpf:"tcptop_kr_send4"`
 	TcptopKrSend6  *ebpf.Program `ebpf:"tcptop_kr_send6"`
+	TcptopOwners   *ebpf.Program `ebpf:"tcptop_owners"`
 	TcptopRecv     *ebpf.Program `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.Program `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.Program `ebpf:"tcptop_recvmsg6"`
@@ -279,15 +342,19 @@ type tcptopPrograms struct {
 	TcptopSockNew  *ebpf.Program `ebpf:"tcptop_sock_new"`
 	TcptopSockops  *ebpf.Program `ebpf:"tcptop_sockops"`
 	TcptopState    *ebpf.Program `ebpf:"tcptop_state"`
+	TcptopSweep    *ebpf.Program `ebpf:"tcptop_sweep"`
 }
 
 func (p *tcptopPrograms) Close() error {
 	return _TcptopClose(
+		p.TcptopClosed,
 		p.TcptopFxPage,
 		p.TcptopFxRecv4,
 		p.TcptopFxRecv6,
 		p.TcptopFxSend4,
 		p.TcptopFxSend6,
+		p.TcptopHot,
+		p.TcptopHotGc,
 		p.TcptopKpPage,
 		p.TcptopKpRecv4,
 		p.TcptopKpRecv6,
@@ -298,6 +365,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopKrRecv6,
 		p.TcptopKrSend4,
 		p.TcptopKrSend6,
+		p.TcptopOwners,
 		p.TcptopRecv,
 		p.TcptopRecvmsg4,
 		p.TcptopRecvmsg6,
@@ -307,6 +375,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopSockNew,
 		p.TcptopSockops,
 		p.TcptopState,
+		p.TcptopSweep,
 	)
 }
 

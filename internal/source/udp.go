@@ -5,78 +5,106 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// udpSeen remembers a flow's kernel key and last activity as of the last
-// snapshot, so Forget deletes it only if it stayed idle since.
-type udpSeen struct {
-	key    tcptopFlowTuple
-	lastNs uint64
-}
-
-// udpBatch holds the reusable buffers of one tick's UDP read.
-type udpBatch struct {
-	keys   []tcptopFlowTuple
+// udpState holds the reusable buffers of the UDP read. UDP flows have no
+// socket of their own to re-read: the table holds only flows active within
+// the idle timeout, and it is read whole each tick.
+type udpState struct {
+	keys   []tcptopUdpKey
 	values []tcptopUdpFlow
+	idle   []tcptopUdpKey // flows past the idle timeout, to forget
+	// beforeForget, when set by a test, runs between the decision to
+	// forget the idle flows and their deletion.
+	beforeForget func()
 }
 
-// readUDP reports every UDP flow in the kernel map, read in batches.
+func (u *udpState) init() {
+	u.keys = make([]tcptopUdpKey, batchSize)
+	u.values = make([]tcptopUdpFlow, batchSize)
+}
+
+const batchSize = 256
+
+// readUDP reports every UDP flow in the kernel table, then forgets those
+// idle past the timeout.
 func (s *Source) readUDP() error {
-	clear(s.udpSeen)
-	b := &s.udp
-	if b.keys == nil {
-		b.keys = make([]tcptopFlowTuple, batchSize)
-		b.values = make([]tcptopUdpFlow, batchSize)
+	if s.readFault != nil {
+		return fmt.Errorf("read udp_flows: %w", s.readFault)
 	}
+	u := &s.udp
+	u.idle = u.idle[:0]
+	now := monotonicNow()
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := s.objs.UdpFlows.BatchLookup(&cursor, b.keys, b.values, nil)
+		n, err := s.objs.UdpFlows.BatchLookup(&cursor, u.keys, u.values, nil)
 		for i := range n {
-			s.addUDP(&b.keys[i], &b.values[i])
+			if s.cfg.UDPTimeout > 0 && now-u.values[i].LastNs >= uint64(s.cfg.UDPTimeout) {
+				u.idle = append(u.idle, u.keys[i])
+				continue
+			}
+			s.addUDP(&u.keys[i], &u.values[i], false)
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return nil
+			break
 		}
 		if err != nil {
 			return fmt.Errorf("read udp_flows: %w", err)
 		}
 	}
+	return s.expireUDP()
 }
 
-func (s *Source) addUDP(key *tcptopFlowTuple, val *tcptopUdpFlow) {
-	local, remote := endpoints(key)
-	id := conn.FlowID{Proto: conn.UDP, Local: local, Remote: remote}
-	s.udpSeen[id] = udpSeen{key: *key, lastNs: val.LastNs}
+// expireUDP forgets idle flows: the source is the only owner of UDP
+// expiry, and it reports each flow forgotten as Expired with the counters
+// it had when deleted. The delete reads them atomically (5.14+), so a
+// datagram that arrived after the idle check is counted, not lost; one
+// that arrives after the delete starts a new flow from zero.
+func (s *Source) expireUDP() error {
+	if len(s.udp.idle) > 0 && s.udp.beforeForget != nil {
+		s.udp.beforeForget()
+	}
+	var val tcptopUdpFlow
+	for i := range s.udp.idle {
+		key := &s.udp.idle[i]
+		err := s.objs.UdpFlows.LookupAndDelete(key, &val)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			// Before 5.14 the read and the delete are two steps; a datagram
+			// between them (microseconds) is lost.
+			if err = s.objs.UdpFlows.Lookup(key, &val); err == nil {
+				err = s.objs.UdpFlows.Delete(key)
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("forget udp flow: %w", err)
+		}
+		s.addUDP(key, &val, true)
+	}
+	return nil
+}
+
+func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
+	local, remote := endpoints(&key.Tuple)
 	s.obs = append(s.obs, conn.Observation{
-		ID: id, Proto: conn.UDP, Local: local, Remote: remote,
-		PID: val.Pid, Comm: s.comms.name(val.Comm),
+		ID:    conn.FlowID{Proto: conn.UDP, NetNS: key.Netns, Local: local, Remote: remote},
+		Proto: conn.UDP, Local: local, Remote: remote, NetNS: key.Netns,
+		PID: val.Pid, Comm: s.names.name(val.Comm),
 		BytesIn: val.BytesIn, BytesOut: val.BytesOut,
 		PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
+		Expired: expired,
 	})
 }
 
-// Forget drops UDP flows that the aggregator expired for being idle. A
-// flow that saw a datagram since the last snapshot is kept: it is no
-// longer idle, and deleting it would lose that datagram.
-func (s *Source) Forget(ids []conn.FlowID) error {
-	var errs []error
-	var val tcptopUdpFlow
-	for _, id := range ids {
-		seen, ok := s.udpSeen[id]
-		if !ok {
-			continue
-		}
-		if err := s.objs.UdpFlows.Lookup(&seen.key, &val); err != nil {
-			continue // already gone
-		}
-		if val.LastNs != seen.lastNs {
-			continue
-		}
-		if err := s.objs.UdpFlows.Delete(&seen.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("forget udp flow: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+// monotonicNow is CLOCK_MONOTONIC in nanoseconds, the clock of the
+// kernel's bpf_ktime_get_ns.
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
 }

@@ -138,8 +138,9 @@ func udpServer(args []string) error {
 	}
 }
 
-// udpClient ADDR COUNT SIZE: from an unconnected socket, send COUNT
-// datagrams of SIZE bytes, waiting for each reply.
+// udpClient ADDR COUNT SIZE [LOCAL]: from an unconnected socket (bound
+// to LOCAL if given), send COUNT datagrams of SIZE bytes, waiting for each
+// reply.
 func udpClient(args []string) error {
 	raddr, err := net.ResolveUDPAddr("udp", args[0])
 	if err != nil {
@@ -149,7 +150,13 @@ func udpClient(args []string) error {
 	if raddr.IP.To4() == nil {
 		network = "udp6"
 	}
-	pc, err := net.ListenUDP(network, nil)
+	var laddr *net.UDPAddr
+	if len(args) > 3 {
+		if laddr, err = net.ResolveUDPAddr(network, args[3]); err != nil {
+			return err
+		}
+	}
+	pc, err := net.ListenUDP(network, laddr)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The per-tick reads, as BPF iterators (Linux 5.9+) that userspace reads
+ * like a file: each writes one struct conn_record per connection it has
+ * news of. Included once by tcptop.bpf.c.
+ *
+ * A tick costs what moved, not what exists: the send, receive and state
+ * hooks put a connection on the hot list, tcptop_hot re-reads only those,
+ * and tcptop_sweep walks every TCP socket only once every few ticks (and
+ * at start, to find the connections older than tcptop).
+ */
+
+/* in_flight: the socket still has data or a FIN the peer has not
+ * acknowledged, so its counters will move without any call. */
+static __always_inline bool in_flight(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	return BPF_CORE_READ(tp, snd_una) != BPF_CORE_READ(tp, write_seq);
+}
+
+static __always_inline __u64 cookie_at(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/* An iterator program may run more than once for the same element: when
+ * its record does not fit in what is left of the read, the kernel drops
+ * the record and shows the element again at the next read. So the
+ * programs that write records change nothing that would make the second
+ * run write something else: tcptop_hot only notes its decisions in the
+ * hot list's values, and tcptop_hot_gc, which writes nothing, acts on
+ * them. */
+
+/* tcptop_hot re-reads the sockets on the hot list through the addresses
+ * the hooks saved. A socket is read only while its cookie is still the
+ * one the hooks saw: once released (its close went through the ring
+ * buffer) the memory may hold another socket. A socket is to leave the
+ * list when no call touched it in this tick or the last one and nothing
+ * is in flight. */
+SEC("iter/bpf_map_elem")
+int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct hot_sock *h = ctx->value;
+	if (!key || !h)
+		return 0;
+	__u64 cookie = *key;
+	__u32 now = tick;
+	struct conn_record r = {.cookie = cookie};
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (c && (c->flags & CONN_CLOSED)) {
+		/* Closed while the ring buffer was full: reported at one tick
+		 * only (twice within it is harmless), then deleted. */
+		if (h->closed_tick == 0 || h->closed_tick == now) {
+			h->closed_tick = now;
+			r.conn = *c;
+			bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		}
+		return 0;
+	}
+	const struct sock *sk = (const struct sock *)h->sk;
+	if (cookie_at(sk) != cookie) {
+		h->cool_tick = now;
+		h->seen_tick = 0;
+		return 0;
+	}
+	if (c) {
+		snapshot_probe(sk, c);
+		r.conn = *c;
+	} else {
+		fill_untracked_probe(sk, &r.conn);
+	}
+	if (cookie_at(sk) != cookie) { /* released while being read */
+		h->cool_tick = now;
+		h->seen_tick = 0;
+		return 0;
+	}
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	__u32 seen = c ? c->hot_tick : 0;
+	if ((c && seen && seen + 2 >= now) || in_flight(sk))
+		return 0;
+	h->cool_tick = now;
+	h->seen_tick = seen;
+	return 0;
+}
+
+/* tcptop_hot_gc runs after tcptop_hot in the same tick: it deletes the
+ * closed connections tcptop_hot reported and takes idle ones off the
+ * list. An element it misses (deleting while walking a hash map can skip
+ * one) is handled at the next tick. */
+SEC("iter/bpf_map_elem")
+int tcptop_hot_gc(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct hot_sock *h = ctx->value;
+	if (!key || !h)
+		return 0;
+	__u64 cookie = *key;
+	if (h->closed_tick) {
+		bpf_map_delete_elem(&tcp_conns, &cookie);
+		bpf_map_delete_elem(&hot, &cookie);
+		return 0;
+	}
+	if (h->cool_tick != tick)
+		return 0;
+	__u64 sk = h->sk;
+	__u32 seen = h->seen_tick;
+	bpf_map_delete_elem(&hot, &cookie);
+	/* A call that marked the connection since tcptop_hot looked may have
+	 * found the element still there and not added it again: put it
+	 * back. */
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (c && seen && c->hot_tick != seen) {
+		struct hot_sock again = {.sk = sk};
+		bpf_map_update_elem(&hot, &cookie, &again, BPF_ANY);
+	}
+	return 0;
+}
+
+/* tcptop_sweep visits every TCP socket of the network namespace: it adds
+ * connections the table lacks (at start: those older than tcptop), and
+ * reports those whose kernel counters moved without any call on them
+ * (segments arriving for an application that is not reading, keepalives,
+ * retransmissions) since they were last reported. */
+SEC("iter/tcp")
+int tcptop_sweep(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	__u8 state = skc->skc_state;
+	/* Listeners, timewait and request minisockets, and unconnected
+	 * sockets are not connections with counters of their own. */
+	if (state == TCP_LISTEN || state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_CLOSE)
+		return 0;
+	const struct sock *sk = (const struct sock *)bpf_skc_to_tcp_sock(skc);
+	if (!sk)
+		return 0;
+	__u64 cookie = sock_cookie_btf(sk);
+	if (!cookie)
+		return 0;
+	__u32 now = tick;
+	struct conn_record r = {.cookie = cookie};
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c) {
+		c = tcp_conn_new_btf(sk, cookie, 0, 0, 0);
+		if (c) {
+			c->sweep_tick = now;
+			r.conn = *c;
+		} else {
+			fill_untracked_btf(sk, &r.conn);
+		}
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		return 0;
+	}
+	/* Report what moved since the connection was last reported, and
+	 * again what this sweep reported already (a second run, see above). */
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	if (c->sweep_tick != now && tp->segs_in == c->segs_in && tp->segs_out == c->segs_out &&
+	    (tp->srtt_us >> 3) == c->srtt_us && tp->total_retrans == c->total_retrans && state == c->state)
+		return 0;
+	snapshot_btf(sk, c);
+	c->sweep_tick = now;
+	r.conn = *c;
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/* tcptop_owners finds the process holding each socket in `wanted` (those
+ * no process has sent or received on since tcptop started: accepted but
+ * not yet used, or idle since before tcptop), as ss -p does through
+ * /proc, in one pass over every open file. The first process found
+ * holding it is its owner. bpf_sock_from_file needs 5.11; without it
+ * userspace reads /proc. Writes a struct owner_record for each socket
+ * found that has no table entry (userspace keeps the first). */
+SEC("iter/task_file")
+int tcptop_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	if (!task || !file || task->pid != task->tgid) /* threads share their leader's files */
+		return 0;
+	struct socket *sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	struct sock *sk = sock->sk;
+	if (!sk)
+		return 0;
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie || !bpf_map_lookup_elem(&wanted, &cookie))
+		return 0;
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c) {
+		/* Untracked (the table is full): userspace keeps its owner. */
+		struct owner_record o = {.cookie = cookie, .pid = task->tgid};
+		__builtin_memcpy(o.comm, task->comm, TCPTOP_COMM_LEN);
+		bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
+		hot_once_btf(cookie, sk);
+		return 0;
+	}
+	if (c->pid)
+		return 0;
+	c->pid = task->tgid;
+	__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
+	hot_once_btf(cookie, sk);
+	return 0;
+}

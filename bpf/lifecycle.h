@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * TCP lifecycle: open and state changes (inet_sock_set_state), and the
+ * close (tcp_destroy_sock). Included once by tcptop.bpf.c.
+ *
+ * The close is the socket's release, not its CLOSE state: a client that
+ * half-closes reaches CLOSE as soon as the peer's FIN arrives, and then
+ * still reads what the peer sent; an orphan in FIN_WAIT2 hands over to a
+ * timewait minisocket with the same cookie. tcp_destroy_sock fires once,
+ * after the last call on the socket, so the close record carries every
+ * byte, and the table entry goes with it: nothing is left behind.
+ */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
+{
+	/* Listening sockets are not connections. A child socket is cloned
+	 * from its listener, so it enters SYN_RECV "from" LISTEN. */
+	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate != TCP_SYN_RECV) ||
+	    (oldstate == TCP_CLOSE && newstate == TCP_CLOSE))
+		return 0;
+	if (sock_proto_btf(sk) != IPPROTO_TCP)
+		return 0;
+	__u64 cookie = sock_cookie_btf(sk);
+	if (!cookie)
+		return 0; /* an accepted child before sockops named it, see below */
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c) {
+		bool opening = newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV ||
+			       (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV);
+		/* Otherwise a connection older than tcptop changed state. */
+		c = tcp_conn_new_btf(sk, cookie, opening ? CONN_OPEN_SEEN : 0, 0, 0);
+		if (!c) {
+			hot_mark_btf(0, cookie, sk);
+			return 0;
+		}
+	}
+	/* connect() enters SYN_SENT, and close() or shutdown() FIN_WAIT1 or
+	 * LAST_ACK, in the calling task; every other transition may run in
+	 * softirq on behalf of another task. A close names the owner only of
+	 * a connection that had none (older than tcptop, never used since). */
+	if (newstate == TCP_SYN_SENT ||
+	    ((newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) && !c->pid))
+		set_owner(&c->pid, c->comm);
+	c->state = newstate;
+	/* connect() enters SYN_SENT before it picks the local port, and
+	 * CLOSE gives the port back: take the tuple while it is whole. */
+	if ((c->tuple.sport == 0 || c->tuple.dport == 0) && newstate != TCP_CLOSE)
+		read_tuple_btf(sk, &c->tuple);
+	hot_mark_btf(c, cookie, sk);
+	return 0;
+}
+
+/* tcp_closed hands the final record to userspace and forgets the
+ * connection. If the ring buffer is full, the record stays in the table
+ * marked closed, on the hot list, so it is still read and reported. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(tcptop_closed, struct sock *sk)
+{
+	if (sock_proto_btf(sk) != IPPROTO_TCP)
+		return 0;
+	__u64 cookie = sock_cookie_btf(sk);
+	struct tcp_conn *c = cookie ? bpf_map_lookup_elem(&tcp_conns, &cookie) : 0;
+	/* A socket that never connected (or a listener) is no connection. */
+	if (!c && (!cookie || sk->__sk_common.skc_dport == 0))
+		return 0;
+	struct conn_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&events_lost, 1);
+		if (c) {
+			snapshot_btf(sk, c);
+			c->flags |= CONN_CLOSED;
+			hot_once_btf(cookie, sk);
+		}
+		return 0;
+	}
+	r->cookie = cookie;
+	if (c) {
+		r->conn = *c;
+		snapshot_btf(sk, &r->conn);
+	} else {
+		__builtin_memset(&r->conn, 0, sizeof(r->conn));
+		fill_untracked_btf(sk, &r->conn);
+	}
+	r->conn.flags |= CONN_CLOSED;
+	bpf_map_delete_elem(&tcp_conns, &cookie);
+	bpf_map_delete_elem(&hot, &cookie);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}

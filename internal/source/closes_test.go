@@ -1,0 +1,124 @@
+package source
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+// checkClosedOnce checks that the connections matching match closed
+// exactly once each (n of them), with the given application bytes, and
+// that none was reported again after its close.
+func checkClosedOnce(t *testing.T, rec *recorder, name string, n int, match func(conn.Observation) bool, in, out uint64) {
+	t.Helper()
+	got := rec.closedWith(match)
+	if len(got) != n {
+		t.Fatalf("%s: %d closed records, want %d", name, len(got), n)
+	}
+	seen := map[uint64]bool{}
+	for _, o := range got {
+		if seen[o.ID.Cookie] {
+			t.Errorf("%s: connection %d closed twice", name, o.ID.Cookie)
+		}
+		seen[o.ID.Cookie] = true
+		if o.BytesIn != in || o.BytesOut != out || o.Partial || o.Untracked {
+			t.Errorf("%s: closed with in=%d out=%d partial=%v untracked=%v, want in=%d out=%d, not partial",
+				name, o.BytesIn, o.BytesOut, o.Partial, o.Untracked, in, out)
+		}
+	}
+	for _, o := range rec.after(seen) {
+		t.Errorf("%s: reported after its close: %+v", name, o)
+	}
+}
+
+// A client that half-closes and reads the answer only after the kernel
+// took its socket to CLOSE (the peer's FIN arrived first): its one close
+// carries every byte it read, and nothing of it stays behind, in the
+// output or in the kernel table, over a stream of such clients.
+func TestHalfCloseReadAfterCloseExactOnce(t *testing.T) {
+	const req, ans, n = 3000, 20000, 40
+	s := openSource(t)
+	s.cfg.SweepEvery = 50 * time.Millisecond // the sweep must not bring anything back either
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-answer", "", "tcp-answer", "127.0.0.1:0", "-1", strconv.Itoa(ans))
+	defer srv.Release()
+	rec.poll(t)
+	base := tableFill(t, s)
+	cl := testnet.Start(t, "tt-halfclose", "", "tcp-halfclose", "127.0.0.1:"+strconv.Itoa(srv.Port),
+		strconv.Itoa(req), strconv.Itoa(ans), strconv.Itoa(n), "30ms")
+	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port }
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 30*time.Second, func() bool {
+		return len(rec.closedWith(isClient)) >= n && len(rec.closedWith(isServer)) >= n
+	})
+	cl.Wait(t, 10*time.Second)
+	for range 4 { // a few more ticks, with sweeps: nothing may come back
+		time.Sleep(60 * time.Millisecond)
+		rec.poll(t)
+	}
+	checkClosedOnce(t, rec, "client", n, isClient, ans, req)
+	checkClosedOnce(t, rec, "server", n, isServer, req, ans)
+	for _, o := range rec.closedWith(isClient) {
+		if int(o.PID) != cl.PID() || o.Comm != "tt-halfclose" || int(o.Local.Port()) == 0 {
+			t.Fatalf("client close: pid=%d comm=%q local=%v, want pid %d tt-halfclose", o.PID, o.Comm, o.Local, cl.PID())
+		}
+	}
+	if fill := tableFill(t, s); fill > base {
+		t.Errorf("kernel table holds %d entries after %d half-closed connections, %d before: entries left behind", fill, n, base)
+	}
+}
+
+// A connection reset by its peer, whose application reads the data that
+// arrived before the reset only afterwards: the reads count.
+func TestReadsAfterResetCount(t *testing.T) {
+	const out, in = 1200, 90000
+	s := openSource(t)
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-reset", "", "tcp-reset-server", "127.0.0.1:0", strconv.Itoa(out), strconv.Itoa(in))
+	cl := testnet.Start(t, "tt-readlate", "", "tcp-read-late", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in), "300ms")
+	srv.Wait(t, 10*time.Second)
+	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == cl.Port }
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isServer)) == 1 })
+	// The client has read everything (its role checks) and holds the socket.
+	rec.pollUntil(t, 10*time.Second, func() bool { o, ok := rec.latest(isClient); return ok && o.BytesIn == in })
+	cl.Release()
+	cl.Wait(t, 10*time.Second)
+	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isClient)) == 1 })
+	rec.poll(t)
+	checkClosedOnce(t, rec, "client", 1, isClient, in, out)
+	checkClosedOnce(t, rec, "server", 1, isServer, out, in)
+}
+
+// A client closes while its peer keeps the connection open: the client's
+// socket is released as an orphan in FIN_WAIT2 and the kernel keeps a
+// timewait minisocket with the same cookie. The client closes once, and
+// the minisocket never comes back as a connection.
+func TestOrphanedFinWait2ClosesOnce(t *testing.T) {
+	const out, in = 700, 4000
+	s := openSource(t)
+	s.cfg.SweepEvery = 50 * time.Millisecond
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-hold", "", "tcp-hold-server", "127.0.0.1:0", strconv.Itoa(out), strconv.Itoa(in))
+	defer srv.Release()
+	cl := testnet.Start(t, "tt-closer", "", "tcp-close-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in))
+	defer cl.Release()
+	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == cl.Port }
+	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isClient)) == 1 })
+	for range 5 {
+		time.Sleep(60 * time.Millisecond)
+		rec.poll(t)
+	}
+	checkClosedOnce(t, rec, "client", 1, isClient, in, out)
+	if o := rec.closedWith(isClient)[0]; int(o.PID) != cl.PID() {
+		t.Errorf("client pid %d, want %d", o.PID, cl.PID())
+	}
+	sv, ok := rec.latest(isServer)
+	if !ok || sv.Closed || sv.State != "CLOSE_WAIT" || sv.BytesIn != out || sv.BytesOut != in || int(sv.PID) != srv.PID() {
+		t.Errorf("server side (held open): %+v, want CLOSE_WAIT in=%d out=%d pid %d", sv, out, in, srv.PID())
+	}
+}

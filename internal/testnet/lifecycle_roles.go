@@ -1,0 +1,226 @@
+package testnet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	roles["tcp-answer"] = tcpAnswer
+	roles["tcp-halfclose"] = tcpHalfClose
+	roles["tcp-reset-server"] = tcpResetServer
+	roles["tcp-read-late"] = tcpReadLate
+	roles["tcp-hold-server"] = tcpHoldServer
+	roles["tcp-close-client"] = tcpCloseClient
+	roles["tcp-idle-accept"] = tcpIdleAccept
+}
+
+// tcpAnswer ADDR IN OUT: accept connections until released; on each,
+// read exactly IN bytes, answer OUT bytes and close. With IN = -1 it
+// reads to EOF (a client that half-closes) before answering.
+func tcpAnswer(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	go func() { waitRelease(); ln.Close() }()
+	in, out := atoi(args[1]), make([]byte, atoi(args[2]))
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go func() {
+			defer c.Close()
+			if in < 0 {
+				_, _ = io.Copy(io.Discard, c)
+			} else {
+				_, _ = io.CopyN(io.Discard, c, int64(in))
+			}
+			_, _ = c.Write(out)
+		}()
+	}
+}
+
+// tcpHalfClose ADDR REQ ANS N DELAY: N times in turn, connect, send REQ
+// bytes, shut down the write side, wait DELAY (so the server's answer and
+// FIN arrive, and the kernel takes the socket to CLOSE, before anything
+// is read), then read the answer, exactly ANS bytes, to EOF, and close.
+func tcpHalfClose(args []string) error {
+	ready(0)
+	req, ans, n := atoi(args[1]), atoi(args[2]), atoi(args[3])
+	delay, err := time.ParseDuration(args[4])
+	if err != nil {
+		return err
+	}
+	for range n {
+		c, err := net.Dial("tcp", args[0])
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(make([]byte, req)); err != nil {
+			return err
+		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return err
+		}
+		time.Sleep(delay)
+		if err := requireClosed(c); err != nil {
+			return err
+		}
+		got, err := io.Copy(io.Discard, c)
+		if err != nil || got != int64(ans) {
+			return fmt.Errorf("read %d bytes of the answer (%v), want %d", got, err, ans)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// tcpResetServer ADDR IN OUT: accept one connection, read exactly IN
+// bytes, write OUT bytes, then abort it with a reset (SO_LINGER 0).
+func tcpResetServer(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[1]))); err != nil {
+		return err
+	}
+	if _, err := c.Write(make([]byte, atoi(args[2]))); err != nil {
+		return err
+	}
+	time.Sleep(50 * time.Millisecond) // the answer is acknowledged before the reset
+	if err := c.(*net.TCPConn).SetLinger(0); err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// tcpReadLate ADDR OUT IN DELAY: connect, send OUT bytes, wait DELAY (the
+// peer answers IN bytes and resets meanwhile), then read: exactly IN
+// bytes, then the reset. Closes when released.
+func tcpReadLate(args []string) error {
+	c, err := net.Dial("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ready(c.LocalAddr().(*net.TCPAddr).Port)
+	if _, err := c.Write(make([]byte, atoi(args[1]))); err != nil {
+		return err
+	}
+	delay, err := time.ParseDuration(args[3])
+	if err != nil {
+		return err
+	}
+	time.Sleep(delay)
+	if err := requireClosed(c); err != nil {
+		return err
+	}
+	got, err := io.Copy(io.Discard, c)
+	if got != int64(atoi(args[2])) || !errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("read %d bytes then %v, want %s bytes then a reset", got, err, args[2])
+	}
+	waitRelease()
+	return nil
+}
+
+// tcpHoldServer ADDR IN OUT: accept one connection, read IN bytes, answer
+// OUT bytes, read to EOF, and then hold the connection open (never close
+// it) until released.
+func tcpHoldServer(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[1]))); err != nil {
+		return err
+	}
+	if _, err := c.Write(make([]byte, atoi(args[2]))); err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, c)
+	waitRelease()
+	return nil
+}
+
+// tcpCloseClient ADDR OUT IN: connect, send OUT bytes, read IN bytes,
+// close, and stay alive until released (so its pid stays valid).
+func tcpCloseClient(args []string) error {
+	c, err := net.Dial("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(c.LocalAddr().(*net.TCPAddr).Port)
+	if _, err := c.Write(make([]byte, atoi(args[1]))); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[2]))); err != nil {
+		return err
+	}
+	if err := c.Close(); err != nil {
+		return err
+	}
+	waitRelease()
+	return nil
+}
+
+// tcpIdleAccept ADDR: accept one connection and hold it without reading or
+// writing, until released.
+func tcpIdleAccept(args []string) error {
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ready(ln.Addr().(*net.TCPAddr).Port)
+	c, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	waitRelease()
+	return nil
+}
+
+// requireClosed fails unless the kernel has taken the connection's socket
+// to CLOSE: a role meant to read after that would otherwise prove nothing.
+func requireClosed(c net.Conn) error {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var info *unix.TCPInfo
+	var serr error
+	if err := raw.Control(func(fd uintptr) { info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	if info.State != 7 /* TCP_CLOSE */ {
+		return fmt.Errorf("socket in state %d, not CLOSE, before the reads: raise the delay", info.State)
+	}
+	return nil
+}

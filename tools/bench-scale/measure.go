@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func numCPU() int { return runtime.NumCPU() }
+
+// usage is a finished command's CPU time and peak memory.
+type usage struct {
+	cpu time.Duration
+	rss int64 // bytes
+}
+
+// medianCPU runs a command `runs` times with its output thrown away and
+// returns the run with the median CPU time (user + system, from the
+// kernel's accounting of the finished process).
+func medianCPU(runs int, name string, args ...string) usage {
+	var us []usage
+	for range runs {
+		cmd := exec.Command(name, args...)
+		if err := cmd.Run(); err != nil {
+			fail(fmt.Errorf("%s %s: %v", name, strings.Join(args, " "), err))
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		us = append(us, usage{
+			cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+			rss: ru.Maxrss << 10,
+		})
+	}
+	slices.SortFunc(us, func(a, b usage) int { return int(a.cpu - b.cpu) })
+	return us[len(us)/2]
+}
+
+// tcptopRun is what one run of tcptop cost.
+type tcptopRun struct {
+	firstTick  time.Duration // from attached to just after the first tick
+	perTick    time.Duration // per tick, from the third tick on
+	peakRSS    int64
+	rssSamples []int64
+}
+
+// measureTcptop runs tcptop at 1 s ticks with its output thrown away and
+// samples its CPU time (the kernel's per-thread run time, in ns) after it
+// attached, after the first tick, and over `ticks` ticks from the third
+// on. With sampleEvery set, it also samples its memory that often.
+func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Duration) (tcptopRun, error) {
+	var r tcptopRun
+	args := append([]string{"-v", "-o", "ndjson", "-i", "1s"}, extra...)
+	cmd := exec.Command(cfg.tcptop, args...)
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return r, err
+	}
+	defer devnull.Close()
+	cmd.Stdout = devnull
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return r, err
+	}
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	for !strings.Contains(sc.Text(), "attached") {
+		if !sc.Scan() {
+			return r, fmt.Errorf("tcptop exited before attaching")
+		}
+	}
+	go func() {
+		for sc.Scan() {
+			fmt.Fprintf(os.Stderr, "  (tcptop: %s)\n", sc.Text())
+		}
+	}()
+	pid := cmd.Process.Pid
+	attached := time.Now()
+	c0 := cpuOf(pid)
+	time.Sleep(time.Until(attached.Add(1500 * time.Millisecond)))
+	r.firstTick = cpuOf(pid) - c0
+	time.Sleep(time.Until(attached.Add(3500 * time.Millisecond)))
+	c2 := cpuOf(pid)
+	end := time.Now().Add(time.Duration(ticks) * time.Second)
+	for sampleEvery > 0 && time.Until(end) > sampleEvery {
+		time.Sleep(sampleEvery)
+		r.rssSamples = append(r.rssSamples, statusKB(pid, "VmRSS")<<10)
+	}
+	time.Sleep(time.Until(end))
+	r.perTick = (cpuOf(pid) - c2) / time.Duration(ticks)
+	r.peakRSS = statusKB(pid, "VmHWM") << 10
+	return r, nil
+}
+
+// cpuOf sums the run time of every thread of a process
+// (/proc/PID/task/*/schedstat, nanoseconds).
+func cpuOf(pid int) time.Duration {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var total time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		ns, _ := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		total += time.Duration(ns)
+	}
+	return total
+}
+
+// statusKB reads a "kB" field of /proc/PID/status.
+func statusKB(pid int, field string) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
