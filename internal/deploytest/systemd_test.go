@@ -106,7 +106,9 @@ var capsByName = map[string]uintptr{
 // user holding only the unit's AmbientCapabilities, and checks that each
 // one is needed: with all of them tcptop reports a known transfer exactly
 // and names the owner of a connection older than itself; without any one
-// it either cannot attach or cannot name that owner.
+// it either cannot attach or cannot name that owner. (Kernels before 5.11
+// name such owners from /proc instead, which takes two more capabilities;
+// the unit says how to add them there.)
 func TestServiceCapabilities(t *testing.T) {
 	testnet.RequireRoot(t)
 	ambient := strings.Fields(strings.Join(unitSetting(t, "AmbientCapabilities"), " "))
