@@ -12,22 +12,8 @@ import (
 
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/source"
+	"github.com/tcptop/tcptop/internal/testnet"
 )
-
-// requireTool finds a program the completion and man page tests run.
-// scripts/deps.sh installs them, so CI fails rather than skip without one.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (scripts/deps.sh test installs it)", name)
-	}
-	t.Skipf("%s not installed", name)
-	return ""
-}
 
 // completionScript runs tcptop --completion=shell and saves the script.
 func completionScript(t *testing.T, shell string) (script, path string) {
@@ -90,7 +76,7 @@ func bashComplete(t *testing.T, script string, words ...string) []string {
 }
 
 func TestBashCompletion(t *testing.T) {
-	requireTool(t, "bash")
+	testnet.RequireTool(t, "bash")
 	_, path := completionScript(t, "bash")
 	shellOutput(t, "bash", "-n", path)
 	if got := shellOutput(t, "bash", "--norc", "-c", "source "+path+"; complete -p tcptop"); !strings.Contains(got, "-F _tcptop tcptop") {
@@ -118,7 +104,7 @@ func TestBashCompletion(t *testing.T) {
 }
 
 func TestZshCompletion(t *testing.T) {
-	requireTool(t, "zsh")
+	testnet.RequireTool(t, "zsh")
 	_, path := completionScript(t, "zsh")
 	shellOutput(t, "zsh", "-n", path)
 	// Sourced after compinit, the script registers its function.
@@ -129,7 +115,7 @@ func TestZshCompletion(t *testing.T) {
 }
 
 func TestFishCompletion(t *testing.T) {
-	requireTool(t, "fish")
+	testnet.RequireTool(t, "fish")
 	_, path := completionScript(t, "fish")
 	shellOutput(t, "fish", "--no-config", "-n", path)
 	complete := func(line string) []string {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/testnet"
 )
 
 func TestManPageHasEveryFlagVariableFieldAndExitCode(t *testing.T) {
@@ -42,7 +43,7 @@ func TestManPageHasEveryFlagVariableFieldAndExitCode(t *testing.T) {
 // The page renders without a single groff warning, and the rendered text
 // shows options the way a reader types them.
 func TestManPageRenders(t *testing.T) {
-	requireTool(t, "groff")
+	testnet.RequireTool(t, "groff")
 	var b bytes.Buffer
 	if err := WriteManPage(&b); err != nil {
 		t.Fatal(err)

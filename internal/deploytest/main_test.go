@@ -1,14 +1,13 @@
 package deploytest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,37 +43,52 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireTool finds a program a test drives. scripts/deps.sh installs
-// them, so CI fails rather than skip when one is missing.
-func requireTool(t *testing.T, name string) string {
+// output is a file in the test's directory that a process writes to and
+// the test reads back while it runs.
+type output struct{ *os.File }
+
+func newOutput(t *testing.T, name string) output {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	f, err := os.Create(filepath.Join(t.TempDir(), name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (scripts/deps.sh test installs it)", name)
+	t.Cleanup(func() { f.Close() })
+	return output{f}
+}
+
+// String is what was written so far.
+func (o output) String() string {
+	b, _ := os.ReadFile(o.Name())
+	return string(b)
+}
+
+// startStoppable starts cmd and returns a function that stops it with
+// SIGTERM and waits (also run at cleanup).
+func startStoppable(t *testing.T, cmd *exec.Cmd, name string) func() {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
 	}
-	t.Skipf("%s not installed", name)
-	return ""
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("%s did not stop on SIGTERM", name)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // eventually polls cond until it returns true, failing after timeout with
@@ -134,7 +148,9 @@ func requireNoTcptopLeft(t *testing.T) {
 			}
 		}
 		return len(left) == 0
-	}, func() string { return "tcptop still running after its shipper stopped: pids " + strings.Join(left, ", ") })
+	}, func() string {
+		return "tcptop still running after its shipper stopped: pids " + strings.Join(left, ", ")
+	})
 }
 
 // parseTimestamp reads tcptop's timestamp: UTC, RFC 3339, six fraction

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,15 +35,15 @@ func TestOTelCollectorRecipe(t *testing.T) {
 
 	col := exec.Command(otelcol, "--config", filepath.Join(repoRoot, "docs/recipes/otelcol/config.yaml"))
 	col.Env = append(os.Environ(), "OTELCOL_TCPTOP_FILE="+ndjson)
-	var colOut syncBuffer
-	col.Stdout, col.Stderr = &colOut, &colOut
+	colOut := newOutput(t, "otelcol.log")
+	col.Stdout, col.Stderr = colOut.File, colOut.File
 	stopCol := startStoppable(t, col, "otelcol")
 	eventually(t, 30*time.Second, func() bool { return strings.Contains(colOut.String(), "Everything is ready") },
 		func() string { return "collector did not start: " + colOut.String() })
 
 	tt := exec.Command(tcptopBin, "--output=ndjson", "--interval=200ms", "--verbose")
-	var ttErr syncBuffer
-	tt.Stdout, tt.Stderr = file, &ttErr
+	ttErr := newOutput(t, "tcptop.err")
+	tt.Stdout, tt.Stderr = file, ttErr.File
 	stopTcptop := startStoppable(t, tt, "tcptop")
 	eventually(t, 10*time.Second, func() bool { return strings.Contains(ttErr.String(), "tcptop: attached") },
 		func() string { return "tcptop did not attach: " + ttErr.String() })
@@ -119,32 +118,4 @@ func debugLogRecords(out string) []logRecord {
 		recs = append(recs, r)
 	}
 	return recs
-}
-
-// startStoppable starts cmd and returns a function that stops it with
-// SIGTERM and waits (also run at cleanup).
-func startStoppable(t *testing.T, cmd *exec.Cmd, name string) func() {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("%s did not stop on SIGTERM", name)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
 }

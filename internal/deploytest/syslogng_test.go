@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ const recipeLogPath = "/var/log/tcptop/flows.json"
 // microsecond.
 func TestSyslogNGRecipe(t *testing.T) {
 	testnet.RequireRoot(t)
-	syslogng := requireTool(t, "syslog-ng")
+	syslogng := testnet.RequireTool(t, "syslog-ng")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "flows.json")
 
@@ -55,28 +54,9 @@ func TestSyslogNGRecipe(t *testing.T) {
 	cmd := exec.Command(syslogng, "-F", "-f", conf, "-R", filepath.Join(dir, "persist"),
 		"-p", filepath.Join(dir, "pid"), "-c", filepath.Join(dir, "ctl"))
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "TCPTOP_INTERVAL=200ms")
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("syslog-ng did not stop on SIGTERM")
-		}
-	}
-	t.Cleanup(stop)
+	logs := newOutput(t, "syslog-ng.log")
+	cmd.Stdout, cmd.Stderr = logs.File, logs.File
+	stop := startStoppable(t, cmd, "syslog-ng")
 
 	// The held connection's record says tcptop is attached.
 	find := func(match func(rec map[string]any) bool) map[string]any {
@@ -95,7 +75,9 @@ func TestSyslogNGRecipe(t *testing.T) {
 	tr := knownTransfer(t)
 	var rec map[string]any
 	eventually(t, 10*time.Second, func() bool {
-		rec = find(func(r map[string]any) bool { return port(r, "local_port", tr.client.Port) && fmt.Sprint(r["closed"]) == "true" })
+		rec = find(func(r map[string]any) bool {
+			return port(r, "local_port", tr.client.Port) && fmt.Sprint(r["closed"]) == "true"
+		})
 		return rec != nil
 	}, func() string { return "no closed record of the transfer; syslog-ng said: " + logs.String() })
 	stop()

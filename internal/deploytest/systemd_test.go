@@ -47,7 +47,7 @@ func unitSetting(t *testing.T, key string) []string {
 // the binary it starts and the man page it names in place) and its
 // offline security review, which fails if the hardening is loosened.
 func TestSystemdUnitVerifies(t *testing.T) {
-	analyze := requireTool(t, "systemd-analyze")
+	analyze := testnet.RequireTool(t, "systemd-analyze")
 	unit, err := os.ReadFile(filepath.Join(repoRoot, unitPath))
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +132,8 @@ func TestServiceCapabilities(t *testing.T) {
 			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
 			AmbientCaps: ids,
 		}
-		var out, errb syncBuffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
+		out, errb := newOutput(t, "tcptop.out"), newOutput(t, "tcptop.err")
+		cmd.Stdout, cmd.Stderr = out.File, errb.File
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -209,8 +209,8 @@ func checkTransfer(t *testing.T, recs []map[string]any, tr transfer) {
 // the filter cannot kill or starve the service.
 func TestServiceSyscallFilter(t *testing.T) {
 	testnet.RequireRoot(t)
-	strace := requireTool(t, "strace")
-	analyze := requireTool(t, "systemd-analyze")
+	strace := testnet.RequireTool(t, "strace")
+	analyze := testnet.RequireTool(t, "systemd-analyze")
 	allowed := map[string]bool{}
 	for _, f := range unitSetting(t, "SystemCallFilter") {
 		for _, item := range strings.Fields(f) {
@@ -224,8 +224,8 @@ func TestServiceSyscallFilter(t *testing.T) {
 	trace := filepath.Join(t.TempDir(), "strace.out")
 	heldConnection(t)
 	cmd := exec.Command(strace, "-f", "-qq", "-o", trace, tcptopBin, "--output=ndjson", "--interval=200ms", "--count=4")
-	var errb syncBuffer
-	cmd.Stderr = &errb
+	errb := newOutput(t, "strace.err")
+	cmd.Stderr = errb.File
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
