@@ -200,7 +200,9 @@ func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
 func TestCloseBurstOverflowingRingBufferLosesNothing(t *testing.T) {
 	const n, size = 200, 1000
 	requireRoot(t)
-	s, err := Open(Config{Warn: t.Logf, EventBufferBytes: 4096})
+	cfg := testConfig(t)
+	cfg.EventBufferBytes = 4096
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,9 @@ func TestCloseBurstOverflowingRingBufferLosesNothing(t *testing.T) {
 func TestFullTableListsUntrackedExactly(t *testing.T) {
 	const conns, out, in = 4, 1300, 2700
 	requireRoot(t)
-	s, err := Open(Config{Warn: t.Logf, TCPTableSize: 2})
+	cfg := testConfig(t)
+	cfg.TCPTableSize = 2
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,6 +214,17 @@ func (s *Source) detach() error {
 	return errors.Join(errs...)
 }
 
+// allPrograms lists every program loaded, for benchmarks.
+func (s *Source) allPrograms() []*ebpf.Program {
+	var out []*ebpf.Program
+	for _, c := range append([]*ebpf.Collection{s.progs}, s.extra...) {
+		for _, p := range c.Programs {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Stats counts what the kernel side could not record.
 type Stats struct {
 	TCPUntracked uint64 // TCP connections seen without a table entry: table full

@@ -20,10 +20,17 @@ func TestMain(m *testing.M) {
 // requireRoot: kernel tests skip for developers without root, fail in CI.
 func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 
+// testConfig is the configuration kernel tests open the source with: the
+// hook path named by TCPTOP_TEST_HOOKS (the VM matrix runs the suite once
+// per path a kernel offers), else the one auto picks.
+func testConfig(t *testing.T) Config {
+	return Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf}
+}
+
 func openSource(t *testing.T) *Source {
 	t.Helper()
 	requireRoot(t)
-	s, err := Open(Config{Warn: t.Logf})
+	s, err := Open(testConfig(t))
 	if err != nil {
 		t.Fatalf("open source: %v", err)
 	}

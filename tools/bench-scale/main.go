@@ -34,6 +34,7 @@ func main() {
 	flag.Float64Var(&cfg.active, "active", 0.01, "share of the connections kept busy with request/response traffic")
 	flag.IntVar(&cfg.ticks, "ticks", 10, "ticks of tcptop measured, after the warm-up")
 	flag.DurationVar(&cfg.soak, "soak", 0, "also run tcptop this long at the largest size, sampling its memory every minute")
+	flag.BoolVar(&cfg.changed, "changed", true, "also measure tcptop --changed (false for a tcptop that predates the flag)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root, to load tcptop's probes"))
@@ -56,11 +57,12 @@ func fail(err error) {
 }
 
 type config struct {
-	tcptop string
-	sizes  []int
-	active float64
-	ticks  int
-	soak   time.Duration
+	tcptop  string
+	sizes   []int
+	active  float64
+	ticks   int
+	soak    time.Duration
+	changed bool
 }
 
 func run(cfg *config) error {
@@ -97,7 +99,11 @@ func measureSize(cfg *config, n int, soak bool) error {
 	}
 	row("`ss -tin`, one dump", ssTin.cpu, ssTin.rss)
 	row("`ss -tinp`, one dump", ssTinp.cpu, ssTinp.rss)
-	for _, extra := range [][]string{nil, {"--changed"}} {
+	variants := [][]string{nil}
+	if cfg.changed {
+		variants = append(variants, []string{"--changed"})
+	}
+	for _, extra := range variants {
 		m, err := measureTcptop(cfg, extra, cfg.ticks, 0)
 		if err != nil {
 			return err
