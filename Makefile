@@ -4,7 +4,7 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build man completions image test test-recipes test-vm deps generate check-generate bench clean
+.PHONY: help build man completions image test test-recipes test-vm deps generate check-generate bench bench-scale clean
 
 help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
@@ -17,6 +17,7 @@ help:
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
+	@echo "bench-scale     tcptop against ss at 10,000 and 50,000 held connections (root, minutes)"
 
 # Static (no cgo, no dynamic loader), so the same file runs on any
 # distribution and in a FROM scratch image.
@@ -39,10 +40,12 @@ image: build
 		-t tcptop:$(VERSION) $(dir $(BIN))
 
 # Kernel tests share the host's probes and traffic: one package at a time.
+# Without cgo, as the release is built: dropping privileges changes every
+# thread at once, which a cgo build cannot (internal/privs).
 # deploy/configtest is a module of its own (it needs k8s.io/api).
 test: deps
 	$(GO) vet ./...
-	$(GO) test -p 1 -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 ./...
 	cd deploy/configtest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The collector (docs/recipes/otelcol, its own module) takes minutes of CPU
@@ -73,6 +76,12 @@ check-generate: generate
 
 bench:
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./internal/...
+
+# Holds N established loopback connections (1% active) and measures
+# tcptop's CPU per tick and memory against ss on them: SIZES=10000,50000.
+SIZES ?= 10000,50000
+bench-scale: build
+	$(GO) run ./tools/bench-scale -tcptop $(BIN) -n $(SIZES)
 
 clean:
 	rm -rf bin .vm .cache
