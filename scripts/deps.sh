@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's apt, what a make target needs and is missing.
-#   deps.sh test      tools the kernel tests drive: ss/ip/tc, jq, mlr
+#   deps.sh test      tools the tests drive: ss/ip/tc, jq, mlr; the shells the
+#                     completion scripts are checked in, groff for the man
+#                     page; syslog-ng, systemd-analyze and strace for the
+#                     recipe and service tests
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -11,6 +14,12 @@ test)
 	command -v tc >/dev/null || need+=(iproute2)
 	command -v jq >/dev/null || need+=(jq)
 	command -v mlr >/dev/null || need+=(miller)
+	command -v zsh >/dev/null || need+=(zsh)
+	command -v fish >/dev/null || need+=(fish)
+	command -v groff >/dev/null || need+=(groff-base)
+	command -v syslog-ng >/dev/null || need+=(syslog-ng-core)
+	command -v systemd-analyze >/dev/null || need+=(systemd)
+	command -v strace >/dev/null || need+=(strace)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

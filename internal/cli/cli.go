@@ -25,6 +25,11 @@ const (
 	ExitUsage   = 2 // bad flags or a bad --where expression
 )
 
+// EnvPrefix starts the name of the environment variable of every flag:
+// --udp-timeout is TCPTOP_UDP_TIMEOUT. A flag given on the command line
+// wins over its variable.
+const EnvPrefix = "TCPTOP"
+
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
 var Version = "dev"
 
@@ -39,8 +44,9 @@ type Options struct {
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
-	Fields     bool             `help:"List the output fields (the names --where uses) and exit."`
-	Version    kong.VersionFlag `help:"Print the version and exit."`
+	Fields     bool             `env:"-" help:"List the output fields (the names --where uses) and exit."`
+	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
+	Version    kong.VersionFlag `env:"-" help:"Print the version and exit."`
 }
 
 // Validate rejects values kong's types accept but tcptop cannot use.
@@ -80,13 +86,7 @@ type exitRequest struct{ code int }
 // exit code. Output goes to stdout only, logs to stderr.
 func Run(args []string, stdout, stderr io.Writer) (code int) {
 	var opts Options
-	parser, err := kong.New(&opts,
-		kong.Name("tcptop"),
-		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ",")},
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(c int) { panic(exitRequest{c}) }),
-	)
+	parser, err := newParser(&opts, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "tcptop: %v\n", err)
 		return ExitRuntime
@@ -108,7 +108,25 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 		printFields(stdout)
 		return ExitOK
 	}
+	if opts.Completion != nil {
+		return writeCompletion(stdout, stderr, parser.Model, *opts.Completion)
+	}
 	return run(&opts, stdout, newLogger(stderr))
+}
+
+// newParser builds the kong model of Options: the command line, the
+// TCPTOP_* environment variables (one per flag, named after it, except for
+// the flags that print something and exit), and what the man page and the
+// completion scripts are generated from.
+func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(opts,
+		kong.Name("tcptop"),
+		kong.Description(description),
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ",")},
+		kong.DefaultEnvars(EnvPrefix),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(exitRequest{c}) }),
+	)
 }
 
 // printFields lists the schema: name, type and meaning, one per line.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -102,7 +103,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.load(spec, append(append([]hook{}, lifecycleHooks...), hooks...), cookieHelper); err != nil {
+	if err := s.load(spec, append(append([]hook{}, lifecycleHooks...), hooks...)); err != nil {
 		if path == HooksFexit && errors.Is(err, ErrPermission) {
 			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
 		}
@@ -120,7 +121,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		return err
 	}
 	s.path = path
-	s.attachCgroup(cookieHelper)
+	s.attachCgroup(spec, cookieHelper)
 	s.loadOwners(spec)
 	return nil
 }
@@ -161,18 +162,17 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	return spec, nil
 }
 
-// load builds the collection for the given hooks, the iterators and the
-// cgroup programs; optional programs are loaded later, on their own.
-func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook, cookieHelper bool) error {
+// load builds the collection of the programs every path needs: the given
+// hooks and the iterators. The rest is optional and loaded on its own
+// (loadSeparately), so that what a kernel or a capability set lacks costs
+// only that part.
+func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook) error {
 	keep := map[string]bool{}
 	for _, h := range hooks {
 		keep[h.prog] = true
 	}
 	for _, name := range iterPrograms {
 		keep[name] = true
-	}
-	for _, c := range cgroupHooks(cookieHelper) {
-		keep[c.prog] = true
 	}
 	core := spec.Copy()
 	for name := range core.Programs {
@@ -188,27 +188,35 @@ func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook, cookieHelper bool
 	return coll.Assign(&s.objs)
 }
 
+// loadSeparately loads the named programs of spec sharing the maps of the
+// loaded collection.
+func (s *Source) loadSeparately(spec *ebpf.CollectionSpec, names ...string) (*ebpf.Collection, error) {
+	part := spec.Copy()
+	for name := range part.Programs {
+		if !slices.Contains(names, name) {
+			delete(part.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(part, ebpf.CollectionOptions{MapReplacements: s.allMaps(part), Cache: s.btfCache})
+	if err != nil {
+		return nil, err
+	}
+	s.extra = append(s.extra, coll)
+	return coll, nil
+}
+
 // loadOwners loads and attaches the owner iterator, which needs
 // bpf_sock_from_file (5.11+). Without it, owners come from /proc.
 func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
-	one := spec.Copy()
-	for name := range one.Programs {
-		if name != ownersProgram {
-			delete(one.Programs, name)
-		}
+	coll, err := s.loadSeparately(spec, ownersProgram)
+	var it *link.Iter
+	if err == nil {
+		it, err = link.AttachIter(link.IterOptions{Program: coll.Programs[ownersProgram]})
 	}
-	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: s.allMaps(one), Cache: s.btfCache})
 	if err != nil {
-		s.cfg.Warn("owners of idle sockets from /proc (the kernel's iterator needs Linux 5.11+: %v)", oneLine(err))
+		s.hooks = append(s.hooks, "owners from /proc (iter/task_file needs Linux 5.11+: "+oneLine(err)+")")
 		return
 	}
-	it, err := link.AttachIter(link.IterOptions{Program: coll.Programs[ownersProgram]})
-	if err != nil {
-		coll.Close()
-		s.cfg.Warn("owners of idle sockets from /proc (%v)", err)
-		return
-	}
-	s.extra = append(s.extra, coll)
 	s.links = append(s.links, it)
 	s.iters.owners = it
 	s.hooks = append(s.hooks, "iter/task_file")
@@ -252,20 +260,39 @@ func (h hook) String() string {
 	return "fexit/" + h.target
 }
 
-// attachCgroup attaches the UDP peer hooks and, where tracing programs
-// cannot ask for socket cookies, the cookie generators. Without them
-// tcptop still runs and says what is missing.
-func (s *Source) attachCgroup(cookieHelper bool) {
+// attachCgroup loads and attaches the UDP peer hooks and, where tracing
+// programs cannot ask for socket cookies, the cookie generators. They need
+// CAP_NET_ADMIN besides CAP_BPF; without them tcptop still runs and says
+// what is missing.
+func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
+	hooks := cgroupHooks(cookieHelper)
+	missing := "remote_addr/remote_port of unconnected UDP sockets"
+	if !cookieHelper {
+		missing += ", and connections on this kernel whose sockets were never named (no cookie)"
+	}
 	path := s.cfg.CgroupPath
 	if path == "" {
 		var err error
 		if path, err = cgroup2Mount(); err != nil {
-			s.gap("remote_addr/remote_port of unconnected UDP sockets (%v)", err)
+			s.gap("%s (%v)", missing, err)
 			return
 		}
 	}
-	for _, c := range cgroupHooks(cookieHelper) {
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: s.progs.Programs[c.prog]})
+	var names []string
+	for _, c := range hooks {
+		names = append(names, c.prog)
+	}
+	coll, err := s.loadSeparately(spec, names...)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			s.gap("%s: the cgroup hooks need CAP_NET_ADMIN", missing)
+		} else {
+			s.gap("%s (cgroup hooks: %v)", missing, oneLine(err))
+		}
+		return
+	}
+	for _, c := range hooks {
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
 		if err != nil {
 			s.gap("%s at %s: %v", c.name, path, err)
 			continue

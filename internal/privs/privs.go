@@ -1,0 +1,228 @@
+// Package privs gives up the privileges tcptop no longer needs once its
+// probes are attached: every capability the running loop does not use
+// (from the effective, permitted, inheritable, ambient and bounding sets),
+// optionally the root user itself (like tcpdump -Z), and for good with
+// no_new_privs, so that no later execve can gain any back.
+//
+// Capabilities are per thread in Linux, and a Go program has many, so
+// every change is made on all of them at once (syscall.AllThreadsSyscall,
+// which needs a build without cgo, as tcptop's release build is).
+package privs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Cap is a Linux capability number.
+type Cap uint
+
+// The capabilities tcptop can use.
+const (
+	DACReadSearch Cap = unix.CAP_DAC_READ_SEARCH
+	SysPtrace     Cap = unix.CAP_SYS_PTRACE
+	BPF           Cap = 39 // unix.CAP_BPF, Linux 5.8+
+	Perfmon       Cap = 38 // unix.CAP_PERFMON
+	NetAdmin      Cap = unix.CAP_NET_ADMIN
+	SysAdmin      Cap = unix.CAP_SYS_ADMIN
+)
+
+var names = map[Cap]string{
+	DACReadSearch: "CAP_DAC_READ_SEARCH", SysPtrace: "CAP_SYS_PTRACE", BPF: "CAP_BPF",
+	Perfmon: "CAP_PERFMON", NetAdmin: "CAP_NET_ADMIN", SysAdmin: "CAP_SYS_ADMIN",
+	unix.CAP_SETUID: "CAP_SETUID", unix.CAP_SETGID: "CAP_SETGID", unix.CAP_SETPCAP: "CAP_SETPCAP",
+}
+
+func (c Cap) String() string {
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return "capability " + strconv.Itoa(int(c))
+}
+
+// lastCap is the highest capability this kernel knows.
+func lastCap() Cap {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 40
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 40
+	}
+	return Cap(n)
+}
+
+// Request says what to keep.
+type Request struct {
+	// Keep are the capabilities the running loop may use.
+	Keep []Cap
+	// Optional are kept only if Needed says the loop fails without them:
+	// Needed runs with each dropped from the effective set.
+	Optional []Cap
+	Needed   func() error
+	// User, if not empty, is the user (name or number) to become; its
+	// primary group too, with no supplementary groups.
+	User string
+}
+
+// ErrUnsupported is returned when privileges cannot be changed on every
+// thread (a build with cgo).
+var ErrUnsupported = errors.New("cannot change the privileges of every thread (built with cgo)")
+
+// Drop gives up everything but what r keeps, and returns what it kept.
+func Drop(r Request) ([]Cap, error) {
+	keep, err := decide(r)
+	if err != nil {
+		return nil, err
+	}
+	if r.User != "" {
+		if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
+			return nil, fmt.Errorf("keep capabilities across the user switch: %w", err)
+		}
+	}
+	// The bounding set first, while CAP_SETPCAP is still effective.
+	for c := Cap(0); c <= lastCap(); c++ {
+		if !slices.Contains(keep, c) {
+			if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+				return nil, fmt.Errorf("drop %v from the bounding set: %w", c, err)
+			}
+		}
+	}
+	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return nil, fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if r.User != "" {
+		if err := switchUser(r.User); err != nil {
+			return nil, err
+		}
+	}
+	if err := setCaps(keep, keep); err != nil {
+		return nil, err
+	}
+	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); err != nil {
+		return nil, fmt.Errorf("set no_new_privs: %w", err)
+	}
+	if r.User != "" {
+		_ = allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0)
+	}
+	return keep, nil
+}
+
+// decide returns r.Keep plus the optional capabilities r.Needed fails
+// without: each is tried with exactly the others effective, while the
+// permitted set still allows going back.
+func decide(r Request) ([]Cap, error) {
+	keep := slices.Clone(r.Keep)
+	if len(r.Optional) == 0 {
+		return keep, nil
+	}
+	var current [2]unix.CapUserData
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capget(&hdr, &current[0]); err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	restore := func() error {
+		if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&current[0])), 0); err != nil {
+			return fmt.Errorf("restore capabilities: %w", err)
+		}
+		return nil
+	}
+	for _, c := range r.Optional {
+		others := append(slices.Clone(keep), r.Optional...)
+		others = slices.DeleteFunc(others, func(k Cap) bool { return k == c })
+		probe := current
+		probe[0].Effective, probe[1].Effective = 0, 0
+		for _, k := range others {
+			probe[k/32].Effective |= 1 << (k % 32) & probe[k/32].Permitted
+		}
+		if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&probe[0])), 0); err != nil {
+			return nil, fmt.Errorf("set capabilities: %w", err)
+		}
+		needed := r.Needed != nil && r.Needed() != nil
+		if err := restore(); err != nil {
+			return nil, err
+		}
+		if needed {
+			keep = append(keep, c)
+		}
+	}
+	return keep, nil
+}
+
+// switchUser becomes the named user, with its primary group and no
+// supplementary groups.
+func switchUser(name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if u, err = user.LookupId(name); err != nil {
+			return fmt.Errorf("--user %q: no such user", name)
+		}
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// The syscall package applies these to every thread.
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("--user %s: drop supplementary groups: %w", name, err)
+	}
+	if err := syscall.Setresgid(gid, gid, gid); err != nil {
+		return fmt.Errorf("--user %s: set group %d: %w", name, gid, err)
+	}
+	if err := syscall.Setresuid(uid, uid, uid); err != nil {
+		return fmt.Errorf("--user %s: set user %d: %w", name, uid, err)
+	}
+	return nil
+}
+
+// setCaps sets the effective and permitted sets of every thread; the
+// inheritable set is emptied.
+func setCaps(effective, permitted []Cap) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for _, c := range effective {
+		data[c/32].Effective |= 1 << (c % 32)
+	}
+	for _, c := range permitted {
+		data[c/32].Permitted |= 1 << (c % 32)
+	}
+	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
+		return fmt.Errorf("set capabilities: %w", err)
+	}
+	return nil
+}
+
+func allThreads(trap, a1, a2, a3 uintptr) error {
+	_, _, errno := syscall.AllThreadsSyscall(trap, a1, a2, a3)
+	switch errno {
+	case 0:
+		return nil
+	case syscall.ENOTSUP:
+		return ErrUnsupported
+	}
+	return errno
+}
+
+// Effective lists the capabilities in the calling thread's effective set.
+func Effective() []Cap {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return nil
+	}
+	var out []Cap
+	for c := Cap(0); c < 64; c++ {
+		if data[c/32].Effective&(1<<(c%32)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
