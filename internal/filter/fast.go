@@ -296,23 +296,21 @@ func arith(op string, l, r node) (node, error) {
 		lf, rf := asFloat(l), asFloat(r)
 		return node{kind: kFloat, f: func(row *conn.Row) float64 { return lf(row) / rf(row) }}, nil
 	case l.kind == kInt && r.kind == kInt:
-		li, ri := l.i, r.i
-		switch op {
-		case "+":
-			return node{kind: kInt, i: func(row *conn.Row) int64 { return li(row) + ri(row) }}, nil
-		case "-":
-			return node{kind: kInt, i: func(row *conn.Row) int64 { return li(row) - ri(row) }}, nil
-		}
-		return node{kind: kInt, i: func(row *conn.Row) int64 { return li(row) * ri(row) }}, nil
+		return node{kind: kInt, i: arithOf(op, l.i, r.i)}, nil
 	}
-	lf, rf := asFloat(l), asFloat(r)
+	return node{kind: kFloat, f: arithOf(op, asFloat(l), asFloat(r))}, nil
+}
+
+// arithOf is l op r for +, - and *, with Go's operators (integers wrap
+// as expr's do).
+func arithOf[T int64 | float64](op string, l, r func(*conn.Row) T) func(*conn.Row) T {
 	switch op {
 	case "+":
-		return node{kind: kFloat, f: func(row *conn.Row) float64 { return lf(row) + rf(row) }}, nil
+		return func(row *conn.Row) T { return l(row) + r(row) }
 	case "-":
-		return node{kind: kFloat, f: func(row *conn.Row) float64 { return lf(row) - rf(row) }}, nil
+		return func(row *conn.Row) T { return l(row) - r(row) }
 	}
-	return node{kind: kFloat, f: func(row *conn.Row) float64 { return lf(row) * rf(row) }}, nil
+	return func(row *conn.Row) T { return l(row) * r(row) }
 }
 
 func stringOp(op string, l, r node) (node, error) {
