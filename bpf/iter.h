@@ -172,7 +172,8 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
  * /proc, in one pass over every open file. The first process found
  * holding it is its owner. bpf_sock_from_file needs 5.11; without it
  * userspace reads /proc. Writes a struct owner_record for each socket
- * found that has no table entry (userspace keeps the first). */
+ * found (userspace keeps the first, and the owner of one without a table
+ * entry). */
 SEC("iter/task_file")
 int tcptop_owners(struct bpf_iter__task_file *ctx)
 {
@@ -189,19 +190,14 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie || !bpf_map_lookup_elem(&wanted, &cookie))
 		return 0;
+	struct owner_record o = {.cookie = cookie, .pid = task->tgid};
+	__builtin_memcpy(o.comm, task->comm, TCPTOP_COMM_LEN);
+	bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (!c) {
-		/* Untracked (the table is full): userspace keeps its owner. */
-		struct owner_record o = {.cookie = cookie, .pid = task->tgid};
-		__builtin_memcpy(o.comm, task->comm, TCPTOP_COMM_LEN);
-		bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
-		hot_once_btf(cookie, sk);
-		return 0;
+	if (c && !c->pid) {
+		c->pid = o.pid;
+		__builtin_memcpy(c->comm, o.comm, TCPTOP_COMM_LEN);
 	}
-	if (c->pid)
-		return 0;
-	c->pid = task->tgid;
-	__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
 	hot_once_btf(cookie, sk);
 	return 0;
 }

@@ -66,21 +66,32 @@ func (s *Source) readIter(it *link.Iter, name string) error {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	defer rd.Close()
-	buf := s.tcp.readBuf()
+	err = readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
+		s.addRecord((*tcptopConnRecord)(p))
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return nil
+}
+
+// readRecords reads fixed-size records from an iterator through buf, a
+// bufferful at a time, whatever their number, and hands each to fn.
+func readRecords(rd io.Reader, buf []byte, size int, fn func(unsafe.Pointer)) error {
 	have := 0
 	for {
 		n, err := rd.Read(buf[have:])
 		have += n
-		done := have - have%recordSize
-		for off := 0; off < done; off += recordSize {
-			s.addRecord((*tcptopConnRecord)(unsafe.Pointer(&buf[off])))
+		done := have - have%size
+		for off := 0; off < done; off += size {
+			fn(unsafe.Pointer(&buf[off]))
 		}
 		have = copy(buf, buf[done:have])
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
+			return err
 		}
 	}
 }

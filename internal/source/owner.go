@@ -2,7 +2,6 @@ package source
 
 import (
 	"fmt"
-	"io"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -12,17 +11,38 @@ import (
 
 // ownerState tracks connections no process has sent or received on since
 // tcptop started (accepted but not yet used, or idle since before tcptop),
-// whose owner only the open file tables can tell. Each is looked up once.
+// whose owner only the open file tables can tell. Each is looked up at
+// the next tick, and again at the ticks after while not found (a server
+// may not have called accept() yet), up to ownerAttempts times.
 type ownerState struct {
-	pending map[uint64]uint32 // cookie → socket inode: to look up at the next tick
-	tried   map[uint64]bool   // looked up already
-	found   map[uint64]owner  // found in /proc (before 5.11; newer kernels keep it in the table)
+	pending map[uint64]wanted // to look up at the next tick
+	tried   map[uint64]bool   // looked up ownerAttempts times: given up
+	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
 }
 
+// wanted is a connection whose owner is looked for.
+type wanted struct {
+	ino      uint32 // socket inode, for /proc
+	attempts int
+}
+
+const ownerAttempts = 5
+
 func (o *ownerState) init() {
-	o.pending = map[uint64]uint32{}
+	o.pending = map[uint64]wanted{}
 	o.tried = map[uint64]bool{}
 	o.found = map[uint64]owner{}
+}
+
+// done records the outcome of one lookup of id.
+func (o *ownerState) done(id uint64, found bool) {
+	w := o.pending[id]
+	if w.attempts++; found || w.attempts >= ownerAttempts {
+		delete(o.pending, id)
+		o.tried[id] = !found
+		return
+	}
+	o.pending[id] = w
 }
 
 // note records whether an observed connection still needs an owner.
@@ -34,8 +54,8 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32) {
 		delete(o.found, id)
 		return
 	}
-	if obs.PID == 0 && !o.tried[id] {
-		o.pending[id] = ino
+	if _, waiting := o.pending[id]; obs.PID == 0 && !waiting && !o.tried[id] {
+		o.pending[id] = wanted{ino: ino}
 	}
 }
 
@@ -75,50 +95,56 @@ func (s *Source) ownersFromKernel() {
 		s.warnOnce(err)
 		return
 	}
-	if err := s.readOwners(); err != nil {
+	found, err := s.readOwners()
+	if err != nil {
 		s.warnOnce(err)
 	}
 	for _, id := range keys {
-		_ = s.objs.Wanted.Delete(id) // those not found; found ones the program deleted
-		delete(s.owner.pending, id)
-		s.owner.tried[id] = true
+		_ = s.objs.Wanted.Delete(id)
+		s.owner.done(id, found[id])
 	}
 }
 
-// readOwners runs the owner iterator to its end. It writes the owners of
-// untracked connections, which have no table entry to hold them.
-func (s *Source) readOwners() error {
+// readOwners runs the owner iterator to its end and returns the
+// connections it found an owner for. The owners of untracked connections,
+// which have no table entry to hold them, are kept.
+func (s *Source) readOwners() (map[uint64]bool, error) {
 	rd, err := s.iters.owners.Open()
 	if err != nil {
-		return fmt.Errorf("find owners: %w", err)
+		return nil, fmt.Errorf("find owners: %w", err)
 	}
 	defer rd.Close()
-	b, err := io.ReadAll(rd)
+	found := map[uint64]bool{}
+	err = readRecords(rd, s.tcp.readBuf(), int(unsafe.Sizeof(tcptopOwnerRecord{})), func(p unsafe.Pointer) {
+		r := (*tcptopOwnerRecord)(p)
+		if found[r.Cookie] {
+			return
+		}
+		found[r.Cookie] = true
+		if _, untracked := s.tcp.untracked[r.Cookie]; untracked {
+			s.owner.found[r.Cookie] = owner{pid: r.Pid, comm: s.names.name(r.Comm)}
+		}
+	})
 	if err != nil {
-		return fmt.Errorf("find owners: %w", err)
+		return nil, fmt.Errorf("find owners: %w", err)
 	}
-	size := int(unsafe.Sizeof(tcptopOwnerRecord{}))
-	for off := 0; off+size <= len(b); off += size {
-		r := (*tcptopOwnerRecord)(unsafe.Pointer(&b[off]))
-		s.owner.found[r.Cookie] = owner{pid: r.Pid, comm: s.names.name(r.Comm)}
-	}
-	return nil
+	return found, nil
 }
 
 // ownersFromProc scans /proc/*/fd, as ss -p does, on kernels without
 // bpf_sock_from_file.
 func (s *Source) ownersFromProc() {
 	want := make(map[uint32]bool, len(s.owner.pending))
-	for _, ino := range s.owner.pending {
-		if ino != 0 {
-			want[ino] = true
+	for _, w := range s.owner.pending {
+		if w.ino != 0 {
+			want[w.ino] = true
 		}
 	}
 	found := ownersByInode(s.cfg.ProcRoot, want)
 	var entry tcptopTcpConn
-	for id, ino := range s.owner.pending {
-		s.owner.tried[id] = true
-		ow, ok := found[ino]
+	for id, w := range s.owner.pending {
+		ow, ok := found[w.ino]
+		s.owner.done(id, ok)
 		if !ok {
 			continue
 		}
@@ -127,5 +153,4 @@ func (s *Source) ownersFromProc() {
 			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: entry.Sk}, ebpf.UpdateAny)
 		}
 	}
-	clear(s.owner.pending)
 }

@@ -238,15 +238,18 @@ func (r *recorder) latest(match func(conn.Observation) bool) (conn.Observation, 
 	return conn.Observation{}, false
 }
 
-// tableFill counts the kernel's TCP table entries.
-func tableFill(t *testing.T, s *Source) int {
+// tableFill counts the kernel's TCP table entries of connections to or
+// from port (other processes on the host have connections too).
+func tableFill(t *testing.T, s *Source, port int) int {
 	t.Helper()
 	var k uint64
 	var v tcptopTcpConn
 	n := 0
 	it := s.objs.TcpConns.Iterate()
 	for it.Next(&k, &v) {
-		n++
+		if int(v.Tuple.Sport) == port || int(v.Tuple.Dport) == port {
+			n++
+		}
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)
