@@ -171,9 +171,9 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
  * not yet used, or idle since before tcptop), as ss -p does through
  * /proc, in one pass over every open file. The first process found
  * holding it is its owner. bpf_sock_from_file needs 5.11; without it
- * userspace reads /proc. Writes a struct owner_record for each socket
- * found (userspace keeps the first, and the owner of one without a table
- * entry). */
+ * userspace reads /proc. Writes the record of each connection found, with
+ * its owner (userspace keeps the first owner, and keeps the owner of a
+ * connection without a table entry). */
 SEC("iter/task_file")
 int tcptop_owners(struct bpf_iter__task_file *ctx)
 {
@@ -190,14 +190,19 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie || !bpf_map_lookup_elem(&wanted, &cookie))
 		return 0;
-	struct owner_record o = {.cookie = cookie, .pid = task->tgid};
-	__builtin_memcpy(o.comm, task->comm, TCPTOP_COMM_LEN);
-	bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
+	struct conn_record r = {.cookie = cookie};
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (c && !c->pid) {
-		c->pid = o.pid;
-		__builtin_memcpy(c->comm, o.comm, TCPTOP_COMM_LEN);
+	if (c) {
+		if (!c->pid) {
+			c->pid = task->tgid;
+			__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
+		}
+		r.conn = *c;
+	} else {
+		fill_untracked_btf(sk, &r.conn);
+		r.conn.pid = task->tgid;
+		__builtin_memcpy(r.conn.comm, task->comm, TCPTOP_COMM_LEN);
 	}
-	hot_once_btf(cookie, sk);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

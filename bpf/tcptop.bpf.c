@@ -89,19 +89,22 @@ struct {
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
 
-/* The sockets to re-read at the next tick. Preallocated: inserts happen on
- * the send/receive path, once per connection per tick. */
+/* The sockets to re-read at the next tick. A connection joins once per
+ * period of activity, from the send/receive path. Allocated on insert,
+ * except under kprobes (see tcp_conns). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 131072);
 	__type(key, __u64); /* socket cookie */
 	__type(value, struct hot_sock);
 } hot SEC(".maps");
 
-/* Sockets whose owner userspace asks the task_file iterator to find. */
+/* Sockets whose owner userspace asks the task_file iterator to find: as
+ * many as the table holds, so one pass over the open files serves them
+ * all (at start, every connection older than tcptop). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 262144);
 	__type(key, __u64); /* socket cookie */
 	__type(value, __u8);
 } wanted SEC(".maps");
@@ -131,7 +134,6 @@ struct {
 /* Keep the record types in the object's BTF so bpf2go emits their Go
  * types (ring buffers and iterators carry no value type). */
 const struct conn_record *unused_conn_record __attribute__((unused));
-const struct owner_record *unused_owner_record __attribute__((unused));
 
 /* set_owner records the current task. Call it only from hooks that run in
  * the owning process's context (send, receive, connect): state changes and

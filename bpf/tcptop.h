@@ -65,15 +65,6 @@ struct conn_record {
 	struct tcp_conn conn;
 };
 
-/* The owner the task_file iterator found for a socket without a table
- * entry (for one with an entry, it writes the owner into the entry). */
-struct owner_record {
-	__u64 cookie;
-	__u32 pid;
-	char comm[TCPTOP_COMM_LEN];
-	__u32 _pad;
-};
-
 /* A socket to re-read at the next tick: it sent, received or changed
  * state, or it still has data in flight. Keyed by cookie. The ticks are
  * written by tcptop_hot and acted on by tcptop_hot_gc (see iter.h). */

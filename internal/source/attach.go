@@ -143,15 +143,19 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	if prealloc && sizes["tcp_conns"] == 0 {
 		sizes["tcp_conns"] = 65536
 	}
+	sizes["wanted"] = max(sizes["tcp_conns"], spec.Maps["tcp_conns"].MaxEntries)
 	if prealloc && sizes["udp_flows"] == 0 {
 		sizes["udp_flows"] = 32768
+	}
+	if prealloc && sizes["hot"] == 0 {
+		sizes["hot"] = 65536
 	}
 	for name, size := range sizes {
 		if size > 0 {
 			spec.Maps[name].MaxEntries = size
 		}
 	}
-	for _, name := range []string{"tcp_conns", "udp_flows", "wanted"} {
+	for _, name := range []string{"tcp_conns", "udp_flows", "hot", "wanted"} {
 		if !prealloc || name == "wanted" {
 			spec.Maps[name].Flags |= unix.BPF_F_NO_PREALLOC
 		}

@@ -62,8 +62,7 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32) {
 // findOwners looks up the owners of the connections noted since the last
 // tick, in one pass over every open file on the host: the cost per tick
 // is bounded by the number of open files, whatever the number of
-// connections. A connection found is put on the hot list, so this tick
-// reports it with its owner.
+// connections. A connection found is reported this tick, with its owner.
 func (s *Source) findOwners() {
 	p := s.owner.pending
 	if len(p) == 0 {
@@ -115,15 +114,16 @@ func (s *Source) readOwners() (map[uint64]bool, error) {
 	}
 	defer rd.Close()
 	found := map[uint64]bool{}
-	err = readRecords(rd, s.tcp.readBuf(), int(unsafe.Sizeof(tcptopOwnerRecord{})), func(p unsafe.Pointer) {
-		r := (*tcptopOwnerRecord)(p)
+	err = readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
+		r := (*tcptopConnRecord)(p)
 		if found[r.Cookie] {
-			return
+			return // held by more than one process: the first found owns it
 		}
 		found[r.Cookie] = true
-		if _, untracked := s.tcp.untracked[r.Cookie]; untracked {
-			s.owner.found[r.Cookie] = owner{pid: r.Pid, comm: s.names.name(r.Comm)}
+		if r.Conn.Flags&connUntracked != 0 {
+			s.owner.found[r.Cookie] = owner{pid: r.Conn.Pid, comm: s.names.name(r.Conn.Comm)}
 		}
+		s.addRecord(r)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find owners: %w", err)

@@ -45,14 +45,6 @@ type tcptopHotSock struct {
 	Pad        uint32
 }
 
-type tcptopOwnerRecord struct {
-	_      structs.HostLayout
-	Cookie uint64
-	Pid    uint32
-	Comm   [16]int8
-	Pad    uint32
-}
-
 type tcptopTcpConn struct {
 	_            structs.HostLayout
 	Tuple        tcptopFlowTuple
@@ -109,50 +101,49 @@ type tcptopUdpPeer struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcptopMapCalls             = "calls"
-	tcptopMapEvents            = "events"
-	tcptopMapHot               = "hot"
-	tcptopMapTcpConns          = "tcp_conns"
-	tcptopMapUdpFlows          = "udp_flows"
-	tcptopMapUdpPeers          = "udp_peers"
-	tcptopMapWanted            = "wanted"
-	tcptopProgTcptopClosed     = "tcptop_closed"
-	tcptopProgTcptopFxPage     = "tcptop_fx_page"
-	tcptopProgTcptopFxRecv4    = "tcptop_fx_recv4"
-	tcptopProgTcptopFxRecv6    = "tcptop_fx_recv6"
-	tcptopProgTcptopFxSend4    = "tcptop_fx_send4"
-	tcptopProgTcptopFxSend6    = "tcptop_fx_send6"
-	tcptopProgTcptopHot        = "tcptop_hot"
-	tcptopProgTcptopHotGc      = "tcptop_hot_gc"
-	tcptopProgTcptopKpPage     = "tcptop_kp_page"
-	tcptopProgTcptopKpRecv4    = "tcptop_kp_recv4"
-	tcptopProgTcptopKpRecv6    = "tcptop_kp_recv6"
-	tcptopProgTcptopKpSend4    = "tcptop_kp_send4"
-	tcptopProgTcptopKpSend6    = "tcptop_kp_send6"
-	tcptopProgTcptopKrPage     = "tcptop_kr_page"
-	tcptopProgTcptopKrRecv4    = "tcptop_kr_recv4"
-	tcptopProgTcptopKrRecv6    = "tcptop_kr_recv6"
-	tcptopProgTcptopKrSend4    = "tcptop_kr_send4"
-	tcptopProgTcptopKrSend6    = "tcptop_kr_send6"
-	tcptopProgTcptopOwners     = "tcptop_owners"
-	tcptopProgTcptopRecv       = "tcptop_recv"
-	tcptopProgTcptopRecvmsg4   = "tcptop_recvmsg4"
-	tcptopProgTcptopRecvmsg6   = "tcptop_recvmsg6"
-	tcptopProgTcptopSend       = "tcptop_send"
-	tcptopProgTcptopSendmsg4   = "tcptop_sendmsg4"
-	tcptopProgTcptopSendmsg6   = "tcptop_sendmsg6"
-	tcptopProgTcptopSockNew    = "tcptop_sock_new"
-	tcptopProgTcptopSockops    = "tcptop_sockops"
-	tcptopProgTcptopState      = "tcptop_state"
-	tcptopProgTcptopSweep      = "tcptop_sweep"
-	tcptopVarCookieHelper      = "cookie_helper"
-	tcptopVarEventsLost        = "events_lost"
-	tcptopVarHotFull           = "hot_full"
-	tcptopVarTcpTableFull      = "tcp_table_full"
-	tcptopVarTick              = "tick"
-	tcptopVarUdpTableFull      = "udp_table_full"
-	tcptopVarUnusedConnRecord  = "unused_conn_record"
-	tcptopVarUnusedOwnerRecord = "unused_owner_record"
+	tcptopMapCalls            = "calls"
+	tcptopMapEvents           = "events"
+	tcptopMapHot              = "hot"
+	tcptopMapTcpConns         = "tcp_conns"
+	tcptopMapUdpFlows         = "udp_flows"
+	tcptopMapUdpPeers         = "udp_peers"
+	tcptopMapWanted           = "wanted"
+	tcptopProgTcptopClosed    = "tcptop_closed"
+	tcptopProgTcptopFxPage    = "tcptop_fx_page"
+	tcptopProgTcptopFxRecv4   = "tcptop_fx_recv4"
+	tcptopProgTcptopFxRecv6   = "tcptop_fx_recv6"
+	tcptopProgTcptopFxSend4   = "tcptop_fx_send4"
+	tcptopProgTcptopFxSend6   = "tcptop_fx_send6"
+	tcptopProgTcptopHot       = "tcptop_hot"
+	tcptopProgTcptopHotGc     = "tcptop_hot_gc"
+	tcptopProgTcptopKpPage    = "tcptop_kp_page"
+	tcptopProgTcptopKpRecv4   = "tcptop_kp_recv4"
+	tcptopProgTcptopKpRecv6   = "tcptop_kp_recv6"
+	tcptopProgTcptopKpSend4   = "tcptop_kp_send4"
+	tcptopProgTcptopKpSend6   = "tcptop_kp_send6"
+	tcptopProgTcptopKrPage    = "tcptop_kr_page"
+	tcptopProgTcptopKrRecv4   = "tcptop_kr_recv4"
+	tcptopProgTcptopKrRecv6   = "tcptop_kr_recv6"
+	tcptopProgTcptopKrSend4   = "tcptop_kr_send4"
+	tcptopProgTcptopKrSend6   = "tcptop_kr_send6"
+	tcptopProgTcptopOwners    = "tcptop_owners"
+	tcptopProgTcptopRecv      = "tcptop_recv"
+	tcptopProgTcptopRecvmsg4  = "tcptop_recvmsg4"
+	tcptopProgTcptopRecvmsg6  = "tcptop_recvmsg6"
+	tcptopProgTcptopSend      = "tcptop_send"
+	tcptopProgTcptopSendmsg4  = "tcptop_sendmsg4"
+	tcptopProgTcptopSendmsg6  = "tcptop_sendmsg6"
+	tcptopProgTcptopSockNew   = "tcptop_sock_new"
+	tcptopProgTcptopSockops   = "tcptop_sockops"
+	tcptopProgTcptopState     = "tcptop_state"
+	tcptopProgTcptopSweep     = "tcptop_sweep"
+	tcptopVarCookieHelper     = "cookie_helper"
+	tcptopVarEventsLost       = "events_lost"
+	tcptopVarHotFull          = "hot_full"
+	tcptopVarTcpTableFull     = "tcp_table_full"
+	tcptopVarTick             = "tick"
+	tcptopVarUdpTableFull     = "udp_table_full"
+	tcptopVarUnusedConnRecord = "unused_conn_record"
 )
 
 // loadTcptop returns the embedded CollectionSpec for tcptop.
@@ -245,14 +236,13 @@ type tcptopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
-	CookieHelper      *ebpf.VariableSpec `ebpf:"cookie_helper"`
-	EventsLost        *ebpf.VariableSpec `ebpf:"events_lost"`
-	HotFull           *ebpf.VariableSpec `ebpf:"hot_full"`
-	TcpTableFull      *ebpf.VariableSpec `ebpf:"tcp_table_full"`
-	Tick              *ebpf.VariableSpec `ebpf:"tick"`
-	UdpTableFull      *ebpf.VariableSpec `ebpf:"udp_table_full"`
-	UnusedConnRecord  *ebpf.VariableSpec `ebpf:"unused_conn_record"`
-	UnusedOwnerRecord *ebpf.VariableSpec `ebpf:"unused_owner_record"`
+	CookieHelper     *ebpf.VariableSpec `ebpf:"cookie_helper"`
+	EventsLost       *ebpf.VariableSpec `ebpf:"events_lost"`
+	HotFull          *ebpf.VariableSpec `ebpf:"hot_full"`
+	TcpTableFull     *ebpf.VariableSpec `ebpf:"tcp_table_full"`
+	Tick             *ebpf.VariableSpec `ebpf:"tick"`
+	UdpTableFull     *ebpf.VariableSpec `ebpf:"udp_table_full"`
+	UnusedConnRecord *ebpf.VariableSpec `ebpf:"unused_conn_record"`
 }
 
 // tcptopObjects contains all objects after they have been loaded into the kernel.
@@ -300,14 +290,13 @@ func (m *tcptopMaps) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
-	CookieHelper      *ebpf.Variable `ebpf:"cookie_helper"`
-	EventsLost        *ebpf.Variable `ebpf:"events_lost"`
-	HotFull           *ebpf.Variable `ebpf:"hot_full"`
-	TcpTableFull      *ebpf.Variable `ebpf:"tcp_table_full"`
-	Tick              *ebpf.Variable `ebpf:"tick"`
-	UdpTableFull      *ebpf.Variable `ebpf:"udp_table_full"`
-	UnusedConnRecord  *ebpf.Variable `ebpf:"unused_conn_record"`
-	UnusedOwnerRecord *ebpf.Variable `ebpf:"unused_owner_record"`
+	CookieHelper     *ebpf.Variable `ebpf:"cookie_helper"`
+	EventsLost       *ebpf.Variable `ebpf:"events_lost"`
+	HotFull          *ebpf.Variable `ebpf:"hot_full"`
+	TcpTableFull     *ebpf.Variable `ebpf:"tcp_table_full"`
+	Tick             *ebpf.Variable `ebpf:"tick"`
+	UdpTableFull     *ebpf.Variable `ebpf:"udp_table_full"`
+	UnusedConnRecord *ebpf.Variable `ebpf:"unused_conn_record"`
 }
 
 // tcptopPrograms contains all programs after they have been loaded into the kernel.

@@ -18,8 +18,8 @@ import (
 // is counted twice.
 func TestUDPExpiryRacingADatagram(t *testing.T) {
 	s := openSource(t)
-	s.cfg.UDPTimeout = 200 * time.Millisecond
 	rec := newRecorder(s)
+	rec.poll(t) // the first tick, which may be slow on a busy host
 	dst, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +40,7 @@ func TestUDPExpiryRacingADatagram(t *testing.T) {
 	}
 	send(10)
 	rec.poll(t)
+	s.cfg.UDPTimeout = 200 * time.Millisecond
 	time.Sleep(300 * time.Millisecond) // idle past the timeout
 	raced := false
 	s.udp.beforeForget = func() {
