@@ -80,26 +80,41 @@ func New(cfg Config) *Aggregator {
 func (a *Aggregator) Len() int { return len(a.tcp) + len(a.udp) }
 
 // Tick folds in one snapshot of the source: the observations of the flows
-// that may have changed since the previous one, read at snap.Time. The
-// snapshot is not kept.
+// that may have changed, read at snap.Time. It is Begin, Observe for each
+// observation, then End.
 func (a *Aggregator) Tick(snap conn.Snapshot) {
-	a.endTick()
-	a.tick++
-	a.now = snap.Time.Round(0) // no monotonic reading in rows
-	a.secs = snap.Time.Sub(a.last).Seconds()
-	a.last = snap.Time // even if time went backwards: the next interval starts here
+	a.Begin()
 	a.reserve(len(snap.Obs))
 	for i := range snap.Obs {
-		a.observe(&snap.Obs[i])
+		a.Observe(&snap.Obs[i])
 	}
+	a.End(snap.Time)
+}
+
+// Begin starts a tick whose observations are handed over one by one, as
+// the source reads them, so that a tick that observes every flow (the
+// first) never holds them all at once.
+func (a *Aggregator) Begin() {
+	a.endTick()
+	a.tick++
+}
+
+// Observe folds one observation into its flow's state. A flow observed
+// more than once in a tick takes the last observation.
+func (a *Aggregator) Observe(o *conn.Observation) { a.observe(o) }
+
+// End closes the tick: the observations were read at readTime, which the
+// rates are measured from.
+func (a *Aggregator) End(readTime time.Time) {
+	a.now = readTime.Round(0) // no monotonic reading in rows
+	a.secs = readTime.Sub(a.last).Seconds()
+	a.last = readTime // even if time went backwards: the next interval starts here
 	for i := range a.touched {
 		a.settle(&a.touched[i])
 	}
 	a.keys.bound(a.Len())
 }
 
-// endTick frees the flows that closed or expired in the previous tick,
-// once its rows have been handed out, and resets the tick's lists.
 func (a *Aggregator) endTick() {
 	for _, idx := range a.removed {
 		a.flows.free(idx)

@@ -39,7 +39,9 @@ func (o *ownerState) done(id uint64, found bool) {
 	w := o.pending[id]
 	if w.attempts++; found || w.attempts >= ownerAttempts {
 		delete(o.pending, id)
-		o.tried[id] = !found
+		if !found {
+			o.tried[id] = true
+		}
 		return
 	}
 	o.pending[id] = w

@@ -77,12 +77,14 @@ type Source struct {
 	lastSweep time.Time
 	forceScan bool // the hot list overflowed: look for closed entries in the table
 
-	tcp   tcpState
-	names commCache
-	owner ownerState
-	udp   udpState
-	obs   []conn.Observation
-	last  Stats
+	tcp     tcpState
+	names   commCache
+	owner   ownerState
+	udp     udpState
+	out     func(*conn.Observation) // where this tick's observations go
+	scratch conn.Observation        // the one handed to out, reused
+	obs     []conn.Observation      // Snapshot's
+	last    Stats
 
 	warned   map[string]bool
 	btfCache *btf.Cache // while loading
@@ -245,20 +247,42 @@ func (s *Source) Stats() (Stats, error) {
 }
 
 // Snapshot returns the flows that may have changed since the previous
-// call, with lifetime counters, and the time they were read. Its slice is
-// reused by the next call.
-//
-// Order matters. The sweep (every SweepEvery, and at the first tick)
-// reads every socket; then the owner lookup marks what it found hot; then
-// the hot list is read, the freshest view of what moved; then the ring
-// buffer, whose close records replace any live observation of the same
-// connection from this tick. A connection is never taken for closed for
-// being missing from a read: a close comes only from the kernel.
+// call, with lifetime counters, and the time they were read: Read,
+// collected, one observation per flow (the last). Its slice is reused by
+// the next call.
 func (s *Source) Snapshot() (conn.Snapshot, error) {
 	s.obs = s.obs[:0]
-	s.tcp.beginTick()
+	clear(s.tcp.index)
+	t, err := s.Read(func(o *conn.Observation) {
+		if o.Proto != conn.TCP {
+			s.obs = append(s.obs, *o)
+		} else if i, ok := s.tcp.index[o.ID.Cookie]; ok {
+			s.obs[i] = *o
+		} else {
+			s.tcp.index[o.ID.Cookie] = len(s.obs)
+			s.obs = append(s.obs, *o)
+		}
+	})
+	return conn.Snapshot{Time: t, Obs: s.obs}, err
+}
+
+// Read reads the flows that may have changed since the previous call and
+// hands each to fn as it is read, so that a tick that reads every flow
+// (the first) never holds them all at once; it returns the time they
+// were read. A flow may be handed over more than once in a call: the last
+// is the latest. fn must not keep the pointer: the observation is reused.
+//
+// Order matters. The sweep (every SweepEvery, and at the first tick)
+// reads every socket; then the owner lookup reports what it found; then
+// the hot list is read, the freshest view of what moved; then the ring
+// buffer, whose close records come after any live observation of the same
+// connection in this call. A connection is never taken for closed for
+// being missing from a read: a close comes only from the kernel.
+func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
+	s.out = fn
+	defer func() { s.out = nil }()
 	if err := s.setTick(s.tick + 1); err != nil {
-		return conn.Snapshot{}, err
+		return time.Time{}, err
 	}
 	now := time.Now()
 	var errs []error
@@ -283,7 +307,7 @@ func (s *Source) Snapshot() (conn.Snapshot, error) {
 	if err := errors.Join(errs...); err != nil {
 		s.warnOnce(err)
 	}
-	return conn.Snapshot{Time: time.Now(), Obs: s.obs}, nil
+	return time.Now(), nil
 }
 
 // warnOnce reports a failed read the first time it happens.

@@ -17,7 +17,7 @@ import (
 // ticks: only those the kernel table could not hold. Everything else
 // lives in the kernel.
 type tcpState struct {
-	index map[uint64]int // cookie → position in Source.obs, this tick
+	index map[uint64]int // cookie → position in Source.obs, for Snapshot
 	// untracked holds connections reported without a table entry:
 	// whether each predates tcptop and its base are decided when it is
 	// first seen, since a record built from the socket alone cannot tell.
@@ -39,8 +39,6 @@ type untrackedConn struct {
 	basePacketsIn, basePacketsOut uint64
 }
 
-func (t *tcpState) beginTick() { clear(t.index) }
-
 func (t *tcpState) readBuf() []byte {
 	if t.buf == nil {
 		t.buf = make([]byte, readBufSize)
@@ -48,18 +46,13 @@ func (t *tcpState) readBuf() []byte {
 	return t.buf
 }
 
-// addRecord turns a kernel record into this tick's observation of its
-// connection; a later record of the same connection replaces an earlier
-// one (the ring buffer's close replaces a live read).
+// addRecord turns a kernel record into an observation of its connection
+// and hands it on.
 func (s *Source) addRecord(r *tcptopConnRecord) {
-	o := s.observation(r)
-	if i, ok := s.tcp.index[r.Cookie]; ok {
-		s.obs[i] = o
-	} else {
-		s.tcp.index[r.Cookie] = len(s.obs)
-		s.obs = append(s.obs, o)
-	}
-	s.owner.note(&o, r.Conn.Ino)
+	o := &s.scratch
+	*o = s.observation(r)
+	s.out(o)
+	s.owner.note(o, r.Conn.Ino)
 	if o.Closed {
 		delete(s.tcp.untracked, r.Cookie)
 	}

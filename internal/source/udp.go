@@ -91,14 +91,15 @@ func (s *Source) expireUDP() error {
 
 func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
 	local, remote := endpoints(&key.Tuple)
-	s.obs = append(s.obs, conn.Observation{
+	s.scratch = conn.Observation{
 		ID:    conn.FlowID{Proto: conn.UDP, NetNS: key.Netns, Local: local, Remote: remote},
 		Proto: conn.UDP, Local: local, Remote: remote, NetNS: key.Netns,
 		PID: val.Pid, Comm: s.names.name(val.Comm),
 		BytesIn: val.BytesIn, BytesOut: val.BytesOut,
 		PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
 		Expired: expired,
-	})
+	}
+	s.out(&s.scratch)
 }
 
 // monotonicNow is CLOCK_MONOTONIC in nanoseconds, the clock of the
