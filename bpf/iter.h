@@ -25,18 +25,17 @@ static __always_inline __u64 cookie_at(const struct sock *sk)
 
 /* An iterator program may run more than once for the same element: when
  * its record does not fit in what is left of the read, the kernel drops
- * the record and shows the element again at the next read. So the
- * programs that write records change nothing that would make the second
- * run write something else: tcptop_hot only notes its decisions in the
- * hot list's values, and tcptop_hot_gc, which writes nothing, acts on
- * them. */
+ * the record and shows the element again at the next read. So these
+ * programs change nothing that would make a second run write something
+ * else: tcptop_hot does not delete what it reports; userspace does, after
+ * the read. */
 
 /* tcptop_hot re-reads the sockets on the hot list through the addresses
  * the hooks saved. A socket is read only while its cookie is still the
  * one the hooks saw: once released (its close went through the ring
- * buffer) the memory may hold another socket. A socket is to leave the
- * list when no call touched it in this tick or the last one and nothing
- * is in flight. */
+ * buffer) the memory may hold another socket. A socket that no call
+ * touched in this tick or the last one, with nothing in flight, is
+ * reported cool, for userspace to take off the list. */
 SEC("iter/bpf_map_elem")
 int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 {
@@ -45,75 +44,32 @@ int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 	if (!key || !h)
 		return 0;
 	__u64 cookie = *key;
-	__u32 now = tick;
 	struct conn_record r = {.cookie = cookie};
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (c && (c->flags & CONN_CLOSED)) {
-		/* Closed while the ring buffer was full: reported at one tick
-		 * only (twice within it is harmless), then deleted. */
-		if (h->closed_tick == 0 || h->closed_tick == now) {
-			h->closed_tick = now;
-			r.conn = *c;
-			bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
-		}
+		r.conn = *c; /* closed while the ring buffer was full */
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 		return 0;
 	}
 	const struct sock *sk = (const struct sock *)h->sk;
-	if (cookie_at(sk) != cookie) {
-		h->cool_tick = now;
-		h->seen_tick = 0;
+	if (cookie_at(sk) == cookie) {
+		if (c) {
+			snapshot_probe(sk, c);
+			r.conn = *c;
+		} else {
+			fill_untracked_probe(sk, &r.conn);
+		}
+	}
+	if (cookie_at(sk) != cookie) { /* released, perhaps while being read */
+		__builtin_memset(&r.conn, 0, sizeof(r.conn));
+		r.conn.flags = CONN_GONE;
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 		return 0;
 	}
-	if (c) {
-		snapshot_probe(sk, c);
-		r.conn = *c;
-	} else {
-		fill_untracked_probe(sk, &r.conn);
-	}
-	if (cookie_at(sk) != cookie) { /* released while being read */
-		h->cool_tick = now;
-		h->seen_tick = 0;
-		return 0;
-	}
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	__u32 seen = c ? c->hot_tick : 0;
-	if ((c && seen && seen + 2 >= now) || in_flight(sk))
-		return 0;
-	h->cool_tick = now;
-	h->seen_tick = seen;
-	return 0;
-}
-
-/* tcptop_hot_gc runs after tcptop_hot in the same tick: it deletes the
- * closed connections tcptop_hot reported and takes idle ones off the
- * list. An element it misses (deleting while walking a hash map can skip
- * one) is handled at the next tick. */
-SEC("iter/bpf_map_elem")
-int tcptop_hot_gc(struct bpf_iter__bpf_map_elem *ctx)
-{
-	__u64 *key = ctx->key;
-	struct hot_sock *h = ctx->value;
-	if (!key || !h)
-		return 0;
-	__u64 cookie = *key;
-	if (h->closed_tick) {
-		bpf_map_delete_elem(&tcp_conns, &cookie);
-		bpf_map_delete_elem(&hot, &cookie);
-		return 0;
-	}
-	if (h->cool_tick != tick)
-		return 0;
-	__u64 sk = h->sk;
-	__u32 seen = h->seen_tick;
-	bpf_map_delete_elem(&hot, &cookie);
-	/* A call that marked the connection since tcptop_hot looked may have
-	 * found the element still there and not added it again: put it
-	 * back. */
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (c && seen && c->hot_tick != seen) {
-		struct hot_sock again = {.sk = sk};
-		bpf_map_update_elem(&hot, &cookie, &again, BPF_ANY);
-	}
+	if (!(c && seen && seen + 2 >= tick) && !in_flight(sk))
+		r.conn.flags |= CONN_COOL;
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
 

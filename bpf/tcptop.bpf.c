@@ -91,10 +91,13 @@ struct {
 
 /* The sockets to re-read at the next tick. A connection joins once per
  * period of activity, from the send/receive path. Allocated on insert,
- * except under kprobes (see tcp_conns). */
+ * except under kprobes (see tcp_conns). Its size bounds the connections
+ * active at once that a tick reads one by one (past it, the next tick
+ * sweeps every socket) and what reading it costs: the iterator walks
+ * every bucket, empty or not. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 131072);
+	__uint(max_entries, 32768);
 	__type(key, __u64); /* socket cookie */
 	__type(value, struct hot_sock);
 } hot SEC(".maps");

@@ -29,6 +29,12 @@ enum conn_flags {
 	/* No table entry backs this record (the table was full): everything
 	 * in it was read from the kernel's socket just now. */
 	CONN_UNTRACKED = 4,
+	/* In a record of the hot list: the connection was idle (its hot_tick
+	 * says since when), to be taken off the list. */
+	CONN_COOL = 8,
+	/* In a record of the hot list: the socket is gone (its close went
+	 * through the ring buffer); only the cookie is set. */
+	CONN_GONE = 16,
 };
 
 /* Per TCP connection state, keyed by socket cookie. The byte counters
@@ -66,14 +72,9 @@ struct conn_record {
 };
 
 /* A socket to re-read at the next tick: it sent, received or changed
- * state, or it still has data in flight. Keyed by cookie. The ticks are
- * written by tcptop_hot and acted on by tcptop_hot_gc (see iter.h). */
+ * state, or it still has data in flight. Keyed by cookie. */
 struct hot_sock {
 	__u64 sk;
-	__u32 cool_tick;   /* tick at which tcptop_hot found it idle: to leave the list */
-	__u32 seen_tick;   /* the connection's hot_tick then */
-	__u32 closed_tick; /* tick at which tcptop_hot reported it closed: to delete */
-	__u32 _pad;
 };
 
 /* UDP flows are keyed by network namespace and 4-tuple (with the peer of

@@ -10,6 +10,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptop/tcptop/internal/conn"
 )
 
 func requireRootB(b *testing.B) {
@@ -173,7 +175,8 @@ func BenchmarkSnapshot(b *testing.B) {
 		return nil
 	})
 	steady := timeIt(func() error { _, err := s.Snapshot(); return err })
-	sweep := timeIt(func() error { return s.readIter(s.iters.sweep, "sweep") })
+	s.out = func(*conn.Observation) {}
+	sweep := timeIt(func() error { return s.readIter(s.iters.sweep, "sweep", s.addRecord) })
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
 	b.ReportMetric(per(diag), "diag-us/op")
 	b.ReportMetric(per(steady), "steady-us/op")

@@ -76,4 +76,6 @@ const (
 	connOpenSeen  = 1
 	connClosed    = 2
 	connUntracked = 4
+	connCool      = 8
+	connGone      = 16
 )

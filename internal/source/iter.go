@@ -6,13 +6,14 @@ import (
 	"io"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 )
 
 // iterators are the BPF iterators read each tick (bpf/iter.h). owners is
 // nil where the kernel lacks bpf_sock_from_file (before 5.11).
 type iterators struct {
-	hot, hotGC, sweep, owners *link.Iter
+	hot, sweep, owners *link.Iter
 }
 
 // recordSize is the size of struct conn_record, which the iterators write
@@ -30,10 +31,6 @@ func (s *Source) attachIterators() error {
 		return fmt.Errorf("attach hot list iterator: %w", err)
 	}
 	s.links = append(s.links, s.iters.hot)
-	if s.iters.hotGC, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_hot_gc"], Map: s.objs.Hot}); err != nil {
-		return fmt.Errorf("attach hot list iterator: %w", err)
-	}
-	s.links = append(s.links, s.iters.hotGC)
 	if s.iters.sweep, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_sweep"]}); err != nil {
 		return fmt.Errorf("attach TCP iterator: %w", err)
 	}
@@ -42,22 +39,47 @@ func (s *Source) attachIterators() error {
 	return nil
 }
 
-// runIter runs an iterator that writes nothing to its end.
-func runIter(it *link.Iter, name string) error {
-	rd, err := it.Open()
-	if err != nil {
-		return fmt.Errorf("run %s: %w", name, err)
+// readHot reads the hot list, then takes off it what the read found
+// idle, gone or closed. Deleting here rather than in the iterator keeps
+// the iterator's reruns harmless (bpf/iter.h). A connection a call marked
+// hot again between the read and the delete is put back.
+func (s *Source) readHot() error {
+	h := &s.tcp.hot
+	h.cool, h.gone = h.cool[:0], h.gone[:0]
+	err := s.readIter(s.iters.hot, "hot list", func(r *tcptopConnRecord) {
+		switch {
+		case r.Conn.Flags&connGone != 0:
+			h.gone = append(h.gone, r.Cookie)
+			return
+		case r.Conn.Flags&connClosed != 0:
+			h.gone = append(h.gone, r.Cookie)
+			_ = s.objs.TcpConns.Delete(r.Cookie) // its record is this one
+		case r.Conn.Flags&connCool != 0:
+			h.cool = append(h.cool, coolSock{cookie: r.Cookie, seen: r.Conn.HotTick})
+		}
+		s.addRecord(r)
+	})
+	for _, cookie := range h.gone {
+		_ = s.objs.Hot.Delete(cookie)
 	}
-	defer rd.Close()
-	if _, err := io.Copy(io.Discard, rd); err != nil {
-		return fmt.Errorf("run %s: %w", name, err)
+	var entry tcptopTcpConn
+	for _, c := range h.cool {
+		_ = s.objs.Hot.Delete(c.cookie)
+		if c.seen != 0 && s.objs.TcpConns.Lookup(c.cookie, &entry) == nil && entry.HotTick != c.seen {
+			_ = s.objs.Hot.Update(c.cookie, tcptopHotSock{Sk: entry.Sk}, ebpf.UpdateAny)
+		}
 	}
-	return nil
+	return err
 }
 
-// readIter reads every record an iterator writes and adds it to this
-// tick's observations.
-func (s *Source) readIter(it *link.Iter, name string) error {
+// coolSock is a connection the hot list read found idle.
+type coolSock struct {
+	cookie uint64
+	seen   uint32 // its hot_tick then
+}
+
+// readIter reads every record an iterator writes and hands it to fn.
+func (s *Source) readIter(it *link.Iter, name string, fn func(*tcptopConnRecord)) error {
 	if s.readFault != nil {
 		return fmt.Errorf("read %s: %w", name, s.readFault)
 	}
@@ -67,7 +89,7 @@ func (s *Source) readIter(it *link.Iter, name string) error {
 	}
 	defer rd.Close()
 	err = readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
-		s.addRecord((*tcptopConnRecord)(p))
+		fn((*tcptopConnRecord)(p))
 	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)

@@ -289,11 +289,11 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 	if first := s.lastSweep.IsZero(); first || s.forceScan || now.Sub(s.lastSweep) >= s.cfg.SweepEvery {
 		s.lastSweep = now
 		s.tcp.firstSweep = first
-		errs = append(errs, s.readIter(s.iters.sweep, "sweep"))
+		errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
 		s.tcp.firstSweep = false
 	}
 	s.findOwners()
-	errs = append(errs, s.readIter(s.iters.hot, "hot list"), runIter(s.iters.hotGC, "hot list cleanup"))
+	errs = append(errs, s.readHot())
 	if s.forceScan {
 		s.forceScan = false
 		errs = append(errs, s.scanClosed())

@@ -26,6 +26,10 @@ type tcpState struct {
 	firstSweep    bool   // the sweep at start is running: what it finds predates tcptop
 	buf           []byte
 	record        ringbuf.Record
+	hot           struct {
+		cool []coolSock
+		gone []uint64
+	}
 }
 
 func (t *tcpState) init() {

@@ -37,12 +37,8 @@ type tcptopFlowTuple struct {
 }
 
 type tcptopHotSock struct {
-	_          structs.HostLayout
-	Sk         uint64
-	CoolTick   uint32
-	SeenTick   uint32
-	ClosedTick uint32
-	Pad        uint32
+	_  structs.HostLayout
+	Sk uint64
 }
 
 type tcptopTcpConn struct {
@@ -115,7 +111,6 @@ const (
 	tcptopProgTcptopFxSend4   = "tcptop_fx_send4"
 	tcptopProgTcptopFxSend6   = "tcptop_fx_send6"
 	tcptopProgTcptopHot       = "tcptop_hot"
-	tcptopProgTcptopHotGc     = "tcptop_hot_gc"
 	tcptopProgTcptopKpPage    = "tcptop_kp_page"
 	tcptopProgTcptopKpRecv4   = "tcptop_kp_recv4"
 	tcptopProgTcptopKpRecv6   = "tcptop_kp_recv6"
@@ -195,7 +190,6 @@ type tcptopProgramSpecs struct {
 	TcptopFxSend4  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
 	TcptopFxSend6  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
 	TcptopHot      *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
-	TcptopHotGc    *ebpf.ProgramSpec `ebpf:"tcptop_hot_gc"`
 	TcptopKpPage   *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
 	TcptopKpRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
 	TcptopKpRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
@@ -310,7 +304,6 @@ type tcptopPrograms struct {
 	TcptopFxSend4  *ebpf.Program `ebpf:"tcptop_fx_send4"`
 	TcptopFxSend6  *ebpf.Program `ebpf:"tcptop_fx_send6"`
 	TcptopHot      *ebpf.Program `ebpf:"tcptop_hot"`
-	TcptopHotGc    *ebpf.Program `ebpf:"tcptop_hot_gc"`
 	TcptopKpPage   *ebpf.Program `ebpf:"tcptop_kp_page"`
 	TcptopKpRecv4  *ebpf.Program `ebpf:"tcptop_kp_recv4"`
 	TcptopKpRecv6  *ebpf.Program `ebpf:"tcptop_kp_recv6"`
@@ -343,7 +336,6 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopFxSend4,
 		p.TcptopFxSend6,
 		p.TcptopHot,
-		p.TcptopHotGc,
 		p.TcptopKpPage,
 		p.TcptopKpRecv4,
 		p.TcptopKpRecv6,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -108,7 +109,10 @@ func (l *load) stop() {
 // holdServer ADDR BUSY: accept connections and hold them; with BUSY, echo
 // what each sends.
 func holdServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
+	// Go turns TCP keepalives on by default (every 15 s): idle
+	// connections must be idle.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", args[0])
 	if err != nil {
 		return err
 	}
@@ -135,8 +139,9 @@ func holdClient(args []string) error {
 		return err
 	}
 	held := make([]net.Conn, 0, n)
+	d := net.Dialer{KeepAlive: -1} // see holdServer
 	for range n {
-		c, err := net.Dial("tcp", args[0])
+		c, err := d.Dial("tcp", args[0])
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", len(held)+1, err)
 		}
