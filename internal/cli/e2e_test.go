@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,13 +74,14 @@ type running struct {
 	lines  []string
 	done   chan struct{}
 	code   int
+	before map[ebpf.ProgramID]bool // tcptop programs loaded before it started
 }
 
 // startTcptop runs tcptop with -v (so the test can see when it attached)
 // and args.
 func startTcptop(t *testing.T, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(tcptopBin, append([]string{"-v"}, args...)...), done: make(chan struct{})}
+	r := &running{cmd: exec.Command(tcptopBin, append([]string{"-v"}, args...)...), done: make(chan struct{}), before: tcptopPrograms(t)}
 	r.cmd.Stderr = &r.stderr
 	out, err := r.cmd.StdoutPipe()
 	if err != nil {
@@ -185,16 +187,18 @@ func (r *running) records(t *testing.T) []map[string]any {
 	return recs
 }
 
-// tcptopProgramsLoaded lists BPF programs named tcptop_* in the kernel,
-// the same list `bpftool prog` prints.
-func tcptopProgramsLoaded(t *testing.T) []string {
+// tcptopPrograms returns the IDs of the BPF programs named tcptop_* in
+// the kernel, the ones `bpftool prog` lists. Other tcptop instances may
+// run at the same time (another test package, a user's): tests compare
+// against what was loaded before the instance they check started.
+func tcptopPrograms(t *testing.T) map[ebpf.ProgramID]bool {
 	t.Helper()
-	var names []string
+	ids := map[ebpf.ProgramID]bool{}
 	id := ebpf.ProgramID(0)
 	for {
 		next, err := ebpf.ProgramGetNextID(id)
 		if err != nil {
-			return names
+			return ids
 		}
 		id = next
 		p, err := ebpf.NewProgramFromID(id)
@@ -204,18 +208,76 @@ func tcptopProgramsLoaded(t *testing.T) []string {
 		info, err := p.Info()
 		p.Close()
 		if err == nil && strings.HasPrefix(info.Name, "tcptop_") {
-			names = append(names, info.Name)
+			ids[id] = true
 		}
 	}
 }
 
-// requireNoProgramsLeft waits briefly (programs are freed after their
-// last reference, asynchronously) and fails if any remain.
-func requireNoProgramsLeft(t *testing.T) {
+// newPrograms lists the tcptop programs loaded now that were not before.
+func newPrograms(t *testing.T, before map[ebpf.ProgramID]bool) []ebpf.ProgramID {
+	t.Helper()
+	var out []ebpf.ProgramID
+	for id := range tcptopPrograms(t) {
+		if !before[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// programsOf lists the BPF programs a running process holds, through
+// its file descriptors (programs, and links, which name their program).
+func programsOf(t *testing.T, pid int) map[ebpf.ProgramID]bool {
+	t.Helper()
+	ids := map[ebpf.ProgramID]bool{}
+	infos, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
+	for _, f := range infos {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+					ids[ebpf.ProgramID(n)] = true
+				}
+			}
+		}
+	}
+	return ids
+}
+
+// requireProgramsGone waits briefly and fails if any of ids is still
+// loaded.
+func requireProgramsGone(t *testing.T, ids map[ebpf.ProgramID]bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		left := tcptopProgramsLoaded(t)
+		var left []ebpf.ProgramID
+		for id := range ids {
+			if p, err := ebpf.NewProgramFromID(id); err == nil {
+				p.Close()
+				left = append(left, id)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcptop programs still loaded after exit: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// requireNoProgramsLeft waits briefly (programs are freed after their
+// last reference, asynchronously) and fails if any tcptop program loaded
+// since before remains.
+func requireNoProgramsLeft(t *testing.T, before map[ebpf.ProgramID]bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		left := newPrograms(t, before)
 		if len(left) == 0 {
 			return
 		}

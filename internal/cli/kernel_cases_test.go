@@ -21,14 +21,15 @@ func TestSignalsDetachEverything(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			tt := startTcptop(t, "-o", "ndjson", "-i", "100ms")
 			tt.waitReady(t)
-			if len(tcptopProgramsLoaded(t)) == 0 {
+			held := programsOf(t, tt.cmd.Process.Pid)
+			if len(held) == 0 {
 				t.Fatal("no tcptop programs loaded while running: the check below would prove nothing")
 			}
 			time.Sleep(250 * time.Millisecond)
 			if code := tt.stop(t, sig); code != 0 {
 				t.Errorf("exit %d after %v, want 0; stderr %s", code, sig, tt.stderr.String())
 			}
-			requireNoProgramsLeft(t)
+			requireProgramsGone(t, held)
 		})
 	}
 }
@@ -53,6 +54,7 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 	}
 	pw.Close()
 	line, err := bufio.NewReader(pr).ReadString('\n')
+	held := programsOf(t, cmd.Process.Pid) // it runs until it writes again
 	pr.Close()
 	if err != nil || !json.Valid([]byte(line)) {
 		t.Errorf("first line %q, %v", line, err)
@@ -71,7 +73,10 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 	if stderr.Len() > 0 {
 		t.Errorf("tcptop was not quiet: %s", stderr.String())
 	}
-	requireNoProgramsLeft(t)
+	if len(held) == 0 {
+		t.Error("no programs found held by the running tcptop: the check proves nothing")
+	}
+	requireProgramsGone(t, held)
 }
 
 func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
@@ -238,6 +243,7 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 	offered := os.Getenv("TCPTOP_EXPECT_HOOKS")
 	failures := 0
 	for _, path := range []string{"tracepoint", "fexit", "kprobe"} {
+		before := tcptopPrograms(t)
 		cmd := exec.Command(tcptopBin, "--hooks", path, "-n", "1", "-i", "100ms")
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -256,7 +262,7 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("--hooks %s printed on stdout: %q", path, stdout.String())
 		}
-		requireNoProgramsLeft(t)
+		requireNoProgramsLeft(t, before)
 	}
 	if offered != "" && failures != 3-len(strings.Split(offered, ",")) {
 		t.Errorf("%d paths failed; TCPTOP_EXPECT_HOOKS=%s says %d should", failures, offered, 3-len(strings.Split(offered, ",")))
