@@ -39,6 +39,12 @@ type Config struct {
 	// bug, and the counter keeps its previous value (delta 0) instead of
 	// being reset. Nil ignores it.
 	Warn func(format string, args ...any)
+	// Cgroup names a cgroup v2 id: its path relative to the root of the
+	// hierarchy and the id of the container it belongs to ("" if none),
+	// or ok false if it cannot (yet). It is asked at the end of the tick
+	// that first saw the id, and at the next ticks while it says no, up
+	// to three times in all; rows show "" meanwhile. Nil names nothing.
+	Cgroup func(id uint64) (path, container string, ok bool)
 }
 
 // Aggregator remembers each flow between ticks. It is not safe for
@@ -54,7 +60,12 @@ type Aggregator struct {
 	flows  slab
 	tcp    map[uint64]uint32 // cookie → flow
 	udp    map[udpKey]uint32 // netns and 4-tuple → flow
-	names  names             // comm and state strings, interned
+	names  names             // comm, state, cc and error strings, interned
+	owners owners            // who flows belong to, interned
+	// cgroups names the cgroup ids of owners; unnamed are the ids
+	// Config.Cgroup is to be asked about at the end of the tick.
+	cgroups map[uint64]cgroupName
+	unnamed []uint64
 	closed tombstones        // TCP cookies closed lately
 
 	touched []touch  // flows observed this tick, in observation order
@@ -68,11 +79,12 @@ type Aggregator struct {
 // New returns an empty Aggregator.
 func New(cfg Config) *Aggregator {
 	return &Aggregator{
-		cfg:  cfg,
-		last: cfg.Start,
-		tcp:  make(map[uint64]uint32),
-		udp:  make(map[udpKey]uint32),
-		keys: keyOrder{tracked: true},
+		cfg:     cfg,
+		last:    cfg.Start,
+		tcp:     make(map[uint64]uint32),
+		udp:     make(map[udpKey]uint32),
+		cgroups: make(map[uint64]cgroupName),
+		keys:    keyOrder{tracked: true},
 	}
 }
 
@@ -112,6 +124,7 @@ func (a *Aggregator) End(readTime time.Time) {
 	for i := range a.touched {
 		a.settle(&a.touched[i])
 	}
+	a.nameCgroups()
 	a.keys.bound(a.Len())
 }
 
@@ -128,27 +141,15 @@ func (a *Aggregator) endTick() {
 	a.active = a.active[:0]
 	a.sorted = false
 	a.closed.rotate()
-	if len(a.names.list) > maxNames {
+	if len(a.names.list) > maxNames || len(a.owners.list) > maxNames || len(a.cgroups) > maxNames {
 		a.compactNames()
 	}
 }
 
-// maxNames bounds the interned strings: process names come and go, and a
-// long run must not keep every one it ever saw.
+// maxNames bounds the interned strings, owners and cgroups: process names
+// and cgroups come and go, and a long run must not keep every one it ever
+// saw.
 const maxNames = 1 << 16
-
-// compactNames interns again the names of the flows still known.
-func (a *Aggregator) compactNames() {
-	old := a.names
-	a.names = names{}
-	for _, m := range []func(func(uint32)){a.eachTCP, a.eachUDP} {
-		m(func(idx uint32) {
-			st := a.flows.at(idx)
-			st.comm = a.names.intern(old.get(st.comm))
-			st.state = a.names.intern(old.get(st.state))
-		})
-	}
-}
 
 func (a *Aggregator) eachTCP(fn func(uint32)) {
 	for _, idx := range a.tcp {

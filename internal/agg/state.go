@@ -8,9 +8,10 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 208
-// bytes (88 of them TCP diagnostics), without pointers (strings are interned to indexes), so the
-// slabs that hold them cost the garbage collector nothing to scan.
+// flowState is what the aggregator keeps per flow between ticks: 216
+// bytes (88 of them TCP diagnostics), without pointers (strings and owners
+// are interned to indexes), so the slabs that hold them cost the garbage
+// collector nothing to scan.
 type flowState struct {
 	id      uint64    // TCP: socket cookie; UDP: network namespace inode
 	cur     [4]uint64 // bytes in, bytes out, packets in, packets out: lifetime, unwrapped
@@ -18,7 +19,7 @@ type flowState struct {
 	local   endpoint
 	remote  endpoint
 	pid     uint32
-	comm    uint32 // index in names
+	owner   uint32 // index in owners: comm, netns, uid, cgroup
 	state   uint32 // index in names
 	rtt     uint32 // microseconds
 	gen     uint32 // changes when the flow's place in the key order does (keyOrder)
@@ -26,6 +27,8 @@ type flowState struct {
 	slot    uint32 // its entry in touched, in that tick
 	proto   conn.Proto
 	flags   uint8
+	dir     conn.Direction
+	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
 	diag    diagState // TCP only
 }
 

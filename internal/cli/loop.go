@@ -78,7 +78,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 		log.printf("privileges kept: %s", kept)
 	}
-	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
+	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose)})
 	t := &ticker{opts: opts, src: src, flt: flt, out: out, sink: sink, log: log, agg: a, mem: newMemory()}
 	return t.loop(stop)
 }
@@ -155,6 +155,7 @@ type ticker struct {
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
+	cid       communityIDs
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -239,7 +240,11 @@ func (t *ticker) write(tick emit.Tick) error {
 	if err := t.out.Begin(tick); err != nil {
 		return err
 	}
+	cidFirst := t.flt.Uses("community_id")
 	err := t.agg.Each(t.opts.Changed, func(r *conn.Row) error {
+		if cidFirst {
+			t.cid.fill(r)
+		}
 		ok, err := t.flt.Match(r)
 		if err != nil && !t.filterErr {
 			t.filterErr = true
@@ -247,6 +252,9 @@ func (t *ticker) write(tick emit.Tick) error {
 		}
 		if !ok {
 			return nil
+		}
+		if !cidFirst {
+			t.cid.fill(r)
 		}
 		return t.out.Row(r)
 	})
