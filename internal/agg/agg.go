@@ -45,35 +45,43 @@ type Config struct {
 	// that first saw the id, and at the next ticks while it says no, up
 	// to three times in all; rows show "" meanwhile. Nil names nothing.
 	Cgroup func(id uint64) (path, container string, ok bool)
+	// CommunityID: rows carry community_id. Its digest is kept per flow
+	// (computed when the flow's addresses are known or change); without
+	// it community_id is "".
+	CommunityID bool
 }
 
 // Aggregator remembers each flow between ticks. It is not safe for
 // concurrent use: the tick loop owns it.
 type Aggregator struct {
-	cfg    Config
-	tick   int64
-	now    time.Time // the snapshot's time: every row's timestamp
-	last   time.Time // the previous snapshot's time, or Start
-	secs   float64   // seconds between them; rates are 0 unless positive
-	warned bool
+	cfg      Config
+	tick     int64
+	now      time.Time // the snapshot's time: every row's timestamp
+	nowMicro int64     // now in Unix microseconds
+	last     time.Time // the previous snapshot's time, or Start
+	secs     float64   // seconds between them; rates are 0 unless positive
+	warned   bool
 
 	flows  slab
 	tcp    map[uint64]uint32 // cookie → flow
 	udp    map[udpKey]uint32 // netns and 4-tuple → flow
 	names  names             // comm, state, cc and error strings, interned
 	owners owners            // who flows belong to, interned
-	// cgroups names the cgroup ids of owners; unnamed are the ids
-	// Config.Cgroup is to be asked about at the end of the tick.
-	cgroups map[uint64]cgroupName
-	unnamed []uint64
-	closed tombstones        // TCP cookies closed lately
+	// cgroupNames name the cgroups of owners (owner.cg), cgroups finds a
+	// cgroup id's entry, and unnamed are the entries Config.Cgroup is to
+	// be asked about at the end of the tick.
+	cgroupNames []cgroupName
+	cgroups     map[uint64]uint32
+	unnamed     []uint32
+	closed      tombstones // TCP cookies closed lately
 
 	touched []touch  // flows observed this tick, in observation order
 	removed []uint32 // flows closed or expired this tick, freed at the next
 	active  []active // flows with a non-zero rate, sorted by Each
 	sorted  bool     // active is sorted
 	keys    keyOrder
-	row     conn.Row // filled for each row Each hands out
+	row     conn.Row                  // filled for each row Each hands out
+	cidBuf  [conn.CommunityIDLen]byte // the row's community_id
 }
 
 // New returns an empty Aggregator.
@@ -83,13 +91,18 @@ func New(cfg Config) *Aggregator {
 		last:    cfg.Start,
 		tcp:     make(map[uint64]uint32),
 		udp:     make(map[udpKey]uint32),
-		cgroups: make(map[uint64]cgroupName),
-		keys:    keyOrder{tracked: true},
+		cgroups: map[uint64]uint32{0: 0},
+		// entry 0: the unknown cgroup
+		cgroupNames: []cgroupName{{}},
+		keys:        keyOrder{tracked: true},
 	}
 }
 
 // Len is the number of flows the aggregator knows.
 func (a *Aggregator) Len() int { return len(a.tcp) + len(a.udp) }
+
+// Lens is the number of TCP and of UDP flows the aggregator knows.
+func (a *Aggregator) Lens() (tcp, udp int) { return len(a.tcp), len(a.udp) }
 
 // Tick folds in one snapshot of the source: the observations of the flows
 // that may have changed, read at snap.Time. It is Begin, Observe for each
@@ -119,6 +132,7 @@ func (a *Aggregator) Observe(o *conn.Observation) { a.observe(o) }
 // rates are measured from.
 func (a *Aggregator) End(readTime time.Time) {
 	a.now = readTime.Round(0) // no monotonic reading in rows
+	a.nowMicro = a.now.UnixMicro()
 	a.secs = readTime.Sub(a.last).Seconds()
 	a.last = readTime // even if time went backwards: the next interval starts here
 	for i := range a.touched {

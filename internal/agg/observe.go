@@ -76,6 +76,7 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		st.id = uint64(o.ID.NetNS)
 	}
 	st.local, st.remote = endpointOf(o.Local), endpointOf(o.Remote)
+	a.setCommunityID(st)
 	st.cur = [4]uint64{o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut}
 	if o.Partial {
 		// Like the base counters: only what moves from now on counts in
@@ -153,6 +154,7 @@ func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (re
 	}
 	if l, r := endpointOf(o.Local), endpointOf(o.Remote); l != st.local || r != st.remote {
 		st.local, st.remote, rekey = l, r, true
+		a.setCommunityID(st)
 	}
 	if a.applyDiag(st, o, created) {
 		changed = true
@@ -217,7 +219,7 @@ func (a *Aggregator) settle(t *touch) {
 		a.active = append(a.active, active{rate: in + out, idx: t.idx})
 	}
 	if st.start == 0 {
-		st.start = a.now.UnixMicro() // the source did not say: first seen now
+		st.start = a.nowMicro // the source did not say: first seen now
 	}
 	if t.rekey {
 		st.gen++ // its old place in the key order is stale

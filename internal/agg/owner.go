@@ -11,6 +11,7 @@ type owner struct {
 	comm   uint32 // index in names
 	netns  uint32
 	uid    uint32
+	cg     uint32 // index in cgroupNames, which names cgroup
 	cgroup uint64 // cgroup v2 id; 0 if unknown
 }
 
@@ -37,9 +38,9 @@ func (o *owners) get(i uint32) *owner { return &o.list[i] }
 
 // cgroupName is what Config.Cgroup said of a cgroup id.
 type cgroupName struct {
+	id              uint64
 	path, container string
 	attempts        uint8 // times it was asked and could not name it
-	named           bool
 }
 
 // cgroupAttempts is how many ticks a cgroup id that could not be named is
@@ -49,14 +50,28 @@ const cgroupAttempts = 3
 
 // ownerOf interns the owner an observation names.
 func (a *Aggregator) ownerOf(o *conn.Observation) uint32 {
-	w := owner{comm: a.names.intern(o.Comm), netns: o.NetNS, uid: o.UID, cgroup: o.CgroupID}
-	if w.cgroup != 0 {
-		if _, known := a.cgroups[w.cgroup]; !known {
-			a.cgroups[w.cgroup] = cgroupName{}
-			a.unnamed = append(a.unnamed, w.cgroup)
-		}
+	return a.owners.intern(owner{comm: a.names.intern(o.Comm), netns: o.NetNS, uid: o.UID,
+		cg: a.cgroupIndex(o.CgroupID), cgroup: o.CgroupID})
+}
+
+// cgroupIndex returns the entry of a cgroup id in cgroupNames, making it
+// (to be named at the end of the tick) if it is new. Entry 0 is the
+// unknown cgroup, id 0 (New makes it).
+func (a *Aggregator) cgroupIndex(id uint64) uint32 {
+	if i, ok := a.cgroups[id]; ok {
+		return i
 	}
-	return a.owners.intern(w)
+	i := a.keepCgroup(cgroupName{id: id})
+	a.unnamed = append(a.unnamed, i)
+	return i
+}
+
+// keepCgroup adds an entry to cgroupNames.
+func (a *Aggregator) keepCgroup(n cgroupName) uint32 {
+	i := uint32(len(a.cgroupNames))
+	a.cgroupNames = append(a.cgroupNames, n)
+	a.cgroups[n.id] = i
+	return i
 }
 
 // sameOwner reports whether an observation names the flow's owner, without
@@ -74,53 +89,46 @@ func (a *Aggregator) nameCgroups() {
 		return
 	}
 	left := a.unnamed[:0]
-	for _, id := range a.unnamed {
-		n := a.cgroups[id]
-		path, container, ok := a.cfg.Cgroup(id)
+	for _, i := range a.unnamed {
+		n := &a.cgroupNames[i]
+		path, container, ok := a.cfg.Cgroup(n.id)
 		switch {
 		case ok:
-			n = cgroupName{path: path, container: container, named: true}
+			n.path, n.container = path, container
 		case n.attempts+1 < cgroupAttempts:
 			n.attempts++
-			left = append(left, id)
-		default:
-			n.named = true // given up: ""
+			left = append(left, i)
 		}
-		a.cgroups[id] = n
 	}
 	a.unnamed = left
-}
-
-// cgroupOf returns the path and container of a cgroup id, "" while unknown.
-func (a *Aggregator) cgroupOf(id uint64) (path, container string) {
-	n := a.cgroups[id]
-	return n.path, n.container
 }
 
 // compactNames interns again the names and owners of the flows still
 // known, and forgets the cgroups none of them is in.
 func (a *Aggregator) compactNames() {
-	oldNames, oldOwners, oldCgroups := a.names, a.owners, a.cgroups
-	a.names, a.owners, a.cgroups = names{}, owners{}, make(map[uint64]cgroupName)
+	oldNames, oldOwners, oldCgroups, oldUnnamed := a.names, a.owners, a.cgroupNames, a.unnamed
+	a.names, a.owners, a.cgroupNames, a.unnamed = names{}, owners{}, []cgroupName{{}}, nil
+	clear(a.cgroups)
+	a.cgroups[0] = 0
 	again := func(i uint32) uint32 { return a.names.intern(oldNames.get(i)) }
 	for _, m := range []func(func(uint32)){a.eachTCP, a.eachUDP} {
 		m(func(idx uint32) {
 			st := a.flows.at(idx)
 			w := *oldOwners.get(st.owner)
 			w.comm = again(w.comm)
-			st.owner = a.owners.intern(w)
-			if w.cgroup != 0 {
-				a.cgroups[w.cgroup] = oldCgroups[w.cgroup]
+			if i, ok := a.cgroups[w.cgroup]; ok {
+				w.cg = i
+			} else {
+				w.cg = a.keepCgroup(oldCgroups[w.cg]) // named as before, or not yet
 			}
+			st.owner = a.owners.intern(w)
 			st.state = again(st.state)
 			st.diag.cc, st.diag.err = again(st.diag.cc), again(st.diag.err)
 		})
 	}
-	left := a.unnamed[:0]
-	for _, id := range a.unnamed {
-		if _, live := a.cgroups[id]; live {
-			left = append(left, id)
+	for _, i := range oldUnnamed {
+		if j, ok := a.cgroups[oldCgroups[i].id]; ok {
+			a.unnamed = append(a.unnamed, j)
 		}
 	}
-	a.unnamed = left
 }

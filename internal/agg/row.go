@@ -72,12 +72,17 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 func (a *Aggregator) fillOwner(r *conn.Row, st *flowState) {
 	w := a.owners.get(st.owner)
 	r.NetNS, r.CgroupID = int64(w.netns), int64(w.cgroup)
-	r.Cgroup, r.ContainerID = a.cgroupOf(w.cgroup)
+	cg := &a.cgroupNames[w.cg]
+	r.Cgroup, r.ContainerID = cg.path, cg.container
 	r.UID = -1
 	if st.pid != 0 {
 		r.UID = int64(w.uid)
 	}
-	r.Direction = st.dir.String()
+	r.Direction = dirNames[st.dir]
+	r.CommunityID = a.communityID(st)
 	r.Start = time.UnixMicro(st.start).UTC()
-	r.DurationMillis = max(0, a.now.Sub(r.Start).Milliseconds())
+	r.DurationMillis = max(0, (a.nowMicro-st.start)/1000)
 }
+
+// dirNames are the conn.Direction names, without a call per row.
+var dirNames = [...]string{conn.DirUnknown: conn.DirUnknown.String(), conn.DirOut: conn.DirOut.String(), conn.DirIn: conn.DirIn.String()}

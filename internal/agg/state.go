@@ -8,8 +8,8 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 216
-// bytes (88 of them TCP diagnostics), without pointers (strings and owners
+// flowState is what the aggregator keeps per flow between ticks: 240
+// bytes (88 of them TCP diagnostics, 20 the Community ID digest), without pointers (strings and owners
 // are interned to indexes), so the slabs that hold them cost the garbage
 // collector nothing to scan.
 type flowState struct {
@@ -28,6 +28,7 @@ type flowState struct {
 	proto   conn.Proto
 	flags   uint8
 	dir     conn.Direction
+	cid     [20]byte  // Community ID digest, if flags has fCommunityID
 	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
 	diag    diagState // TCP only
 }
@@ -36,6 +37,7 @@ const (
 	fPartial uint8 = 1 << iota
 	fClosed
 	fExpired
+	fCommunityID // cid is set
 )
 
 // Counter names, indexes into flowState.cur.

@@ -28,6 +28,17 @@ const CommunityIDLen = 2 + 28
 // family (rows carry IPv4 unmapped); for any other input, or another
 // protocol, nothing is appended.
 func AppendCommunityID(dst []byte, seed uint16, p Proto, a, b netip.AddrPort) []byte {
+	sum, ok := CommunityIDSum(seed, p, a, b)
+	if !ok {
+		return dst
+	}
+	return AppendCommunityIDSum(dst, &sum)
+}
+
+// CommunityIDSum is the SHA-1 digest of AppendCommunityID, which a caller
+// may keep (20 bytes) and render with AppendCommunityIDSum; ok is false
+// when the flow has no ID.
+func CommunityIDSum(seed uint16, p Proto, a, b netip.AddrPort) (sum [sha1.Size]byte, ok bool) {
 	var proto byte
 	switch p {
 	case TCP:
@@ -35,11 +46,11 @@ func AppendCommunityID(dst []byte, seed uint16, p Proto, a, b netip.AddrPort) []
 	case UDP:
 		proto = ipProtoUDP
 	default:
-		return dst
+		return sum, false
 	}
 	aa, ba := a.Addr(), b.Addr()
 	if !aa.IsValid() || !ba.IsValid() || aa.Is4() != ba.Is4() {
-		return dst
+		return sum, false
 	}
 	if c := aa.Compare(ba); c > 0 || c == 0 && a.Port() > b.Port() {
 		a, b, aa, ba = b, a, ba, aa
@@ -51,9 +62,13 @@ func AppendCommunityID(dst []byte, seed uint16, p Proto, a, b netip.AddrPort) []
 	in = append(in, proto, 0)
 	in = binary.BigEndian.AppendUint16(in, a.Port())
 	in = binary.BigEndian.AppendUint16(in, b.Port())
-	sum := sha1.Sum(in)
-	dst = append(dst, '1', ':')
-	return base64.StdEncoding.AppendEncode(dst, sum[:])
+	return sha1.Sum(in), true
+}
+
+// AppendCommunityIDSum appends the Community ID of a digest: "1:" and its
+// base64.
+func AppendCommunityIDSum(dst []byte, sum *[sha1.Size]byte) []byte {
+	return base64.StdEncoding.AppendEncode(append(dst, '1', ':'), sum[:])
 }
 
 func appendAddrBytes(b []byte, a netip.Addr) []byte {
