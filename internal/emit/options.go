@@ -79,6 +79,9 @@ func NewGroups(format string, w io.Writer, keys []string, o Options) (GroupWrite
 	if err != nil {
 		return nil, err
 	}
+	if t, ok := rw.(*textWriter); ok {
+		t.noun = "group"
+	}
 	return groups{rw}, nil
 }
 

@@ -25,6 +25,7 @@ type textWriter struct {
 	cols      []textColumn // textColumns, or the columns of --fields (textfields.go)
 	marks     bool         // flag closed and partial rows (textColumns only)
 	stamp     stamp        // the tick line's time
+	noun      string       // what the tick line counts: "flow" (""), or "group"
 	widths    []int        // current width of each column, in runes
 
 	// The tick being written and its cells: cell j of row i is
@@ -168,11 +169,15 @@ func (t *textWriter) writeTickLine() {
 	b = t.stamp.append(b, t.tick.Time)
 	b = append(b, "  "...)
 	b = strconv.AppendInt(b, int64(t.rows), 10)
-	if t.rows == 1 {
-		b = append(b, " flow ---\n"...)
-	} else {
-		b = append(b, " flows ---\n"...)
+	noun := t.noun
+	if noun == "" {
+		noun = "flow"
 	}
+	b = append(append(b, ' '), noun...)
+	if t.rows != 1 {
+		b = append(b, 's')
+	}
+	b = append(b, " ---\n"...)
 	t.buf = b
 }
 
