@@ -35,17 +35,18 @@ var Version = "dev"
 
 // Options are tcptop's flags.
 type Options struct {
-	Output     string           `short:"o" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
-	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --fields."`
-	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
-	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
-	Changed    bool             `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
-	NoHeader   bool             `help:"Do not print the CSV or text header."`
-	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
-	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
-	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
-	User       string           `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
-	Fields     bool             `env:"-" help:"List the output fields (the names --where uses) and exit."`
+	Output     string        `short:"o" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
+	Where      string        `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
+	Interval   time.Duration `short:"i" default:"1s" help:"Time between ticks."`
+	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
+	Changed    bool          `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
+	NoHeader   bool          `help:"Same as --header=never (kept for scripts that use it)."`
+	UDPTimeout time.Duration `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
+	Hooks      string        `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
+	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
+	User       string        `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
+	FleetOptions
+	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
 	Version    kong.VersionFlag `env:"-" help:"Print the version and exit."`
 }
@@ -60,7 +61,7 @@ func (o *Options) Validate() error {
 	case o.UDPTimeout < 0:
 		return fmt.Errorf("--udp-timeout must be 0 (never) or more, got %s", o.UDPTimeout)
 	}
-	return nil
+	return o.FleetOptions.validate()
 }
 
 const description = `Show every TCP connection and UDP flow on this host, tick by tick.
@@ -101,18 +102,18 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
-	if _, err := parser.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "tcptop: %v (see tcptop --help)\n", oneLine(err))
+	if _, err := parser.Parse(bareFields(args)); err != nil {
+		logFor(args, stderr).errorf("%v (see tcptop --help)", oneLine(err))
 		return ExitUsage
 	}
-	if opts.Fields {
+	if opts.ListFields {
 		printFields(stdout)
 		return ExitOK
 	}
 	if opts.Completion != nil {
 		return writeCompletion(stdout, stderr, parser.Model, *opts.Completion)
 	}
-	return run(&opts, stdout, newLogger(stderr))
+	return run(&opts, stdout, newLogger(stderr, opts.LogFormat))
 }
 
 // newParser builds the kong model of Options: the command line, the
@@ -123,7 +124,8 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 	return kong.New(opts,
 		kong.Name("tcptop"),
 		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ",")},
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
+			"timeformats": strings.Join(emit.TimeFormats(), ",")},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),

@@ -16,7 +16,7 @@ import (
 // actionFlags print something and exit. They have no environment variable:
 // TCPTOP_VERSION=1 left in a unit file would turn the service into a
 // command that prints its version and stops.
-var actionFlags = []string{"help", "version", "fields", "completion"}
+var actionFlags = []string{"help", "version", "list-fields", "completion"}
 
 // model builds the kong model that Run uses.
 func model(t *testing.T, opts *Options) *kong.Kong {
@@ -55,6 +55,8 @@ func sampleValue(f *kong.Flag) string {
 		return "7s"
 	case f.Target.Kind() == reflect.Int:
 		return "7"
+	case f.Target.Kind() == reflect.Slice: // --fields, --group-by
+		return "comm"
 	}
 	return "x"
 }
@@ -75,7 +77,11 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 			}
 			for _, g := range k.Model.Flags {
 				if g.Name == f.Name {
-					if got := fmt.Sprint(g.Target.Interface()); got != val {
+					want := val
+					if g.Target.Kind() == reflect.Slice {
+						want = "[" + val + "]"
+					}
+					if got := fmt.Sprint(g.Target.Interface()); got != want {
 						t.Errorf("%s=%s gave --%s=%s", f.Envs[0], val, f.Name, got)
 					}
 				}

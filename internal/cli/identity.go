@@ -2,12 +2,9 @@ package cli
 
 import (
 	"errors"
-	"net/netip"
 	"time"
-	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/cgroup"
-	"github.com/tcptop/tcptop/internal/conn"
 )
 
 // cgroupNamer returns what names the aggregator's cgroup ids: paths from
@@ -30,21 +27,4 @@ func cgroupNamer(interval time.Duration, log logger, verbose bool) func(uint64) 
 		}
 		return p, cgroup.ContainerID(p), true
 	}
-}
-
-// communityIDs computes the community_id of rows. A row's ID is written
-// in a buffer of its own, which the next row's reuses: the string is
-// valid until then, which is as long as a row handed out by the
-// aggregator is (its consumers copy what they keep). This keeps the
-// default output, which has the field, free of an allocation per row.
-type communityIDs struct {
-	buf [conn.CommunityIDLen]byte
-}
-
-var protoOfName = map[string]conn.Proto{"tcp": conn.TCP, "udp": conn.UDP}
-
-func (c *communityIDs) fill(r *conn.Row) {
-	b := conn.AppendCommunityID(c.buf[:0], 0, protoOfName[r.Proto],
-		netip.AddrPortFrom(r.LocalAddr, uint16(r.LocalPort)), netip.AddrPortFrom(r.RemoteAddr, uint16(r.RemotePort)))
-	r.CommunityID = unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -14,27 +14,17 @@ import (
 	"time"
 
 	"github.com/tcptop/tcptop/internal/agg"
-	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
 	"github.com/tcptop/tcptop/internal/privs"
 	"github.com/tcptop/tcptop/internal/source"
 )
 
-// logger writes "tcptop: ..." lines to stderr.
-type logger struct{ w io.Writer }
-
-func newLogger(w io.Writer) logger { return logger{w} }
-
-func (l logger) printf(format string, args ...any) {
-	fmt.Fprintf(l.w, "tcptop: "+format+"\n", args...)
-}
-
 // run is the program after flag parsing: check everything the user typed,
 // then attach, then tick until done.
 func run(opts *Options, stdout io.Writer, log logger) int {
 	if err := setup(opts, stdout, log); err != nil {
-		log.printf("%v", err)
+		log.errorf("%v", err)
 		return exitCode(err)
 	}
 	return ExitOK
@@ -47,10 +37,14 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sink := newOutput(stdout)
-	out, err := emit.New(opts.Output, sink, !opts.NoHeader)
+	header, err := headerWanted(opts, stdout)
 	if err != nil {
 		return usageError{err}
+	}
+	sink := newOutput(stdout)
+	p, err := newPipe(opts, flt, sink, header, log)
+	if err != nil {
+		return err
 	}
 
 	// Signals are caught before attaching, so a SIGINT that arrives while
@@ -75,11 +69,13 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		if u := src.Unavailable(); len(u) > 0 {
 			gaps = "not available: " + strings.Join(u, "; ")
 		}
-		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
-		log.printf("privileges kept: %s", kept)
+		log.infof("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
+		log.infof("privileges kept: %s", kept)
 	}
-	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose)})
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, sink: sink, log: log, agg: a, mem: newMemory()}
+	start := time.Now()
+	a := agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
+		CommunityID: needsCommunityID(opts, flt)})
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, agg: a, mem: newMemory(), health: newHealth(opts.Interval, start)}
 	return t.loop(stop)
 }
 
@@ -145,17 +141,15 @@ type ticker struct {
 	opts      *Options
 	src       *source.Source
 	agg       *agg.Aggregator
-	flt       *filter.Filter
-	out       emit.Writer
+	pipe      *pipe // --where, --group-by, the writer
 	sink      *output
 	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
 	log       logger
 	stats     source.Stats
-	filterErr bool
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
-	cid       communityIDs
+	health    *health // --stats
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -233,35 +227,16 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write hands each row that passes the filter to the writer. An
-// expression that fails at run time (say, a division by zero) drops the
-// row and is reported once.
+// write streams the tick's rows through the pipe: filter, then writer
+// or groups, then the --stats record.
 func (t *ticker) write(tick emit.Tick) error {
-	if err := t.out.Begin(tick); err != nil {
+	if err := t.pipe.begin(tick); err != nil {
 		return err
 	}
-	cidFirst := t.flt.Uses("community_id")
-	err := t.agg.Each(t.opts.Changed, func(r *conn.Row) error {
-		if cidFirst {
-			t.cid.fill(r)
-		}
-		ok, err := t.flt.Match(r)
-		if err != nil && !t.filterErr {
-			t.filterErr = true
-			t.log.printf("--where failed on a row, treating as false: %v", err)
-		}
-		if !ok {
-			return nil
-		}
-		if !cidFirst {
-			t.cid.fill(r)
-		}
-		return t.out.Row(r)
-	})
-	if err != nil {
+	if err := t.agg.Each(t.opts.Changed, t.pipe.row); err != nil {
 		return err
 	}
-	return t.out.End()
+	return t.pipe.end(t.statsRecord(tick))
 }
 
 // reportDrops says on stderr when the kernel side could not record
