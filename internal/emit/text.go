@@ -17,10 +17,15 @@ import (
 // traffic and only ever grow: when a value (an IPv6 address, say) does not
 // fit, its column widens for good and the header is printed again, so
 // every row lines up under the nearest header above it.
+//
+// A row is made for awk as well: no cell has a blank inside it (sizes are
+// "10KiB", a process name's blanks are escaped, see appendText), so field
+// N of every row is the same column, and the markers are the last fields.
 type textWriter struct {
 	lines
 	header    bool // print column names at all
 	headerDue bool
+	started   bool  // a tick has ended: the first one prints its header even without rows
 	widths    []int // current width of each column, in runes
 
 	// The tick being written and its cells: cell j of row i is
@@ -112,10 +117,14 @@ func (t *textWriter) Row(r *conn.Row) error {
 	return nil
 }
 
-// End implements Writer. A tick without rows writes nothing: a tick line
-// with no rows under it would only be noise.
+// End implements Writer. A tick without rows writes nothing, a tick line
+// with no rows under it being only noise, except the first one when a
+// header is due: its tick line and the header show that tcptop runs on a
+// host that is idle.
 func (t *textWriter) End() error {
-	if t.err != nil || t.rows == 0 {
+	first := !t.started
+	t.started = true
+	if t.err != nil || t.rows == 0 && !(first && t.headerDue) {
 		return t.err
 	}
 	if t.grew && t.header {
@@ -218,21 +227,33 @@ func marker(r *conn.Row) string {
 	return ""
 }
 
-// appendText appends s with control characters and invalid UTF-8 replaced
-// by '?', so a strange process name cannot break a line or the alignment;
-// an empty string is shown as "-".
+// appendText appends s as one blank-free field: control characters and
+// invalid UTF-8 are replaced by '?', so a strange process name cannot
+// break a line or the alignment, and each byte of a blank (a space, or any
+// other Unicode space) or a backslash is written as \xHH, so "my app" is
+// my\x20app and a backslash in a name cannot pass for an escape. An empty
+// string is shown as "-".
 func appendText(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
 	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			r = '?'
+		switch {
+		case r == utf8.RuneError || unicode.IsControl(r):
+			b = append(b, '?')
+		case r == '\\' || unicode.IsSpace(r):
+			var enc [utf8.UTFMax]byte
+			for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
+				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+			}
+		default:
+			b = utf8.AppendRune(b, r)
 		}
-		b = utf8.AppendRune(b, r)
 	}
 	return b
 }
+
+const hexDigits = "0123456789abcdef"
 
 // appendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
 func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
@@ -249,10 +270,10 @@ func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
 
 var sizeUnits = [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 
-// appendSize appends v bytes in binary units, then suffix. Like ls -h it
-// shows about two significant digits: whole bytes below 1 KiB, one
-// decimal below 10 of a unit, none above: "0 B", "512 B", "1.2 KiB",
-// "340 KiB", "7.3 MiB", "1.0 GiB".
+// appendSize appends v bytes in binary units, then suffix, without a
+// blank (one field for awk). Like ls -h it shows about two significant
+// digits: whole bytes below 1 KiB, one decimal below 10 of a unit, none
+// above: "0B", "512B", "1.2KiB", "340KiB", "7.3MiB", "1.0GiB".
 func appendSize(b []byte, v float64, suffix string) []byte {
 	u := 0
 	// Move up a unit when the value would print as 1024 or more.
@@ -261,7 +282,6 @@ func appendSize(b []byte, v float64, suffix string) []byte {
 		u++
 	}
 	b = strconv.AppendFloat(b, v, 'f', sizeDecimals(u, v), 64)
-	b = append(b, ' ')
 	b = append(b, sizeUnits[u]...)
 	return append(b, suffix...)
 }
