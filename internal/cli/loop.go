@@ -41,9 +41,9 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 func setup(opts *Options, stdout io.Writer, log logger) error {
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
-	flt, err := filter.Compile(opts.Where)
+	flt, order, err := compileRows(opts)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	out, err := emit.New(opts.Output, stdout, !opts.NoHeader)
 	if err != nil {
@@ -71,7 +71,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 	}
 	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: a, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: newShaper(out, order, opts.Top), log: log, agg: a, mem: newMemory()}
 	return t.loop(stop)
 }
 
@@ -114,6 +114,7 @@ type ticker struct {
 	agg       *agg.Aggregator
 	flt       *filter.Filter
 	out       emit.Writer
+	shape     *shaper // --sort and --top, on the way to out
 	log       logger
 	stats     source.Stats
 	filterErr bool
@@ -166,7 +167,8 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write hands each row that passes the filter to the writer. An
+// write hands each row that passes the filter to the writer, through
+// --sort and --top. An
 // expression that fails at run time (say, a division by zero) drops the
 // row and is reported once.
 func (t *ticker) write(tick emit.Tick) error {
@@ -182,8 +184,14 @@ func (t *ticker) write(tick emit.Tick) error {
 		if !ok {
 			return nil
 		}
-		return t.out.Row(r)
+		return t.shape.row(r)
 	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	if err == nil {
+		err = t.shape.end()
+	}
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,10 @@ type textColumn struct {
 var textColumns = []textColumn{
 	{"PROTO", false, 5, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Proto) }},
 	{"LOCAL", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return appendHostPort(b, r.LocalAddr, r.LocalPort)
+		return AppendHostPort(b, r.LocalAddr, r.LocalPort)
 	}},
 	{"REMOTE", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return appendHostPort(b, r.RemoteAddr, r.RemotePort)
+		return AppendHostPort(b, r.RemoteAddr, r.RemotePort)
 	}},
 	{"PID", true, 7, func(b []byte, r *conn.Row) []byte {
 		if r.PID == 0 {
@@ -65,18 +65,18 @@ var textColumns = []textColumn{
 	}},
 	{"COMM", false, 15, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Comm) }},
 	{"STATE", false, len("ESTABLISHED"), func(b []byte, r *conn.Row) []byte { return appendText(b, r.State) }},
-	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesIn), "") }},
-	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesOut), "") }},
+	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesIn), "") }},
+	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesOut), "") }},
 	{"PKTS_IN", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
 	{"PKTS_OUT", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
 	{"RTT", true, 7, func(b []byte, r *conn.Row) []byte {
 		if r.Proto == "udp" {
 			return append(b, '-')
 		}
-		return appendRTT(b, r.RTTMicros)
+		return AppendRTT(b, r.RTTMicros)
 	}},
-	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateIn, "/s") }},
-	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateOut, "/s") }},
+	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateIn, "/s") }},
+	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateOut, "/s") }},
 }
 
 // columnGap separates columns.
@@ -255,8 +255,10 @@ func appendText(b []byte, s string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
-func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
+// AppendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
+// The text format and the live screen (internal/screen) write endpoints,
+// sizes and round-trip times alike.
+func AppendHostPort(b []byte, addr netip.Addr, port int) []byte {
 	if addr.Is6() {
 		b = append(b, '[')
 		b = appendAddr(b, addr)
@@ -270,11 +272,11 @@ func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
 
 var sizeUnits = [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 
-// appendSize appends v bytes in binary units, then suffix, without a
+// AppendSize appends v bytes in binary units, then suffix, without a
 // blank (one field for awk). Like ls -h it shows about two significant
 // digits: whole bytes below 1 KiB, one decimal below 10 of a unit, none
 // above: "0B", "512B", "1.2KiB", "340KiB", "7.3MiB", "1.0GiB".
-func appendSize(b []byte, v float64, suffix string) []byte {
+func AppendSize(b []byte, v float64, suffix string) []byte {
 	u := 0
 	// Move up a unit when the value would print as 1024 or more.
 	for u < len(sizeUnits)-1 && roundTo(v, sizeDecimals(u, v)) >= 1024 {
@@ -298,9 +300,9 @@ func roundTo(v float64, decimals int) float64 {
 	return math.Round(v*p) / p
 }
 
-// appendRTT appends a round-trip time given in microseconds: "850us",
+// AppendRTT appends a round-trip time given in microseconds: "850us",
 // "12.3ms", "1.20s"; "-" when unknown (zero).
-func appendRTT(b []byte, us int64) []byte {
+func AppendRTT(b []byte, us int64) []byte {
 	switch {
 	case us <= 0:
 		return append(b, '-')

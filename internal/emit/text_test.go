@@ -175,14 +175,14 @@ func TestAppendSize(t *testing.T) {
 		{7654321, "7.3MiB"}, {1 << 30, "1.0GiB"}, {1 << 40, "1.0TiB"},
 		{9223372036854775807, "8.0EiB"},
 	} {
-		if got := string(appendSize(nil, tt.v, "")); got != tt.want {
-			t.Errorf("appendSize(%v) = %q, want %q", tt.v, got, tt.want)
+		if got := string(AppendSize(nil, tt.v, "")); got != tt.want {
+			t.Errorf("AppendSize(%v) = %q, want %q", tt.v, got, tt.want)
 		}
 	}
-	if got := string(appendSize(nil, 348160, "/s")); got != "340KiB/s" {
+	if got := string(AppendSize(nil, 348160, "/s")); got != "340KiB/s" {
 		t.Errorf("rate = %q, want 340KiB/s", got)
 	}
-	if got := string(appendSize(nil, 0, "/s")); got != "0B/s" {
+	if got := string(AppendSize(nil, 0, "/s")); got != "0B/s" {
 		t.Errorf("zero rate = %q, want 0B/s", got)
 	}
 }
@@ -196,8 +196,8 @@ func TestAppendRTT(t *testing.T) {
 		{12345, "12.3ms"}, {999_949, "999.9ms"}, {999_950, "1.00s"},
 		{1_200_000, "1.20s"}, {65_000_000, "65.00s"},
 	} {
-		if got := string(appendRTT(nil, tt.us)); got != tt.want {
-			t.Errorf("appendRTT(%d) = %q, want %q", tt.us, got, tt.want)
+		if got := string(AppendRTT(nil, tt.us)); got != tt.want {
+			t.Errorf("AppendRTT(%d) = %q, want %q", tt.us, got, tt.want)
 		}
 	}
 }
@@ -213,8 +213,8 @@ func TestAppendHostPort(t *testing.T) {
 		{"::", 0, "[::]:0"},
 		{"::ffff:10.0.0.1", 80, "[::ffff:10.0.0.1]:80"}, // rows carry unmapped addresses; a mapped one shows as such
 	} {
-		if got := string(appendHostPort(nil, ip(tt.addr), tt.port)); got != tt.want {
-			t.Errorf("appendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
+		if got := string(AppendHostPort(nil, ip(tt.addr), tt.port)); got != tt.want {
+			t.Errorf("AppendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
 		}
 	}
 }
