@@ -39,6 +39,8 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 }
 
 func setup(opts *Options, stdout io.Writer, log logger) error {
+	sink := &logSink{w: log.w} // the live screen takes the log lines while it shows
+	log = newLogger(sink)
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
 	flt, order, err := compileRows(opts)
@@ -70,8 +72,23 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		}
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 	}
+	shape := newShaper(out, order, opts.Top)
+	if useScreen(opts, stdout) {
+		ls, err := openScreen(opts, stdout, order, sink, func() {
+			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
+			case stop <- syscall.SIGINT:
+			default:
+			}
+		})
+		if err != nil {
+			return err
+		}
+		defer ls.close()
+		out = ls.writer(src.Stats)
+		shape = newShaper(out, agg.Order{}, 0) // the screen sorts, and cuts to --top, itself
+	}
 	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: newShaper(out, order, opts.Top), log: log, agg: a, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: shape, log: log, agg: a, mem: newMemory()}
 	return t.loop(stop)
 }
 

@@ -219,12 +219,16 @@ func interval(d time.Duration) string {
 }
 
 func emptyText(f *Frame) string {
-	what := "connections"
+	what, again := "connections", ""
 	if f.Proto != "" {
-		what = strings.ToUpper(f.Proto) + " " + what
+		what = strings.ToUpper(f.Proto) + " connections"
+		again = " (press " + f.Proto[:1] + " again for all)"
 	}
-	if f.Filter != "" || f.Proto != "" {
-		return "No " + what + " match. Keys: t and u show TCP or UDP only (again: both)."
+	if f.Filter != "" {
+		return "No " + what + " match the filter in this tick" + again + "."
+	}
+	if f.Proto != "" {
+		return "No " + what + " in this tick" + again + "."
 	}
 	return "No connections in this tick: tcptop is watching and shows them as they come."
 }
