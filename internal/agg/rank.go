@@ -109,7 +109,7 @@ func (o Order) Compare(x, y *conn.Row) int {
 
 // Ranker collects the rows of a tick and hands them out in an Order,
 // keeping only the first Top of them when Top is positive. It copies each
-// row it keeps (a conn.Row, about 250 bytes): every row of the tick
+// row it keeps (a conn.Row, 272 bytes): every row of the tick
 // without a top, at most Top with one, held in a heap whose root is the
 // worst row kept. Rows that the Order cannot tell apart keep the order
 // they came in, so the aggregator's order breaks the ties.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -78,6 +79,70 @@ func screenRows(lines []string) []string {
 	return nil
 }
 
+// screenRun is tcptop running in a tmux pane, started from a shell that
+// saves its terminal modes before and after and tcptop's exit code.
+type screenRun struct {
+	tm  *tmuxServer
+	dir string
+	pid int
+}
+
+func (r *screenRun) file(name string) string { return filepath.Join(r.dir, name) }
+
+// startScreen starts a 100×30 terminal whose shell runs tcptop with args
+// (env first, as NAME=VALUE words), and waits until the screen shows.
+func startScreen(t *testing.T, tm *tmuxServer, env string, args ...string) *screenRun {
+	t.Helper()
+	r := &screenRun{tm: tm, dir: t.TempDir()}
+	// The pid comes through an exec, so it is tcptop's own.
+	cmd := fmt.Sprintf("stty -a > %s; %s sh -c 'echo $$ > %s; exec %s %s'; echo $? > %s; stty -a > %s",
+		r.file("stty.before"), env, r.file("pid"), tcptopBin, strings.Join(args, " "), r.file("exit"), r.file("stty.after"))
+	tm.run("new-session", "-d", "-s", "screen", "-x", "100", "-y", "30", "env", "PS1=$ ", "bash", "--norc", "--noprofile")
+	tm.run("send-keys", "-t", "screen", cmd, "Enter")
+	tm.waitPane("the screen", 20*time.Second, func(lines []string) bool { return len(screenRows(lines)) > 0 })
+	pid, err := os.ReadFile(r.file("pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.pid, _ = strconv.Atoi(strings.TrimSpace(string(pid)))
+	return r
+}
+
+// exited waits for tcptop to end, checks it ended with 0, and that the
+// shell got its screen and its terminal modes back as they were.
+func (r *screenRun) exited(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if code, err := os.ReadFile(r.file("exit")); err == nil && len(code) > 0 {
+			if strings.TrimSpace(string(code)) != "0" {
+				t.Errorf("tcptop exit %s, want 0", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcptop did not exit:\n%s", strings.Join(r.tm.pane(), "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The modes, without the size, which a test may change itself.
+	size := regexp.MustCompile(`rows \d+; columns \d+;`)
+	var before, after []byte
+	for deadline := time.Now().Add(5 * time.Second); len(after) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond) // the second stty
+		after, _ = os.ReadFile(r.file("stty.after"))
+	}
+	before, _ = os.ReadFile(r.file("stty.before"))
+	before, after = size.ReplaceAll(before, nil), size.ReplaceAll(after, nil)
+	if len(before) == 0 || string(before) != string(after) {
+		t.Errorf("terminal modes changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// The shell's screen is back: the command line, not tcptop's screen.
+	if pane := strings.Join(r.tm.pane(), "\n"); strings.Contains(pane, "PROTO ") || !strings.Contains(pane, "stty -a") {
+		t.Errorf("the shell's screen is not back:\n%s", pane)
+	}
+}
+
 // TestLiveScreenInTmux runs tcptop as a person would, in a real terminal
 // (tmux, 100×30): two connections with a steady rate each, the one that
 // sends more first; s sorts by received bytes instead, which puts the
@@ -97,14 +162,11 @@ func TestLiveScreenInTmux(t *testing.T) {
 	listener := testnet.Start(t, "tt-listener", "", "tcp-paced", "127.0.0.1:"+strconv.Itoa(feeder.Port), "0")
 	defer listener.Release()
 
-	dir := t.TempDir()
-	file := func(name string) string { return filepath.Join(dir, name) }
-	// The shell saves its terminal modes, runs tcptop (recording its pid
-	// through the exec) and saves its exit code and the modes after.
-	cmd := fmt.Sprintf("stty -a > %s; sh -c 'echo $$ > %s; exec %s -p %d,%d -i 0.3'; echo $? > %s; stty -a > %s",
-		file("stty.before"), file("pid"), tcptopBin, talker.PID(), listener.PID(), file("exit"), file("stty.after"))
-	tm.run("new-session", "-d", "-s", "screen", "-x", "100", "-y", "30", "env", "PS1=$ ", "bash", "--norc", "--noprofile")
-	tm.run("send-keys", "-t", "screen", cmd, "Enter")
+	run := startScreen(t, tm, "", "-p", fmt.Sprintf("%d,%d", talker.PID(), listener.PID()), "-i", "0.3")
+	held := programsOf(t, run.pid)
+	if len(held) == 0 {
+		t.Fatal("no programs held by the running tcptop: the check at the end would prove nothing")
+	}
 
 	// The busiest connection first, with its exact process name.
 	first := func(comm string) func([]string) bool {
@@ -119,16 +181,6 @@ func TestLiveScreenInTmux(t *testing.T) {
 		t.Errorf("summary and status lines:\n%s", strings.Join(lines[:2], "\n"))
 	}
 	t.Logf("at 100 columns:\n%s", strings.Join(lines, "\n"))
-	pidText, err := os.ReadFile(file("pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	held := programsOf(t, pid)
-	if len(held) == 0 {
-		t.Fatal("no programs held by the running tcptop: the check at the end would prove nothing")
-	}
-
 	// s: sort by RX/s, where the listener leads.
 	tm.run("send-keys", "-t", "screen", "s")
 	lines = tm.waitPane("tt-listener first after s", 10*time.Second, first("tt-listener"))
@@ -168,32 +220,31 @@ func TestLiveScreenInTmux(t *testing.T) {
 	}
 	t.Logf("at 80 columns:\n%s", strings.Join(lines, "\n"))
 
+	if colored := tm.run("capture-pane", "-p", "-e", "-t", "screen"); !strings.Contains(colored, "\x1b[1m") {
+		t.Errorf("no bold header on a terminal without NO_COLOR:\n%q", colored)
+	}
+
 	tm.run("send-keys", "-t", "screen", "q")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if code, err := os.ReadFile(file("exit")); err == nil && len(code) > 0 {
-			if strings.TrimSpace(string(code)) != "0" {
-				t.Errorf("tcptop exit %s after q, want 0", code)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tcptop did not exit after q:\n%s", strings.Join(tm.pane(), "\n"))
-		}
-		time.Sleep(100 * time.Millisecond)
+	run.exited(t)
+	requireProgramsGone(t, held)
+}
+
+// TestLiveScreenEndsOnSIGTERM: a signal ends the screen as q does, and
+// NO_COLOR leaves the screen without colours.
+func TestLiveScreenEndsOnSIGTERM(t *testing.T) {
+	requireRoot(t)
+	tm := newTmux(t)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
+	defer cl.Release()
+	run := startScreen(t, tm, "NO_COLOR=1", "-p", strconv.Itoa(cl.PID()), "-i", "0.3")
+	held := programsOf(t, run.pid)
+	if colored := tm.run("capture-pane", "-p", "-e", "-t", "screen"); strings.Contains(colored, "\x1b[1m") || strings.Contains(colored, "\x1b[2m") {
+		t.Errorf("colours with NO_COLOR set:\n%q", colored)
 	}
-	time.Sleep(200 * time.Millisecond) // the second stty
-	// The modes, without the size, which the test changed itself.
-	size := regexp.MustCompile(`rows \d+; columns \d+;`)
-	beforeModes, _ := os.ReadFile(file("stty.before"))
-	afterModes, err := os.ReadFile(file("stty.after"))
-	beforeModes, afterModes = size.ReplaceAll(beforeModes, nil), size.ReplaceAll(afterModes, nil)
-	if err != nil || len(beforeModes) == 0 || string(beforeModes) != string(afterModes) {
-		t.Errorf("terminal modes changed (%v):\nbefore:\n%s\nafter:\n%s", err, beforeModes, afterModes)
+	if err := syscall.Kill(run.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
 	}
-	// The shell's screen is back: the command line, not tcptop's screen.
-	if pane := strings.Join(tm.pane(), "\n"); strings.Contains(pane, "sort rx/s") || !strings.Contains(pane, "stty -a") {
-		t.Errorf("the shell's screen is not back:\n%s", pane)
-	}
+	run.exited(t)
 	requireProgramsGone(t, held)
 }
