@@ -101,6 +101,37 @@ static __always_inline void FN(derive)(const struct sock *sk, __u64 *in, __u64 *
 	*in = r;
 }
 
+/* diagnose copies what tcp_info tells of the connection's sending: the
+ * window, the round trip, the rates, what is queued, and how long it was
+ * busy or held back (the chrono times, with the current period counted as
+ * tcp_get_info_chrono_stats does). */
+static __always_inline void FN(diagnose)(const struct sock *sk, const struct tcp_sock *tp, struct tcp_conn *c)
+{
+	c->cwnd = RD(tp, snd_cwnd);
+	c->ssthresh = RD(tp, snd_ssthresh);
+	c->min_rtt_us = RD(tp, rtt_min.s[0].v);
+	c->rttvar_us = RD(tp, mdev_us) >> 2;
+	__u32 write_seq = RD(tp, write_seq), snd_nxt = RD(tp, snd_nxt), snd_una = RD(tp, snd_una);
+	c->notsent_bytes = (__s32)(write_seq - snd_nxt) > 0 ? write_seq - snd_nxt : 0;
+	c->unacked_bytes = snd_nxt - snd_una;
+	c->snd_wnd = RD(tp, snd_wnd);
+	c->rcv_wnd = RD(tp, rcv_wnd);
+	c->lost = RD(tp, lost);
+	__u32 interval = RD(tp, rate_interval_us);
+	c->delivery_rate = interval ? (__u64)RD(tp, rate_delivered) * RD(tp, mss_cache) * 1000000 / interval : 0;
+	c->pacing_rate = RD(sk, sk_pacing_rate);
+	__u32 now = (__u32)bpf_jiffies64();
+	__u32 type = RD_BITS(tp, chrono_type);
+	__u32 since = now - RD(tp, chrono_start);
+	c->chrono[0] = RD(tp, chrono_stat[0]) + (type == 1 ? since : 0);
+	c->chrono[1] = RD(tp, chrono_stat[1]) + (type == 2 ? since : 0);
+	c->chrono[2] = RD(tp, chrono_stat[2]) + (type == 3 ? since : 0);
+	c->chrono_jiffies = now;
+	const struct tcp_congestion_ops *ops = RD((const struct inet_connection_sock *)tp, icsk_ca_ops);
+	if (ops)
+		RD_BYTES(c->cc, ops, name, TCPTOP_COMM_LEN);
+}
+
 /* snapshot copies the kernel's own per-connection counters. */
 static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn *c)
 {
@@ -110,6 +141,7 @@ static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn 
 		c->segs_out = RD(tp, segs_out);
 		c->srtt_us = RD(tp, srtt_us) >> 3;
 		c->total_retrans = RD(tp, total_retrans);
+		FN(diagnose)(sk, tp, c);
 	}
 	c->state = RD(sk, __sk_common.skc_state);
 	/* connect() enters SYN_SENT before it picks the local port, and
@@ -126,6 +158,7 @@ static __always_inline void FN(fill_untracked)(const struct sock *sk, struct tcp
 	FN(derive)(sk, &c->bytes_in, &c->bytes_out);
 	FN(snapshot)(sk, c);
 	c->netns = FN(sock_netns)(sk);
+	c->err = RD(sk, sk_err);
 	c->flags = CONN_UNTRACKED;
 }
 
@@ -136,30 +169,40 @@ static __always_inline void FN(fill_untracked)(const struct sock *sk, struct tcp
 static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, __u64 cookie, __u8 flags,
 							  __u64 sent, __u64 rcvd)
 {
-	struct tcp_conn fresh = {};
-	FN(read_tuple)(sk, &fresh.tuple);
-	fresh.sk = (__u64)sk;
-	fresh.flags = flags;
-	fresh.netns = FN(sock_netns)(sk);
-	FN(snapshot)(sk, &fresh);
+	/* Inserted empty, then filled in place: a whole struct tcp_conn on
+	 * the stack does not fit next to the callers' locals. A call on
+	 * another CPU that finds it half filled adds to counters this fills
+	 * with values that already include its bytes. */
+	long err = bpf_map_update_elem(&tcp_conns, &cookie, &empty_conn, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU won the race */) {
+		__sync_fetch_and_add(&tcp_table_full, 1);
+		return 0;
+	}
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c || err)
+		return c;
+	FN(read_tuple)(sk, &c->tuple);
+	c->sk = (__u64)sk;
+	c->flags = flags;
+	c->start_ns = bpf_ktime_get_ns();
+	c->netns = FN(sock_netns)(sk);
+	FN(snapshot)(sk, c);
 	if (!(flags & CONN_OPEN_SEEN)) {
-		FN(derive)(sk, &fresh.bytes_in, &fresh.bytes_out);
-		fresh.base_in = fresh.bytes_in - rcvd;
-		fresh.base_out = fresh.bytes_out - sent;
-		fresh.base_segs_in = fresh.segs_in;
-		fresh.base_segs_out = fresh.segs_out;
+		__u64 in, out;
+		FN(derive)(sk, &in, &out);
+		c->base_in = in - rcvd;
+		c->base_out = out - sent;
+		c->bytes_in = in;
+		c->bytes_out = out;
+		c->base_segs_in = c->segs_in;
+		c->base_segs_out = c->segs_out;
 	}
 	const struct socket *sock = RD(sk, sk_socket);
 	const struct file *file = sock ? RD(sock, file) : 0;
 	const struct inode *inode = file ? RD(file, f_inode) : 0;
 	if (inode)
-		fresh.ino = RD(inode, i_ino);
-	long err = bpf_map_update_elem(&tcp_conns, &cookie, &fresh, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: another CPU won the race */) {
-		__sync_fetch_and_add(&tcp_table_full, 1);
-		return 0;
-	}
-	return bpf_map_lookup_elem(&tcp_conns, &cookie);
+		c->ino = RD(inode, i_ino);
+	return c;
 }
 
 /* hot_once puts a socket on the list userspace re-reads at the next tick,
@@ -204,7 +247,7 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 	} else {
 		__sync_fetch_and_add(&c->bytes_in, ret);
 	}
-	set_owner(&c->pid, c->comm);
+	set_owner(c);
 	FN(hot_mark)(c, cookie, sk);
 }
 
@@ -241,7 +284,7 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 
 	struct udp_flow *f = bpf_map_lookup_elem(&udp_flows, &key);
 	if (!f) {
-		struct udp_flow fresh = {};
+		struct udp_flow fresh = {.start_ns = bpf_ktime_get_ns()};
 		long err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
 		if (err && err != -17) {
 			__sync_fetch_and_add(&udp_table_full, 1);
@@ -259,7 +302,7 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 		__sync_fetch_and_add(&f->pkts_in, 1);
 	}
 	f->last_ns = bpf_ktime_get_ns();
-	set_owner(&f->pid, f->comm);
+	set_owner(f);
 }
 
 /* account counts one send (out) or receive call that returned ret. */

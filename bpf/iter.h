@@ -18,6 +18,15 @@ static __always_inline bool in_flight(const struct sock *sk)
 	return BPF_CORE_READ(tp, snd_una) != BPF_CORE_READ(tp, write_seq);
 }
 
+/* write_record writes a struct conn_record from a table entry without
+ * copying it to the stack: the two writes of one run of a program stand
+ * or fall together. */
+static __always_inline void write_record(struct seq_file *seq, __u64 cookie, const struct tcp_conn *c)
+{
+	bpf_seq_write(seq, &cookie, sizeof(cookie));
+	bpf_seq_write(seq, (void *)c, sizeof(*c));
+}
+
 static __always_inline __u64 cookie_at(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
@@ -44,32 +53,39 @@ int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 	if (!key || !h)
 		return 0;
 	__u64 cookie = *key;
-	struct conn_record r = {.cookie = cookie};
+	struct seq_file *seq = ctx->meta->seq;
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (c && (c->flags & CONN_CLOSED)) {
-		r.conn = *c; /* closed while the ring buffer was full */
-		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		write_record(seq, cookie, c); /* closed while the ring buffer was full */
 		return 0;
 	}
 	const struct sock *sk = (const struct sock *)h->sk;
+	struct conn_record r = {.cookie = cookie};
 	if (cookie_at(sk) == cookie) {
-		if (c) {
+		if (c)
 			snapshot_probe(sk, c);
-			r.conn = *c;
-		} else {
+		else
 			fill_untracked_probe(sk, &r.conn);
-		}
 	}
 	if (cookie_at(sk) != cookie) { /* released, perhaps while being read */
 		__builtin_memset(&r.conn, 0, sizeof(r.conn));
 		r.conn.flags = CONN_GONE;
-		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+		bpf_seq_write(seq, &r, sizeof(r));
 		return 0;
 	}
 	__u32 seen = c ? c->hot_tick : 0;
-	if (!(c && seen && seen + 2 >= tick) && !in_flight(sk))
-		r.conn.flags |= CONN_COOL;
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	bool cool = !(c && seen && seen + 2 >= tick) && !in_flight(sk);
+	if (!c) {
+		r.conn.flags |= cool ? CONN_COOL : 0;
+		bpf_seq_write(seq, &r, sizeof(r));
+		return 0;
+	}
+	/* The flag goes into the record, not the entry: written by hand. */
+	__u8 flags = c->flags | (cool ? CONN_COOL : 0);
+	bpf_seq_write(seq, &cookie, sizeof(cookie));
+	bpf_seq_write(seq, (void *)c, offsetof(struct tcp_conn, flags));
+	bpf_seq_write(seq, &flags, 1);
+	bpf_seq_write(seq, (void *)&c->direction, sizeof(*c) - offsetof(struct tcp_conn, direction));
 	return 0;
 }
 
@@ -96,17 +112,18 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	if (!cookie)
 		return 0;
 	__u32 now = tick;
-	struct conn_record r = {.cookie = cookie};
+	struct seq_file *seq = ctx->meta->seq;
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (!c) {
 		c = tcp_conn_new_btf(sk, cookie, 0, 0, 0);
 		if (c) {
 			c->sweep_tick = now;
-			r.conn = *c;
+			write_record(seq, cookie, c);
 		} else {
+			struct conn_record r = {.cookie = cookie};
 			fill_untracked_btf(sk, &r.conn);
+			bpf_seq_write(seq, &r, sizeof(r));
 		}
-		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 		return 0;
 	}
 	/* Report what moved since the connection was last reported, and
@@ -117,9 +134,16 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 		return 0;
 	snapshot_btf(sk, c);
 	c->sweep_tick = now;
-	r.conn = *c;
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	write_record(seq, cookie, c);
 	return 0;
+}
+
+static __always_inline void owner_from_task(struct tcp_conn *c, const struct task_struct *task)
+{
+	c->pid = task->tgid;
+	__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
+	c->uid = task->cred->uid.val;
+	c->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 }
 
 /* tcptop_owners finds the process holding each socket in `wanted` (those
@@ -146,19 +170,16 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie || !bpf_map_lookup_elem(&wanted, &cookie))
 		return 0;
-	struct conn_record r = {.cookie = cookie};
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (c) {
-		if (!c->pid) {
-			c->pid = task->tgid;
-			__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
-		}
-		r.conn = *c;
-	} else {
-		fill_untracked_btf(sk, &r.conn);
-		r.conn.pid = task->tgid;
-		__builtin_memcpy(r.conn.comm, task->comm, TCPTOP_COMM_LEN);
+		if (!c->pid)
+			owner_from_task(c, task);
+		write_record(ctx->meta->seq, cookie, c);
+		return 0;
 	}
+	struct conn_record r = {.cookie = cookie};
+	fill_untracked_btf(sk, &r.conn);
+	owner_from_task(&r.conn, task);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -41,7 +41,16 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	 * a connection that had none (older than tcptop, never used since). */
 	if (newstate == TCP_SYN_SENT ||
 	    ((newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) && !c->pid))
-		set_owner(&c->pid, c->comm);
+		set_owner(c);
+	if (newstate == TCP_SYN_SENT)
+		c->direction = DIR_OUT;
+	else if (newstate == TCP_SYN_RECV || (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV))
+		c->direction = DIR_IN;
+	/* A connection that fails (refused, timed out, unreachable, reset)
+	 * reaches CLOSE right after the kernel sets its error, before the
+	 * application reads (and clears) it. */
+	if (newstate == TCP_CLOSE && sk->sk_err)
+		c->err = sk->sk_err;
 	c->state = newstate;
 	/* connect() enters SYN_SENT before it picks the local port, and
 	 * CLOSE gives the port back: take the tuple while it is whole. */
@@ -78,6 +87,8 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 	if (c) {
 		r->conn = *c;
 		snapshot_btf(sk, &r->conn);
+		if (!r->conn.err)
+			r->conn.err = sk->sk_err;
 	} else {
 		__builtin_memset(&r->conn, 0, sizeof(r->conn));
 		fill_untracked_btf(sk, &r->conn);
@@ -86,5 +97,40 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 	bpf_map_delete_elem(&tcp_conns, &cookie);
 	bpf_map_delete_elem(&hot, &cookie);
 	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* Resets counted per connection. Both tracepoints exist since 4.15; an
+ * RST sent in reply to a segment may have no socket, or a listener's or a
+ * minisocket's, which are no connections. */
+static __always_inline void count_reset(const struct sock *sk, bool in)
+{
+	if (!sk)
+		return;
+	__u8 state = sk->__sk_common.skc_state;
+	if (state == TCP_LISTEN || state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return;
+	__u64 cookie = sock_cookie_btf(sk);
+	struct tcp_conn *c = cookie ? bpf_map_lookup_elem(&tcp_conns, &cookie) : 0;
+	if (!c)
+		return;
+	if (in)
+		__sync_fetch_and_add(&c->rst_in, 1);
+	else
+		__sync_fetch_and_add(&c->rst_out, 1);
+	hot_mark_btf(c, cookie, sk);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tcptop_rst_in, struct sock *sk)
+{
+	count_reset(sk, true);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tcptop_rst_out, const struct sock *sk)
+{
+	count_reset(sk, false);
 	return 0;
 }

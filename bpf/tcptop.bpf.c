@@ -134,45 +134,56 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* What a new table entry starts as (tcp_conn_new). */
+const struct tcp_conn empty_conn = {};
+
 /* Keep the record types in the object's BTF so bpf2go emits their Go
  * types (ring buffers and iterators carry no value type). */
 const struct conn_record *unused_conn_record __attribute__((unused));
 
-/* set_owner records the current task. Call it only from hooks that run in
- * the owning process's context (send, receive, connect): state changes and
- * receive processing in softirq run on behalf of whatever task was
- * interrupted, and must never overwrite the owner. */
-static __always_inline void set_owner(__u32 *pid, char *comm)
+/* set_owner records the current task: pid, name, cgroup and user. Call
+ * it only from hooks that run in the owning process's context (send,
+ * receive, connect, close): state changes and receive processing in
+ * softirq run on behalf of whatever task was interrupted, and must never
+ * overwrite the owner. */
+#define set_owner(o) set_owner_of(&(o)->pid, (o)->comm, &(o)->cgroup_id, &(o)->uid)
+static __always_inline void set_owner_of(__u32 *pid, char *comm, __u64 *cgroup, __u32 *uid)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == 0 || tgid == *pid)
-		return; /* the name is taken once per owner, not per call */
+		return; /* taken once per owner, not per call */
 	*pid = tgid;
 	bpf_get_current_comm(comm, TCPTOP_COMM_LEN);
+	*cgroup = bpf_get_current_cgroup_id();
+	*uid = (__u32)bpf_get_current_uid_gid();
 }
 
 /* The accounting functions, in two flavours (see account.h). */
 #define FN(name) name##_btf
 #define PROBE_READS 0
 #define RD(p, f) ((p)->f)
+#define RD_BITS(p, f) BPF_CORE_READ_BITFIELD(p, f)
 #define RD_BYTES(dst, p, f, n) __builtin_memcpy((dst), &(p)->f, (n))
 #define TCP_SOCK(sk) bpf_skc_to_tcp_sock((void *)(sk))
 #include "account.h"
 #undef FN
 #undef PROBE_READS
 #undef RD
+#undef RD_BITS
 #undef RD_BYTES
 #undef TCP_SOCK
 
 #define FN(name) name##_probe
 #define PROBE_READS 1
 #define RD(p, f) BPF_CORE_READ(p, f)
+#define RD_BITS(p, f) BPF_CORE_READ_BITFIELD_PROBED(p, f)
 #define RD_BYTES(dst, p, f, n) bpf_core_read((dst), (n), &(p)->f)
 #define TCP_SOCK(sk) ((const struct tcp_sock *)(sk))
 #include "account.h"
 #undef FN
 #undef PROBE_READS
 #undef RD
+#undef RD_BITS
 #undef RD_BYTES
 #undef TCP_SOCK
 

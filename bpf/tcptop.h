@@ -61,8 +61,37 @@ struct tcp_conn {
 	__u32 sweep_tick; /* the tick whose sweep last reported it */
 	__u8 state;
 	__u8 flags;
-	__u16 _pad;
+	__u8 direction; /* DIR_OUT: connect(); DIR_IN: accepted; 0: not seen */
+	__u8 _pad;
 	char comm[TCPTOP_COMM_LEN];
+	/* Who owns it, taken with pid. */
+	__u64 cgroup_id; /* cgroup v2 id */
+	__u32 uid;
+	__s32 err; /* the socket error it failed with (sk_err: ECONNREFUSED, ...), 0 if none */
+	__u64 start_ns;  /* bpf_ktime_get_ns when it opened, or when tcptop first saw it */
+	/* Diagnostics, re-read with the counters (as tcp_info has them). */
+	__u32 cwnd;      /* snd_cwnd, segments */
+	__u32 ssthresh;  /* snd_ssthresh, segments (0x7fffffff: not set) */
+	__u32 min_rtt_us;
+	__u32 rttvar_us;
+	__u32 notsent_bytes; /* write_seq - snd_nxt */
+	__u32 unacked_bytes; /* snd_nxt - snd_una */
+	__u32 snd_wnd;
+	__u32 rcv_wnd;
+	__u32 lost;      /* segments lost over the connection's life (32-bit) */
+	__u32 rst_in;    /* resets received */
+	__u32 rst_out;   /* resets sent */
+	__u32 chrono_jiffies; /* jiffies when the chrono times below were read */
+	__u32 chrono[3]; /* busy, rwnd-limited, sndbuf-limited time, jiffies (32-bit, as the kernel's) */
+	__u32 _pad2;
+	__u64 delivery_rate; /* bytes/s */
+	__u64 pacing_rate;   /* bytes/s, ~0 for none */
+	char cc[TCPTOP_COMM_LEN]; /* congestion control */
+};
+
+enum conn_direction {
+	DIR_OUT = 1,
+	DIR_IN = 2,
 };
 
 /* What the iterators and the ring buffer hand to userspace. */
@@ -89,9 +118,11 @@ struct udp_flow {
 	__u64 bytes_out;
 	__u64 pkts_in;
 	__u64 pkts_out;
-	__u64 last_ns; /* bpf_ktime_get_ns of the last datagram */
+	__u64 last_ns;  /* bpf_ktime_get_ns of the last datagram */
+	__u64 start_ns; /* and of the first */
+	__u64 cgroup_id; /* the owner's, taken with pid */
 	__u32 pid;
-	__u32 _pad;
+	__u32 uid;
 	char comm[TCPTOP_COMM_LEN];
 };
 

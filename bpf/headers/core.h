@@ -70,15 +70,35 @@ struct sock {
 	__u16 sk_type;
 	__u16 sk_protocol;
 	struct socket *sk_socket;
+	int sk_err;
+	unsigned long sk_pacing_rate;
 } __attribute__((preserve_access_index));
 
 struct inet_sock {
 	__be16 inet_sport; /* kept when CLOSE gives the port (inet_num) back */
 } __attribute__((preserve_access_index));
 
+struct minmax_sample {
+	__u32 t;
+	__u32 v;
+};
+
+struct minmax {
+	struct minmax_sample s[3];
+};
+
+struct tcp_congestion_ops {
+	char name[16];
+} __attribute__((preserve_access_index));
+
+struct inet_connection_sock {
+	const struct tcp_congestion_ops *icsk_ca_ops;
+} __attribute__((preserve_access_index));
+
 /* The counters tcptop reads. The byte counters (bytes_sent, bytes_retrans,
  * bytes_received: Linux 4.19+) give what an application wrote and read
- * over the connection's life, see derive() in account.h. */
+ * over the connection's life, see derive() in account.h. chrono_type is a
+ * 2-bit field before 6.8 and a byte since: read with BPF_CORE_READ_BITFIELD. */
 struct tcp_sock {
 	__u32 srtt_us;
 	__u32 segs_in;
@@ -92,12 +112,47 @@ struct tcp_sock {
 	__u64 bytes_sent;
 	__u64 bytes_retrans;
 	__u64 bytes_received;
+	__u32 snd_cwnd;
+	__u32 snd_ssthresh;
+	__u32 mdev_us;
+	struct minmax rtt_min;
+	__u32 snd_wnd;
+	__u32 rcv_wnd;
+	__u32 lost;
+	__u32 mss_cache;
+	__u32 rate_delivered;
+	__u32 rate_interval_us;
+	__u8 chrono_type : 2;
+	__u32 chrono_start;
+	__u32 chrono_stat[3];
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
 } __attribute__((preserve_access_index));
 
 struct task_struct {
 	int pid;
 	int tgid;
 	char comm[16];
+	const struct cred *cred;
+	struct css_set *cgroups;
 } __attribute__((preserve_access_index));
 
 /* BPF iterator contexts (Linux 5.9+). */

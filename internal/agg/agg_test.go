@@ -177,7 +177,7 @@ func TestTickRowFields(t *testing.T) {
 			PID: 4242, Comm: "curl", State: "ESTABLISHED",
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
-			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2,
+			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, RetransDelta: 2,
 		}},
 		{"tcp ipv6 partial", tcp6, conn.Row{
 			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv6",
@@ -200,7 +200,7 @@ func TestTickRowFields(t *testing.T) {
 			PID: 4242, Comm: "curl", State: "ESTABLISHED",
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
-			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, Closed: true,
+			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, RetransDelta: 2, Closed: true,
 		}},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,8 @@ import (
 // tick, which its deltas are taken against, and what its row needs.
 type touch struct {
 	prev     [4]uint64
+	prevRetr uint64
+	prevDiag diagPrev
 	idx      uint32
 	first    bool // the flow's first row
 	rekey    bool // its pid or addresses changed: a new place in the key order
@@ -75,7 +77,11 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 	}
 	st.local, st.remote = endpointOf(o.Local), endpointOf(o.Remote)
 	st.cur = [4]uint64{o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut}
-	st.retrans = o.Retrans
+	if o.Partial {
+		// Like the base counters: only what moves from now on counts in
+		// the first row.
+		st.retrans, st.diag.lost = o.Retrans, uint64(o.Diag.Lost)
+	}
 	st.comm = a.names.intern(o.Comm)
 	st.state = a.names.intern(o.State)
 	st.pid = o.PID
@@ -96,7 +102,8 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 		return &a.touched[st.slot]
 	}
 	st.seen, st.slot = uint32(a.tick), uint32(len(a.touched))
-	a.touched = append(a.touched, touch{idx: idx, prev: st.cur, first: first})
+	a.touched = append(a.touched, touch{idx: idx, prev: st.cur, first: first, prevRetr: st.retrans,
+		prevDiag: diagPrev{lost: st.diag.lost, chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
 	return &a.touched[len(a.touched)-1]
 }
 
@@ -135,6 +142,9 @@ func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (re
 	}
 	if l, r := endpointOf(o.Local), endpointOf(o.Remote); l != st.local || r != st.remote {
 		st.local, st.remote, rekey = l, r, true
+	}
+	if a.applyDiag(st, o, created) {
+		changed = true
 	}
 	return rekey, changed
 }

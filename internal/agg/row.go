@@ -35,11 +35,32 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 		Partial:   st.flags&fPartial != 0,
 		Closed:    st.flags&fClosed != 0,
 	}
+	if st.proto == conn.TCP {
+		a.fillDiag(r, st, t)
+	}
 	if t != nil {
 		r.BytesInDelta = int64(st.cur[cBytesIn] - t.prev[cBytesIn])
 		r.BytesOutDelta = int64(st.cur[cBytesOut] - t.prev[cBytesOut])
 		r.PacketsInDelta = int64(st.cur[cPacketsIn] - t.prev[cPacketsIn])
 		r.PacketsOutDelta = int64(st.cur[cPacketsOut] - t.prev[cPacketsOut])
 		r.RateIn, r.RateOut = a.rates(st, t)
+	}
+}
+
+// fillDiag writes a TCP flow's diagnostics; the per-tick values (retrans
+// and lost gained, the limit) only when it was observed this tick.
+func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
+	d := &st.diag
+	r.Cwnd, r.Ssthresh = int64(d.cwnd), int64(d.ssthresh)
+	r.MinRTTMicros, r.RTTVarMicros = int64(d.minRTT), int64(d.rttvar)
+	r.DeliveryRate, r.PacingRate = int64(d.deliveryRate), int64(min(d.pacingRate, 1<<63-1))
+	r.NotsentBytes, r.UnackedBytes = int64(d.notsent), int64(d.unacked)
+	r.SndWnd, r.RcvWnd = int64(d.sndWnd), int64(d.rcvWnd)
+	r.RstIn, r.RstOut = int64(d.rstIn), int64(d.rstOut)
+	r.CC, r.Error = a.names.get(d.cc), a.names.get(d.err)
+	if t != nil {
+		r.RetransDelta = int64(st.retrans - t.prevRetr)
+		r.Lost = int64(d.lost - t.prevDiag.lost)
+		r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 120
-// bytes, without pointers (strings are interned to indexes), so the
+// flowState is what the aggregator keeps per flow between ticks: 208
+// bytes (88 of them TCP diagnostics), without pointers (strings are interned to indexes), so the
 // slabs that hold them cost the garbage collector nothing to scan.
 type flowState struct {
 	id      uint64    // TCP: socket cookie; UDP: network namespace inode
@@ -26,6 +26,7 @@ type flowState struct {
 	slot    uint32 // its entry in touched, in that tick
 	proto   conn.Proto
 	flags   uint8
+	diag    diagState // TCP only
 }
 
 const (

@@ -83,10 +83,61 @@ type Observation struct {
 	BaseBytesIn, BaseBytesOut     uint64
 	BasePacketsIn, BasePacketsOut uint64
 
+	// Who owns the flow, taken with PID, and when it began.
+	CgroupID  uint64    // cgroup v2 id of the owner; 0 if unknown
+	UID       uint32    // user id of the owner
+	Direction Direction // TCP: who opened it
+	Start     time.Time // when it opened, or when tcptop first saw it
+
+	// TCP only: how it is sending, read with the counters, as tcp_info
+	// has it; and why it failed, if it did.
+	Diag  TCPDiag
+	Error string // "refused", "timeout", "unreachable", "reset", another errno's name, or ""
+
 	Partial   bool // existed before tcptop started: tcptop did not see it open
 	Untracked bool // the kernel table was full: counters are re-read from the kernel's socket at each read, not counted per call
 	Closed    bool // the connection closed; this is its final observation
 	Expired   bool // UDP: idle past the timeout, forgotten by the source; this is its final observation
+}
+
+// Direction says which end opened a TCP connection.
+type Direction uint8
+
+// Directions. DirUnknown: tcptop did not see the connection open and could
+// not tell otherwise.
+const (
+	DirUnknown Direction = iota
+	DirOut               // this host connected
+	DirIn                // this host accepted
+)
+
+// String returns the schema spelling: "out", "in" or "".
+func (d Direction) String() string {
+	switch d {
+	case DirOut:
+		return "out"
+	case DirIn:
+		return "in"
+	}
+	return ""
+}
+
+// TCPDiag is what the kernel's tcp_sock says about a connection's
+// sending at one read (the fields ss -ti prints). Chrono are the kernel's
+// cumulative busy, receive-window-limited and send-buffer-limited times,
+// in jiffies, 32-bit, as of ChronoJiffies: their differences between two
+// reads say what held the sender back in between.
+type TCPDiag struct {
+	Cwnd, Ssthresh             uint32 // segments; Ssthresh 0 while not set
+	MinRTTMicros, RTTVarMicros uint32
+	DeliveryRate, PacingRate   uint64 // bytes per second; PacingRate 0 when not paced
+	NotsentBytes, UnackedBytes uint32
+	SndWnd, RcvWnd             uint32 // bytes
+	Lost                       uint32 // segments lost over its life (32-bit)
+	RstIn, RstOut              uint32 // resets received and sent
+	CC                         string // congestion control
+	Chrono                     [3]uint32
+	ChronoJiffies              uint32
 }
 
 // Snapshot is one read of the kernel: the flows that may have changed since

@@ -41,6 +41,24 @@ type Row struct {
 	RTTMicros int64 `json:"rtt_us" expr:"rtt_us" doc:"Smoothed round-trip time in microseconds (the kernel's srtt, as ss -ti rtt); 0 for UDP."`
 	Retrans   int64 `json:"retrans" expr:"retrans" doc:"TCP segments retransmitted over the connection's life (total_retrans, carried past its 32-bit wrap); 0 for UDP."`
 
+	RetransDelta int64  `json:"retrans_delta" expr:"retrans_delta" doc:"retrans gained since the previous tick (counted as bytes_in_delta)."`
+	Lost         int64  `json:"lost" expr:"lost" doc:"TCP segments the kernel marked lost since the previous tick (its tcp_sock lost counter, counted as bytes_in_delta); 0 for UDP."`
+	Cwnd         int64  `json:"cwnd" expr:"cwnd" doc:"Congestion window in segments (snd_cwnd, ss -ti cwnd); 0 for UDP. This and the fields below up to cc are as the kernel had them at the connection's last read: each tick it moved, at every sweep (every 10 s), and at its close."`
+	Ssthresh     int64  `json:"ssthresh" expr:"ssthresh" doc:"Slow start threshold in segments (ss -ti ssthresh); 0 while slow start has not ended, and for UDP."`
+	MinRTTMicros int64  `json:"min_rtt_us" expr:"min_rtt_us" doc:"Lowest round-trip time seen recently, in microseconds (ss -ti minrtt); 0 for UDP."`
+	RTTVarMicros int64  `json:"rttvar_us" expr:"rttvar_us" doc:"Round-trip time variation in microseconds (ss -ti rtt's second number); 0 for UDP."`
+	DeliveryRate int64  `json:"delivery_rate" expr:"delivery_rate" doc:"Delivery rate the kernel last measured, in bytes per second (ss -ti delivery_rate); 0 for UDP."`
+	PacingRate   int64  `json:"pacing_rate" expr:"pacing_rate" doc:"Pacing rate in bytes per second (ss -ti pacing_rate); 0 when not paced, and for UDP."`
+	NotsentBytes int64  `json:"notsent_bytes" expr:"notsent_bytes" doc:"Bytes the application wrote that TCP has not sent yet (ss -ti notsent); 0 for UDP."`
+	UnackedBytes int64  `json:"unacked_bytes" expr:"unacked_bytes" doc:"Bytes sent and not yet acknowledged (snd_nxt - snd_una); 0 for UDP."`
+	SndWnd       int64  `json:"snd_wnd" expr:"snd_wnd" doc:"The window the peer advertised, in bytes (ss -ti snd_wnd); 0 for UDP."`
+	RcvWnd       int64  `json:"rcv_wnd" expr:"rcv_wnd" doc:"The window this end advertises, in bytes (ss -ti rcv_wnd); 0 for UDP."`
+	CC           string `json:"cc" expr:"cc" doc:"Congestion control algorithm (cubic, bbr, ...); \"\" for UDP."`
+	Limit        string `json:"limit" expr:"limit" doc:"What held the sender back since the previous tick: \"cwnd\" (sending as fast as the congestion window allows: the network), \"rwnd\" (the receiver's window), \"sndbuf\" (the send buffer), \"app\" (the application had nothing to send), or \"\" when nothing was sent or queued, and for UDP. From the differences of the kernel's busy, rwnd-limited and sndbuf-limited times (the chrono times ss -ti prints as busy, rwnd_limited, sndbuf_limited) over the interval between two reads of the connection: the interval not covered by them is the application's; the largest share names the limit. A connection's first row has none (it needs two reads)."`
+	RstIn        int64  `json:"rst_in" expr:"rst_in" doc:"TCP resets received on the connection since tcptop saw it; 0 for UDP."`
+	RstOut       int64  `json:"rst_out" expr:"rst_out" doc:"TCP resets sent on the connection since tcptop saw it (before Linux 5.17 an abortive close() does not count); 0 for UDP."`
+	Error        string `json:"error" expr:"error" doc:"Why the connection failed, from the socket error the kernel set: \"refused\" (ECONNREFUSED), \"timeout\" (ETIMEDOUT), \"unreachable\" (EHOSTUNREACH, ENETUNREACH), \"reset\" (ECONNRESET, EPIPE, or a reset sent or received with no error set), another errno's name in lower case (\"ehostdown\"), or \"\" for a connection that did not fail. Set once the kernel took the connection to CLOSE, so always on its closed record. A connect that fails is a row too: state SYN_SENT, then closed with its error."`
+
 	Partial bool `json:"partial" expr:"partial" doc:"The connection existed before tcptop started: tcptop did not see it open. Its counters are lifetime totals all the same; its deltas and rates count only what moved since tcptop started."`
 	Closed  bool `json:"closed" expr:"closed" doc:"The connection closed during this tick; this is its last record, with final counters. Every TCP connection tcptop sees close has exactly one; UDP flows do not close (an idle one expires, with a last row only if its counters moved)."`
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"net/netip"
+	"time"
 )
 
 const (
@@ -79,3 +80,24 @@ const (
 	connCool      = 8
 	connGone      = 16
 )
+
+// Directions of struct tcp_conn.
+const (
+	dirOut = 1
+	dirIn  = 2
+)
+
+// clock turns the kernel's CLOCK_MONOTONIC (bpf_ktime_get_ns) into wall
+// time.
+type clock struct{ boot time.Time }
+
+func newClock() clock {
+	return clock{boot: time.Now().Add(-time.Duration(monotonicNow()))}
+}
+
+func (c clock) wall(ns uint64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return c.boot.Add(time.Duration(ns)).UTC()
+}

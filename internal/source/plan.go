@@ -79,6 +79,8 @@ const kprobePMU = "/sys/bus/event_source/devices/kprobe"
 var lifecycleHooks = []hook{
 	{prog: "tcptop_state", target: "inet_sock_set_state", tracepoint: true},
 	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
+	{prog: "tcptop_rst_in", target: "tcp_receive_reset", tracepoint: true},
+	{prog: "tcptop_rst_out", target: "tcp_send_reset", tracepoint: true},
 }
 
 // iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded

@@ -79,6 +79,7 @@ type Source struct {
 
 	tcp     tcpState
 	names   commCache
+	clock   clock
 	owner   ownerState
 	udp     udpState
 	out     func(*conn.Observation) // where this tick's observations go
@@ -122,7 +123,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	// CAP_SYS_RESOURCE it can fail; loading then tells whether it mattered.
 	_ = rlimit.RemoveMemlock()
 
-	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache}
+	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache, clock: newClock()}
 	s.tcp.init()
 	s.owner.init()
 	s.udp.init()

@@ -238,16 +238,16 @@ func (r *recorder) latest(match func(conn.Observation) bool) (conn.Observation, 
 	return conn.Observation{}, false
 }
 
-// tableFill counts the kernel's TCP table entries of connections to or
-// from port (other processes on the host have connections too).
-func tableFill(t *testing.T, s *Source, port int) int {
+// tableHolds counts the kernel's TCP table entries of the given
+// connections (other processes on the host have connections too).
+func tableHolds(t *testing.T, s *Source, cookies map[uint64]bool) int {
 	t.Helper()
 	var k uint64
 	var v tcptopTcpConn
 	n := 0
 	it := s.objs.TcpConns.Iterate()
 	for it.Next(&k, &v) {
-		if int(v.Tuple.Sport) == port || int(v.Tuple.Dport) == port {
+		if cookies[k] {
 			n++
 		}
 	}

@@ -1,8 +1,12 @@
 package source
 
 import (
+	"strings"
+	"syscall"
+
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"time"
 	"unsafe"
@@ -75,6 +79,8 @@ func (s *Source) observation(r *tcptopConnRecord) conn.Observation {
 		RTTMicros: uint64(c.SrttUs), Retrans: uint64(c.TotalRetrans),
 		BaseBytesIn: c.BaseIn, BaseBytesOut: c.BaseOut,
 		BasePacketsIn: uint64(c.BaseSegsIn), BasePacketsOut: uint64(c.BaseSegsOut),
+		CgroupID: c.CgroupId, UID: c.Uid, Direction: direction(c.Direction),
+		Start: s.clock.wall(c.StartNs), Diag: s.diag(c), Error: errorName(c),
 		Partial: c.Flags&connOpenSeen == 0,
 		Closed:  c.Flags&connClosed != 0,
 	}
@@ -160,4 +166,57 @@ func (s *Source) scanClosed() error {
 		_ = s.objs.Hot.Delete(k)
 	}
 	return nil
+}
+
+// diag converts the diagnostics of a record.
+func (s *Source) diag(c *tcptopTcpConn) conn.TCPDiag {
+	d := conn.TCPDiag{
+		Cwnd: c.Cwnd, Ssthresh: c.Ssthresh, MinRTTMicros: c.MinRttUs, RTTVarMicros: c.RttvarUs,
+		DeliveryRate: c.DeliveryRate, PacingRate: c.PacingRate,
+		NotsentBytes: c.NotsentBytes, UnackedBytes: c.UnackedBytes,
+		SndWnd: c.SndWnd, RcvWnd: c.RcvWnd, Lost: c.Lost, RstIn: c.RstIn, RstOut: c.RstOut,
+		CC: s.names.name(c.Cc), Chrono: c.Chrono, ChronoJiffies: c.ChronoJiffies,
+	}
+	if d.Ssthresh >= infiniteSsthresh {
+		d.Ssthresh = 0 // not set yet (ss does not print it either)
+	}
+	if d.PacingRate == ^uint64(0) {
+		d.PacingRate = 0
+	}
+	return d
+}
+
+// infiniteSsthresh is TCP_INFINITE_SSTHRESH: slow start has not ended.
+const infiniteSsthresh = 0x7fffffff
+
+func direction(d uint8) conn.Direction {
+	switch d {
+	case dirOut:
+		return conn.DirOut
+	case dirIn:
+		return conn.DirIn
+	}
+	return conn.DirUnknown
+}
+
+// errorName says why a connection failed: from the socket error the
+// kernel set (a connect refused, timed out or unreachable, a reset), or a
+// reset sent or received with none set (an abortive close).
+func errorName(c *tcptopTcpConn) string {
+	switch e := syscall.Errno(c.Err); {
+	case c.Err == 0 && (c.RstIn > 0 || c.RstOut > 0):
+		return "reset"
+	case c.Err == 0:
+		return ""
+	case e == syscall.ECONNREFUSED:
+		return "refused"
+	case e == syscall.ETIMEDOUT:
+		return "timeout"
+	case e == syscall.EHOSTUNREACH || e == syscall.ENETUNREACH:
+		return "unreachable"
+	case e == syscall.ECONNRESET || e == syscall.EPIPE:
+		return "reset"
+	default:
+		return strings.ToLower(unix.ErrnoName(e))
+	}
 }

@@ -42,28 +42,50 @@ type tcptopHotSock struct {
 }
 
 type tcptopTcpConn struct {
-	_            structs.HostLayout
-	Tuple        tcptopFlowTuple
-	Sk           uint64
-	BytesIn      uint64
-	BytesOut     uint64
-	BaseIn       uint64
-	BaseOut      uint64
-	BaseSegsIn   uint32
-	BaseSegsOut  uint32
-	SegsIn       uint32
-	SegsOut      uint32
-	SrttUs       uint32
-	TotalRetrans uint32
-	Pid          uint32
-	Netns        uint32
-	HotTick      uint32
-	Ino          uint32
-	SweepTick    uint32
-	State        uint8
-	Flags        uint8
-	Pad          uint16
-	Comm         [16]int8
+	_             structs.HostLayout
+	Tuple         tcptopFlowTuple
+	Sk            uint64
+	BytesIn       uint64
+	BytesOut      uint64
+	BaseIn        uint64
+	BaseOut       uint64
+	BaseSegsIn    uint32
+	BaseSegsOut   uint32
+	SegsIn        uint32
+	SegsOut       uint32
+	SrttUs        uint32
+	TotalRetrans  uint32
+	Pid           uint32
+	Netns         uint32
+	HotTick       uint32
+	Ino           uint32
+	SweepTick     uint32
+	State         uint8
+	Flags         uint8
+	Direction     uint8
+	Pad           uint8
+	Comm          [16]int8
+	CgroupId      uint64
+	Uid           uint32
+	Err           int32
+	StartNs       uint64
+	Cwnd          uint32
+	Ssthresh      uint32
+	MinRttUs      uint32
+	RttvarUs      uint32
+	NotsentBytes  uint32
+	UnackedBytes  uint32
+	SndWnd        uint32
+	RcvWnd        uint32
+	Lost          uint32
+	RstIn         uint32
+	RstOut        uint32
+	ChronoJiffies uint32
+	Chrono        [3]uint32
+	Pad2          uint32
+	DeliveryRate  uint64
+	PacingRate    uint64
+	Cc            [16]int8
 }
 
 type tcptopUdpFlow struct {
@@ -73,8 +95,10 @@ type tcptopUdpFlow struct {
 	PktsIn   uint64
 	PktsOut  uint64
 	LastNs   uint64
+	StartNs  uint64
+	CgroupId uint64
 	Pid      uint32
-	Pad      uint32
+	Uid      uint32
 	Comm     [16]int8
 }
 
@@ -125,6 +149,8 @@ const (
 	tcptopProgTcptopRecv      = "tcptop_recv"
 	tcptopProgTcptopRecvmsg4  = "tcptop_recvmsg4"
 	tcptopProgTcptopRecvmsg6  = "tcptop_recvmsg6"
+	tcptopProgTcptopRstIn     = "tcptop_rst_in"
+	tcptopProgTcptopRstOut    = "tcptop_rst_out"
 	tcptopProgTcptopSend      = "tcptop_send"
 	tcptopProgTcptopSendmsg4  = "tcptop_sendmsg4"
 	tcptopProgTcptopSendmsg6  = "tcptop_sendmsg6"
@@ -133,6 +159,7 @@ const (
 	tcptopProgTcptopState     = "tcptop_state"
 	tcptopProgTcptopSweep     = "tcptop_sweep"
 	tcptopVarCookieHelper     = "cookie_helper"
+	tcptopVarEmptyConn        = "empty_conn"
 	tcptopVarEventsLost       = "events_lost"
 	tcptopVarHotFull          = "hot_full"
 	tcptopVarTcpTableFull     = "tcp_table_full"
@@ -204,6 +231,8 @@ type tcptopProgramSpecs struct {
 	TcptopRecv     *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
+	TcptopRstIn    *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
+	TcptopRstOut   *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
 	TcptopSend     *ebpf.ProgramSpec `ebpf:"tcptop_send"`
 	TcptopSendmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
 	TcptopSendmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
@@ -231,6 +260,7 @@ type tcptopMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
 	CookieHelper     *ebpf.VariableSpec `ebpf:"cookie_helper"`
+	EmptyConn        *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost       *ebpf.VariableSpec `ebpf:"events_lost"`
 	HotFull          *ebpf.VariableSpec `ebpf:"hot_full"`
 	TcpTableFull     *ebpf.VariableSpec `ebpf:"tcp_table_full"`
@@ -285,6 +315,7 @@ func (m *tcptopMaps) Close() error {
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
 	CookieHelper     *ebpf.Variable `ebpf:"cookie_helper"`
+	EmptyConn        *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost       *ebpf.Variable `ebpf:"events_lost"`
 	HotFull          *ebpf.Variable `ebpf:"hot_full"`
 	TcpTableFull     *ebpf.Variable `ebpf:"tcp_table_full"`
@@ -318,6 +349,8 @@ type tcptopPrograms struct {
 	TcptopRecv     *ebpf.Program `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.Program `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.Program `ebpf:"tcptop_recvmsg6"`
+	TcptopRstIn    *ebpf.Program `ebpf:"tcptop_rst_in"`
+	TcptopRstOut   *ebpf.Program `ebpf:"tcptop_rst_out"`
 	TcptopSend     *ebpf.Program `ebpf:"tcptop_send"`
 	TcptopSendmsg4 *ebpf.Program `ebpf:"tcptop_sendmsg4"`
 	TcptopSendmsg6 *ebpf.Program `ebpf:"tcptop_sendmsg6"`
@@ -350,6 +383,8 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopRecv,
 		p.TcptopRecvmsg4,
 		p.TcptopRecvmsg6,
+		p.TcptopRstIn,
+		p.TcptopRstOut,
 		p.TcptopSend,
 		p.TcptopSendmsg4,
 		p.TcptopSendmsg6,

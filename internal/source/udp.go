@@ -97,6 +97,7 @@ func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
 		PID: val.Pid, Comm: s.names.name(val.Comm),
 		BytesIn: val.BytesIn, BytesOut: val.BytesOut,
 		PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
+		CgroupID: val.CgroupId, UID: val.Uid, Start: s.clock.wall(val.StartNs),
 		Expired: expired,
 	}
 	s.out(&s.scratch)

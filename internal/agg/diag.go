@@ -1,0 +1,97 @@
+package agg
+
+import (
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// diagState is a TCP flow's diagnostics as last read (gauges, copied),
+// with the counters that the tick's values are differences of.
+type diagState struct {
+	cwnd, ssthresh, minRTT, rttvar   uint32
+	notsent, unacked, sndWnd, rcvWnd uint32
+	rstIn, rstOut                    uint32
+	cc, err                          uint32 // indexes in names
+	deliveryRate, pacingRate         uint64
+	lost                             uint64 // unwrapped
+	chrono                           [3]uint32
+	jiffies                          uint32 // when chrono was read; 0 before the first read
+}
+
+// diagPrev is what a flow's diagnostics were at the previous tick.
+type diagPrev struct {
+	lost    uint64
+	chrono  [3]uint32
+	jiffies uint32
+}
+
+// applyDiag copies an observation's diagnostics into the flow's state and
+// reports whether anything a row shows as an event changed (a reset, an
+// error); gauges such as cwnd move with the counters.
+func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool) (changed bool) {
+	if o.Proto != conn.TCP {
+		return false
+	}
+	d, od := &st.diag, &o.Diag
+	d.cwnd, d.ssthresh, d.minRTT, d.rttvar = od.Cwnd, od.Ssthresh, od.MinRTTMicros, od.RTTVarMicros
+	d.notsent, d.unacked, d.sndWnd, d.rcvWnd = od.NotsentBytes, od.UnackedBytes, od.SndWnd, od.RcvWnd
+	d.deliveryRate, d.pacingRate = od.DeliveryRate, od.PacingRate
+	if created {
+		d.lost = uint64(od.Lost)
+	} else if v, ok := unwrap(d.lost, uint64(od.Lost), false); ok {
+		d.lost = v
+	}
+	if od.RstIn != d.rstIn || od.RstOut != d.rstOut {
+		d.rstIn, d.rstOut, changed = od.RstIn, od.RstOut, true
+	}
+	if o.Error != a.names.get(d.err) {
+		d.err, changed = a.names.intern(o.Error), true
+	}
+	if od.CC != a.names.get(d.cc) {
+		d.cc = a.names.intern(od.CC)
+	}
+	d.chrono, d.jiffies = od.Chrono, od.ChronoJiffies
+	return changed
+}
+
+// Limits: what held a TCP sender back during a tick (docs/fields.md,
+// limit).
+const (
+	limitNone   = ""
+	limitCwnd   = "cwnd"
+	limitRwnd   = "rwnd"
+	limitSndbuf = "sndbuf"
+	limitApp    = "app"
+)
+
+// limit says what held the sender back between the previous read of the
+// flow's diagnostics and this one. The kernel splits the time it has data
+// to send into busy (sending as fast as the congestion window allows),
+// limited by the receiver's window and limited by the send buffer (the
+// chrono times of tcp_info that ss -ti prints, here their differences);
+// the rest of the interval it had nothing to send (the application). The
+// largest share names the limit. A flow that sent nothing and has nothing
+// queued, or whose diagnostics were not read before, has none.
+func limit(d *diagState, p *diagPrev, sent bool) string {
+	if !sent && d.unacked == 0 && d.notsent == 0 || p.jiffies == 0 {
+		return limitNone
+	}
+	span := d.jiffies - p.jiffies
+	busy, rwnd, sndbuf := d.chrono[0]-p.chrono[0], d.chrono[1]-p.chrono[1], d.chrono[2]-p.chrono[2]
+	var app uint32
+	if held := busy + rwnd + sndbuf; span > held {
+		app = span - held
+	}
+	best, name := busy, limitCwnd
+	for _, c := range []struct {
+		v    uint32
+		name string
+	}{{rwnd, limitRwnd}, {sndbuf, limitSndbuf}, {app, limitApp}} {
+		if c.v > best {
+			best, name = c.v, c.name
+		}
+	}
+	if best == 0 {
+		return limitApp // sent within a jiffy, held back by nothing measurable
+	}
+	return name
+}
