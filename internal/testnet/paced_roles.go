@@ -29,13 +29,7 @@ func tcpPaced(args []string) error {
 // tcpPacedServer ADDR RATE: accept one connection, send it RATE bytes a
 // second and read whatever comes, until released (or pacedLimit).
 func tcpPacedServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}
