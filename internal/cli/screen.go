@@ -31,9 +31,11 @@ func useScreen(opts *Options, stdout io.Writer) bool {
 // screen and so go to its status line while it shows, and to stderr once
 // the terminal is back.
 type liveScreen struct {
-	scr  *screen.Screen
-	log  *logSink
-	held []string
+	scr   *screen.Screen
+	log   *logSink
+	held  []string
+	count int           // --count
+	w     *screenWriter // counts the ticks shown
 }
 
 // openScreen takes the terminal over. quit is called when q is pressed.
@@ -46,7 +48,7 @@ func openScreen(opts *Options, stdout io.Writer, order agg.Order, log *logSink, 
 	if err != nil {
 		return nil, fmt.Errorf("open the terminal: %w", err)
 	}
-	l := &liveScreen{scr: screen.Start(screen.NewModel(cfg), term, quit), log: log}
+	l := &liveScreen{scr: screen.Start(screen.NewModel(cfg), term, quit), log: log, count: opts.Count}
 	log.divert(func(line string) {
 		l.held = append(l.held, line)
 		l.scr.SetMessage(strings.TrimPrefix(line, "tcptop: "))
@@ -54,9 +56,10 @@ func openScreen(opts *Options, stdout io.Writer, order agg.Order, log *logSink, 
 	return l, nil
 }
 
-// close restores the terminal, then writes the log lines it held.
+// close restores the terminal, then writes the log lines it held. When
+// --count ended tcptop (not q or a signal), the last frame stays in view.
 func (l *liveScreen) close() {
-	l.scr.Close()
+	l.scr.Close(l.count > 0 && l.w != nil && l.w.ticks >= l.count)
 	l.log.divert(nil)
 	for _, line := range l.held {
 		l.log.write(line)
@@ -66,7 +69,8 @@ func (l *liveScreen) close() {
 // writer feeds the screen: a copy of each row of a tick, handed over at
 // its end with the kernel-side drops read by stats.
 func (l *liveScreen) writer(stats func() (source.Stats, error)) emit.Writer {
-	return &screenWriter{scr: l.scr, stats: stats}
+	l.w = &screenWriter{scr: l.scr, stats: stats}
+	return l.w
 }
 
 type screenWriter struct {
@@ -75,6 +79,7 @@ type screenWriter struct {
 	tick  emit.Tick
 	rows  []conn.Row
 	size  int // rows of the previous tick, to size the next
+	ticks int // ticks shown
 }
 
 func (w *screenWriter) Begin(t emit.Tick) error {
@@ -94,6 +99,7 @@ func (w *screenWriter) End() error {
 	}
 	w.scr.Tick(w.tick.Time, w.rows) // the screen keeps the slice
 	w.rows = nil
+	w.ticks++
 	return nil
 }
 

@@ -109,8 +109,9 @@ func startScreen(t *testing.T, tm *tmuxServer, env string, args ...string) *scre
 }
 
 // exited waits for tcptop to end, checks it ended with 0, and that the
-// shell got its screen and its terminal modes back as they were.
-func (r *screenRun) exited(t *testing.T) {
+// shell got its screen and its terminal modes back as they were; with
+// keep, that tcptop's last frame was printed on it.
+func (r *screenRun) exited(t *testing.T, keep bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -137,9 +138,10 @@ func (r *screenRun) exited(t *testing.T) {
 	if len(before) == 0 || string(before) != string(after) {
 		t.Errorf("terminal modes changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	// The shell's screen is back: the command line, not tcptop's screen.
-	if pane := strings.Join(r.tm.pane(), "\n"); strings.Contains(pane, "PROTO ") || !strings.Contains(pane, "stty -a") {
-		t.Errorf("the shell's screen is not back:\n%s", pane)
+	// The shell's screen is back: the command line, and tcptop's last
+	// frame only if it was to be kept.
+	if pane := strings.Join(r.tm.pane(), "\n"); strings.Contains(pane, "PROTO ") != keep || !strings.Contains(pane, "stty -a") {
+		t.Errorf("the shell's screen is not back as it should be (last frame kept: %v):\n%s", keep, pane)
 	}
 }
 
@@ -225,7 +227,7 @@ func TestLiveScreenInTmux(t *testing.T) {
 	}
 
 	tm.run("send-keys", "-t", "screen", "q")
-	run.exited(t)
+	run.exited(t, false)
 	requireProgramsGone(t, held)
 }
 
@@ -245,6 +247,21 @@ func TestLiveScreenEndsOnSIGTERM(t *testing.T) {
 	if err := syscall.Kill(run.pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	run.exited(t)
+	run.exited(t, false)
 	requireProgramsGone(t, held)
+}
+
+// TestLiveScreenCountLeavesLastFrame: tcptop -n 3 on a terminal ends by
+// itself with 0 and leaves its last frame on the shell's screen.
+func TestLiveScreenCountLeavesLastFrame(t *testing.T) {
+	requireRoot(t)
+	tm := newTmux(t)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
+	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
+	defer cl.Release()
+	run := startScreen(t, tm, "", "-p", strconv.Itoa(cl.PID()), "0.3", "3")
+	run.exited(t, true)
+	if pane := strings.Join(tm.pane(), "\n"); !strings.Contains(pane, "tt-client") {
+		t.Errorf("the last frame lacks the client's row:\n%s", pane)
+	}
 }

@@ -66,13 +66,19 @@ func (s *Screen) SetMessage(msg string) {
 	s.draw()
 }
 
-// Close stops the screen and restores the terminal. It may be called more
-// than once.
-func (s *Screen) Close() {
+// Close stops the screen and restores the terminal; with keepLast, the
+// last frame is then printed on the shell's screen (tcptop -n 5 leaves its
+// last tick in view, as top -n does). It may be called more than once.
+func (s *Screen) Close(keepLast bool) {
 	s.once.Do(func() {
 		close(s.done)
 		s.wg.Wait()
+		s.mu.Lock() // no draw after this
+		defer s.mu.Unlock()
 		s.term.Restore()
+		if keepLast {
+			_ = s.term.PrintLast()
+		}
 	})
 }
 

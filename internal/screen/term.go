@@ -36,6 +36,7 @@ type Terminal struct {
 	mu     sync.Mutex
 	closed bool
 	buf    []byte
+	last   []Line // the last frame drawn
 }
 
 // OpenTerminal takes the terminal over: the input (if a terminal) in raw
@@ -130,7 +131,28 @@ func (t *Terminal) Draw(lines []Line, width int) error {
 	b = append(b, "\x1b["...)
 	b = strconv.AppendInt(b, int64(len(lines)+1), 10)
 	b = append(b, ";1H"+eraseBelow...)
-	t.buf = b
+	t.buf, t.last = b, lines
+	_, err := t.out.Write(b)
+	return err
+}
+
+// PrintLast writes the last frame drawn as plain lines, after Restore: on
+// the shell's screen, what the screen showed last stays in view.
+func (t *Terminal) PrintLast() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b []byte
+	for _, l := range t.last {
+		style := t.color && sgr[l.Style] != ""
+		if style {
+			b = append(b, sgr[l.Style]...)
+		}
+		b = append(b, l.Text...)
+		if style {
+			b = append(b, sgrReset...)
+		}
+		b = append(b, '\n')
+	}
 	_, err := t.out.Write(b)
 	return err
 }

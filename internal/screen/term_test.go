@@ -90,9 +90,24 @@ func TestScreenDrawsTicksAndStatus(t *testing.T) {
 	if f := string(out.w[len(out.w)-1]); !strings.Contains(f, "kernel drops: 3") || !strings.Contains(f, "a warning") {
 		t.Errorf("drops and warning: %q", f)
 	}
-	s.Close()
-	s.Close()
+	s.Close(false)
+	s.Close(true)
 	if last := string(out.w[len(out.w)-1]); last != sgrReset+showCursor+leaveAltScreen {
 		t.Errorf("close: last write %q", last)
+	}
+}
+
+func TestCloseKeepsTheLastFrame(t *testing.T) {
+	var out writes
+	term, _ := OpenTerminal(nil, &out, false)
+	s := Start(NewModel(Config{}), term, func() {})
+	s.Tick(t0, busyTick(1))
+	s.Close(true)
+	if n := len(out.w); n < 2 || string(out.w[n-2]) != sgrReset+showCursor+leaveAltScreen {
+		t.Fatalf("the terminal should be restored, then the frame printed: %q", out.w)
+	}
+	last := string(out.w[len(out.w)-1])
+	if !strings.HasPrefix(last, "13:45:02  shown 20/66") || !strings.Contains(last, "Web Content") || strings.Contains(last, "\x1b") || !strings.HasSuffix(last, "\n") {
+		t.Errorf("last frame printed as %q", last)
 	}
 }
