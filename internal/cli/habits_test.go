@@ -11,6 +11,7 @@ import (
 	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/source"
 )
 
 // parse parses args as Run does, without running anything.
@@ -200,5 +201,54 @@ func TestShaperSortAndTop(t *testing.T) {
 				t.Errorf("--sort %q --top %d, tick %d: %v, want %v", tt.sort, tt.top, tick, w.pids, tt.want)
 			}
 		}
+	}
+}
+
+func TestUseScreen(t *testing.T) {
+	var pipe bytes.Buffer // not a terminal
+	for _, tt := range []struct {
+		screen, output string
+		want           bool
+	}{
+		{"auto", "text", false}, // into a pipe: the stream
+		{"never", "text", false},
+		{"always", "text", true},
+		{"auto", "ndjson", false},
+	} {
+		if got := useScreen(&Options{Screen: tt.screen, Output: tt.output}, &pipe); got != tt.want {
+			t.Errorf("--screen=%s -o %s to a pipe: screen %v, want %v", tt.screen, tt.output, got, tt.want)
+		}
+	}
+}
+
+func TestDropsText(t *testing.T) {
+	for _, tt := range []struct {
+		st   source.Stats
+		want string
+	}{
+		{source.Stats{}, ""},
+		{source.Stats{EventsLost: 3, HotListFull: 2}, ""}, // recovered from: not drops
+		{source.Stats{TCPUntracked: 2}, "kernel drops: 2 conns untracked"},
+		{source.Stats{TCPUntracked: 2, UDPTableFull: 7}, "kernel drops: 2 conns untracked, 7 datagrams uncounted"},
+	} {
+		if got := dropsText(tt.st); got != tt.want {
+			t.Errorf("dropsText(%+v) = %q, want %q", tt.st, got, tt.want)
+		}
+	}
+}
+
+func TestLogSinkHoldsLinesWhileDiverted(t *testing.T) {
+	var stderr bytes.Buffer
+	sink := &logSink{w: &stderr}
+	log := newLogger(sink)
+	log.printf("before")
+	var held []string
+	sink.divert(func(line string) { held = append(held, line) })
+	log.printf("during %d", 1)
+	log.printf("during %d", 2)
+	sink.divert(nil)
+	log.printf("after")
+	if stderr.String() != "tcptop: before\ntcptop: after\n" || !slices.Equal(held, []string{"tcptop: during 1", "tcptop: during 2"}) {
+		t.Errorf("stderr %q, held %q", stderr.String(), held)
 	}
 }
