@@ -144,9 +144,8 @@ static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn 
 		FN(diagnose)(sk, tp, c);
 	}
 	c->state = RD(sk, __sk_common.skc_state);
-	/* connect() enters SYN_SENT before it picks the local port, and
-	 * CLOSE gives the port back: take the tuple while it is whole. */
-	if ((c->tuple.sport == 0 || c->tuple.dport == 0) && c->state != TCP_CLOSE)
+	/* connect() enters SYN_SENT before it picks the local port. */
+	if (c->tuple.sport == 0 || c->tuple.dport == 0)
 		FN(read_tuple)(sk, &c->tuple);
 }
 

@@ -49,12 +49,12 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	/* A connection that fails (refused, timed out, unreachable, reset)
 	 * reaches CLOSE right after the kernel sets its error, before the
 	 * application reads (and clears) it. */
-	if (newstate == TCP_CLOSE && sk->sk_err)
+	if (newstate == TCP_CLOSE && sk->sk_err && !c->err)
 		c->err = sk->sk_err;
 	c->state = newstate;
-	/* connect() enters SYN_SENT before it picks the local port, and
-	 * CLOSE gives the port back: take the tuple while it is whole. */
-	if ((c->tuple.sport == 0 || c->tuple.dport == 0) && newstate != TCP_CLOSE)
+	/* connect() enters SYN_SENT before it picks the local port (CLOSE
+	 * gives it back, but read_tuple finds it in inet_sport). */
+	if (c->tuple.sport == 0 || c->tuple.dport == 0)
 		read_tuple_btf(sk, &c->tuple);
 	hot_mark_btf(c, cookie, sk);
 	return 0;
@@ -132,5 +132,21 @@ SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(tcptop_rst_out, const struct sock *sk)
 {
 	count_reset(sk, false);
+	return 0;
+}
+
+/* The kernel reports a socket error (a connect refused, timed out or
+ * unreachable, a reset) to the application: keep it before the
+ * application reads and clears it. 5.13+; older kernels read it at CLOSE,
+ * see tcptop_state. */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(tcptop_sk_error, const struct sock *sk)
+{
+	if (sock_proto_btf(sk) != IPPROTO_TCP || !sk->sk_err)
+		return 0;
+	__u64 cookie = sock_cookie_btf(sk);
+	struct tcp_conn *c = cookie ? bpf_map_lookup_elem(&tcp_conns, &cookie) : 0;
+	if (c)
+		c->err = sk->sk_err;
 	return 0;
 }

@@ -22,7 +22,7 @@ type Row struct {
 	RemotePort int        `json:"remote_port" expr:"remote_port" doc:"Remote port."`
 
 	PID   int    `json:"pid" expr:"pid" doc:"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if no process has touched it since tcptop started and its owner could not be found in /proc."`
-	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 characters) of pid."`
+	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 bytes) of pid. A byte that is a control character, not valid UTF-8, or a backslash is written \\xNN (ESC is \\x1b), the same in every format, so the text is always valid UTF-8 without control codes."`
 	State string `json:"state" expr:"state" doc:"Kernel TCP state name: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING, and CLOSE on the closed record (the kernel hands TIME_WAIT to a separate minisocket after the connection's socket closes, so a connection's last record is CLOSE); \"\" for UDP."`
 
 	BytesIn    int64 `json:"bytes_in" expr:"bytes_in" doc:"Payload bytes received by the application (return values of recv calls) over the flow's life: for a TCP connection older than tcptop (partial), including what it received before tcptop started; for UDP, since tcptop started. Never goes backwards."`

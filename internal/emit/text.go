@@ -227,12 +227,14 @@ func marker(r *conn.Row) string {
 	return ""
 }
 
-// appendText appends s as one blank-free field: control characters and
-// invalid UTF-8 are replaced by '?', so a strange process name cannot
-// break a line or the alignment, and each byte of a blank (a space, or any
-// other Unicode space) or a backslash is written as \xHH, so "my app" is
-// my\x20app and a backslash in a name cannot pass for an escape. An empty
-// string is shown as "-".
+// appendText appends s as one blank-free field: each byte of a blank (a
+// space, or any other Unicode space) is written \xHH, so "my app" is
+// my\x20app. Process names come from the source with backslashes,
+// control bytes and invalid UTF-8 already written \xNN (conn.Row.Comm), so
+// a backslash always starts an escape and the escape is unambiguous; a
+// control character or invalid UTF-8 from elsewhere is replaced by '?', so
+// it cannot break a line or the alignment. An empty string is shown as
+// "-".
 func appendText(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
@@ -241,7 +243,7 @@ func appendText(b []byte, s string) []byte {
 		switch {
 		case r == utf8.RuneError || unicode.IsControl(r):
 			b = append(b, '?')
-		case r == '\\' || unicode.IsSpace(r):
+		case unicode.IsSpace(r):
 			var enc [utf8.UTFMax]byte
 			for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
 				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])

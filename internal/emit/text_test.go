@@ -109,7 +109,7 @@ func TestAppendTextEscapesBlanks(t *testing.T) {
 		"":            "-",
 		"curl":        "curl",
 		"Web Content": `Web\x20Content`,
-		`a\x20b`:      `a\x5cx20b`, // a backslash cannot pass for an escape
+		`a\x5cx20b`:   `a\x5cx20b`, // the source writes a backslash \x5c: it stays
 		"tab\there":   "tab?here",
 		"nb\u00a0sp":  `nb\xc2\xa0sp`,
 		"日本":          "日本",

@@ -58,7 +58,7 @@ func loadKernelBTF(path string, cache *btf.Cache) (*btf.Spec, error) {
 		return nil, fmt.Errorf("%w: unreadable kernel BTF at %s: %v", ErrKernel, path, err)
 	}
 	for _, h := range lifecycleHooks {
-		if !kernelHas(spec, h) {
+		if !kernelHas(spec, h) && !h.optional {
 			return nil, fmt.Errorf("%w: tracepoint %s not in kernel BTF (needs Linux 5.9+ with BTF)", ErrKernel, h.target)
 		}
 	}
@@ -103,13 +103,14 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.load(spec, append(append([]hook{}, lifecycleHooks...), hooks...)); err != nil {
+	common := s.commonHooks(kernel)
+	if err := s.load(spec, append(append([]hook{}, common...), hooks...)); err != nil {
 		if path == HooksFexit && errors.Is(err, ErrPermission) {
 			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
 		}
 		return err
 	}
-	for _, h := range append(append([]hook{}, lifecycleHooks...), hooks...) {
+	for _, h := range append(append([]hook{}, common...), hooks...) {
 		l, err := attachHook(s.progs.Programs[h.prog], h)
 		if err != nil {
 			return explainAttach(h, err)
@@ -124,6 +125,20 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	s.attachCgroup(spec, cookieHelper)
 	s.loadOwners(spec)
 	return nil
+}
+
+// commonHooks are the lifecycle hooks this kernel has; an optional one it
+// lacks is reported as what it costs.
+func (s *Source) commonHooks(kernel *btf.Spec) []hook {
+	var out []hook
+	for _, h := range lifecycleHooks {
+		if kernelHas(kernel, h) {
+			out = append(out, h)
+		} else {
+			s.gap("the error of a failed connection when its application reads it at once (no tracepoint %s before Linux 5.13)", h.target)
+		}
+	}
+	return out
 }
 
 // spec reads the embedded object and sizes its maps for this path.

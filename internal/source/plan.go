@@ -81,6 +81,10 @@ var lifecycleHooks = []hook{
 	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
 	{prog: "tcptop_rst_in", target: "tcp_receive_reset", tracepoint: true},
 	{prog: "tcptop_rst_out", target: "tcp_send_reset", tracepoint: true},
+	// Optional: the socket error as the kernel reports it (5.13+). Without
+	// it the error is read when the connection reaches CLOSE, which an
+	// application woken by the report may have cleared already.
+	{prog: "tcptop_sk_error", target: "inet_sk_error_report", tracepoint: true, optional: true},
 }
 
 // iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded

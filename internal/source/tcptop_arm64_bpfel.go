@@ -154,6 +154,7 @@ const (
 	tcptopProgTcptopSend      = "tcptop_send"
 	tcptopProgTcptopSendmsg4  = "tcptop_sendmsg4"
 	tcptopProgTcptopSendmsg6  = "tcptop_sendmsg6"
+	tcptopProgTcptopSkError   = "tcptop_sk_error"
 	tcptopProgTcptopSockNew   = "tcptop_sock_new"
 	tcptopProgTcptopSockops   = "tcptop_sockops"
 	tcptopProgTcptopState     = "tcptop_state"
@@ -236,6 +237,7 @@ type tcptopProgramSpecs struct {
 	TcptopSend     *ebpf.ProgramSpec `ebpf:"tcptop_send"`
 	TcptopSendmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
 	TcptopSendmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError  *ebpf.ProgramSpec `ebpf:"tcptop_sk_error"`
 	TcptopSockNew  *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
 	TcptopSockops  *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
 	TcptopState    *ebpf.ProgramSpec `ebpf:"tcptop_state"`
@@ -354,6 +356,7 @@ type tcptopPrograms struct {
 	TcptopSend     *ebpf.Program `ebpf:"tcptop_send"`
 	TcptopSendmsg4 *ebpf.Program `ebpf:"tcptop_sendmsg4"`
 	TcptopSendmsg6 *ebpf.Program `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError  *ebpf.Program `ebpf:"tcptop_sk_error"`
 	TcptopSockNew  *ebpf.Program `ebpf:"tcptop_sock_new"`
 	TcptopSockops  *ebpf.Program `ebpf:"tcptop_sockops"`
 	TcptopState    *ebpf.Program `ebpf:"tcptop_state"`
@@ -388,6 +391,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopSend,
 		p.TcptopSendmsg4,
 		p.TcptopSendmsg6,
+		p.TcptopSkError,
 		p.TcptopSockNew,
 		p.TcptopSockops,
 		p.TcptopState,
