@@ -116,14 +116,7 @@ func (t *Terminal) Draw(lines []Line, width int) error {
 		b = append(b, "\x1b["...)
 		b = strconv.AppendInt(b, int64(i+1), 10)
 		b = append(b, ";1H"...)
-		style := t.color && sgr[l.Style] != ""
-		if style {
-			b = append(b, sgr[l.Style]...)
-		}
-		b = append(b, l.Text...)
-		if style {
-			b = append(b, sgrReset...)
-		}
+		b = t.appendStyled(b, l)
 		if utf8.RuneCountInString(l.Text) < width {
 			b = append(b, eraseLineRight...)
 		}
@@ -136,6 +129,17 @@ func (t *Terminal) Draw(lines []Line, width int) error {
 	return err
 }
 
+// appendStyled appends the line's text, in its style where colours are
+// on.
+func (t *Terminal) appendStyled(b []byte, l Line) []byte {
+	if !t.color || sgr[l.Style] == "" {
+		return append(b, l.Text...)
+	}
+	b = append(b, sgr[l.Style]...)
+	b = append(b, l.Text...)
+	return append(b, sgrReset...)
+}
+
 // PrintLast writes the last frame drawn as plain lines, after Restore: on
 // the shell's screen, what the screen showed last stays in view.
 func (t *Terminal) PrintLast() error {
@@ -143,15 +147,7 @@ func (t *Terminal) PrintLast() error {
 	defer t.mu.Unlock()
 	var b []byte
 	for _, l := range t.last {
-		style := t.color && sgr[l.Style] != ""
-		if style {
-			b = append(b, sgr[l.Style]...)
-		}
-		b = append(b, l.Text...)
-		if style {
-			b = append(b, sgrReset...)
-		}
-		b = append(b, '\n')
+		b = append(t.appendStyled(b, l), '\n')
 	}
 	_, err := t.out.Write(b)
 	return err
