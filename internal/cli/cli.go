@@ -52,6 +52,7 @@ type Options struct {
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
+	User       string           `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
 	Fields     bool             `env:"-" help:"List the output fields (the names --where uses) and exit."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
 	Version    kong.VersionFlag `short:"V" env:"-" help:"Print the version and exit."`

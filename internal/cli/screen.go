@@ -36,6 +36,7 @@ type liveScreen struct {
 	held  []string
 	count int           // --count
 	w     *screenWriter // counts the ticks shown
+	once  sync.Once
 }
 
 // openScreen takes the terminal over. quit is called when q is pressed.
@@ -58,12 +59,15 @@ func openScreen(opts *Options, stdout io.Writer, order agg.Order, log *logSink, 
 
 // close restores the terminal, then writes the log lines it held. When
 // --count ended tcptop (not q or a signal), the last frame stays in view.
+// Calls after the first do nothing.
 func (l *liveScreen) close() {
-	l.scr.Close(l.count > 0 && l.w != nil && l.w.ticks >= l.count)
-	l.log.divert(nil)
-	for _, line := range l.held {
-		l.log.write(line)
-	}
+	l.once.Do(func() {
+		l.scr.Close(l.count > 0 && l.w != nil && l.w.ticks >= l.count)
+		l.log.divert(nil)
+		for _, line := range l.held {
+			l.log.write(line)
+		}
+	})
 }
 
 // writer feeds the screen: a copy of each row of a tick, handed over at

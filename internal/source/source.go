@@ -228,6 +228,28 @@ func (s *Source) allPrograms() []*ebpf.Program {
 	return out
 }
 
+// NeedsProcOwners says which capabilities reading the kernel needs once everything
+// is attached: none for the maps and iterators on their file descriptors
+// (on kernels where the bpf() system call itself checks CAP_BPF, Probe
+// fails without it), CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to find
+// owners in other users' /proc/PID/fd where the kernel cannot (before
+// 5.11).
+func (s *Source) NeedsProcOwners() bool { return s.iters.owners == nil }
+
+// Probe makes the system calls a tick makes, to tell whether they work
+// with the privileges the process has now.
+func (s *Source) Probe() error {
+	var v tcptopTcpConn
+	if err := s.objs.TcpConns.Lookup(uint64(0), &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	rd, err := s.iters.hot.Open()
+	if err != nil {
+		return err
+	}
+	return rd.Close()
+}
+
 // Stats counts what the kernel side could not record.
 type Stats struct {
 	TCPUntracked uint64 // TCP connections seen without a table entry: table full
