@@ -252,3 +252,19 @@ func TestLogSinkHoldsLinesWhileDiverted(t *testing.T) {
 		t.Errorf("stderr %q, held %q", stderr.String(), held)
 	}
 }
+
+// TestPanicInTicksRestoresFirst: a panic in the ticks goroutine, which
+// setup's deferred calls do not see, gives the terminal back, then goes on.
+func TestPanicInTicksRestoresFirst(t *testing.T) {
+	restored := false
+	tk := &ticker{onPanic: func() { restored = true }}
+	defer func() {
+		if r := recover(); r != "boom" || !restored {
+			t.Errorf("recovered %v, restored %v: want the panic to go on after the restore", r, restored)
+		}
+	}()
+	func() {
+		defer tk.repanic()
+		panic("boom")
+	}()
+}
