@@ -177,6 +177,8 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		__sync_fetch_and_add(&tcp_table_full, 1);
 		return 0;
 	}
+	if (!err)
+		__sync_fetch_and_add(&tcp_added, 1);
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (!c || err)
 		return c;
@@ -289,6 +291,8 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 			__sync_fetch_and_add(&udp_table_full, 1);
 			return;
 		}
+		if (!err)
+			__sync_fetch_and_add(&udp_added, 1);
 		f = bpf_map_lookup_elem(&udp_flows, &key);
 		if (!f)
 			return;

@@ -94,7 +94,8 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 		fill_untracked_btf(sk, &r->conn);
 	}
 	r->conn.flags |= CONN_CLOSED;
-	bpf_map_delete_elem(&tcp_conns, &cookie);
+	if (c && !bpf_map_delete_elem(&tcp_conns, &cookie))
+		__sync_fetch_and_add(&tcp_deleted, 1);
 	bpf_map_delete_elem(&hot, &cookie);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
