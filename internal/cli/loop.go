@@ -41,11 +41,13 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 }
 
 func setup(opts *Options, stdout io.Writer, log logger) error {
+	logs := &logSink{w: log.w} // the live screen takes the log lines while it shows
+	log = newLogger(logs)
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
-	flt, err := filter.Compile(opts.Where)
+	flt, order, err := compileRows(opts)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	sink := newOutput(stdout)
 	out, err := emit.New(opts.Output, sink, !opts.NoHeader)
@@ -78,8 +80,23 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
 		log.printf("privileges kept: %s", kept)
 	}
-	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, sink: sink, log: log, agg: a, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: newShaper(out, order, opts.Top), sink: sink, log: log, mem: newMemory()}
+	if useScreen(opts, stdout) {
+		ls, err := openScreen(opts, stdout, order, logs, func() {
+			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
+			case stop <- syscall.SIGINT:
+			default:
+			}
+		})
+		if err != nil {
+			return err
+		}
+		defer ls.close()
+		t.onPanic = ls.close
+		t.out = ls.writer(src.Stats)
+		t.shape = newShaper(t.out, agg.Order{}, 0) // the screen sorts, and cuts to --top, itself
+	}
+	t.agg = agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
 	return t.loop(stop)
 }
 
@@ -147,6 +164,7 @@ type ticker struct {
 	agg       *agg.Aggregator
 	flt       *filter.Filter
 	out       emit.Writer
+	shape     *shaper // --sort and --top, on the way to out
 	sink      *output
 	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
 	log       logger
@@ -155,6 +173,7 @@ type ticker struct {
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
+	onPanic   func() // the live screen gives the terminal back before a panic in the ticks goes on
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -163,7 +182,10 @@ type ticker struct {
 // detaches; it waits for a read of the kernel in progress, not for output.
 func (t *ticker) loop(stop <-chan os.Signal) error {
 	done := make(chan error, 1)
-	go func() { done <- t.ticks() }()
+	go func() {
+		defer t.repanic()
+		done <- t.ticks()
+	}()
 	select {
 	case <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
@@ -171,6 +193,17 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 	case err := <-done:
 		t.srcMu.Lock()
 		return err
+	}
+}
+
+// repanic lets onPanic restore what it must before a panic in the ticks
+// goroutine, which no deferred call of setup's would see, ends tcptop.
+func (t *ticker) repanic() {
+	if r := recover(); r != nil {
+		if t.onPanic != nil {
+			t.onPanic()
+		}
+		panic(r)
 	}
 }
 
@@ -232,7 +265,8 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write hands each row that passes the filter to the writer. An
+// write hands each row that passes the filter to the writer, through
+// --sort and --top. An
 // expression that fails at run time (say, a division by zero) drops the
 // row and is reported once.
 func (t *ticker) write(tick emit.Tick) error {
@@ -248,8 +282,14 @@ func (t *ticker) write(tick emit.Tick) error {
 		if !ok {
 			return nil
 		}
-		return t.out.Row(r)
+		return t.shape.row(r)
 	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	if err == nil {
+		err = t.shape.end()
+	}
 	if err != nil {
 		return err
 	}
