@@ -51,6 +51,10 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	 * application reads (and clears) it. */
 	if (newstate == TCP_CLOSE && sk->sk_err && !c->err)
 		c->err = sk->sk_err;
+	/* The counters as they are when the connection ends, before a
+	 * tcp_disconnect zeroes them (see snapshot). */
+	if (newstate == TCP_CLOSE)
+		snapshot_btf(sk, c);
 	c->state = newstate;
 	/* connect() enters SYN_SENT before it picks the local port (CLOSE
 	 * gives it back, but read_tuple finds it in inet_sport). */
