@@ -49,6 +49,24 @@ func (o *FleetOptions) validate() error {
 	return nil
 }
 
+// validateFleet checks the fleet flags, and how they go with the others.
+func (o *Options) validateFleet() error {
+	if err := o.FleetOptions.validate(); err != nil {
+		return err
+	}
+	switch {
+	case len(o.GroupBy) > 0 && o.Sort != "":
+		return errors.New("--sort orders flow rows: grouped rows (--group-by) are ordered by rate, then key")
+	case (len(o.GroupBy) > 0 || o.Fields != nil) && o.Screen == "always":
+		return errors.New("the live screen shows flows in columns of its own: --fields and --group-by stream (--screen=never)")
+	}
+	return nil
+}
+
+// streams says whether the options want the text stream rather than the
+// live screen: the screen has its own columns, and shows flows.
+func (o *Options) streams() bool { return len(o.GroupBy) > 0 || o.Fields != nil }
+
 // headerWanted decides --header for stdout: auto writes a header unless
 // stdout is a regular file that already has something in it.
 func headerWanted(o *Options, stdout io.Writer) (bool, error) {

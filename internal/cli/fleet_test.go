@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
@@ -77,7 +78,7 @@ func TestBareFields(t *testing.T) {
 
 // fixedLog is a logger at a fixed time.
 func fixedLog(w *bytes.Buffer, format string) logger {
-	l := newLogger(w, format)
+	l := newLogFormat(w, format)
 	l.now = func() time.Time { return time.Date(2026, 11, 26, 5, 47, 55, 123456789, time.FixedZone("X", 3600)) }
 	return l
 }
@@ -127,12 +128,12 @@ func TestLogFor(t *testing.T) {
 // log line, text or JSON.
 func TestStatsOnStderr(t *testing.T) {
 	s := &conn.Stats{Type: "stats", Timestamp: time.Date(2026, 11, 26, 5, 47, 55, 123456789, time.UTC), Tick: 3, Rows: 12,
-		Flows: 40, TCPFlows: 31, UDPFlows: 9, TCPTableEntries: -1, TCPTableSize: -1, UDPTableEntries: -1, UDPTableSize: -1,
+		Flows: 40, TCPFlows: 31, UDPFlows: 9, TCPTableEntries: 33, TCPTableSize: 262144, UDPTableEntries: 9, UDPTableSize: 131072,
 		UDPDropped: 2, TicksJoined: 1, CPUMillis: 250, RSSBytes: 1 << 25}
 	var b bytes.Buffer
 	fixedLog(&b, "text").stats(s, "")
 	want := "tcptop: stats timestamp=2026-11-26T05:47:55.123456Z tick=3 rows=12 flows=40 tcp_flows=31 udp_flows=9 " +
-		"tcp_table_entries=-1 tcp_table_size=-1 udp_table_entries=-1 udp_table_size=-1 tcp_untracked=0 udp_dropped=2 " +
+		"tcp_table_entries=33 tcp_table_size=262144 udp_table_entries=9 udp_table_size=131072 tcp_untracked=0 udp_dropped=2 " +
 		"hot_list_full=0 events_lost=0 ticks_late=0 ticks_joined=1 cpu_ms=250 rss_bytes=33554432\n"
 	if b.String() != want {
 		t.Errorf("text:\n got %q\nwant %q", b.String(), want)
@@ -140,7 +141,7 @@ func TestStatsOnStderr(t *testing.T) {
 	b.Reset()
 	fixedLog(&b, "json").stats(s, emit.TimeUnix)
 	want = `{"time":"2026-11-26T04:47:55.123456Z","level":"info","msg":"stats","type":"stats","timestamp":1795672075.123456,"tick":3,"rows":12,` +
-		`"flows":40,"tcp_flows":31,"udp_flows":9,"tcp_table_entries":-1,"tcp_table_size":-1,"udp_table_entries":-1,"udp_table_size":-1,` +
+		`"flows":40,"tcp_flows":31,"udp_flows":9,"tcp_table_entries":33,"tcp_table_size":262144,"udp_table_entries":9,"udp_table_size":131072,` +
 		`"tcp_untracked":0,"udp_dropped":2,"hot_list_full":0,"events_lost":0,"ticks_late":0,"ticks_joined":1,"cpu_ms":250,"rss_bytes":33554432}` + "\n"
 	if b.String() != want {
 		t.Errorf("json:\n got %s\nwant %s", b.String(), want)
@@ -192,7 +193,7 @@ func TestPipeGroups(t *testing.T) {
 	opts := &Options{Output: "ndjson"}
 	opts.GroupBy, opts.Fields, opts.Stats = []string{"comm"}, []string{"comm", "connections", "bytes_out"}, true
 	var out, logs bytes.Buffer
-	p, err := newPipe(opts, flt, &out, true, fixedLog(&logs, "text"))
+	p, err := newPipe(opts, flt, agg.Order{}, &out, true, fixedLog(&logs, "text"))
 	if err != nil {
 		t.Fatal(err)
 	}

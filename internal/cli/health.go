@@ -28,35 +28,24 @@ func newHealth(interval time.Duration, start time.Time) *health {
 	return &health{interval: interval, prevRead: start}
 }
 
-// tableFiller is what the source offers once it reports the fill of its
-// kernel tables; until then those fields of the record are -1.
-type tableFiller interface {
-	TableFill() (tcpEntries, tcpSize, udpEntries, udpSize uint64, err error)
-}
-
 // statsRecord returns what makes the tick's --stats record, or nil
 // without --stats.
 func (t *ticker) statsRecord(tick emit.Tick) func(written int64) *conn.Stats {
-	if !t.opts.Stats {
+	if t.health == nil {
 		return nil
 	}
 	return func(written int64) *conn.Stats {
 		h := t.health
 		s := &h.rec
-		*s = conn.Stats{Type: "stats", Timestamp: tick.Time, Tick: tick.N, Rows: written,
-			TCPTableEntries: -1, TCPTableSize: -1, UDPTableEntries: -1, UDPTableSize: -1}
+		*s = conn.Stats{Type: "stats", Timestamp: tick.Time, Tick: tick.N, Rows: written}
 		tcp, udp := t.agg.Lens()
 		s.TCPFlows, s.UDPFlows = int64(tcp), int64(udp)
 		s.Flows = s.TCPFlows + s.UDPFlows
 		if st, err := t.src.Stats(); err == nil {
+			s.TCPTableEntries, s.TCPTableSize = int64(st.TCPEntries), int64(st.TCPTableSize)
+			s.UDPTableEntries, s.UDPTableSize = int64(st.UDPEntries), int64(st.UDPTableSize)
 			s.TCPUntracked, s.UDPDropped = int64(st.TCPUntracked), int64(st.UDPTableFull)
 			s.HotListFull, s.EventsLost = int64(st.HotListFull), int64(st.EventsLost)
-		}
-		if tf, ok := any(t.src).(tableFiller); ok {
-			if te, ts, ue, us, err := tf.TableFill(); err == nil {
-				s.TCPTableEntries, s.TCPTableSize = int64(te), int64(ts)
-				s.UDPTableEntries, s.UDPTableSize = int64(ue), int64(us)
-			}
 		}
 		s.TicksLate, s.TicksJoined = h.lateness(tick.Time, t.coalesced), t.coalesced
 		s.CPUMillis, s.RSSBytes = cpuMillis(), rssBytes()

@@ -25,7 +25,11 @@ type logger struct {
 	now  func() time.Time
 }
 
-func newLogger(w io.Writer, format string) logger {
+// newLogger returns a logger of text lines.
+func newLogger(w io.Writer) logger { return newLogFormat(w, "text") }
+
+// newLogFormat returns a logger of lines in format (--log-format).
+func newLogFormat(w io.Writer, format string) logger {
 	return logger{w: w, json: format == "json", now: time.Now}
 }
 
@@ -43,7 +47,7 @@ func logFor(args []string, w io.Writer) logger {
 			format = args[i+1]
 		}
 	}
-	return newLogger(w, format)
+	return newLogFormat(w, format)
 }
 
 // printf logs a warning.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/emit"
-	"github.com/tcptop/tcptop/internal/filter"
 	"github.com/tcptop/tcptop/internal/privs"
 	"github.com/tcptop/tcptop/internal/source"
 )
@@ -31,18 +30,20 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 }
 
 func setup(opts *Options, stdout io.Writer, log logger) error {
+	logs := &logSink{w: log.w} // the live screen takes the log lines while it shows
+	log.w = logs
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
-	flt, err := filter.Compile(opts.Where)
+	flt, order, err := compileRows(opts)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	header, err := headerWanted(opts, stdout)
 	if err != nil {
 		return usageError{err}
 	}
 	sink := newOutput(stdout)
-	p, err := newPipe(opts, flt, sink, header, log)
+	p, err := newPipe(opts, flt, order, sink, header, log)
 	if err != nil {
 		return err
 	}
@@ -73,9 +74,25 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()
-	a := agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory()}
+	if !opts.streams() && useScreen(opts, stdout) {
+		ls, err := openScreen(opts, stdout, order, logs, func() {
+			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
+			case stop <- syscall.SIGINT:
+			default:
+			}
+		})
+		if err != nil {
+			return err
+		}
+		defer ls.close()
+		t.onPanic = ls.close
+		p.toScreen(ls.writer(src.Stats)) // the screen sorts, and cuts to --top, itself
+	} else if opts.Stats {
+		t.health = newHealth(opts.Interval, start) // the screen shows the drops itself
+	}
+	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
 		CommunityID: needsCommunityID(opts, flt)})
-	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, agg: a, mem: newMemory(), health: newHealth(opts.Interval, start)}
 	return t.loop(stop)
 }
 
@@ -141,7 +158,7 @@ type ticker struct {
 	opts      *Options
 	src       *source.Source
 	agg       *agg.Aggregator
-	pipe      *pipe // --where, --group-by, the writer
+	pipe      *pipe // --where, --sort and --top or --group-by, the writer
 	sink      *output
 	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
 	log       logger
@@ -149,7 +166,8 @@ type ticker struct {
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
-	health    *health // --stats
+	health    *health // --stats; nil without, and on the live screen
+	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -158,7 +176,10 @@ type ticker struct {
 // detaches; it waits for a read of the kernel in progress, not for output.
 func (t *ticker) loop(stop <-chan os.Signal) error {
 	done := make(chan error, 1)
-	go func() { done <- t.ticks() }()
+	go func() {
+		defer t.repanic()
+		done <- t.ticks()
+	}()
 	select {
 	case <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
@@ -166,6 +187,17 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 	case err := <-done:
 		t.srcMu.Lock()
 		return err
+	}
+}
+
+// repanic lets onPanic restore what it must before a panic in the ticks
+// goroutine, which no deferred call of setup's would see, ends tcptop.
+func (t *ticker) repanic() {
+	if r := recover(); r != nil {
+		if t.onPanic != nil {
+			t.onPanic()
+		}
+		panic(r)
 	}
 }
 
@@ -227,13 +259,17 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write streams the tick's rows through the pipe: filter, then writer
-// or groups, then the --stats record.
+// write streams the tick's rows through the pipe: filter, then --sort and
+// --top or the groups of --group-by, the writer, and the --stats record.
 func (t *ticker) write(tick emit.Tick) error {
 	if err := t.pipe.begin(tick); err != nil {
 		return err
 	}
-	if err := t.agg.Each(t.opts.Changed, t.pipe.row); err != nil {
+	err := t.agg.Each(t.opts.Changed, t.pipe.row)
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	if err != nil {
 		return err
 	}
 	return t.pipe.end(t.statsRecord(tick))

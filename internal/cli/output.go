@@ -21,6 +21,7 @@ type output struct {
 	fd      int  // -1 when dst is not a file
 	pipe    bool // dst is a pipe: writes of at most pipeBuf bytes are atomic
 	chunks  chan []byte
+	free    chan []byte // written chunks, for reuse: a tick allocates nothing
 	mu      sync.Mutex
 	queued  int   // bytes handed over and not yet written
 	err     error // the first write error, for good
@@ -38,7 +39,7 @@ const maxQueued = 1 << 20
 const pipeBuf = 4096
 
 func newOutput(w io.Writer) *output {
-	o := &output{dst: w, fd: -1, chunks: make(chan []byte, 64), drained: make(chan struct{}, 1)}
+	o := &output{dst: w, fd: -1, chunks: make(chan []byte, 64), free: make(chan []byte, 64), drained: make(chan struct{}, 1)}
 	if f, ok := w.(*os.File); ok {
 		o.fd = int(f.Fd())
 		var st unix.Stat_t
@@ -60,7 +61,12 @@ func (o *output) Write(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	o.chunks <- bytes.Clone(p)
+	var c []byte
+	select {
+	case c = <-o.free:
+	default:
+	}
+	o.chunks <- append(c[:0], p...)
 	for o.queuedBytes() > maxQueued && o.failed() == nil {
 		<-o.drained
 	}
@@ -115,6 +121,10 @@ func (o *output) drain() {
 		o.mu.Unlock()
 		select {
 		case o.drained <- struct{}{}:
+		default:
+		}
+		select {
+		case o.free <- c:
 		default:
 		}
 	}

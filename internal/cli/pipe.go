@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"slices"
 
+	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
@@ -11,28 +13,31 @@ import (
 )
 
 // pipe takes each row the aggregator hands out through the rest of the
-// tick: --where, then either the writer or the groups of --group-by,
-// whose rows are written at the end of the tick; then the --stats record.
-// It counts the records it writes.
+// tick: --where, then either --sort and --top on the way to the writer,
+// or the groups of --group-by, whose rows are written at the end of the
+// tick (the first --top of them); then the --stats record. It counts the
+// records it writes.
 type pipe struct {
 	flt       *filter.Filter
 	log       logger
 	filterErr bool // a --where failure was reported
 
-	out     emit.Writer      // rows; nil with --group-by
+	out     *countRows       // rows; nil with --group-by
+	shape   *shaper          // --sort and --top, on the way to out
 	grouper *group.Grouper   // with --group-by
 	groups  emit.GroupWriter // with --group-by
+	top     int              // --top, for groups
 	stats   emit.StatsWriter // --stats in NDJSON; nil otherwise
 
-	written    int64  // records written this tick
+	written    int64  // grouped rows written this tick
 	timeFormat string // for --stats on stderr
 }
 
 // newPipe builds the writer (of rows or groups) for the options. A bad
 // field name or format is a usage error.
-func newPipe(opts *Options, flt *filter.Filter, w io.Writer, header bool, log logger) (*pipe, error) {
+func newPipe(opts *Options, flt *filter.Filter, order agg.Order, w io.Writer, header bool, log logger) (*pipe, error) {
 	o := emit.Options{Header: header, Fields: opts.Fields, Time: opts.TimeFormat}
-	p := &pipe{flt: flt, log: log, timeFormat: opts.TimeFormat}
+	p := &pipe{flt: flt, log: log, top: opts.Top, timeFormat: opts.TimeFormat}
 	var err error
 	if len(opts.GroupBy) > 0 {
 		if p.grouper, err = group.New(opts.GroupBy); err != nil {
@@ -43,10 +48,13 @@ func newPipe(opts *Options, flt *filter.Filter, w io.Writer, header bool, log lo
 		}
 		p.stats, _ = p.groups.(emit.StatsWriter)
 	} else {
-		if p.out, err = emit.NewWith(opts.Output, w, o); err != nil {
+		out, err := emit.NewWith(opts.Output, w, o)
+		if err != nil {
 			return nil, usageError{err}
 		}
-		p.stats, _ = p.out.(emit.StatsWriter)
+		p.stats, _ = out.(emit.StatsWriter)
+		p.out = &countRows{Writer: out}
+		p.shape = newShaper(p.out, order, opts.Top)
 	}
 	if !opts.Stats || opts.Output != "ndjson" {
 		p.stats = nil
@@ -54,18 +62,39 @@ func newPipe(opts *Options, flt *filter.Filter, w io.Writer, header bool, log lo
 	return p, nil
 }
 
+// toScreen sends the rows to the live screen, which sorts and cuts to
+// --top itself.
+func (p *pipe) toScreen(w emit.Writer) {
+	p.out = &countRows{Writer: w}
+	p.shape = newShaper(p.out, agg.Order{}, 0)
+	p.stats = nil
+}
+
+// countRows counts the rows it passes on.
+type countRows struct {
+	emit.Writer
+	n int64
+}
+
+func (c *countRows) Row(r *conn.Row) error {
+	c.n++
+	return c.Writer.Row(r)
+}
+
 // begin starts a tick.
 func (p *pipe) begin(tick emit.Tick) error {
-	p.written = 0
 	if p.grouper != nil {
+		p.written = 0
 		p.grouper.Begin()
 		return p.groups.Begin(tick)
 	}
+	p.out.n = 0
 	return p.out.Begin(tick)
 }
 
-// row takes one row of the aggregator's. An expression that fails at run
-// time (say, a division by zero) drops the row and is reported once.
+// row takes one row of the aggregator's; errEnough says no more are
+// wanted. An expression that fails at run time (say, a division by zero)
+// drops the row and is reported once.
 func (p *pipe) row(r *conn.Row) error {
 	ok, err := p.flt.Match(r)
 	if err != nil && !p.filterErr {
@@ -79,25 +108,34 @@ func (p *pipe) row(r *conn.Row) error {
 		p.grouper.Add(r)
 		return nil
 	}
-	p.written++
-	return p.out.Row(r)
+	return p.shape.row(r)
 }
 
-// end writes the groups, if grouping, then the --stats record, and ends
-// the tick. stats makes the record, given the records written; nil when
-// --stats is off.
+// end writes what the tick collected (sorted rows, or the groups), then
+// the --stats record, and ends the tick. stats makes the record, given
+// the records written; nil for none.
 func (p *pipe) end(stats func(written int64) *conn.Stats) error {
+	var written int64
 	if p.grouper != nil {
 		err := p.grouper.Each(func(g *conn.GroupRow) error {
+			if p.top > 0 && p.written >= int64(p.top) {
+				return errEnough
+			}
 			p.written++
 			return p.groups.Group(g)
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errEnough) {
 			return err
 		}
+		written = p.written
+	} else {
+		if err := p.shape.end(); err != nil {
+			return err
+		}
+		written = p.out.n
 	}
 	if stats != nil {
-		s := stats(p.written)
+		s := stats(written)
 		if p.stats != nil {
 			if err := p.stats.Stats(s); err != nil {
 				return err

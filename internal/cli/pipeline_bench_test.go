@@ -42,8 +42,9 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	log := newLogger(io.Discard, "text")
-	p := &pipe{flt: flt, out: out, log: log}
+	log := newLogger(io.Discard)
+	p := &pipe{flt: flt, out: &countRows{Writer: out}, log: log}
+	p.shape = newShaper(p.out, agg.Order{}, 0)
 	t := &ticker{opts: &Options{Changed: changed}, pipe: p, log: log,
 		agg: agg.New(agg.Config{Start: start, CommunityID: true})} // the default output has community_id
 	now := start.Add(time.Second)

@@ -53,7 +53,8 @@ func writeStatsFields(b *strings.Builder) {
 	b.WriteString("NDJSON it is a line of its own on stdout, told apart by its `type` key (flow and grouped\n")
 	b.WriteString("rows have none); CSV and text cannot mix records of two shapes, so there it goes to stderr\n")
 	b.WriteString("as a log line (`tcptop: stats tick=3 rows=12 ...`, or a JSON object with these keys and\n")
-	b.WriteString("`msg` with `--log-format=json`). `--fields` does not apply to it.\n\n")
+	b.WriteString("`msg` with `--log-format=json`). `--fields` does not apply to it. The live screen writes none\n")
+	b.WriteString("(its status line shows the drops).\n\n")
 	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
 	for _, f := range StatsFields {
 		fmt.Fprintf(b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))

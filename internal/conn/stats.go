@@ -17,10 +17,10 @@ type Stats struct {
 	TCPFlows int64 `json:"tcp_flows" doc:"TCP connections tracked."`
 	UDPFlows int64 `json:"udp_flows" doc:"UDP flows tracked."`
 
-	TCPTableEntries int64 `json:"tcp_table_entries" doc:"Entries in the kernel's TCP connection table (its fill, against tcp_table_size); -1 when the source does not report it."`
-	TCPTableSize    int64 `json:"tcp_table_size" doc:"Capacity of the kernel's TCP connection table; -1 when the source does not report it."`
-	UDPTableEntries int64 `json:"udp_table_entries" doc:"Entries in the kernel's UDP flow table; -1 when the source does not report it."`
-	UDPTableSize    int64 `json:"udp_table_size" doc:"Capacity of the kernel's UDP flow table; -1 when the source does not report it."`
+	TCPTableEntries int64 `json:"tcp_table_entries" doc:"Entries in the kernel's TCP connection table now: its fill, against tcp_table_size. A full table leaves new connections untracked (tcp_untracked)."`
+	TCPTableSize    int64 `json:"tcp_table_size" doc:"Capacity of the kernel's TCP connection table."`
+	UDPTableEntries int64 `json:"udp_table_entries" doc:"Entries in the kernel's UDP flow table now, against udp_table_size. A full table drops datagrams from the counts (udp_dropped)."`
+	UDPTableSize    int64 `json:"udp_table_size" doc:"Capacity of the kernel's UDP flow table."`
 
 	TCPUntracked int64 `json:"tcp_untracked" doc:"TCP connections the kernel side could not track (its table was full) since start: their counters are read from the sockets each tick instead."`
 	UDPDropped   int64 `json:"udp_dropped" doc:"UDP datagrams not counted since start: the UDP flow table was full."`

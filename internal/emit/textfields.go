@@ -39,7 +39,7 @@ func textColumnsOf(cols []column, timeFormat string) []textColumn {
 			tc.cell = func(b []byte, r *conn.Row) []byte {
 				f := c.float(unsafe.Pointer(r))
 				if isRate(c.name) {
-					return appendSize(b, f, "/s")
+					return AppendSize(b, f, "/s")
 				}
 				return strconv.AppendFloat(b, f, 'f', -1, 64)
 			}
@@ -67,11 +67,11 @@ func textColumnsOf(cols []column, timeFormat string) []textColumn {
 func intCell(name string, get func(unsafe.Pointer) int64) func([]byte, *conn.Row) []byte {
 	switch {
 	case strings.HasPrefix(name, "bytes_") || strings.HasSuffix(name, "_bytes"):
-		return func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(get(unsafe.Pointer(r))), "") }
+		return func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(get(unsafe.Pointer(r))), "") }
 	case isRate(name):
-		return func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(get(unsafe.Pointer(r))), "/s") }
+		return func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(get(unsafe.Pointer(r))), "/s") }
 	case strings.HasSuffix(name, "_us"):
-		return func(b []byte, r *conn.Row) []byte { return appendRTT(b, get(unsafe.Pointer(r))) }
+		return func(b []byte, r *conn.Row) []byte { return AppendRTT(b, get(unsafe.Pointer(r))) }
 	}
 	return func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, get(unsafe.Pointer(r)), 10) }
 }

@@ -175,9 +175,11 @@ func report(rd *reader, l *load, samples []sampleRow, hwm int64, d time.Duration
 			longExact++
 		}
 	}
-	for _, w := range []string{"went backwards", "not tracked", "not counted", "failed"} {
-		if strings.Contains(stderr, w) {
-			problems = append(problems, "tcptop said: "+w)
+	for _, line := range strings.Split(stderr, "\n") {
+		for _, w := range []string{"went backwards", "not tracked", "not counted", "failed"} {
+			if strings.Contains(line, w) {
+				problems = append(problems, "tcptop said: "+line)
+			}
 		}
 	}
 	fmt.Printf("# soak %s, %v, tcptop -o ndjson -i 1s\n\n", time.Now().UTC().Format("2006-01-02 15:04"), d)
