@@ -39,6 +39,8 @@ func TestFleetUsageErrors(t *testing.T) {
 		{[]string{"--time-format", "iso"}, "--time-format"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--no-header", "--header", "always"}, "tcptop: --no-header and --header=always contradict each other\n"},
+		{[]string{"--group-by", "comm", "--sort", "comm"}, "--sort orders flow rows: grouped rows (--group-by) are ordered by rate, then key"},
+		{[]string{"--fields", "comm", "--screen", "always"}, "the live screen shows flows in columns of its own"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

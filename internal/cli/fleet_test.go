@@ -251,3 +251,30 @@ func TestNeedsCommunityID(t *testing.T) {
 		}
 	}
 }
+
+// TestPipeTopGroups: --top keeps the first N grouped rows, in their order.
+func TestPipeTopGroups(t *testing.T) {
+	opts := &Options{Output: "csv", Top: 2}
+	opts.GroupBy, opts.Fields = []string{"comm"}, []string{"comm", "connections", "rate_out"}
+	var out bytes.Buffer
+	p, err := newPipe(opts, &filter.Filter{}, agg.Order{}, &out, false, fixedLog(&bytes.Buffer{}, "text"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tick := range 2 {
+		if err := p.begin(emit.Tick{N: int64(tick + 1)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []conn.Row{{Comm: "a", RateOut: 1}, {Comm: "b", RateOut: 30}, {Comm: "c", RateOut: 2}, {Comm: "b", RateOut: 5}} {
+			if err := p.row(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.end(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "b,2,35\nc,1,2\nb,2,35\nc,1,2\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
