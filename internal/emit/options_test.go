@@ -3,6 +3,7 @@ package emit
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,5 +233,37 @@ func TestStatsGolden(t *testing.T) {
 		if err := gw.(StatsWriter).Stats(statsFixture()); err == nil {
 			t.Errorf("%s carried a stats record", format)
 		}
+	}
+}
+
+// TestStampRFC3339 checks the fast rfc3339 path against time.Format on
+// times from year 1 to 9999, before and after 1970, and runs of times of
+// one day (where only the clock is formatted).
+func TestStampRFC3339(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var s stamp
+	times := []time.Time{{}, time.Unix(0, 0), time.Unix(-1, 999999999), time.Unix(-86400, 0),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("X", -3600))}
+	for range 20000 {
+		base := time.Unix(rng.Int64N(253402300799+62135596800)-62135596800, rng.Int64N(1e9))
+		times = append(times, base, base.Add(time.Duration(rng.Int64N(3600e9))), base.Add(-time.Duration(rng.Int64N(3600e9))))
+	}
+	for _, tm := range times {
+		want := tm.UTC().Format(timestampLayout)
+		if got := string(s.append(nil, tm)); got != want {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}
+
+func BenchmarkStampStarts(b *testing.B) {
+	t0 := time.Date(2026, 11, 26, 5, 47, 55, 123456789, time.UTC)
+	var s stamp
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		buf = s.append(buf[:0], t0.Add(time.Duration(i)*time.Millisecond))
 	}
 }

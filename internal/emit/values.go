@@ -129,15 +129,53 @@ type stamp struct {
 	t      time.Time
 	text   []byte
 	format string // a TimeFormats() name; "" is rfc3339
+
+	// rfc3339: the date of the last time, formatted ("2026-01-02T"), and
+	// its day since 1970: times of one day format only their clock.
+	day     int64
+	dayText []byte
 }
 
 // append appends t in the stamp's format.
 func (s *stamp) append(b []byte, t time.Time) []byte {
 	if s.text == nil || !t.Equal(s.t) {
-		s.t, s.text = t, appendTime(s.text[:0], t, s.format)
+		s.t = t
+		if s.format == "" || s.format == TimeRFC3339 {
+			s.text = s.appendRFC3339(s.text[:0], t)
+		} else {
+			s.text = appendTime(s.text[:0], t, s.format)
+		}
 	}
 	return append(b, s.text...)
 }
+
+const microsPerDay = 86400e6
+
+// appendRFC3339 appends t as appendTime does in rfc3339, formatting the
+// date only when the day changes (a row's start differs from the row
+// before's, but mostly not its day): a quarter of the cost.
+func (s *stamp) appendRFC3339(b []byte, t time.Time) []byte {
+	us := t.UnixMicro()
+	day := us / microsPerDay
+	if us%microsPerDay < 0 {
+		day--
+	}
+	if s.dayText == nil || day != s.day {
+		s.day, s.dayText = day, t.UTC().AppendFormat(s.dayText[:0], "2006-01-02T")
+	}
+	rem := us - day*microsPerDay
+	b = append(b, s.dayText...)
+	b = appendTwo(b, rem/3600e6)
+	b = appendTwo(append(b, ':'), rem/60e6%60)
+	b = appendTwo(append(b, ':'), rem/1e6%60)
+	b = append(b, '.')
+	for p, frac := int64(1e5), rem%1e6; p > 0; p /= 10 {
+		b = append(b, byte('0'+frac/p%10))
+	}
+	return append(b, 'Z')
+}
+
+func appendTwo(b []byte, v int64) []byte { return append(b, digitPairs[v*2], digitPairs[v*2+1]) }
 
 // appendTime appends t in format (docs/fields.md, Times): rfc3339 as UTC
 // in timestampLayout, unix as seconds with six decimals, unix_ms as whole
