@@ -15,26 +15,8 @@ type owner struct {
 	cgroup uint64 // cgroup v2 id; 0 if unknown
 }
 
-// owners interns owners, as names interns strings.
-type owners struct {
-	list  []owner
-	index map[owner]uint32
-}
-
-func (o *owners) intern(w owner) uint32 {
-	if i, ok := o.index[w]; ok {
-		return i
-	}
-	if o.index == nil {
-		o.index = make(map[owner]uint32)
-	}
-	i := uint32(len(o.list))
-	o.list = append(o.list, w)
-	o.index[w] = i
-	return i
-}
-
-func (o *owners) get(i uint32) *owner { return &o.list[i] }
+// owners interns owners.
+type owners = interned[owner]
 
 // cgroupName is what Config.Cgroup said of a cgroup id.
 type cgroupName struct {
@@ -114,7 +96,7 @@ func (a *Aggregator) compactNames() {
 	for _, m := range []func(func(uint32)){a.eachTCP, a.eachUDP} {
 		m(func(idx uint32) {
 			st := a.flows.at(idx)
-			w := *oldOwners.get(st.owner)
+			w := oldOwners.get(st.owner)
 			w.comm = again(w.comm)
 			if i, ok := a.cgroups[w.cgroup]; ok {
 				w.cg = i

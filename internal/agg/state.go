@@ -150,27 +150,31 @@ func (s *slab) free(idx uint32) {
 	s.freed = append(s.freed, idx)
 }
 
-// names interns the comm and state strings, so a flow keeps two small
-// indexes instead of two string headers that point into the heap.
-type names struct {
-	list  []string
-	index map[string]uint32
+// interned keeps values under small indexes, so a flow holds a uint32
+// instead of a value that may point into the heap: strings (names) and
+// owners.
+type interned[T comparable] struct {
+	list  []T
+	index map[T]uint32
 }
 
-func (n *names) intern(s string) uint32 {
-	if i, ok := n.index[s]; ok {
+func (n *interned[T]) intern(v T) uint32 {
+	if i, ok := n.index[v]; ok {
 		return i
 	}
 	if n.index == nil {
-		n.index = make(map[string]uint32)
+		n.index = make(map[T]uint32)
 	}
 	i := uint32(len(n.list))
-	n.list = append(n.list, s)
-	n.index[s] = i
+	n.list = append(n.list, v)
+	n.index[v] = i
 	return i
 }
 
-func (n *names) get(i uint32) string { return n.list[i] }
+func (n *interned[T]) get(i uint32) T { return n.list[i] }
+
+// names interns the comm, state, cc and error strings.
+type names = interned[string]
 
 // tombstones remembers the TCP cookies closed in this tick and the one
 // before, so that a late observation of a connection already reported

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,23 +174,7 @@ func writeTick(w Writer, n int64, rows []conn.Row) error {
 
 func TestGolden(t *testing.T) {
 	for _, format := range Formats() {
-		t.Run(format, func(t *testing.T) {
-			got := render(t, format, true, ticks())
-			path := filepath.Join("testdata", format+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./internal/emit -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s output differs from %s (go test ./internal/emit -update rewrites it):\n%s", format, path, got)
-			}
-		})
+		t.Run(format, func(t *testing.T) { golden(t, format+".golden", render(t, format, true, ticks())) })
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -23,42 +24,29 @@ import (
 // Grouper sums the rows of one tick at a time. It is not safe for
 // concurrent use.
 type Grouper struct {
-	keys []field
-	sums []field
+	keys []key
+	sums []sum
 
 	index  map[string]int // encoded key → groups[i]
 	groups []conn.GroupRow
 	rtt    []rttSum // per group
 	order  []int    // groups in output order
-	key    []byte   // scratch
+	buf    []byte   // the key being encoded
 }
 
-// field is a field of the row: where it is and what it holds.
-type field struct {
+// key is a key field of the row: where it is, how its value is encoded
+// into a group's key and how two values are ordered.
+type key struct {
 	off  uintptr
-	kind kind
+	enc  func(b []byte, p unsafe.Pointer) []byte
+	cmp  func(x, y unsafe.Pointer) int
+	text bool // a string, copied when a group is made
 }
 
-type kind uint8
-
-const (
-	kString kind = iota
-	kInt
-	kInt64
-	kFloat
-	kBool
-	kAddr
-	kTime
-)
-
-var kinds = map[reflect.Type]kind{
-	reflect.TypeFor[string]():     kString,
-	reflect.TypeFor[int]():        kInt,
-	reflect.TypeFor[int64]():      kInt64,
-	reflect.TypeFor[float64]():    kFloat,
-	reflect.TypeFor[bool]():       kBool,
-	reflect.TypeFor[netip.Addr](): kAddr,
-	reflect.TypeFor[time.Time]():  kTime,
+// sum is a summed field: an int64, or a float64 (the rates).
+type sum struct {
+	off   uintptr
+	float bool
 }
 
 type rttSum struct{ sum, n int64 }
@@ -71,13 +59,59 @@ func New(keys []string) (*Grouper, error) {
 	g := &Grouper{index: make(map[string]int)}
 	for _, k := range keys {
 		f, _ := conn.FieldByName(k)
-		g.keys = append(g.keys, field{f.Offset, kinds[f.Type]})
+		g.keys = append(g.keys, keyOf(f))
 	}
 	for _, n := range conn.GroupSums {
 		f, _ := conn.FieldByName(n)
-		g.sums = append(g.sums, field{f.Offset, kinds[f.Type]})
+		g.sums = append(g.sums, sum{off: f.Offset, float: f.Type == reflect.TypeFor[float64]()})
 	}
 	return g, nil
+}
+
+// keyOf is how a field of the schema is a key: encoded so that two rows
+// share it only if their values are equal, ordered numerically (numbers,
+// addresses: IPv4 before IPv6), bytewise (text), false before true, and
+// in time order.
+func keyOf(f conn.Field) key {
+	switch f.Type {
+	case reflect.TypeFor[string]():
+		k := keyFor(f.Offset, func(b []byte, s string) []byte {
+			return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+		}, strings.Compare)
+		k.text = true
+		return k
+	case reflect.TypeFor[int]():
+		return keyFor(f.Offset, func(b []byte, v int) []byte { return binary.LittleEndian.AppendUint64(b, uint64(v)) }, cmp.Compare[int])
+	case reflect.TypeFor[int64]():
+		return keyFor(f.Offset, func(b []byte, v int64) []byte { return binary.LittleEndian.AppendUint64(b, uint64(v)) }, cmp.Compare[int64])
+	case reflect.TypeFor[float64]():
+		return keyFor(f.Offset, func(b []byte, v float64) []byte {
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}, cmp.Compare[float64])
+	case reflect.TypeFor[bool]():
+		return keyFor(f.Offset, func(b []byte, v bool) []byte { return strconv.AppendBool(b, v) },
+			func(x, y bool) int { return cmp.Compare(boolInt(x), boolInt(y)) })
+	case reflect.TypeFor[netip.Addr]():
+		return keyFor(f.Offset, func(b []byte, a netip.Addr) []byte { return append(append(b, byte(a.BitLen())), a.AsSlice()...) },
+			netip.Addr.Compare)
+	case reflect.TypeFor[time.Time]():
+		return keyFor(f.Offset, func(b []byte, t time.Time) []byte { return binary.LittleEndian.AppendUint64(b, uint64(t.UnixNano())) },
+			time.Time.Compare)
+	}
+	panic("group: field " + f.Name + " of unsupported type " + f.Type.String())
+}
+
+func keyFor[T any](off uintptr, enc func([]byte, T) []byte, compare func(T, T) int) key {
+	return key{off: off,
+		enc: func(b []byte, p unsafe.Pointer) []byte { return enc(b, *(*T)(p)) },
+		cmp: func(x, y unsafe.Pointer) int { return compare(*(*T)(x), *(*T)(y)) }}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Begin starts a tick: the groups of the previous one are forgotten.
@@ -91,11 +125,14 @@ func (g *Grouper) Len() int { return len(g.groups) }
 
 // Add counts a row in its group. It does not keep r.
 func (g *Grouper) Add(r *conn.Row) {
-	g.key = g.encode(g.key[:0], r)
-	i, ok := g.index[string(g.key)]
+	g.buf = g.buf[:0]
+	for _, k := range g.keys {
+		g.buf = k.enc(g.buf, unsafe.Add(unsafe.Pointer(r), k.off))
+	}
+	i, ok := g.index[string(g.buf)]
 	if !ok {
 		i = len(g.groups)
-		g.index[string(g.key)] = i
+		g.index[string(g.buf)] = i
 		g.groups = append(g.groups, conn.GroupRow{Row: *r})
 		g.rtt = append(g.rtt, rttSum{})
 		g.own(&g.groups[i].Row)
@@ -115,58 +152,29 @@ func (g *Grouper) Add(r *conn.Row) {
 // the next row reuses (community_id).
 func (g *Grouper) own(r *conn.Row) {
 	for _, k := range g.keys {
-		if k.kind == kString {
+		if k.text {
 			p := (*string)(unsafe.Add(unsafe.Pointer(r), k.off))
 			*p = strings.Clone(*p)
 		}
 	}
 }
 
-// add adds r's summed fields to the group's.
-func (g *Grouper) add(sum, r *conn.Row) {
+// add adds r's summed fields to the group's. Counters are not negative:
+// a sum past 2^63-1 stays there rather than wrapping.
+func (g *Grouper) add(total, r *conn.Row) {
 	for _, f := range g.sums {
-		dst, src := unsafe.Add(unsafe.Pointer(sum), f.off), unsafe.Add(unsafe.Pointer(r), f.off)
-		switch f.kind {
-		case kInt64:
-			d, v := (*int64)(dst), *(*int64)(src)
-			if *d > math.MaxInt64-v { // counters are not negative: saturate rather than wrap
-				*d = math.MaxInt64
-			} else {
-				*d += v
-			}
-		case kFloat:
+		dst, src := unsafe.Add(unsafe.Pointer(total), f.off), unsafe.Add(unsafe.Pointer(r), f.off)
+		if f.float {
 			*(*float64)(dst) += *(*float64)(src)
+			continue
+		}
+		d, v := (*int64)(dst), *(*int64)(src)
+		if *d > math.MaxInt64-v {
+			*d = math.MaxInt64
+		} else {
+			*d += v
 		}
 	}
-}
-
-// encode appends the key of r: its key fields, each in a form that two
-// rows share only if their values are equal.
-func (g *Grouper) encode(b []byte, r *conn.Row) []byte {
-	for _, k := range g.keys {
-		p := unsafe.Add(unsafe.Pointer(r), k.off)
-		switch k.kind {
-		case kString:
-			s := *(*string)(p)
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		case kInt:
-			b = binary.LittleEndian.AppendUint64(b, uint64(*(*int)(p)))
-		case kInt64:
-			b = binary.LittleEndian.AppendUint64(b, uint64(*(*int64)(p)))
-		case kFloat:
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(*(*float64)(p)))
-		case kBool:
-			b = append(b, *(*byte)(p))
-		case kAddr:
-			a := *(*netip.Addr)(p)
-			b = append(b, byte(a.BitLen()))
-			b = append(b, a.AsSlice()...)
-		case kTime:
-			b = binary.LittleEndian.AppendUint64(b, uint64((*(*time.Time)(p)).UnixNano()))
-		}
-	}
-	return b
 }
 
 // Each hands the tick's groups to fn in order: rate_in + rate_out
@@ -196,32 +204,9 @@ func (g *Grouper) compare(i, j int) int {
 		return c
 	}
 	for _, k := range g.keys {
-		if c := compareField(k, unsafe.Add(unsafe.Pointer(x), k.off), unsafe.Add(unsafe.Pointer(y), k.off)); c != 0 {
+		if c := k.cmp(unsafe.Add(unsafe.Pointer(x), k.off), unsafe.Add(unsafe.Pointer(y), k.off)); c != 0 {
 			return c
 		}
-	}
-	return 0
-}
-
-// compareField orders values of one field: numbers and addresses
-// numerically (netip.Addr.Compare: IPv4 before IPv6), text bytewise,
-// false before true, times in time order.
-func compareField(k field, x, y unsafe.Pointer) int {
-	switch k.kind {
-	case kString:
-		return strings.Compare(*(*string)(x), *(*string)(y))
-	case kInt:
-		return cmp.Compare(*(*int)(x), *(*int)(y))
-	case kInt64:
-		return cmp.Compare(*(*int64)(x), *(*int64)(y))
-	case kFloat:
-		return cmp.Compare(*(*float64)(x), *(*float64)(y))
-	case kBool:
-		return cmp.Compare(*(*byte)(x), *(*byte)(y))
-	case kAddr:
-		return (*(*netip.Addr)(x)).Compare(*(*netip.Addr)(y))
-	case kTime:
-		return (*(*time.Time)(x)).Compare(*(*time.Time)(y))
 	}
 	return 0
 }
