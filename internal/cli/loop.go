@@ -183,6 +183,10 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 	select {
 	case <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
+		// Lines already formatted reach a reader that keeps up; a
+		// stalled one gets whole lines only and does not delay the exit
+		// past the interval.
+		t.sink.waitAtMost(min(t.opts.Interval/2, time.Second))
 		return nil
 	case err := <-done:
 		t.srcMu.Lock()
