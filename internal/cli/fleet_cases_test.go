@@ -450,3 +450,34 @@ func TestLogFormatJSONEndToEnd(t *testing.T) {
 }
 
 func netipAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// TestOlderConnectionInNamespace: a connection in another network
+// namespace, opened before tcptop started by a process in a cgroup of
+// its own, is a row from the first tick, partial, with its namespace and
+// its owner's cgroup.
+func TestOlderConnectionInNamespace(t *testing.T) {
+	requireRoot(t)
+	ns, inode := testnet.Netns(t, "tt-o")
+	cg := testnet.NewCgroup(t, "older")
+	srv := testnet.Start(t, "tt-osrv", ns, "tcp-server", "127.0.0.1:8080", "100", "200")
+	defer srv.Release()
+	cl := testnet.Start(t, "tt-older", ns, "tcp-client-gated", "127.0.0.1:8080", "40405", "100", "200")
+	defer cl.Release()
+	cg.Add(t, cl.PID())
+	cl.Say(t, "go")
+	time.Sleep(300 * time.Millisecond) // the exchange is done before tcptop starts
+	out, err := exec.Command(tcptopBin, "-o", "ndjson", "-n", "1", "-i", "300ms", "--where", fmt.Sprintf("netns == %d && local_port == 40405", inode)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(out, &r); err != nil || strings.Count(string(out), "\n") != 1 {
+		t.Fatalf("want one row, got %q (%v)", out, err)
+	}
+	for k, v := range map[string]any{"partial": true, "netns": float64(inode), "cgroup": cg.Path, "cgroup_id": float64(cg.ID),
+		"bytes_out": 100.0, "bytes_in": 200.0, "comm": "tt-older", "pid": float64(cl.PID())} {
+		if r[k] != v {
+			t.Errorf("%s = %v, want %v (row %v)", k, r[k], v, r)
+		}
+	}
+}
