@@ -171,6 +171,9 @@ func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
 func explainAttach(h hook, err error) error {
 	kind := map[hookKind]string{tracing: "tracing", kprobe: "kprobe", kretprobe: "kretprobe"}[h.kind]
 	switch {
+	case errors.Is(err, ebpf.ErrNotSupported) && h.kind == tracing:
+		// fexit programs load on arm64 before 6.4 but cannot attach.
+		return fmt.Errorf("%s on %s: not supported by this kernel (fexit on kernel functions needs ftrace direct calls: x86-64 5.5+, arm64 6.4+): %w", kind, h.target, err)
 	case errors.Is(err, ebpf.ErrNotSupported):
 		return fmt.Errorf("%s on %s: not supported by this kernel (for kprobes: CONFIG_KPROBES): %w", kind, h.target, err)
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
