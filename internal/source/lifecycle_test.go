@@ -101,9 +101,14 @@ func checkShortLived(t *testing.T, s *Source) {
 	// between two ticks.
 	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == sink.Port }
 	isServer := func(o conn.Observation) bool { return int(o.Local.Port()) == sink.Port }
-	rec.pollUntil(t, 5*time.Second, func() bool {
-		return len(rec.closedWith(isClient)) >= n && len(rec.closedWith(isServer)) >= n
-	})
+	// The sink closes its side as its goroutines get to it: in an
+	// emulated VM on a busy host that can take seconds.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rec.poll(t)
+		if len(rec.closedWith(isClient)) >= n && len(rec.closedWith(isServer)) >= n {
+			break
+		}
+	}
 	for _, side := range []struct {
 		name  string
 		match func(conn.Observation) bool
@@ -114,6 +119,11 @@ func checkShortLived(t *testing.T, s *Source) {
 		got := rec.closedWith(side.match)
 		if len(got) != n {
 			t.Errorf("%s: %d closed records, want %d", side.name, len(got), n)
+			for _, o := range rec.last {
+				if side.match(o) && !o.Closed {
+					t.Logf("%s: not closed: %+v", side.name, o)
+				}
+			}
 		}
 		seen := map[uint64]bool{}
 		for _, o := range got {
