@@ -9,7 +9,8 @@ LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 help:
 	@echo "build           build $(BIN) (no clang needed: the eBPF object is committed)"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
-	@echo "test-vm         run the kernel tests in a Debian 6.1 kernel under qemu (fallback hooks)"
+	@echo "test-vm         run the kernel tests in each VM kernel of scripts/kernels.conf under qemu"
+	@echo "                (KERNEL=5.10 for one; amd64 and arm64)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
@@ -22,10 +23,12 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 ./...
 
-# Boots Debian's newest 6.1 kernel under qemu (TCG) with the kernel tests;
-# that kernel lacks the 6.4 tracepoints, so the fexit and kprobe paths run.
+# The kernel matrix (scripts/kernels.conf): boots each Debian kernel under
+# qemu (TCG) with the kernel tests, forcing every hook path it offers.
+# KERNEL=name runs one.
+KERNEL ?=
 test-vm:
-	./scripts/vm-test.sh
+	./scripts/vm-test.sh $(KERNEL)
 
 deps:
 	@./scripts/deps.sh test
