@@ -10,7 +10,7 @@ help:
 	@echo "build           build $(BIN) (no clang needed: the eBPF object is committed)"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
 	@echo "test-vm         run the kernel tests in each VM kernel of scripts/kernels.conf under qemu"
-	@echo "                (KERNEL=5.10 for one; amd64 and arm64)"
+	@echo "                (KERNEL=5.10 for one, KERNEL=all adds the host's line)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
@@ -25,7 +25,7 @@ test: deps
 
 # The kernel matrix (scripts/kernels.conf): boots each Debian kernel under
 # qemu (TCG) with the kernel tests, forcing every hook path it offers.
-# KERNEL=name runs one.
+# KERNEL=name runs one; KERNEL=all adds the host kernel's line.
 KERNEL ?=
 test-vm:
 	./scripts/vm-test.sh $(KERNEL)

@@ -47,7 +47,7 @@ apt_opts=(
 	-o "Dir::Etc::Preferences=$dir/empty/none" -o "Dir::Etc::PreferencesParts=$dir/empty"
 	-o "Dir::State=$dir" -o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status"
 	-o "Dir::Cache=$dir/cache" -o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
-	-o "APT::Architecture=amd64" -o "APT::Architectures::=amd64" -o "APT::Architectures::=arm64"
+	-o "APT::Architecture=$(dpkg --print-architecture)" -o "APT::Architectures::=amd64" -o "APT::Architectures::=arm64"
 	-o "APT::Sandbox::User=root" -o "Acquire::Languages=none"
 )
 

@@ -10,6 +10,7 @@
 #   scripts/vm-test.sh              every VM kernel of the matrix
 #   scripts/vm-test.sh 5.10 6.12    only those (make test-vm KERNEL=5.10);
 #                                   naming the host line runs the tests here
+#   scripts/vm-test.sh all          every line, the host's too (CI)
 #
 # Downloads are cached in .vm/ (VM_WORK moves it), see vm-fetch.sh. Needs
 # root for apt-get install of qemu and kmod when they are missing.
@@ -43,7 +44,9 @@ selected=("$@")
 if [ ${#selected[@]} -eq 0 ] && [ -n "${KERNEL:-}" ]; then
 	read -ra selected <<<"$KERNEL"
 fi
-if [ ${#selected[@]} -eq 0 ]; then
+if [ "${selected[*]}" = all ]; then
+	selected=("${names[@]}")
+elif [ ${#selected[@]} -eq 0 ]; then
 	for n in "${names[@]}"; do
 		[ "${suite[$n]}" = host ] || selected+=("$n")
 	done
