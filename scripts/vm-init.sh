@@ -17,6 +17,8 @@ ip link set lo up
 . /vm.env
 export TCPTOP_EXPECT_HOOKS
 
+# The firmware's last line may lack its newline: start a fresh one.
+echo
 echo "TCPTOP-VM-KERNEL $VM_NAME $(uname -r) $(uname -m)"
 # Debian builds inet_diag/tcp_diag as modules and there is no modprobe
 # here: /modules/order lists them in dependency order.

@@ -20,7 +20,7 @@ function wrap(label, words,    n, w, i, line) {
 	print line
 }
 
-/^TCPTOP-VM-KERNEL / { kernel = $3 " (" $4 ")" }
+/TCPTOP-VM-KERNEL / { sub(/.*TCPTOP-VM-KERNEL /, ""); kernel = $2 " (" $3 ")" }
 /^TCPTOP-VM-ERROR / { sub(/^TCPTOP-VM-ERROR /, ""); fail($0) }
 /^TCPTOP-VM-END / { ended[$2] = 1; rc[$2] = substr($3, 4); secs[$2] = substr($4, 9) }
 /^TCPTOP-VM-DONE/ { done = 1 }

@@ -224,7 +224,7 @@ echo "======== kernel matrix"
 row() { printf '%-10s %-6s %-30s %-24s %-6s %s\n' "$@"; }
 row name arch kernel "paths forced (+auto)" result seconds
 for n in "${selected[@]}"; do
-	release=$(awk '/^TCPTOP-VM-KERNEL / { print $3 }' "$work/logs/$n.log" 2>/dev/null || true)
+	release=$(sed -n 's/.*TCPTOP-VM-KERNEL [^ ]* \([^ ]*\).*/\1/p' "$work/logs/$n.log" 2>/dev/null || true)
 	row "$n" "${arch[$n]}" "${release:-?}" "${offers[$n]}" "${result[$n]}" "${times[$n]}"
 done
 echo "total: $(($(date +%s) - begin)) s"
