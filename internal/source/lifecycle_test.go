@@ -124,6 +124,7 @@ func checkShortLived(t *testing.T, s *Source) {
 					t.Logf("%s: not closed: %+v", side.name, o)
 				}
 			}
+			logKernelMisses(t, s)
 		}
 		seen := map[uint64]bool{}
 		for _, o := range got {
@@ -261,5 +262,19 @@ func TestMappedAddressesShownAsIPv4(t *testing.T) {
 	}
 	if u.Local.Addr().String() != "0.0.0.0" || u.Remote.Addr().String() != "127.0.0.1" || u.Family() != "ipv4" || u.BytesIn != 10 {
 		t.Errorf("dual-stack UDP server flow: %v -> %v (%s) in=%d, want 0.0.0.0 -> 127.0.0.1, ipv4, 10 bytes", u.Local, u.Remote, u.Family(), u.BytesIn)
+	}
+}
+
+// logKernelMisses says what the kernel side may have missed: events that
+// found the ring buffer full, and runs of the state program the kernel
+// skipped because it was already running on that CPU (a softirq
+// interrupting it in process context).
+func logKernelMisses(t *testing.T, s *Source) {
+	st, err := s.Stats()
+	t.Logf("kernel side: %+v (%v)", st, err)
+	for name, p := range s.progs.Programs {
+		if ps, err := p.Stats(); err == nil && ps.RecursionMisses > 0 {
+			t.Logf("%s: %d runs skipped by the kernel (recursion)", name, ps.RecursionMisses)
+		}
 	}
 }
