@@ -17,7 +17,8 @@ suite=$1 arch=$2
 shift 2
 work="${VM_WORK:-$PWD/.vm}"
 dir="$work/apt/$suite"
-debs="$work/debs"
+# Per suite: bullseye's and bookworm's busybox-static share a name.
+debs="$work/debs/$suite"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 log() { printf 'vm-fetch: %s\n' "$*" >&2; }
 
