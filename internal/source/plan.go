@@ -156,15 +156,30 @@ func cookieHelperAvailable() bool {
 	return major > 5 || (major == 5 && minor >= 12)
 }
 
-// attachHook attaches one send/receive or state program.
-func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
+// retprobeMaxActive is how many calls of a kretprobed function may be in
+// flight at once (the most the kernel accepts). The kernel's default pool
+// is num_possible_cpus() instances without CONFIG_PREEMPTION (Debian's
+// arm64 and 5.10 kernels), max(10, 2*CPUs) with it; a call beyond the pool
+// is not seen returning, and its bytes are lost. Every thread blocked in
+// recv() holds one for as long as it waits.
+const retprobeMaxActive = 4096
+
+// attachHook attaches one send/receive or state program. smallPool is
+// set when a kretprobe got only the kernel's default pool: a larger one
+// is set through tracefs, which may not be mounted or writable.
+func attachHook(prog *ebpf.Program, h hook) (l link.Link, smallPool error, err error) {
 	switch h.kind {
 	case kprobe:
-		return link.Kprobe(h.target, prog, nil)
+		l, err = link.Kprobe(h.target, prog, nil)
 	case kretprobe:
-		return link.Kretprobe(h.target, prog, nil)
+		l, smallPool = link.Kretprobe(h.target, prog, &link.KprobeOptions{RetprobeMaxActive: retprobeMaxActive})
+		if smallPool != nil {
+			l, err = link.Kretprobe(h.target, prog, nil)
+		}
+	default:
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
 	}
-	return link.AttachTracing(link.TracingOptions{Program: prog})
+	return l, smallPool, err
 }
 
 // explainAttach turns the errors users will meet into the missing feature.

@@ -56,6 +56,7 @@ type Source struct {
 	gaps   []string
 
 	diagFailed bool // sock_diag failed once: reported, not retried loudly
+	smallPool  bool // kretprobes with the kernel's default pool: reported
 
 	comms    commCache
 	diag     map[uint64]diagSock
@@ -162,6 +163,7 @@ func (s *Source) detach() error {
 		errs = append(errs, l.Close())
 	}
 	s.links, s.hooks, s.gaps, s.path = nil, nil, nil, ""
+	s.smallPool = false
 	errs = append(errs, s.objs.tcptopMaps.Close())
 	if s.progs != nil {
 		s.progs.Close() // the programs and the maps behind the variables
