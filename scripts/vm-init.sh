@@ -11,6 +11,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Where systemd mounts it on most hosts: the kprobe path sets its
+# kretprobes' instance pool through tracefs.
+mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
 # VM_NAME, TCPTOP_EXPECT_HOOKS (the paths this kernel must offer, and no
 # others) and VM_TEST_TIMEOUT, written by vm-test.sh.

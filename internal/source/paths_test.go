@@ -3,8 +3,11 @@ package source
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tcptop/tcptop/internal/testnet"
 )
 
 // expectedPaths are exactly the hook paths the test machine offers, from
@@ -34,6 +37,18 @@ var exactChecks = []struct {
 	{"udp-127.0.0.1", func(t *testing.T, s *Source) { checkUDPPeers(t, s, "127.0.0.1") }},
 	{"udp-[::1]", func(t *testing.T, s *Source) { checkUDPPeers(t, s, "[::1]") }},
 	{"tcp-200-short-lived", checkShortLived},
+	{"tcp-beside-64-blocked-readers", checkBesideBlockedReaders},
+}
+
+// checkBesideBlockedReaders checks a TCP transfer while 64 threads of
+// another process wait in a blocking recv(), as in a thread-per-connection
+// server: each of them is inside inet_recvmsg the whole time.
+func checkBesideBlockedReaders(t *testing.T, s *Source) {
+	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
+	defer sink.Release()
+	blocked := testnet.Start(t, "tt-blocked", "", "tcp-blocked", "127.0.0.1:"+strconv.Itoa(sink.Port), "64")
+	defer blocked.Release()
+	checkTCPTransfer(t, s, "127.0.0.1")
 }
 
 func runExactChecks(t *testing.T, s *Source) {
