@@ -111,6 +111,7 @@ func (c *Cgroup) Add(t testing.TB, pid int) {
 // the test ends.
 func Netns(t testing.TB, prefix string) (name string, ino uint64) {
 	t.Helper()
+	RequireTool(t, "ip", "netns", "list")
 	name = fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, cgroupSeq.Add(1))
 	for _, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "set", "lo", "up"}} {
 		if out, err := runIP(args...); err != nil {
