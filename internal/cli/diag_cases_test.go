@@ -72,7 +72,6 @@ func TestLimitReceiverWindow(t *testing.T) {
 // held back by the network: its congestion window.
 func TestLimitNetwork(t *testing.T) {
 	requireRoot(t)
-	testnet.RequireTool(t, "tc", "qdisc", "show")
 	clientNS, serverNS := shapedLink(t)
 	tt := startTcptop(t, "-o", "ndjson", "-i", "500ms")
 	tt.waitReady(t)
@@ -96,7 +95,6 @@ func TestLimitNetwork(t *testing.T) {
 // send() calls (one that gets EAGAIN is not counted). ss -ti agrees.
 func TestLimitSendBuffer(t *testing.T) {
 	requireRoot(t)
-	testnet.RequireTool(t, "tc", "qdisc", "show")
 	testnet.RequireTool(t, "ss")
 	clientNS, serverNS := link(t, "server", "tbf", "rate", "32kbit", "burst", "4kb", "latency", "2s")
 	dev := strings.TrimPrefix(clientNS, "tt-c")

@@ -32,6 +32,8 @@ func shapedLink(t *testing.T) (clientNS, serverNS string) {
 // given to the side named ("client" or "server"), on its egress.
 func link(t *testing.T, side string, qdisc ...string) (clientNS, serverNS string) {
 	t.Helper()
+	testnet.RequireTool(t, "ip", "netns", "list")
+	testnet.RequireTool(t, "tc", "qdisc", "show")
 	suffix := strconv.Itoa(int(time.Now().UnixNano() % 100000))
 	clientNS, serverNS = "tt-c"+suffix, "tt-s"+suffix
 	vc, vs := "ttc"+suffix, "tts"+suffix
@@ -62,8 +64,6 @@ func link(t *testing.T, side string, qdisc ...string) (clientNS, serverNS string
 
 func TestRTTFilterSelectsShapedConnection(t *testing.T) {
 	requireRoot(t)
-	testnet.RequireTool(t, "ip", "netns", "list")
-	testnet.RequireTool(t, "tc", "qdisc", "show")
 	clientNS, serverNS := shapedLink(t)
 	const where = `proto=="tcp" && rtt_us>5000`
 	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,17 +70,40 @@ func (p *pipedTcptop) exited(t *testing.T, d time.Duration) int {
 	}
 }
 
+// exitCost is how long this kernel takes to stop a tcptop with a reader
+// that keeps up: SIGTERM to exit, detaching everything. The deadlines
+// below are that plus what a stalled or vanished reader may add, so
+// they hold on a fast host and in an emulated VM alike (kretprobes take
+// over a second to detach there).
+func exitCost(t *testing.T, args ...string) time.Duration {
+	t.Helper()
+	p := startPiped(t, 0, args...)
+	go func() { _, _ = io.Copy(io.Discard, p.r) }()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.exited(t, 30*time.Second); code != 0 {
+		t.Fatalf("baseline: exit %d after SIGTERM, want 0; stderr %s", code, p.stderr.String())
+	}
+	cost := time.Since(start)
+	t.Logf("baseline: SIGTERM to exit with a reader that keeps up: %v", cost.Round(time.Millisecond))
+	return cost
+}
+
 // A reader that leaves while nothing matches (| head -1 on a rare event)
 // ends tcptop within two ticks, with nothing attached.
 func TestReaderGoneWithNoRows(t *testing.T) {
 	requireRoot(t)
-	p := startPiped(t, 0, "-o", "ndjson", "-i", "300ms", "--where", `comm == "no-such-process-tcptop"`)
+	const interval = 300 * time.Millisecond
+	args := []string{"-o", "ndjson", "-i", interval.String(), "--where", `comm == "no-such-process-tcptop"`}
+	cost := exitCost(t, args...)
+	p := startPiped(t, 0, args...)
 	held := programsOf(t, p.cmd.Process.Pid)
 	if len(held) == 0 {
 		t.Fatal("no programs held by the running tcptop: the check proves nothing")
 	}
 	p.r.Close()
-	if code := p.exited(t, 2*300*time.Millisecond+500*time.Millisecond); code != 0 {
+	if code := p.exited(t, 2*interval+2*cost+200*time.Millisecond); code != 0 {
 		t.Errorf("exit %d, want 0; stderr %s", code, p.stderr.String())
 	}
 	requireProgramsGone(t, held)
@@ -144,19 +168,21 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 	}
 }
 
-// With the reader stalled, SIGTERM still ends tcptop within one interval,
-// exit 0, nothing attached.
+// With the reader stalled, SIGTERM still ends tcptop within one interval
+// of what it takes with a reader that keeps up, exit 0, nothing attached.
 func TestStalledReaderThenSIGTERM(t *testing.T) {
 	requireRoot(t)
 	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
 	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
 	defer cl.Release()
 	const interval = 500 * time.Millisecond
-	p := startPiped(t, 4096, "-o", "ndjson", "-i", interval.String())
+	args := []string{"-o", "ndjson", "-i", interval.String()}
+	cost := exitCost(t, args...)
+	p := startPiped(t, 4096, args...)
 	held := programsOf(t, p.cmd.Process.Pid)
 	time.Sleep(4 * time.Second) // stalled: the pipe is full
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.exited(t, interval); code != 0 {
+	if code := p.exited(t, interval+2*cost+200*time.Millisecond); code != 0 {
 		t.Errorf("exit %d after SIGTERM with a stalled reader, want 0; stderr %s", code, p.stderr.String())
 	}
 	requireProgramsGone(t, held)
