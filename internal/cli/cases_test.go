@@ -50,11 +50,11 @@ func TestUsageErrorsExitTwoAndPrintNothing(t *testing.T) {
 	}
 }
 
-func TestBadWhereShowsCaret(t *testing.T) {
+func TestBadWhereShowsThePlace(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cli.Run([]string{"-w", `proto == "tcp" && bogus`}, &stdout, &stderr)
-	if !strings.Contains(stderr.String(), "^") {
-		t.Errorf("no caret line pointing at the error: %q", stderr.String())
+	if !strings.Contains(stderr.String(), "at 1:19 in `proto == \"tcp\" && »bogus`") {
+		t.Errorf("the error does not show where: %q", stderr.String())
 	}
 }
 
