@@ -17,7 +17,7 @@ func TestErrorIsOneShortLine(t *testing.T) {
 		{`bogus > 1 && ` + long + `true`, []string{"at 1:1 in `»bogus > 1 && proto", "…`"}},
 		{"proto == \"tcp\" &&\n\tbogus > 1", []string{"at 2:2 in ` »bogus > 1`"}},
 		{"comm == \"a\x1bb\" && bogus", []string{"in `comm == \"a b\" && »bogus`"}},
-		{`remote_addr in cidr("` + strings.Repeat("1", 5000) + `")`, []string{`cidr("1111`, "…", }},
+		{`remote_addr in cidr("` + strings.Repeat("1", 5000) + `")`, []string{`cidr("1111`, "…"}},
 		{`rtt_us`, []string{"expected bool, but got int64: the expression must be true or false"}},
 	} {
 		_, err := Compile(tt.where)
