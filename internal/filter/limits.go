@@ -18,7 +18,7 @@ import (
 // short values, so no sensible expression comes near them; they make every
 // expression's memory and time per row bounded by its length, and those
 // that would run away fail at compile time where the values are constant
-// (docs/design.md, 2026-11-27, has the reasoning and the measurements):
+// (docs/design.md, "bad input", has the reasoning and the measurements):
 //
 //   - the text and expr's node count are bounded (and so the parser's
 //     depth of nesting);
