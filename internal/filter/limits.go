@@ -285,9 +285,13 @@ func boundedSplit(after bool) func(params ...any) (any, error) {
 // panics, for a compile error with a position when both are constant.
 func boundedConcat(a, b string) string {
 	if len(a)+len(b) > maxString {
-		panic(fmt.Errorf("+ would build a string of %d bytes, over the %d that --where allows", len(a)+len(b), maxString))
+		panic(concatTooLong(len(a) + len(b)))
 	}
 	return a + b
+}
+
+func concatTooLong(n int) error {
+	return fmt.Errorf("+ would build a string of %d bytes, over the %d that --where allows", n, maxString)
 }
 
 // plus is + of operands whose type is known only at run time (elements
@@ -296,7 +300,7 @@ func plus(params ...any) (any, error) {
 	a, aok := params[0].(string)
 	b, bok := params[1].(string)
 	if aok && bok && len(a)+len(b) > maxString {
-		return nil, fmt.Errorf("+ would build a string of %d bytes, over the %d that --where allows", len(a)+len(b), maxString)
+		return nil, concatTooLong(len(a) + len(b))
 	}
 	return runtime.Add(params[0], params[1]), nil
 }
