@@ -22,7 +22,7 @@ import (
 // comparisons, + - * / on numbers, contains, startsWith, endsWith,
 // matches a constant pattern, in a constant list, the address helpers
 // and date("literal"). Anything else (%, which can fail at run time,
-// + on strings, which fails past its bound (limits.go), now(), closures
+// + on strings, which fails past its bound (bounded.go), now(), closures
 // over arrays, ...) makes the whole expression run on expr's VM instead. Both paths call the same functions for the address
 // and time semantics (funcs.go), and a test runs a corpus of expressions
 // through both.

@@ -65,7 +65,7 @@ type Filter struct {
 // functions expr.ConstExpr evaluates at compile time when their arguments
 // are constant (it only evaluates functions of the environment): cidr,
 // regex, and our bounded repeat and string, which replace expr's builtins
-// of those names (limits.go). The pointer lets Match point at the
+// of those names (bounded.go). The pointer lets Match point at the
 // caller's row instead of copying it.
 type env struct {
 	*conn.Row `expr:"-"`
@@ -133,7 +133,7 @@ func options(e env) []expr.Option {
 		expr.Patch(intRanges{}),
 		// x matches <computed> becomes re_match(x, regex(<computed>)).
 		expr.Patch(computedPatterns{}),
-		// string + string becomes concat(...), bounded (limits.go).
+		// string + string becomes concat(...), bounded (bounded.go).
 		expr.Patch(bounded{}),
 		expr.ConstExpr("cidr"),
 		expr.ConstExpr("regex"),

@@ -60,7 +60,7 @@ func (typedValues) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.CallNode:
-		// repeat is ours (limits.go), a function rather than a builtin.
+		// repeat is ours (bounded.go), a function rather than a builtin.
 		if id, ok := n.Callee.(*ast.IdentifierNode); ok && stringBuiltins[id.Value] {
 			for i := range n.Arguments {
 				asText(&n.Arguments[i])
