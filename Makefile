@@ -4,7 +4,7 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build man completions image test fuzz test-recipes test-vm deps generate check-generate bench bench-scale clean
+.PHONY: help build man completions image test fuzz test-recipes test-vm deps generate check-generate bench bench-scale soak clean
 
 help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
@@ -18,6 +18,7 @@ help:
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
+	@echo "soak            tcptop for DURATION (10m) under a mixed load of known byte counts (root)"
 	@echo "bench-scale     tcptop against ss at 10,000 and 50,000 held connections (root, minutes)"
 
 # Static (no cgo, no dynamic loader), so the same file runs on any
@@ -90,6 +91,12 @@ check-generate: generate
 
 bench:
 	$(GO) test -p 1 -run '^$$' -bench . -benchmem ./internal/...
+
+# A long run under mixed load of known byte counts (not in CI):
+# DURATION=10m; the figures go into docs/reliability.md.
+DURATION ?= 10m
+soak: build
+	$(GO) run ./tools/soak -tcptop $(BIN) -duration $(DURATION)
 
 # Holds N established loopback connections (1% active) and measures
 # tcptop's CPU per tick and memory against ss on them: SIZES=10000,50000.

@@ -132,18 +132,22 @@ static __always_inline void FN(diagnose)(const struct sock *sk, const struct tcp
 		RD_BYTES(c->cc, ops, name, TCPTOP_COMM_LEN);
 }
 
-/* snapshot copies the kernel's own per-connection counters. */
+/* snapshot copies the kernel's own per-connection counters. Once the
+ * connection is in CLOSE they are kept as they were when it got there:
+ * tcp_disconnect (after a failed connect(), or connect(AF_UNSPEC)) zeroes
+ * them for the socket's next connection. */
 static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn *c)
 {
 	const struct tcp_sock *tp = TCP_SOCK(sk);
-	if (tp) {
+	__u8 state = RD(sk, __sk_common.skc_state);
+	if (tp && !(state == TCP_CLOSE && c->state == TCP_CLOSE)) {
 		c->segs_in = RD(tp, segs_in);
 		c->segs_out = RD(tp, segs_out);
 		c->srtt_us = RD(tp, srtt_us) >> 3;
 		c->total_retrans = RD(tp, total_retrans);
 		FN(diagnose)(sk, tp, c);
 	}
-	c->state = RD(sk, __sk_common.skc_state);
+	c->state = state;
 	/* connect() enters SYN_SENT before it picks the local port. */
 	if (c->tuple.sport == 0 || c->tuple.dport == 0)
 		FN(read_tuple)(sk, &c->tuple);
@@ -177,6 +181,8 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		__sync_fetch_and_add(&tcp_table_full, 1);
 		return 0;
 	}
+	if (!err)
+		__sync_fetch_and_add(&tcp_added, 1);
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (!c || err)
 		return c;
@@ -289,6 +295,8 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 			__sync_fetch_and_add(&udp_table_full, 1);
 			return;
 		}
+		if (!err)
+			__sync_fetch_and_add(&udp_added, 1);
 		f = bpf_map_lookup_elem(&udp_flows, &key);
 		if (!f)
 			return;

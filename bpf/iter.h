@@ -89,11 +89,13 @@ int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 	return 0;
 }
 
-/* tcptop_sweep visits every TCP socket of the network namespace: it adds
- * connections the table lacks (at start: those older than tcptop), and
- * reports those whose kernel counters moved without any call on them
- * (segments arriving for an application that is not reading, keepalives,
- * retransmissions) since they were last reported. */
+/* tcptop_sweep visits every TCP socket of the network namespace it was
+ * opened in: at start, in every namespace, it adds the connections older
+ * than tcptop to the table; later (in tcptop's namespace, while the table
+ * is full) it reports those it cannot hold. It also reports connections
+ * whose counters moved since last reported. Listeners, which the kernel
+ * walks first, are noted, so that a connection older than tcptop on a
+ * listening port counts as accepted. */
 SEC("iter/tcp")
 int tcptop_sweep(struct bpf_iter__tcp *ctx)
 {
@@ -101,9 +103,15 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	if (!skc)
 		return 0;
 	__u8 state = skc->skc_state;
-	/* Listeners, timewait and request minisockets, and unconnected
-	 * sockets are not connections with counters of their own. */
-	if (state == TCP_LISTEN || state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_CLOSE)
+	if (state == TCP_LISTEN) {
+		struct listener l = {.netns = sock_netns_btf((const struct sock *)skc), .port = skc->skc_num};
+		__u8 one = 1;
+		bpf_map_update_elem(&listeners, &l, &one, BPF_ANY);
+		return 0;
+	}
+	/* Timewait and request minisockets, and unconnected sockets, are not
+	 * connections with counters of their own. */
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_CLOSE)
 		return 0;
 	const struct sock *sk = (const struct sock *)bpf_skc_to_tcp_sock(skc);
 	if (!sk)
@@ -117,6 +125,9 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	if (!c) {
 		c = tcp_conn_new_btf(sk, cookie, 0, 0, 0);
 		if (c) {
+			struct listener l = {.netns = c->netns, .port = c->tuple.sport};
+			if (bpf_map_lookup_elem(&listeners, &l))
+				c->direction = DIR_IN;
 			c->sweep_tick = now;
 			write_record(seq, cookie, c);
 		} else {
@@ -135,6 +146,37 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	snapshot_btf(sk, c);
 	c->sweep_tick = now;
 	write_record(seq, cookie, c);
+	return 0;
+}
+
+/* tcptop_refresh walks the table (every namespace, hashed or not), every
+ * few seconds: a connection whose kernel counters moved without any call
+ * on it (segments for an application that is not reading, keepalives,
+ * retransmissions) is re-read and reported. Its socket is read through the
+ * address saved in the entry, only while it still has the entry's cookie.
+ * It writes nothing else and deletes nothing. */
+SEC("iter/bpf_map_elem")
+int tcptop_refresh(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *key = ctx->key;
+	struct tcp_conn *c = ctx->value;
+	if (!key || !c || (c->flags & CONN_CLOSED))
+		return 0;
+	__u64 cookie = *key;
+	const struct sock *sk = (const struct sock *)c->sk;
+	if (cookie_at(sk) != cookie)
+		return 0; /* released: its close is on its way */
+	__u32 now = tick;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	if (c->sweep_tick != now && BPF_CORE_READ(tp, segs_in) == c->segs_in && BPF_CORE_READ(tp, segs_out) == c->segs_out &&
+	    (BPF_CORE_READ(tp, srtt_us) >> 3) == c->srtt_us && BPF_CORE_READ(tp, total_retrans) == c->total_retrans &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == c->state)
+		return 0;
+	snapshot_probe(sk, c);
+	if (cookie_at(sk) != cookie)
+		return 0;
+	c->sweep_tick = now;
+	write_record(ctx->meta->seq, cookie, c);
 	return 0;
 }
 

@@ -51,6 +51,10 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 	 * application reads (and clears) it. */
 	if (newstate == TCP_CLOSE && sk->sk_err && !c->err)
 		c->err = sk->sk_err;
+	/* The counters as they are when the connection ends, before a
+	 * tcp_disconnect zeroes them (see snapshot). */
+	if (newstate == TCP_CLOSE)
+		snapshot_btf(sk, c);
 	c->state = newstate;
 	/* connect() enters SYN_SENT before it picks the local port (CLOSE
 	 * gives it back, but read_tuple finds it in inet_sport). */
@@ -94,7 +98,8 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 		fill_untracked_btf(sk, &r->conn);
 	}
 	r->conn.flags |= CONN_CLOSED;
-	bpf_map_delete_elem(&tcp_conns, &cookie);
+	if (c && !bpf_map_delete_elem(&tcp_conns, &cookie))
+		__sync_fetch_and_add(&tcp_deleted, 1);
 	bpf_map_delete_elem(&hot, &cookie);
 	bpf_ringbuf_submit(r, 0);
 	return 0;

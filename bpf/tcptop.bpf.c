@@ -70,6 +70,9 @@ __u64 tcp_table_full = 0; /* failed inserts into tcp_conns */
 __u64 udp_table_full = 0; /* datagrams not counted: udp_flows full */
 __u64 hot_full = 0;       /* failed inserts into hot */
 __u64 events_lost = 0;    /* closes that found the ring buffer full */
+__u64 tcp_added = 0;      /* entries added to tcp_conns, and deleted by the */
+__u64 tcp_deleted = 0;    /* programs (userspace counts its own deletes) */
+__u64 udp_added = 0;      /* entries added to udp_flows */
 
 /* The tick userspace is reading, written by userspace before each read:
  * a connection joins the hot list once per tick. */
@@ -113,6 +116,14 @@ struct {
 	__type(key, __u64); /* socket cookie */
 	__type(value, __u8);
 } wanted SEC(".maps");
+
+/* Listening ports of every namespace, noted by the sweep at start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct listener);
+	__type(value, __u8);
+} listeners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -106,6 +106,13 @@ struct hot_sock {
 	__u64 sk;
 };
 
+/* A listening port, noted by the sweep. */
+struct listener {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
 /* UDP flows are keyed by network namespace and 4-tuple (with the peer of
  * each datagram for unconnected sockets). */
 struct udp_key {

@@ -3,7 +3,7 @@
 #   deps.sh test      tools the tests drive: ss/ip/tc, jq, mlr; the shells the
 #                     completion scripts are checked in, groff for the man
 #                     page; syslog-ng, systemd-analyze and strace for the
-#                     recipe and service tests
+#                     recipe and service tests; tmux for the live screen test
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -20,6 +20,7 @@ test)
 	command -v syslog-ng >/dev/null || need+=(syslog-ng-core)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
 	command -v strace >/dev/null || need+=(strace)
+	command -v tmux >/dev/null || need+=(tmux)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

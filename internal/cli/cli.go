@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,25 +36,48 @@ const EnvPrefix = "TCPTOP"
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
 var Version = "dev"
 
-// Options are tcptop's flags.
+// Options are tcptop's flags, and the two positional arguments that BCC
+// tcptop and vmstat users type: tcptop [interval [count]].
 type Options struct {
-	Output     string           `short:"o" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people), ndjson (one JSON object per line) or csv (RFC 4180, one header)."`
+	Output     string           `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
 	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --fields."`
-	Interval   time.Duration    `short:"i" default:"1s" help:"Time between ticks."`
+	PIDs       []int            `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold."`
+	Interval   time.Duration    `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
 	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
+	Sort       string           `placeholder:"FIELD[,FIELD...]" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field of --fields. Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
+	Top        int              `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
+	Screen     string           `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (q quit, s/S sort, r reverse, p pause, t/u TCP/UDP only, ? help). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
 	Changed    bool             `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
 	NoHeader   bool             `help:"Do not print the CSV or text header."`
 	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
+	User       string           `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
 	Fields     bool             `env:"-" help:"List the output fields (the names --where uses) and exit."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
-	Version    kong.VersionFlag `env:"-" help:"Print the version and exit."`
+	Version    kong.VersionFlag `short:"V" env:"-" help:"Print the version and exit."`
+
+	IntervalArg time.Duration `arg:"" name:"interval" optional:"" type:"seconds" help:"The same as --interval, as BCC tcptop and vmstat take it: tcptop 5 ticks every 5 seconds."`
+	CountArg    int           `arg:"" name:"count" optional:"" help:"The same as --count: tcptop 5 3 ticks three times, 5 seconds apart."`
 }
 
-// Validate rejects values kong's types accept but tcptop cannot use;
-// usageLine adds what to give instead (flagFixes).
-func (o *Options) Validate() error {
+// Validate takes the positional arguments into their flags and rejects
+// values kong's types accept but tcptop cannot use; usageLine adds what to
+// give instead (flagFixes).
+func (o *Options) Validate(kctx *kong.Context) error {
+	given := givenOnCommandLine(kctx)
+	if given["arg:interval"] {
+		if given["interval"] && o.Interval != o.IntervalArg {
+			return fmt.Errorf("interval given twice: --interval %s and argument %s", o.Interval, o.IntervalArg)
+		}
+		o.Interval = o.IntervalArg
+	}
+	if given["arg:count"] {
+		if given["count"] && o.Count != o.CountArg {
+			return fmt.Errorf("count given twice: --count %d and argument %d", o.Count, o.CountArg)
+		}
+		o.Count = o.CountArg
+	}
 	switch {
 	case o.Interval <= 0:
 		return fmt.Errorf("--interval must be positive, got %s", o.Interval)
@@ -59,8 +85,37 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--count must be 0 (forever) or more, got %d", o.Count)
 	case o.UDPTimeout < 0:
 		return fmt.Errorf("--udp-timeout must be 0 (never) or more, got %s", o.UDPTimeout)
+	case o.Top < 0:
+		return fmt.Errorf("--top must be 0 (all) or more, got %d", o.Top)
+	case o.Screen == "always" && o.Output != "text":
+		return fmt.Errorf("--screen=always shows -o text, not %s", o.Output)
+	}
+	if given["pid"] && len(o.PIDs) == 0 {
+		return errors.New("--pid needs a process id")
+	}
+	for _, pid := range o.PIDs {
+		if pid <= 0 {
+			return fmt.Errorf("--pid must list process ids (1 or more), got %d", pid)
+		}
 	}
 	return nil
+}
+
+// givenOnCommandLine names the flags and ("arg:" and their name) the
+// positional arguments typed on the command line, not set by a variable
+// or a default.
+func givenOnCommandLine(kctx *kong.Context) map[string]bool {
+	given := map[string]bool{}
+	for _, p := range kctx.Path {
+		switch {
+		case p.Resolved:
+		case p.Flag != nil:
+			given[p.Flag.Name] = true
+		case p.Positional != nil:
+			given["arg:"+p.Positional.Name] = true
+		}
+	}
+	return given
 }
 
 const description = `Show every TCP connection and UDP flow on this host, tick by tick.
@@ -70,7 +125,10 @@ packets and RTT from the kernel's own TCP counters, the owning process, and
 the state. Needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN).
 
 Examples:
-  sudo tcptop                                          # live table
+  sudo tcptop                                          # live screen (q quits, ? keys)
+  sudo tcptop 5                                        # every 5 seconds
+  sudo tcptop | cat                                    # the stream of rows, as into a pipe
+  sudo tcptop -p 1234,5678 --sort=rtt_us --top 10 -n 1
   sudo tcptop -o ndjson --where 'proto=="tcp" && rtt_us>5000' | jq .
   sudo tcptop -o csv --count 1 >> /var/log/conns.csv   # cron snapshot
   sudo tcptop -o ndjson -w 'remote_addr in cidr("10.0.0.0/8") && closed'
@@ -133,6 +191,8 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Description(description),
 		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ",")},
 		kong.DefaultEnvars(EnvPrefix),
+		kong.NamedMapper("seconds", secondsMapper{}),
+		kong.NamedMapper("format", formatMapper{}),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)
@@ -157,4 +217,52 @@ func exitCode(err error) int {
 		return ExitUsage
 	}
 	return ExitRuntime
+}
+
+// secondsMapper reads a duration as time.ParseDuration does, or a bare
+// number as seconds: -i 5 and -i 0.5, as top, vmstat and BCC tools take
+// them.
+type secondsMapper struct{}
+
+func (secondsMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+		return err
+	}
+	d, err := parseSeconds(s)
+	if err != nil {
+		return err
+	}
+	target.Set(reflect.ValueOf(d))
+	return nil
+}
+
+// parseSeconds reads "1.5s", "500ms" or "5" (seconds).
+func parseSeconds(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		if math.Abs(f) > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("%q seconds is too long", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("expected a duration (2s, 500ms) or a number of seconds but got %q", s)
+	}
+	return d, nil
+}
+
+// formatMapper reads an output format, taking json for ndjson.
+type formatMapper struct{}
+
+func (formatMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("format", &s); err != nil {
+		return err
+	}
+	if s == "json" {
+		s = "ndjson"
+	}
+	target.SetString(s)
+	return nil
 }

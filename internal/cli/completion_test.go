@@ -51,7 +51,7 @@ func TestCompletionScriptsNameEveryFlagAndValue(t *testing.T) {
 			if !strings.Contains(script, "--"+f.long) && !strings.Contains(script, "-l "+f.long) {
 				t.Errorf("%s completion lacks --%s", shell, f.long)
 			}
-			if f.short != "" && !strings.Contains(script, "-"+f.short+" ") && !strings.Contains(script, "-s "+f.short+" ") {
+			if f.short != "" && !strings.Contains(script, "-"+f.short+" ") && !strings.Contains(script, "-"+f.short+`"`) && !strings.Contains(script, "-s "+f.short+" ") {
 				t.Errorf("%s completion lacks -%s", shell, f.short)
 			}
 			if len(f.choices) > 0 && !strings.Contains(script, strings.Join(f.choices, " ")) {

@@ -53,7 +53,7 @@ func sampleValue(f *kong.Flag) string {
 		return "true"
 	case f.Target.Type() == reflect.TypeFor[time.Duration]():
 		return "7s"
-	case f.Target.Kind() == reflect.Int:
+	case f.Target.Kind() == reflect.Int, f.Target.Kind() == reflect.Slice && f.Target.Type().Elem().Kind() == reflect.Int:
 		return "7"
 	}
 	return "x"
@@ -75,7 +75,7 @@ func TestEnvironmentSetsEveryFlag(t *testing.T) {
 			}
 			for _, g := range k.Model.Flags {
 				if g.Name == f.Name {
-					if got := fmt.Sprint(g.Target.Interface()); got != val {
+					if got := strings.Trim(fmt.Sprint(g.Target.Interface()), "[]"); got != val {
 						t.Errorf("%s=%s gave --%s=%s", f.Envs[0], val, f.Name, got)
 					}
 				}

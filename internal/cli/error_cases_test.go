@@ -77,8 +77,14 @@ func TestConnectRefused(t *testing.T) {
 	cl := testnet.Start(t, "tt-refused", "", "tcp-connect-fail", "127.0.0.1:"+strconv.Itoa(freePort(t)), "0")
 	defer cl.Release()
 	row := closedRow(t, tt, byPID(cl.PID()))
-	if row["error"] != "refused" || row["comm"] != "tt-refused" || row["state"] != "CLOSE" || row["rst_in"] != float64(1) {
-		t.Errorf("refused connect: %v, want error refused, comm tt-refused, rst_in 1", row)
+	// The failed connect()'s tcp_disconnect zeroes the kernel's counters:
+	// the record keeps them as they were (the SYN out, the RST in).
+	if row["error"] != "refused" || row["comm"] != "tt-refused" || row["state"] != "CLOSE" || row["rst_in"] != float64(1) ||
+		row["packets_out"] != float64(1) || row["packets_in"] != float64(1) {
+		t.Errorf("refused connect: %v, want error refused, comm tt-refused, rst_in 1, one segment each way", row)
+	}
+	if strings.Contains(tt.stderr.String(), "went backwards") {
+		t.Errorf("counters went backwards: %s", tt.stderr.String())
 	}
 	closedRow(t, failed, byPID(cl.PID()))
 	for _, rec := range failed.records(t) {

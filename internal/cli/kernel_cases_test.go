@@ -203,7 +203,7 @@ func TestOutputParsesWithJqAndMiller(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		out := runWithUDP(t, udp.Port, "-o", "text")
 		checkTextAligned(t, out)
-		if !strings.Contains(out, "[PARTIAL]") || !strings.Contains(out, " B/s") || !strings.Contains(out, "udp ") {
+		if !strings.Contains(out, "[PARTIAL]") || !strings.Contains(out, "B/s ") || !strings.Contains(out, "udp ") {
 			t.Errorf("text output lacks [PARTIAL] or human-readable sizes:\n%s", out)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
+	"github.com/tcptop/tcptop/internal/privs"
 	"github.com/tcptop/tcptop/internal/source"
 )
 
@@ -39,13 +41,16 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 }
 
 func setup(opts *Options, stdout io.Writer, log logger) error {
+	logs := &logSink{w: log.w} // the live screen takes the log lines while it shows
+	log = newLogger(logs)
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
-	flt, err := filter.Compile(opts.Where)
+	flt, order, err := compileRows(opts)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	out, err := emit.New(opts.Output, stdout, !opts.NoHeader)
+	sink := newOutput(stdout)
+	out, err := emit.New(opts.Output, sink, !opts.NoHeader)
 	if err != nil {
 		return usageError{err}
 	}
@@ -63,16 +68,61 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		return err
 	}
 	defer src.Close()
+	kept, err := dropPrivileges(src, opts.User)
+	if err != nil {
+		return err
+	}
 	if opts.Verbose {
 		gaps := "every field available"
 		if u := src.Unavailable(); len(u) > 0 {
 			gaps = "not available: " + strings.Join(u, "; ")
 		}
 		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
+		log.printf("privileges kept: %s", kept)
 	}
-	a := agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, log: log, agg: a, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: newShaper(out, order, opts.Top), sink: sink, log: log, mem: newMemory()}
+	if useScreen(opts, stdout) {
+		ls, err := openScreen(opts, stdout, order, logs, func() {
+			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
+			case stop <- syscall.SIGINT:
+			default:
+			}
+		})
+		if err != nil {
+			return err
+		}
+		defer ls.close()
+		t.onPanic = ls.close
+		t.out = ls.writer(src.Stats)
+		t.shape = newShaper(t.out, agg.Order{}, 0) // the screen sorts, and cuts to --top, itself
+	}
+	t.agg = agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
 	return t.loop(stop)
+}
+
+// dropPrivileges gives up, once the probes are attached, every capability
+// the tick loop does not use (docs/security.md), and root if --user says
+// so. It returns what was kept, for -v.
+func dropPrivileges(src *source.Source, user string) (string, error) {
+	var keep []privs.Cap
+	if src.NeedsProcOwners() {
+		keep = append(keep, privs.SysPtrace, privs.DACReadSearch) // other users' /proc/PID/fd
+	}
+	kept, err := privs.Drop(privs.Request{Keep: keep, Optional: []privs.Cap{privs.BPF}, Needed: src.Probe, User: user})
+	if errors.Is(err, privs.ErrUnsupported) && user == "" {
+		return "all (" + err.Error() + ")", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("drop privileges: %w", err)
+	}
+	names := make([]string, len(kept))
+	for i, c := range kept {
+		names[i] = c.String()
+	}
+	if len(names) == 0 {
+		return "none", nil
+	}
+	return strings.Join(names, ", "), nil
 }
 
 // memory keeps the Go heap near what is live: by default the garbage
@@ -114,37 +164,83 @@ type ticker struct {
 	agg       *agg.Aggregator
 	flt       *filter.Filter
 	out       emit.Writer
+	shape     *shaper // --sort and --top, on the way to out
+	sink      *output
+	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
 	log       logger
 	stats     source.Stats
 	filterErr bool
-	n         int64 // the tick being written
+	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
+	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
+	onPanic   func() // the live screen gives the terminal back before a panic in the ticks goes on
 }
 
+// loop runs the ticks in a goroutine of their own and returns when they
+// are done, fail, or a signal comes: a reader that stalls can hold up the
+// ticks (and their writes), never the signals. The caller's deferred Close
+// detaches; it waits for a read of the kernel in progress, not for output.
 func (t *ticker) loop(stop <-chan os.Signal) error {
+	done := make(chan error, 1)
+	go func() {
+		defer t.repanic()
+		done <- t.ticks()
+	}()
+	select {
+	case <-stop:
+		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
+		return nil
+	case err := <-done:
+		t.srcMu.Lock()
+		return err
+	}
+}
+
+// repanic lets onPanic restore what it must before a panic in the ticks
+// goroutine, which no deferred call of setup's would see, ends tcptop.
+func (t *ticker) repanic() {
+	if r := recover(); r != nil {
+		if t.onPanic != nil {
+			t.onPanic()
+		}
+		panic(r)
+	}
+}
+
+// ticks writes --count ticks (or ticks until its reader goes). A tick that
+// comes while the previous one's lines still wait for the reader is
+// skipped: the next one written covers the time since the last one
+// written, as the kernel's counters do.
+func (t *ticker) ticks() error {
 	tk := time.NewTicker(t.opts.Interval)
 	defer tk.Stop()
-	for n := 1; t.opts.Count == 0 || n <= t.opts.Count; n++ {
-		select {
-		case <-stop:
-			return nil
-		case <-tk.C:
+	var skipped int64
+	for written := 0; t.opts.Count == 0 || written < t.opts.Count; {
+		<-tk.C
+		if t.sink.readerGone() {
+			return nil // | head: a normal end, even with nothing to write
 		}
-		// A signal that arrived during the previous tick wins over a tick
-		// that became due meanwhile.
-		select {
-		case <-stop:
-			return nil
-		default:
+		if t.sink.behind() {
+			skipped++
+			continue
 		}
-		t.n = int64(n)
+		if skipped > 0 {
+			t.coalesced += skipped
+			t.log.printf("the reader of stdout fell behind: %d ticks joined into tick %d, which covers them (%d so far)", skipped, t.n+1, t.coalesced)
+			skipped = 0
+		}
 		err := t.tick()
-		if errors.Is(err, syscall.EPIPE) {
-			return nil // the reader went away (| head): a normal end
+		if errors.Is(err, syscall.EPIPE) || t.sink.readerGone() {
+			return nil
 		}
 		if err != nil {
 			return err
 		}
+		written++
+	}
+	// --count reached: what was handed over is written before exiting.
+	if err := t.sink.wait(); err != nil && !errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
 }
@@ -153,11 +249,14 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 // the writer: no tick's rows are ever held at once.
 func (t *ticker) tick() error {
 	t.agg.Begin()
+	t.srcMu.Lock()
 	read, err := t.src.Read(t.agg.Observe)
+	t.srcMu.Unlock()
 	if err != nil {
 		return err
 	}
 	t.agg.End(read)
+	t.n++
 	if err := t.write(emit.Tick{N: t.n, Time: read}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -166,7 +265,8 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write hands each row that passes the filter to the writer. An
+// write hands each row that passes the filter to the writer, through
+// --sort and --top. An
 // expression that fails at run time (say, a division by zero) drops the
 // row and is reported once.
 func (t *ticker) write(tick emit.Tick) error {
@@ -182,8 +282,14 @@ func (t *ticker) write(tick emit.Tick) error {
 		if !ok {
 			return nil
 		}
-		return t.out.Row(r)
+		return t.shape.row(r)
 	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	if err == nil {
+		err = t.shape.end()
+	}
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func manPage(app *kong.Application) string {
 	fmt.Fprintf(&b, ".TH %s 1 \"\" %q \"User Commands\"\n", strings.ToUpper(name), name+" "+Version)
 	b.WriteString(".nh\n") // no hyphenation: names like TCPTOP_UDP_TIMEOUT stay whole
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", name, roff(strings.ToLower(summary[:1])+summary[1:]))
-	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n[\\fIOPTIONS\\fR]\n", name)
+	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n[\\fIOPTIONS\\fR]%s\n", name, positionals(app.Positional))
 
 	var examples, exits string
 	b.WriteString(".SH DESCRIPTION\n")
@@ -89,6 +89,16 @@ func manPage(app *kong.Application) string {
 	}
 	b.WriteString(".SH SEE ALSO\n.BR ss (8),\n.BR bpftool (8),\n.BR jq (1)\n")
 	return b.String()
+}
+
+// positionals writes " [\fIinterval\fR [\fIcount\fR]]" for optional
+// positional arguments, each inside the one before.
+func positionals(args []*kong.Positional) string {
+	var b strings.Builder
+	for _, a := range args {
+		fmt.Fprintf(&b, " [\\fI%s\\fR", roff(a.Name))
+	}
+	return b.String() + strings.Repeat("]", len(args))
 }
 
 // roff escapes text for a roff line: backslashes, minus signs, and a

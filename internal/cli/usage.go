@@ -13,7 +13,7 @@ import (
 // What to write instead of a bad value, by flag name: the tail of the
 // one-line usage error, after what kong or Validate said was wrong.
 var flagFixes = map[string]string{
-	"interval":    "give a duration such as 1s, 500ms or 2m",
+	"interval":    "give a duration such as 1s or 500ms, or a number of seconds",
 	"count":       "give a number of ticks, or 0 to run until interrupted",
 	"udp-timeout": "give a duration such as 5s, or 0 to keep idle UDP flows",
 	"where":       `give an expression, as in --where 'proto == "tcp"'`,

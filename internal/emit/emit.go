@@ -47,10 +47,11 @@ func Formats() []string { return []string{"text", "ndjson", "csv"} }
 //   - "ndjson": one JSON object per row per line; header is ignored.
 //   - "csv": RFC 4180 with a header line, written by the first tick even
 //     when that tick is empty, if header is true.
-//   - "text": aligned columns for people; if header is true, a line of
-//     column names comes with the first non-empty tick and again whenever a
-//     column has to widen. Text keeps one tick's cells until End, because
-//     its first line counts the rows and its widths fit them all.
+//   - "text": aligned columns for people, one blank-free field per column
+//     (for awk); if header is true, a line of column names comes with the
+//     first tick, even when it is empty, and again whenever a column has to
+//     widen. Text keeps one tick's cells until End, because its first line
+//     counts the rows and its widths fit them all.
 func New(format string, w io.Writer, header bool) (Writer, error) {
 	switch format {
 	case "ndjson":

@@ -17,10 +17,15 @@ import (
 // traffic and only ever grow: when a value (an IPv6 address, say) does not
 // fit, its column widens for good and the header is printed again, so
 // every row lines up under the nearest header above it.
+//
+// A row is made for awk as well: no cell has a blank inside it (sizes are
+// "10KiB", a process name's blanks are escaped, see appendText), so field
+// N of every row is the same column, and the markers are the last fields.
 type textWriter struct {
 	lines
 	header    bool // print column names at all
 	headerDue bool
+	started   bool  // a tick has ended: the first one prints its header even without rows
 	widths    []int // current width of each column, in runes
 
 	// The tick being written and its cells: cell j of row i is
@@ -47,10 +52,10 @@ type textColumn struct {
 var textColumns = []textColumn{
 	{"PROTO", false, 5, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Proto) }},
 	{"LOCAL", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return appendHostPort(b, r.LocalAddr, r.LocalPort)
+		return AppendHostPort(b, r.LocalAddr, r.LocalPort)
 	}},
 	{"REMOTE", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return appendHostPort(b, r.RemoteAddr, r.RemotePort)
+		return AppendHostPort(b, r.RemoteAddr, r.RemotePort)
 	}},
 	{"PID", true, 7, func(b []byte, r *conn.Row) []byte {
 		if r.PID == 0 {
@@ -60,18 +65,18 @@ var textColumns = []textColumn{
 	}},
 	{"COMM", false, 15, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Comm) }},
 	{"STATE", false, len("ESTABLISHED"), func(b []byte, r *conn.Row) []byte { return appendText(b, r.State) }},
-	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesIn), "") }},
-	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return appendSize(b, float64(r.BytesOut), "") }},
+	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesIn), "") }},
+	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesOut), "") }},
 	{"PKTS_IN", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
 	{"PKTS_OUT", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
 	{"RTT", true, 7, func(b []byte, r *conn.Row) []byte {
 		if r.Proto == "udp" {
 			return append(b, '-')
 		}
-		return appendRTT(b, r.RTTMicros)
+		return AppendRTT(b, r.RTTMicros)
 	}},
-	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateIn, "/s") }},
-	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return appendSize(b, r.RateOut, "/s") }},
+	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateIn, "/s") }},
+	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateOut, "/s") }},
 }
 
 // columnGap separates columns.
@@ -112,10 +117,14 @@ func (t *textWriter) Row(r *conn.Row) error {
 	return nil
 }
 
-// End implements Writer. A tick without rows writes nothing: a tick line
-// with no rows under it would only be noise.
+// End implements Writer. A tick without rows writes nothing, a tick line
+// with no rows under it being only noise, except the first one when a
+// header is due: its tick line and the header show that tcptop runs on a
+// host that is idle.
 func (t *textWriter) End() error {
-	if t.err != nil || t.rows == 0 {
+	first := !t.started
+	t.started = true
+	if t.err != nil || t.rows == 0 && !(first && t.headerDue) {
 		return t.err
 	}
 	if t.grew && t.header {
@@ -218,24 +227,40 @@ func marker(r *conn.Row) string {
 	return ""
 }
 
-// appendText appends s with control characters and invalid UTF-8 replaced
-// by '?', so a strange process name cannot break a line or the alignment;
-// an empty string is shown as "-".
+// appendText appends s as one blank-free field: each byte of a blank (a
+// space, or any other Unicode space) is written \xHH, so "my app" is
+// my\x20app. Process names come from the source with backslashes,
+// control bytes and invalid UTF-8 already written \xNN (conn.Row.Comm), so
+// a backslash always starts an escape and the escape is unambiguous; a
+// control character or invalid UTF-8 from elsewhere is replaced by '?', so
+// it cannot break a line or the alignment. An empty string is shown as
+// "-".
 func appendText(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
 	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			r = '?'
+		switch {
+		case r == utf8.RuneError || unicode.IsControl(r):
+			b = append(b, '?')
+		case unicode.IsSpace(r):
+			var enc [utf8.UTFMax]byte
+			for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
+				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+			}
+		default:
+			b = utf8.AppendRune(b, r)
 		}
-		b = utf8.AppendRune(b, r)
 	}
 	return b
 }
 
-// appendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
-func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
+const hexDigits = "0123456789abcdef"
+
+// AppendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
+// The text format and the live screen (internal/screen) write endpoints,
+// sizes and round-trip times alike.
+func AppendHostPort(b []byte, addr netip.Addr, port int) []byte {
 	if addr.Is6() {
 		b = append(b, '[')
 		b = appendAddr(b, addr)
@@ -249,11 +274,11 @@ func appendHostPort(b []byte, addr netip.Addr, port int) []byte {
 
 var sizeUnits = [...]string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 
-// appendSize appends v bytes in binary units, then suffix. Like ls -h it
-// shows about two significant digits: whole bytes below 1 KiB, one
-// decimal below 10 of a unit, none above: "0 B", "512 B", "1.2 KiB",
-// "340 KiB", "7.3 MiB", "1.0 GiB".
-func appendSize(b []byte, v float64, suffix string) []byte {
+// AppendSize appends v bytes in binary units, then suffix, without a
+// blank (one field for awk). Like ls -h it shows about two significant
+// digits: whole bytes below 1 KiB, one decimal below 10 of a unit, none
+// above: "0B", "512B", "1.2KiB", "340KiB", "7.3MiB", "1.0GiB".
+func AppendSize(b []byte, v float64, suffix string) []byte {
 	u := 0
 	// Move up a unit when the value would print as 1024 or more.
 	for u < len(sizeUnits)-1 && roundTo(v, sizeDecimals(u, v)) >= 1024 {
@@ -261,7 +286,6 @@ func appendSize(b []byte, v float64, suffix string) []byte {
 		u++
 	}
 	b = strconv.AppendFloat(b, v, 'f', sizeDecimals(u, v), 64)
-	b = append(b, ' ')
 	b = append(b, sizeUnits[u]...)
 	return append(b, suffix...)
 }
@@ -278,9 +302,9 @@ func roundTo(v float64, decimals int) float64 {
 	return math.Round(v*p) / p
 }
 
-// appendRTT appends a round-trip time given in microseconds: "850us",
+// AppendRTT appends a round-trip time given in microseconds: "850us",
 // "12.3ms", "1.20s"; "-" when unknown (zero).
-func appendRTT(b []byte, us int64) []byte {
+func AppendRTT(b []byte, us int64) []byte {
 	switch {
 	case us <= 0:
 		return append(b, '-')

@@ -104,26 +104,86 @@ func TestTextSanitizes(t *testing.T) {
 	}
 }
 
+func TestAppendTextEscapesBlanks(t *testing.T) {
+	for in, want := range map[string]string{
+		"":            "-",
+		"curl":        "curl",
+		"Web Content": `Web\x20Content`,
+		`a\x5cx20b`:   `a\x5cx20b`, // the source writes a backslash \x5c: it stays
+		"tab\there":   "tab?here",
+		"nb\u00a0sp":  `nb\xc2\xa0sp`,
+		"日本":          "日本",
+		"bad\xffutf8": "bad?utf8",
+	} {
+		if got := string(appendText(nil, in)); got != want {
+			t.Errorf("appendText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestTextFieldsForAwk checks that every row of the golden ticks, split
+// on blanks as awk does, has one field per column and then its markers,
+// even with a process name holding blanks.
+func TestTextFieldsForAwk(t *testing.T) {
+	rows := tick3()
+	rows[0].Comm = "Web Content"
+	out := render(t, "text", true, [][]conn.Row{rows})
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < len(textColumns) {
+			t.Fatalf("%d fields, want %d: %q", len(f), len(textColumns), line)
+		}
+		for _, m := range f[len(textColumns):] {
+			if m != "[CLOSED]" && m != "[PARTIAL]" {
+				t.Errorf("field %q after the columns is not a marker: %q", m, line)
+			}
+		}
+		if f[0] != "PROTO" && f[0] != "tcp" && f[0] != "udp" {
+			t.Errorf("field 1 is %q, not the protocol: %q", f[0], line)
+		}
+	}
+	if !strings.Contains(out, `Web\x20Content`) {
+		t.Errorf("blank in a name not escaped:\n%s", out)
+	}
+}
+
+// TestTextHeaderOnEmptyFirstTick: an idle host shows that tcptop runs.
+func TestTextHeaderOnEmptyFirstTick(t *testing.T) {
+	rows := tick1()[:2]
+	for i := range rows {
+		rows[i].Tick = 3
+	}
+	out := render(t, "text", true, [][]conn.Row{nil, nil, rows})
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3+2 || !strings.HasPrefix(lines[0], "--- tick 1 ") || !strings.HasSuffix(lines[0], " 0 flows ---") ||
+		!strings.HasPrefix(lines[1], "PROTO ") || !strings.HasPrefix(lines[2], "--- tick 3 ") || strings.Count(out, "PROTO") != 1 {
+		t.Errorf("want tick 1's line and the header, nothing for tick 2, tick 3's rows:\n%s", out)
+	}
+	if out := render(t, "text", false, [][]conn.Row{nil}); out != "" {
+		t.Errorf("without a header an empty first tick wrote %q", out)
+	}
+}
+
 func TestAppendSize(t *testing.T) {
 	for _, tt := range []struct {
 		v    float64
 		want string
 	}{
-		{0, "0 B"}, {1, "1 B"}, {512, "512 B"}, {1023, "1023 B"}, {1023.6, "1.0 KiB"},
-		{1024, "1.0 KiB"}, {1234, "1.2 KiB"}, {10188, "9.9 KiB"}, {10189, "10 KiB"},
-		{348160, "340 KiB"}, {1048000, "1023 KiB"}, {1048500, "1.0 MiB"},
-		{7654321, "7.3 MiB"}, {1 << 30, "1.0 GiB"}, {1 << 40, "1.0 TiB"},
-		{9223372036854775807, "8.0 EiB"},
+		{0, "0B"}, {1, "1B"}, {512, "512B"}, {1023, "1023B"}, {1023.6, "1.0KiB"},
+		{1024, "1.0KiB"}, {1234, "1.2KiB"}, {10188, "9.9KiB"}, {10189, "10KiB"},
+		{348160, "340KiB"}, {1048000, "1023KiB"}, {1048500, "1.0MiB"},
+		{7654321, "7.3MiB"}, {1 << 30, "1.0GiB"}, {1 << 40, "1.0TiB"},
+		{9223372036854775807, "8.0EiB"},
 	} {
-		if got := string(appendSize(nil, tt.v, "")); got != tt.want {
-			t.Errorf("appendSize(%v) = %q, want %q", tt.v, got, tt.want)
+		if got := string(AppendSize(nil, tt.v, "")); got != tt.want {
+			t.Errorf("AppendSize(%v) = %q, want %q", tt.v, got, tt.want)
 		}
 	}
-	if got := string(appendSize(nil, 348160, "/s")); got != "340 KiB/s" {
-		t.Errorf("rate = %q, want 340 KiB/s", got)
+	if got := string(AppendSize(nil, 348160, "/s")); got != "340KiB/s" {
+		t.Errorf("rate = %q, want 340KiB/s", got)
 	}
-	if got := string(appendSize(nil, 0, "/s")); got != "0 B/s" {
-		t.Errorf("zero rate = %q, want 0 B/s", got)
+	if got := string(AppendSize(nil, 0, "/s")); got != "0B/s" {
+		t.Errorf("zero rate = %q, want 0B/s", got)
 	}
 }
 
@@ -136,8 +196,8 @@ func TestAppendRTT(t *testing.T) {
 		{12345, "12.3ms"}, {999_949, "999.9ms"}, {999_950, "1.00s"},
 		{1_200_000, "1.20s"}, {65_000_000, "65.00s"},
 	} {
-		if got := string(appendRTT(nil, tt.us)); got != tt.want {
-			t.Errorf("appendRTT(%d) = %q, want %q", tt.us, got, tt.want)
+		if got := string(AppendRTT(nil, tt.us)); got != tt.want {
+			t.Errorf("AppendRTT(%d) = %q, want %q", tt.us, got, tt.want)
 		}
 	}
 }
@@ -153,8 +213,8 @@ func TestAppendHostPort(t *testing.T) {
 		{"::", 0, "[::]:0"},
 		{"::ffff:10.0.0.1", 80, "[::ffff:10.0.0.1]:80"}, // rows carry unmapped addresses; a mapped one shows as such
 	} {
-		if got := string(appendHostPort(nil, ip(tt.addr), tt.port)); got != tt.want {
-			t.Errorf("appendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
+		if got := string(AppendHostPort(nil, ip(tt.addr), tt.port)); got != tt.want {
+			t.Errorf("AppendHostPort(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
 		}
 	}
 }

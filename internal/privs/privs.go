@@ -90,11 +90,15 @@ func Drop(r Request) ([]Cap, error) {
 			return nil, fmt.Errorf("keep capabilities across the user switch: %w", err)
 		}
 	}
-	// The bounding set first, while CAP_SETPCAP is still effective.
-	for c := Cap(0); c <= lastCap(); c++ {
-		if !slices.Contains(keep, c) {
-			if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil && !errors.Is(err, syscall.EINVAL) {
-				return nil, fmt.Errorf("drop %v from the bounding set: %w", c, err)
+	// The bounding set first, while CAP_SETPCAP is still effective. A
+	// process started with a few file capabilities has no CAP_SETPCAP:
+	// its bounding set stays, its other sets still empty out.
+	if slices.Contains(Effective(), unix.CAP_SETPCAP) {
+		for c := Cap(0); c <= lastCap(); c++ {
+			if !slices.Contains(keep, c) {
+				if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+					return nil, fmt.Errorf("drop %v from the bounding set: %w", c, err)
+				}
 			}
 		}
 	}

@@ -17,7 +17,16 @@ import (
 )
 
 // ErrPermission is returned when the process may not load BPF programs.
-var ErrPermission = errors.New("permission denied loading eBPF programs: run as root or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (e.g. sudo setcap cap_bpf,cap_perfmon,cap_net_admin,cap_sys_ptrace+ep tcptop)")
+var ErrPermission = errors.New("permission denied loading eBPF programs: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)")
+
+// errMissingCaps names the capabilities the process lacks, and is an
+// ErrPermission.
+type errMissingCaps []string
+
+func (e errMissingCaps) Error() string {
+	return fmt.Sprintf("missing %s: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)", strings.Join(e, " and "))
+}
+func (e errMissingCaps) Is(target error) bool { return target == ErrPermission }
 
 // ErrKernel is wrapped by errors about a kernel that lacks a feature
 // tcptop needs.
@@ -37,10 +46,20 @@ func checkPrivileges() error {
 		return nil // cannot tell; loading will say
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(unix.CAP_SYS_ADMIN) || (has(capBPF) && has(capPerfmon)) {
-		return nil
+	if has(unix.CAP_SYS_ADMIN) {
+		return nil // CAP_BPF and CAP_PERFMON are split out of it since 5.8
 	}
-	return ErrPermission
+	var missing []string
+	if !has(capBPF) {
+		missing = append(missing, "CAP_BPF")
+	}
+	if !has(capPerfmon) {
+		missing = append(missing, "CAP_PERFMON")
+	}
+	if len(missing) > 0 {
+		return errMissingCaps(missing)
+	}
+	return nil
 }
 
 // kernelBTFPath is where the running kernel describes its types. CO-RE

@@ -13,7 +13,10 @@ import (
 // iterators are the BPF iterators read each tick (bpf/iter.h). owners is
 // nil where the kernel lacks bpf_sock_from_file (before 5.11).
 type iterators struct {
-	hot, sweep, owners *link.Iter
+	hot, sweep, refresh, owners *link.Iter
+	// sweeps opened in the other network namespaces at start, read by
+	// the first tick.
+	elsewhere []io.ReadCloser
 }
 
 // recordSize is the size of struct conn_record, which the iterators write
@@ -35,7 +38,11 @@ func (s *Source) attachIterators() error {
 		return fmt.Errorf("attach TCP iterator: %w", err)
 	}
 	s.links = append(s.links, s.iters.sweep)
-	s.hooks = append(s.hooks, "iter/bpf_map_elem(hot)", "iter/tcp")
+	if s.iters.refresh, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_refresh"], Map: s.objs.TcpConns}); err != nil {
+		return fmt.Errorf("attach table iterator: %w", err)
+	}
+	s.links = append(s.links, s.iters.refresh)
+	s.hooks = append(s.hooks, "iter/bpf_map_elem(hot)", "iter/tcp", "iter/bpf_map_elem(tcp_conns)")
 	return nil
 }
 
@@ -53,7 +60,9 @@ func (s *Source) readHot() error {
 			return
 		case r.Conn.Flags&connClosed != 0:
 			h.gone = append(h.gone, r.Cookie)
-			_ = s.objs.TcpConns.Delete(r.Cookie) // its record is this one
+			if s.objs.TcpConns.Delete(r.Cookie) == nil { // its record is this one
+				s.tcp.deleted++
+			}
 		case r.Conn.Flags&connCool != 0:
 			h.cool = append(h.cool, coolSock{cookie: r.Cookie, seen: r.Conn.HotTick})
 		}
@@ -87,8 +96,13 @@ func (s *Source) readIter(it *link.Iter, name string, fn func(*tcptopConnRecord)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
+	return s.readFrom(rd, name, fn)
+}
+
+// readFrom reads the records of an open iterator, and closes it.
+func (s *Source) readFrom(rd io.ReadCloser, name string, fn func(*tcptopConnRecord)) error {
 	defer rd.Close()
-	err = readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
+	err := readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
 		fn((*tcptopConnRecord)(p))
 	})
 	if err != nil {

@@ -386,3 +386,51 @@ func TestMappedAddressesShownAsIPv4(t *testing.T) {
 		t.Errorf("dual-stack UDP server flow: %v -> %v (%s) in=%d, want 0.0.0.0 -> 127.0.0.1, ipv4, 10 bytes", u.Local, u.Remote, u.Family(), u.BytesIn)
 	}
 }
+
+// Connections older than tcptop in another network namespace are listed
+// from the first tick too, with their namespace and lifetime totals; the
+// one on a listening port counts as accepted.
+func TestPreexistingInAnotherNamespace(t *testing.T) {
+	requireRoot(t)
+	testnet.RequireTool(t, "ip")
+	ns := "tt-pre" + strconv.Itoa(int(time.Now().UnixNano()%100000))
+	netns(t, ns)
+	echo := testnet.Start(t, "tt-echo", ns, "tcp-echo", "127.0.0.1:0")
+	defer echo.Release()
+	cl := testnet.Start(t, "tt-reqresp", ns, "tcp-reqresp", "127.0.0.1:"+strconv.Itoa(echo.Port), "3", "500", "1ms")
+	defer cl.Release()
+	time.Sleep(200 * time.Millisecond) // done before tcptop starts
+
+	s := openSource(t)
+	rec := newRecorder(s)
+	rec.poll(t)
+	inode, err := nsInode("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(local, remote int) conn.Observation {
+		o, ok := rec.latest(func(o conn.Observation) bool {
+			return o.Proto == conn.TCP && int(o.Local.Port()) == local && int(o.Remote.Port()) == remote && o.NetNS == uint32(inode)
+		})
+		if !ok {
+			t.Fatalf("connection %d → %d in namespace %s not listed in the first tick", local, remote, ns)
+		}
+		return o
+	}
+	client, server := find(cl.Port, echo.Port), find(echo.Port, cl.Port)
+	for _, c := range []struct {
+		name string
+		o    conn.Observation
+		dir  conn.Direction
+		h    *testnet.Helper
+	}{{"client", client, conn.DirUnknown, cl}, {"server", server, conn.DirIn, echo}} {
+		if !c.o.Partial || c.o.BytesIn != 1500 || c.o.BytesOut != 1500 || c.o.Direction != c.dir || int(c.o.PID) != c.h.PID() {
+			t.Errorf("%s: partial=%v in=%d out=%d direction=%q pid=%d, want partial, 1500 each way, direction %q, pid %d",
+				c.name, c.o.Partial, c.o.BytesIn, c.o.BytesOut, c.o.Direction, c.o.PID, c.dir, c.h.PID())
+		}
+	}
+	st, err := s.Stats()
+	if err != nil || st.TCPEntries < 2 || st.TCPEntries > st.TCPTableSize {
+		t.Errorf("table fill %d of %d (%v): want at least these two", st.TCPEntries, st.TCPTableSize, err)
+	}
+}

@@ -89,7 +89,7 @@ var lifecycleHooks = []hook{
 
 // iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded
 // separately since it needs a newer kernel than the rest.
-var iterPrograms = []string{"tcptop_hot", "tcptop_sweep"}
+var iterPrograms = []string{"tcptop_hot", "tcptop_sweep", "tcptop_refresh"}
 
 const ownersProgram = "tcptop_owners"
 

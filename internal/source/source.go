@@ -157,6 +157,9 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := s.setTick(1); err != nil {
 		return nil, err
 	}
+	if s.iters.elsewhere, err = openSweepsInNamespaces(s.iters.sweep, cfg.ProcRoot); err != nil {
+		s.cfg.Warn("connections older than tcptop in other network namespaces: %v", err)
+	}
 	// The kernel's types (several MB once parsed) are needed only to load.
 	s.btfCache = nil
 	debug.FreeOSMemory()
@@ -191,6 +194,9 @@ func (s *Source) Close() error {
 	if s.events != nil {
 		errs = append(errs, s.events.Close())
 		s.events = nil
+	}
+	for _, rd := range s.iters.elsewhere {
+		rd.Close()
 	}
 	errs = append(errs, s.detach())
 	return errors.Join(errs...)
@@ -228,22 +234,55 @@ func (s *Source) allPrograms() []*ebpf.Program {
 	return out
 }
 
-// Stats counts what the kernel side could not record.
-type Stats struct {
-	TCPUntracked uint64 // TCP connections seen without a table entry: table full
-	UDPTableFull uint64 // UDP datagrams not counted: flow table full
-	HotListFull  uint64 // times a connection could not join the hot list (its news waited for the next sweep)
-	EventsLost   uint64 // close records that found the ring buffer full (kept in the table instead)
+// NeedsProcOwners says which capabilities reading the kernel needs once everything
+// is attached: none for the maps and iterators on their file descriptors
+// (on kernels where the bpf() system call itself checks CAP_BPF, Probe
+// fails without it), CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to find
+// owners in other users' /proc/PID/fd where the kernel cannot (before
+// 5.11).
+func (s *Source) NeedsProcOwners() bool { return s.iters.owners == nil }
+
+// Probe makes the system calls a tick makes, to tell whether they work
+// with the privileges the process has now.
+func (s *Source) Probe() error {
+	var v tcptopTcpConn
+	if err := s.objs.TcpConns.Lookup(uint64(0), &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	rd, err := s.iters.hot.Open()
+	if err != nil {
+		return err
+	}
+	return rd.Close()
 }
 
-// Stats reads the failure counters.
+// Stats counts what the kernel side holds and what it could not record.
+type Stats struct {
+	TCPEntries, TCPTableSize uint64 // connections in the kernel's TCP table, and its size
+	UDPEntries, UDPTableSize uint64 // flows in the UDP table, and its size
+	TCPUntracked             uint64 // TCP connections seen without a table entry: table full
+	UDPTableFull             uint64 // UDP datagrams not counted: flow table full
+	HotListFull              uint64 // times a connection could not join the hot list (its news waited for the next sweep)
+	EventsLost               uint64 // close records that found the ring buffer full (kept in the table instead)
+}
+
+// Stats reads the kernel's counters.
 func (s *Source) Stats() (Stats, error) {
-	st := Stats{TCPUntracked: s.tcp.untrackedSeen}
+	st := Stats{
+		TCPUntracked: s.tcp.untrackedSeen,
+		TCPTableSize: uint64(s.objs.TcpConns.MaxEntries()), UDPTableSize: uint64(s.objs.UdpFlows.MaxEntries()),
+	}
+	var tcpAdded, tcpDeleted, udpAdded uint64
 	err := errors.Join(
 		s.objs.UdpTableFull.Get(&st.UDPTableFull),
 		s.objs.HotFull.Get(&st.HotListFull),
 		s.objs.EventsLost.Get(&st.EventsLost),
+		s.objs.TcpAdded.Get(&tcpAdded),
+		s.objs.TcpDeleted.Get(&tcpDeleted),
+		s.objs.UdpAdded.Get(&udpAdded),
 	)
+	st.TCPEntries = tcpAdded - tcpDeleted - s.tcp.deleted
+	st.UDPEntries = udpAdded - s.udp.deleted
 	return st, err
 }
 
@@ -287,11 +326,26 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 	}
 	now := time.Now()
 	var errs []error
-	if first := s.lastSweep.IsZero(); first || s.forceScan || now.Sub(s.lastSweep) >= s.cfg.SweepEvery {
+	switch first := s.lastSweep.IsZero(); {
+	case first:
+		// Every namespace, to find the connections older than tcptop.
 		s.lastSweep = now
-		s.tcp.firstSweep = first
+		s.tcp.firstSweep = true
 		errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
+		for _, rd := range s.iters.elsewhere {
+			errs = append(errs, s.readFrom(rd, "sweep of another network namespace", s.addRecord))
+		}
+		s.iters.elsewhere = nil
 		s.tcp.firstSweep = false
+	case s.forceScan || now.Sub(s.lastSweep) >= s.cfg.SweepEvery:
+		// Every connection in the table, for counters that moved without
+		// a call; and, while the table is full, every socket of this
+		// namespace, for those it cannot hold.
+		s.lastSweep = now
+		errs = append(errs, s.readIter(s.iters.refresh, "table sweep", s.addRecord))
+		if len(s.tcp.untracked) > 0 {
+			errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
+		}
 	}
 	s.findOwners()
 	errs = append(errs, s.readHot())

@@ -27,6 +27,7 @@ type tcpState struct {
 	// first seen, since a record built from the socket alone cannot tell.
 	untracked     map[uint64]untrackedConn
 	untrackedSeen uint64 // distinct connections, for Stats
+	deleted       uint64 // entries userspace deleted (closes kept in the table), for Stats
 	firstSweep    bool   // the sweep at start is running: what it finds predates tcptop
 	buf           []byte
 	record        ringbuf.Record
@@ -162,7 +163,9 @@ func (s *Source) scanClosed() error {
 		}
 	}
 	for _, k := range closed {
-		_ = s.objs.TcpConns.Delete(k)
+		if s.objs.TcpConns.Delete(k) == nil {
+			s.tcp.deleted++
+		}
 		_ = s.objs.Hot.Delete(k)
 	}
 	return nil

@@ -41,6 +41,13 @@ type tcptopHotSock struct {
 	Sk uint64
 }
 
+type tcptopListener struct {
+	_     structs.HostLayout
+	Netns uint32
+	Port  uint16
+	Pad   uint16
+}
+
 type tcptopTcpConn struct {
 	_             structs.HostLayout
 	Tuple         tcptopFlowTuple
@@ -124,6 +131,7 @@ const (
 	tcptopMapCalls            = "calls"
 	tcptopMapEvents           = "events"
 	tcptopMapHot              = "hot"
+	tcptopMapListeners        = "listeners"
 	tcptopMapTcpConns         = "tcp_conns"
 	tcptopMapUdpFlows         = "udp_flows"
 	tcptopMapUdpPeers         = "udp_peers"
@@ -149,6 +157,7 @@ const (
 	tcptopProgTcptopRecv      = "tcptop_recv"
 	tcptopProgTcptopRecvmsg4  = "tcptop_recvmsg4"
 	tcptopProgTcptopRecvmsg6  = "tcptop_recvmsg6"
+	tcptopProgTcptopRefresh   = "tcptop_refresh"
 	tcptopProgTcptopRstIn     = "tcptop_rst_in"
 	tcptopProgTcptopRstOut    = "tcptop_rst_out"
 	tcptopProgTcptopSend      = "tcptop_send"
@@ -163,8 +172,11 @@ const (
 	tcptopVarEmptyConn        = "empty_conn"
 	tcptopVarEventsLost       = "events_lost"
 	tcptopVarHotFull          = "hot_full"
+	tcptopVarTcpAdded         = "tcp_added"
+	tcptopVarTcpDeleted       = "tcp_deleted"
 	tcptopVarTcpTableFull     = "tcp_table_full"
 	tcptopVarTick             = "tick"
+	tcptopVarUdpAdded         = "udp_added"
 	tcptopVarUdpTableFull     = "udp_table_full"
 	tcptopVarUnusedConnRecord = "unused_conn_record"
 )
@@ -232,6 +244,7 @@ type tcptopProgramSpecs struct {
 	TcptopRecv     *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh  *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
 	TcptopRstIn    *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
 	TcptopRstOut   *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
 	TcptopSend     *ebpf.ProgramSpec `ebpf:"tcptop_send"`
@@ -248,13 +261,14 @@ type tcptopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopMapSpecs struct {
-	Calls    *ebpf.MapSpec `ebpf:"calls"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Hot      *ebpf.MapSpec `ebpf:"hot"`
-	TcpConns *ebpf.MapSpec `ebpf:"tcp_conns"`
-	UdpFlows *ebpf.MapSpec `ebpf:"udp_flows"`
-	UdpPeers *ebpf.MapSpec `ebpf:"udp_peers"`
-	Wanted   *ebpf.MapSpec `ebpf:"wanted"`
+	Calls     *ebpf.MapSpec `ebpf:"calls"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	Hot       *ebpf.MapSpec `ebpf:"hot"`
+	Listeners *ebpf.MapSpec `ebpf:"listeners"`
+	TcpConns  *ebpf.MapSpec `ebpf:"tcp_conns"`
+	UdpFlows  *ebpf.MapSpec `ebpf:"udp_flows"`
+	UdpPeers  *ebpf.MapSpec `ebpf:"udp_peers"`
+	Wanted    *ebpf.MapSpec `ebpf:"wanted"`
 }
 
 // tcptopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -265,8 +279,11 @@ type tcptopVariableSpecs struct {
 	EmptyConn        *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost       *ebpf.VariableSpec `ebpf:"events_lost"`
 	HotFull          *ebpf.VariableSpec `ebpf:"hot_full"`
+	TcpAdded         *ebpf.VariableSpec `ebpf:"tcp_added"`
+	TcpDeleted       *ebpf.VariableSpec `ebpf:"tcp_deleted"`
 	TcpTableFull     *ebpf.VariableSpec `ebpf:"tcp_table_full"`
 	Tick             *ebpf.VariableSpec `ebpf:"tick"`
+	UdpAdded         *ebpf.VariableSpec `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.VariableSpec `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.VariableSpec `ebpf:"unused_conn_record"`
 }
@@ -291,13 +308,14 @@ func (o *tcptopObjects) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopMaps struct {
-	Calls    *ebpf.Map `ebpf:"calls"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Hot      *ebpf.Map `ebpf:"hot"`
-	TcpConns *ebpf.Map `ebpf:"tcp_conns"`
-	UdpFlows *ebpf.Map `ebpf:"udp_flows"`
-	UdpPeers *ebpf.Map `ebpf:"udp_peers"`
-	Wanted   *ebpf.Map `ebpf:"wanted"`
+	Calls     *ebpf.Map `ebpf:"calls"`
+	Events    *ebpf.Map `ebpf:"events"`
+	Hot       *ebpf.Map `ebpf:"hot"`
+	Listeners *ebpf.Map `ebpf:"listeners"`
+	TcpConns  *ebpf.Map `ebpf:"tcp_conns"`
+	UdpFlows  *ebpf.Map `ebpf:"udp_flows"`
+	UdpPeers  *ebpf.Map `ebpf:"udp_peers"`
+	Wanted    *ebpf.Map `ebpf:"wanted"`
 }
 
 func (m *tcptopMaps) Close() error {
@@ -305,6 +323,7 @@ func (m *tcptopMaps) Close() error {
 		m.Calls,
 		m.Events,
 		m.Hot,
+		m.Listeners,
 		m.TcpConns,
 		m.UdpFlows,
 		m.UdpPeers,
@@ -320,8 +339,11 @@ type tcptopVariables struct {
 	EmptyConn        *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost       *ebpf.Variable `ebpf:"events_lost"`
 	HotFull          *ebpf.Variable `ebpf:"hot_full"`
+	TcpAdded         *ebpf.Variable `ebpf:"tcp_added"`
+	TcpDeleted       *ebpf.Variable `ebpf:"tcp_deleted"`
 	TcpTableFull     *ebpf.Variable `ebpf:"tcp_table_full"`
 	Tick             *ebpf.Variable `ebpf:"tick"`
+	UdpAdded         *ebpf.Variable `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.Variable `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.Variable `ebpf:"unused_conn_record"`
 }
@@ -351,6 +373,7 @@ type tcptopPrograms struct {
 	TcptopRecv     *ebpf.Program `ebpf:"tcptop_recv"`
 	TcptopRecvmsg4 *ebpf.Program `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6 *ebpf.Program `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh  *ebpf.Program `ebpf:"tcptop_refresh"`
 	TcptopRstIn    *ebpf.Program `ebpf:"tcptop_rst_in"`
 	TcptopRstOut   *ebpf.Program `ebpf:"tcptop_rst_out"`
 	TcptopSend     *ebpf.Program `ebpf:"tcptop_send"`
@@ -386,6 +409,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopRecv,
 		p.TcptopRecvmsg4,
 		p.TcptopRecvmsg6,
+		p.TcptopRefresh,
 		p.TcptopRstIn,
 		p.TcptopRstOut,
 		p.TcptopSend,

@@ -14,9 +14,10 @@ import (
 // socket of their own to re-read: the table holds only flows active within
 // the idle timeout, and it is read whole each tick.
 type udpState struct {
-	keys   []tcptopUdpKey
-	values []tcptopUdpFlow
-	idle   []tcptopUdpKey // flows past the idle timeout, to forget
+	keys    []tcptopUdpKey
+	values  []tcptopUdpFlow
+	idle    []tcptopUdpKey // flows past the idle timeout, to forget
+	deleted uint64         // flows forgotten, for Stats
 	// beforeForget, when set by a test, runs between the decision to
 	// forget the idle flows and their deletion.
 	beforeForget func()
@@ -84,6 +85,7 @@ func (s *Source) expireUDP() error {
 		if err != nil {
 			return fmt.Errorf("forget udp flow: %w", err)
 		}
+		s.udp.deleted++
 		s.addUDP(key, &val, true)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +113,11 @@ func TestUDPSameTupleInTwoNamespaces(t *testing.T) {
 		t.Fatalf("got %d server flows for the tuple, want 2 (one per namespace): %+v", len(flows), flows)
 	}
 	for ns, n := range counts {
-		ino := nsInode(t, ns)
+		inode, err := nsInode("/run/netns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ino := uint32(inode)
 		o, ok := flows[ino]
 		if !ok {
 			t.Errorf("no flow in namespace %s (inode %d)", ns, ino)
@@ -127,18 +130,4 @@ func TestUDPSameTupleInTwoNamespaces(t *testing.T) {
 			t.Errorf("%s: id netns %d pid %d comm %q", ns, o.ID.NetNS, o.PID, o.Comm)
 		}
 	}
-}
-
-// nsInode is the inode number of a named network namespace.
-func nsInode(t *testing.T, name string) uint32 {
-	t.Helper()
-	out, err := exec.Command("stat", "-L", "-c", "%i", "/run/netns/"+name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return uint32(n)
 }

@@ -87,13 +87,7 @@ func tcpHalfClose(args []string) error {
 // tcpResetServer ADDR IN OUT: accept one connection, read exactly IN
 // bytes, write OUT bytes, then abort it with a reset (SO_LINGER 0).
 func tcpResetServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}
@@ -143,13 +137,7 @@ func tcpReadLate(args []string) error {
 // OUT bytes, read to EOF, and then hold the connection open (never close
 // it) until released.
 func tcpHoldServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}
@@ -189,13 +177,7 @@ func tcpCloseClient(args []string) error {
 // tcpIdleAccept ADDR: accept one connection and hold it without reading or
 // writing, until released.
 func tcpIdleAccept(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}

@@ -33,16 +33,23 @@ func ready(port int) { fmt.Printf("ready %d\n", port) }
 // waitRelease blocks until the test closes our stdin.
 func waitRelease() { _, _ = io.Copy(io.Discard, os.Stdin) }
 
-// tcpServer ADDR IN OUT: accept one connection, read exactly IN bytes,
-// answer OUT bytes, read to EOF, close.
-func tcpServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
+// acceptOne listens on addr, says it is ready with the port, accepts one
+// connection and stops listening.
+func acceptOne(addr string) (net.Conn, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ready(ln.Addr().(*net.TCPAddr).Port)
 	c, err := ln.Accept()
 	ln.Close()
+	return c, err
+}
+
+// tcpServer ADDR IN OUT: accept one connection, read exactly IN bytes,
+// answer OUT bytes, read to EOF, close.
+func tcpServer(args []string) error {
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}
