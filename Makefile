@@ -14,7 +14,8 @@ help:
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
 	@echo "fuzz            run each fuzz target for FUZZTIME (default 10s)"
 	@echo "test-recipes    build an OpenTelemetry Collector and test the recipe with it (a few minutes)"
-	@echo "test-vm         run the kernel tests in a Debian 6.1 kernel under qemu (fallback hooks)"
+	@echo "test-vm         run the kernel tests in each VM kernel of scripts/kernels.conf under qemu"
+	@echo "                (KERNEL=5.10 for one, KERNEL=all adds the host's line)"
 	@echo "generate        rebuild the eBPF object and Go bindings with clang-19"
 	@echo "check-generate  fail if the committed eBPF files differ from a fresh build"
 	@echo "bench           run the benchmarks (ratios against in-run baselines)"
@@ -73,10 +74,12 @@ $(OTELCOL): docs/recipes/otelcol/main.go docs/recipes/otelcol/go.mod docs/recipe
 test-recipes: deps $(OTELCOL)
 	OTELCOL_BIN=$(CURDIR)/$(OTELCOL) $(GO) test -count=1 -v -run 'OTel' ./internal/deploytest
 
-# Boots Debian's newest 6.1 kernel under qemu (TCG) with the kernel tests;
-# that kernel lacks the 6.4 tracepoints, so the fexit and kprobe paths run.
+# The kernel matrix (scripts/kernels.conf): boots each Debian kernel under
+# qemu (TCG) with the kernel tests, forcing every hook path it offers.
+# KERNEL=name runs one; KERNEL=all adds the host kernel's line.
+KERNEL ?=
 test-vm:
-	./scripts/vm-test.sh
+	./scripts/vm-test.sh $(KERNEL)
 
 deps:
 	@./scripts/deps.sh test

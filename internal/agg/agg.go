@@ -39,45 +39,70 @@ type Config struct {
 	// bug, and the counter keeps its previous value (delta 0) instead of
 	// being reset. Nil ignores it.
 	Warn func(format string, args ...any)
+	// Cgroup names a cgroup v2 id: its path relative to the root of the
+	// hierarchy and the id of the container it belongs to ("" if none),
+	// or ok false if it cannot (yet). It is asked at the end of the tick
+	// that first saw the id, and at the next ticks while it says no, up
+	// to three times in all; rows show "" meanwhile. Nil names nothing.
+	Cgroup func(id uint64) (path, container string, ok bool)
+	// CommunityID: rows carry community_id. Its digest is kept per flow
+	// (computed when the flow's addresses are known or change); without
+	// it community_id is "".
+	CommunityID bool
 }
 
 // Aggregator remembers each flow between ticks. It is not safe for
 // concurrent use: the tick loop owns it.
 type Aggregator struct {
-	cfg    Config
-	tick   int64
-	now    time.Time // the snapshot's time: every row's timestamp
-	last   time.Time // the previous snapshot's time, or Start
-	secs   float64   // seconds between them; rates are 0 unless positive
-	warned bool
+	cfg      Config
+	tick     int64
+	now      time.Time // the snapshot's time: every row's timestamp
+	nowMicro int64     // now in Unix microseconds
+	last     time.Time // the previous snapshot's time, or Start
+	secs     float64   // seconds between them; rates are 0 unless positive
+	warned   bool
 
 	flows  slab
 	tcp    map[uint64]uint32 // cookie → flow
 	udp    map[udpKey]uint32 // netns and 4-tuple → flow
-	names  names             // comm and state strings, interned
-	closed tombstones        // TCP cookies closed lately
+	names  names             // comm, state, cc and error strings, interned
+	owners owners            // who flows belong to, interned
+	// cgroupNames name the cgroups of owners (owner.cg), cgroups finds a
+	// cgroup id's entry, and unnamed are the entries Config.Cgroup is to
+	// be asked about at the end of the tick.
+	cgroupNames []cgroupName
+	cgroups     map[uint64]uint32
+	unnamed     []uint32
+	closed      tombstones // TCP cookies closed lately
 
 	touched []touch  // flows observed this tick, in observation order
 	removed []uint32 // flows closed or expired this tick, freed at the next
 	active  []active // flows with a non-zero rate, sorted by Each
 	sorted  bool     // active is sorted
 	keys    keyOrder
-	row     conn.Row // filled for each row Each hands out
+	row     conn.Row                  // filled for each row Each hands out
+	cidBuf  [conn.CommunityIDLen]byte // the row's community_id
 }
 
 // New returns an empty Aggregator.
 func New(cfg Config) *Aggregator {
 	return &Aggregator{
-		cfg:  cfg,
-		last: cfg.Start,
-		tcp:  make(map[uint64]uint32),
-		udp:  make(map[udpKey]uint32),
-		keys: keyOrder{tracked: true},
+		cfg:     cfg,
+		last:    cfg.Start,
+		tcp:     make(map[uint64]uint32),
+		udp:     make(map[udpKey]uint32),
+		cgroups: map[uint64]uint32{0: 0},
+		// entry 0: the unknown cgroup
+		cgroupNames: []cgroupName{{}},
+		keys:        keyOrder{tracked: true},
 	}
 }
 
 // Len is the number of flows the aggregator knows.
 func (a *Aggregator) Len() int { return len(a.tcp) + len(a.udp) }
+
+// Lens is the number of TCP and of UDP flows the aggregator knows.
+func (a *Aggregator) Lens() (tcp, udp int) { return len(a.tcp), len(a.udp) }
 
 // Tick folds in one snapshot of the source: the observations of the flows
 // that may have changed, read at snap.Time. It is Begin, Observe for each
@@ -107,11 +132,13 @@ func (a *Aggregator) Observe(o *conn.Observation) { a.observe(o) }
 // rates are measured from.
 func (a *Aggregator) End(readTime time.Time) {
 	a.now = readTime.Round(0) // no monotonic reading in rows
+	a.nowMicro = a.now.UnixMicro()
 	a.secs = readTime.Sub(a.last).Seconds()
 	a.last = readTime // even if time went backwards: the next interval starts here
 	for i := range a.touched {
 		a.settle(&a.touched[i])
 	}
+	a.nameCgroups()
 	a.keys.bound(a.Len())
 }
 
@@ -128,27 +155,15 @@ func (a *Aggregator) endTick() {
 	a.active = a.active[:0]
 	a.sorted = false
 	a.closed.rotate()
-	if len(a.names.list) > maxNames {
+	if len(a.names.list) > maxNames || len(a.owners.list) > maxNames || len(a.cgroups) > maxNames {
 		a.compactNames()
 	}
 }
 
-// maxNames bounds the interned strings: process names come and go, and a
-// long run must not keep every one it ever saw.
+// maxNames bounds the interned strings, owners and cgroups: process names
+// and cgroups come and go, and a long run must not keep every one it ever
+// saw.
 const maxNames = 1 << 16
-
-// compactNames interns again the names of the flows still known.
-func (a *Aggregator) compactNames() {
-	old := a.names
-	a.names = names{}
-	for _, m := range []func(func(uint32)){a.eachTCP, a.eachUDP} {
-		m(func(idx uint32) {
-			st := a.flows.at(idx)
-			st.comm = a.names.intern(old.get(st.comm))
-			st.state = a.names.intern(old.get(st.state))
-		})
-	}
-}
 
 func (a *Aggregator) eachTCP(fn func(uint32)) {
 	for _, idx := range a.tcp {

@@ -76,15 +76,20 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		st.id = uint64(o.ID.NetNS)
 	}
 	st.local, st.remote = endpointOf(o.Local), endpointOf(o.Remote)
+	a.setCommunityID(st)
 	st.cur = [4]uint64{o.BaseBytesIn, o.BaseBytesOut, o.BasePacketsIn, o.BasePacketsOut}
 	if o.Partial {
 		// Like the base counters: only what moves from now on counts in
 		// the first row.
 		st.retrans, st.diag.lost = o.Retrans, uint64(o.Diag.Lost)
 	}
-	st.comm = a.names.intern(o.Comm)
+	st.owner = a.ownerOf(o)
 	st.state = a.names.intern(o.State)
 	st.pid = o.PID
+	st.dir = o.Direction
+	if !o.Start.IsZero() {
+		st.start = o.Start.UnixMicro()
+	}
 	if o.Proto == conn.TCP {
 		a.tcp[o.ID.Cookie] = idx
 	} else {
@@ -135,13 +140,21 @@ func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (re
 		st.flags |= fPartial // counters stay incomplete forever
 	}
 	// Kernel state changes run in softirq context and carry no pid; they
-	// must not erase a process already attributed.
-	if o.PID != 0 && (o.PID != st.pid || o.Comm != a.names.get(st.comm)) {
+	// must not erase a process already attributed. Its cgroup and uid
+	// are taken with the pid.
+	if o.PID != 0 && (o.PID != st.pid || !a.sameOwner(st, o)) {
 		rekey = o.PID != st.pid
-		st.pid, st.comm, changed = o.PID, a.names.intern(o.Comm), true
+		st.pid, st.owner, changed = o.PID, a.ownerOf(o), true
+	}
+	if o.Direction != conn.DirUnknown {
+		st.dir = o.Direction
+	}
+	if st.start == 0 && !o.Start.IsZero() {
+		st.start = o.Start.UnixMicro()
 	}
 	if l, r := endpointOf(o.Local), endpointOf(o.Remote); l != st.local || r != st.remote {
 		st.local, st.remote, rekey = l, r, true
+		a.setCommunityID(st)
 	}
 	if a.applyDiag(st, o, created) {
 		changed = true
@@ -204,6 +217,9 @@ func (a *Aggregator) settle(t *touch) {
 	}
 	if in, out := a.rates(st, t); in+out > 0 && !t.rowless {
 		a.active = append(a.active, active{rate: in + out, idx: t.idx})
+	}
+	if st.start == 0 {
+		st.start = a.nowMicro // the source did not say: first seen now
 	}
 	if t.rekey {
 		st.gen++ // its old place in the key order is stale

@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"time"
+
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
@@ -22,7 +24,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 		RemoteAddr: st.remote.ip(),
 		RemotePort: int(st.remote.port),
 		PID:        int(st.pid),
-		Comm:       a.names.get(st.comm),
+		Comm:       a.names.get(a.owners.get(st.owner).comm),
 		State:      a.names.get(st.state),
 
 		BytesIn:    int64(st.cur[cBytesIn]),
@@ -38,6 +40,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 	if st.proto == conn.TCP {
 		a.fillDiag(r, st, t)
 	}
+	a.fillOwner(r, st)
 	if t != nil {
 		r.BytesInDelta = int64(st.cur[cBytesIn] - t.prev[cBytesIn])
 		r.BytesOutDelta = int64(st.cur[cBytesOut] - t.prev[cBytesOut])
@@ -64,3 +67,22 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 		r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
 	}
 }
+
+// fillOwner writes who the flow belongs to, where, and since when.
+func (a *Aggregator) fillOwner(r *conn.Row, st *flowState) {
+	w := a.owners.get(st.owner)
+	r.NetNS, r.CgroupID = int64(w.netns), int64(w.cgroup)
+	cg := &a.cgroupNames[w.cg]
+	r.Cgroup, r.ContainerID = cg.path, cg.container
+	r.UID = -1
+	if st.pid != 0 {
+		r.UID = int64(w.uid)
+	}
+	r.Direction = dirNames[st.dir]
+	r.CommunityID = a.communityID(st)
+	r.Start = time.UnixMicro(st.start).UTC()
+	r.DurationMillis = max(0, (a.nowMicro-st.start)/1000)
+}
+
+// dirNames are the conn.Direction names, without a call per row.
+var dirNames = [...]string{conn.DirUnknown: conn.DirUnknown.String(), conn.DirOut: conn.DirOut.String(), conn.DirIn: conn.DirIn.String()}

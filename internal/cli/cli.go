@@ -39,21 +39,22 @@ var Version = "dev"
 // Options are tcptop's flags, and the two positional arguments that BCC
 // tcptop and vmstat users type: tcptop [interval [count]].
 type Options struct {
-	Output     string           `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
-	Where      string           `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --fields."`
-	PIDs       []int            `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold."`
-	Interval   time.Duration    `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
-	Count      int              `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
-	Sort       string           `placeholder:"FIELD[,FIELD...]" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field of --fields. Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
-	Top        int              `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
-	Screen     string           `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (q quit, s/S sort, r reverse, p pause, t/u TCP/UDP only, ? help). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
-	Changed    bool             `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
-	NoHeader   bool             `help:"Do not print the CSV or text header."`
-	UDPTimeout time.Duration    `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
-	Hooks      string           `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
-	Verbose    bool             `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
-	User       string           `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
-	Fields     bool             `env:"-" help:"List the output fields (the names --where uses) and exit."`
+	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
+	Where      string        `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
+	PIDs       []int         `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold."`
+	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
+	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
+	Sort       string        `placeholder:"FIELD[,FIELD...]" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
+	Top        int           `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
+	Screen     string        `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (q quit, s/S sort, r reverse, p pause, t/u TCP/UDP only, ? help). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
+	Changed    bool          `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
+	NoHeader   bool          `help:"Same as --header=never (kept for scripts that use it)."`
+	UDPTimeout time.Duration `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
+	Hooks      string        `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
+	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
+	User       string        `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
+	FleetOptions
+	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
 	Version    kong.VersionFlag `short:"V" env:"-" help:"Print the version and exit."`
 
@@ -98,7 +99,7 @@ func (o *Options) Validate(kctx *kong.Context) error {
 			return fmt.Errorf("--pid must list process ids (1 or more), got %d", pid)
 		}
 	}
-	return nil
+	return o.validateFleet()
 }
 
 // givenOnCommandLine names the flags and ("arg:" and their name) the
@@ -145,7 +146,7 @@ type exitRequest struct{ code int }
 // exit code. Output goes to stdout only, logs to stderr.
 func Run(args []string, stdout, stderr io.Writer) (code int) {
 	if stdoutClosed(stdout) {
-		fmt.Fprintln(stderr, "tcptop: stdout is closed: redirect it to a file or a pipe, as in tcptop > flows.txt")
+		logFor(args, stderr).errorf("stdout is closed: redirect it to a file or a pipe, as in tcptop > flows.txt")
 		return ExitRuntime
 	}
 	var opts Options
@@ -163,22 +164,22 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(bareFields(args))
 	if err == nil {
 		err = givenOnce(kctx)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tcptop: %s\n", usageLine(err))
+		logFor(args, stderr).errorf("%s", usageLine(err))
 		return ExitUsage
 	}
-	if opts.Fields {
+	if opts.ListFields {
 		printFields(stdout)
 		return ExitOK
 	}
 	if opts.Completion != nil {
 		return writeCompletion(stdout, stderr, parser.Model, *opts.Completion)
 	}
-	return run(&opts, stdout, newLogger(stderr))
+	return run(&opts, stdout, newLogFormat(stderr, opts.LogFormat))
 }
 
 // newParser builds the kong model of Options: the command line, the
@@ -189,7 +190,8 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 	return kong.New(opts,
 		kong.Name("tcptop"),
 		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ",")},
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
+			"timeformats": strings.Join(emit.TimeFormats(), ",")},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),

@@ -16,7 +16,7 @@ import (
 // actionFlags print something and exit. They have no environment variable:
 // TCPTOP_VERSION=1 left in a unit file would turn the service into a
 // command that prints its version and stops.
-var actionFlags = []string{"help", "version", "fields", "completion"}
+var actionFlags = []string{"help", "version", "list-fields", "completion"}
 
 // model builds the kong model that Run uses.
 func model(t *testing.T, opts *Options) *kong.Kong {
@@ -55,6 +55,8 @@ func sampleValue(f *kong.Flag) string {
 		return "7s"
 	case f.Target.Kind() == reflect.Int, f.Target.Kind() == reflect.Slice && f.Target.Type().Elem().Kind() == reflect.Int:
 		return "7"
+	case f.Target.Kind() == reflect.Slice: // --fields, --group-by
+		return "comm"
 	}
 	return "x"
 }

@@ -160,6 +160,8 @@ func pipeTo(t *testing.T, input string, name string, args ...string) string {
 
 func TestOutputParsesWithJqAndMiller(t *testing.T) {
 	requireRoot(t)
+	testnet.RequireTool(t, "jq")
+	testnet.RequireTool(t, "mlr")
 	// A held TCP connection and a UDP exchange guarantee rows of both kinds.
 	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "5000", "70000")
 	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "5000", "70000", "hold")

@@ -14,27 +14,16 @@ import (
 	"time"
 
 	"github.com/tcptop/tcptop/internal/agg"
-	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
-	"github.com/tcptop/tcptop/internal/filter"
 	"github.com/tcptop/tcptop/internal/privs"
 	"github.com/tcptop/tcptop/internal/source"
 )
-
-// logger writes "tcptop: ..." lines to stderr.
-type logger struct{ w io.Writer }
-
-func newLogger(w io.Writer) logger { return logger{w} }
-
-func (l logger) printf(format string, args ...any) {
-	fmt.Fprintf(l.w, "tcptop: "+format+"\n", args...)
-}
 
 // run is the program after flag parsing: check everything the user typed,
 // then attach, then tick until done.
 func run(opts *Options, stdout io.Writer, log logger) int {
 	if err := setup(opts, stdout, log); err != nil {
-		log.printf("%v", err)
+		log.errorf("%v", err)
 		return exitCode(err)
 	}
 	return ExitOK
@@ -42,17 +31,21 @@ func run(opts *Options, stdout io.Writer, log logger) int {
 
 func setup(opts *Options, stdout io.Writer, log logger) error {
 	logs := &logSink{w: log.w} // the live screen takes the log lines while it shows
-	log = newLogger(logs)
+	log.w = logs
 	// Compile the filter and pick the writer before touching the kernel,
 	// so a usage error attaches nothing.
 	flt, order, err := compileRows(opts)
 	if err != nil {
 		return err
 	}
-	sink := newOutput(stdout)
-	out, err := emit.New(opts.Output, sink, !opts.NoHeader)
+	header, err := headerWanted(opts, stdout)
 	if err != nil {
 		return usageError{err}
+	}
+	sink := newOutput(stdout)
+	p, err := newPipe(opts, flt, order, sink, header, log)
+	if err != nil {
+		return err
 	}
 
 	// Signals are caught before attaching, so a SIGINT that arrives while
@@ -77,11 +70,12 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		if u := src.Unavailable(); len(u) > 0 {
 			gaps = "not available: " + strings.Join(u, "; ")
 		}
-		log.printf("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
-		log.printf("privileges kept: %s", kept)
+		log.infof("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
+		log.infof("privileges kept: %s", kept)
 	}
-	t := &ticker{opts: opts, src: src, flt: flt, out: out, shape: newShaper(out, order, opts.Top), sink: sink, log: log, mem: newMemory()}
-	if useScreen(opts, stdout) {
+	start := time.Now()
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory()}
+	if !opts.streams() && useScreen(opts, stdout) {
 		ls, err := openScreen(opts, stdout, order, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
 			case stop <- syscall.SIGINT:
@@ -93,10 +87,12 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		}
 		defer ls.close()
 		t.onPanic = ls.close
-		t.out = ls.writer(src.Stats)
-		t.shape = newShaper(t.out, agg.Order{}, 0) // the screen sorts, and cuts to --top, itself
+		p.toScreen(ls.writer(src.Stats)) // the screen sorts, and cuts to --top, itself
+	} else if opts.Stats {
+		t.health = newHealth(opts.Interval, start) // the screen shows the drops itself
 	}
-	t.agg = agg.New(agg.Config{Start: time.Now(), Warn: log.printf})
+	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
+		CommunityID: needsCommunityID(opts, flt)})
 	return t.loop(stop)
 }
 
@@ -162,18 +158,16 @@ type ticker struct {
 	opts      *Options
 	src       *source.Source
 	agg       *agg.Aggregator
-	flt       *filter.Filter
-	out       emit.Writer
-	shape     *shaper // --sort and --top, on the way to out
+	pipe      *pipe // --where, --sort and --top or --group-by, the writer
 	sink      *output
 	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
 	log       logger
 	stats     source.Stats
-	filterErr bool
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
 	mem       *memory
-	onPanic   func() // the live screen gives the terminal back before a panic in the ticks goes on
+	health    *health // --stats; nil without, and on the live screen
+	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -189,6 +183,10 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 	select {
 	case <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
+		// Lines already formatted reach a reader that keeps up; a
+		// stalled one gets whole lines only and does not delay the exit
+		// past the interval.
+		t.sink.waitAtMost(min(t.opts.Interval/2, time.Second))
 		return nil
 	case err := <-done:
 		t.srcMu.Lock()
@@ -265,35 +263,20 @@ func (t *ticker) tick() error {
 	return nil
 }
 
-// write hands each row that passes the filter to the writer, through
-// --sort and --top. An
-// expression that fails at run time (say, a division by zero) drops the
-// row and is reported once.
+// write streams the tick's rows through the pipe: filter, then --sort and
+// --top or the groups of --group-by, the writer, and the --stats record.
 func (t *ticker) write(tick emit.Tick) error {
-	if err := t.out.Begin(tick); err != nil {
+	if err := t.pipe.begin(tick); err != nil {
 		return err
 	}
-	err := t.agg.Each(t.opts.Changed, func(r *conn.Row) error {
-		ok, err := t.flt.Match(r)
-		if err != nil && !t.filterErr {
-			t.filterErr = true
-			t.log.printf("--where failed on a row, treating as false: %v", err)
-		}
-		if !ok {
-			return nil
-		}
-		return t.shape.row(r)
-	})
+	err := t.agg.Each(t.opts.Changed, t.pipe.row)
 	if errors.Is(err, errEnough) {
 		err = nil
-	}
-	if err == nil {
-		err = t.shape.end()
 	}
 	if err != nil {
 		return err
 	}
-	return t.out.End()
+	return t.pipe.end(t.statsRecord(tick))
 }
 
 // reportDrops says on stderr when the kernel side could not record

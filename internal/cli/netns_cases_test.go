@@ -51,6 +51,8 @@ func shapedLink(t *testing.T) (clientNS, serverNS string) {
 
 func TestRTTFilterSelectsShapedConnection(t *testing.T) {
 	requireRoot(t)
+	testnet.RequireTool(t, "ip", "netns", "list")
+	testnet.RequireTool(t, "tc", "qdisc", "show")
 	clientNS, serverNS := shapedLink(t)
 	const where = `proto=="tcp" && rtt_us>5000`
 	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")

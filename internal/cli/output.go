@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,6 +83,20 @@ func (o *output) wait() error {
 		<-o.drained
 	}
 	return o.failed()
+}
+
+// waitAtMost is wait with a limit, for an exit on a signal: a reader that
+// keeps up gets the lines already handed over, a stalled one does not hold
+// the exit.
+func (o *output) waitAtMost(d time.Duration) {
+	limit := time.After(d)
+	for o.queuedBytes() > 0 && o.failed() == nil {
+		select {
+		case <-o.drained:
+		case <-limit:
+			return
+		}
+	}
 }
 
 func (o *output) queuedBytes() int {

@@ -42,8 +42,11 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	t := &ticker{opts: &Options{Changed: changed}, flt: flt, out: out, log: newLogger(io.Discard),
-		agg: agg.New(agg.Config{Start: start})}
+	log := newLogger(io.Discard)
+	p := &pipe{flt: flt, out: &countRows{Writer: out}, log: log}
+	p.shape = newShaper(p.out, agg.Order{}, 0)
+	t := &ticker{opts: &Options{Changed: changed}, pipe: p, log: log,
+		agg: agg.New(agg.Config{Start: start, CommunityID: true})} // the default output has community_id
 	now := start.Add(time.Second)
 	t.agg.Tick(conn.Snapshot{Time: now, Obs: obs})
 	if err := t.write(emit.Tick{N: 1, Time: now}); err != nil {

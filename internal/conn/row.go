@@ -61,4 +61,16 @@ type Row struct {
 
 	Partial bool `json:"partial" expr:"partial" doc:"The connection existed before tcptop started: tcptop did not see it open. Its counters are lifetime totals all the same; its deltas and rates count only what moved since tcptop started."`
 	Closed  bool `json:"closed" expr:"closed" doc:"The connection closed during this tick; this is its last record, with final counters. Every TCP connection tcptop sees close has exactly one; UDP flows do not close (an idle one expires, with a last row only if its counters moved)."`
+
+	// Identity: where the flow lives and who owns it. These come after
+	// the fields above so that their columns keep their places.
+	NetNS          int64     `json:"netns" expr:"netns" doc:"Network namespace of the socket: its inode number, as ls -iL /proc/PID/ns/net, lsns and ip netns identify it. Two containers' flows with the same addresses and ports differ here."`
+	CgroupID       int64     `json:"cgroup_id" expr:"cgroup_id" doc:"cgroup v2 id of the owner (the cgroup pid was in when tcptop attributed the socket to it); 0 when no owner is known."`
+	Cgroup         string    `json:"cgroup" expr:"cgroup" doc:"Path of cgroup_id relative to the root of the cgroup v2 hierarchy, as in /proc/PID/cgroup (\"/system.slice/nginx.service\", \"/\" for the root); \"\" when unknown: no owner, a cgroup removed before tcptop looked it up (it looks at the end of the tick that first saw it, and at the two ticks after), or one outside the hierarchy mounted where tcptop runs."`
+	ContainerID    string    `json:"container_id" expr:"container_id" doc:"Full (64 hex digits) id of the container the owner runs in, read from cgroup: docker (/docker/ID, docker-ID.scope), containerd and Kubernetes (cri-containerd-ID.scope, kubepods paths ending in the ID), CRI-O (crio-ID.scope) and podman (libpod-ID.scope); \"\" otherwise, and for the conmon monitors of CRI-O and podman."`
+	UID            int64     `json:"uid" expr:"uid" doc:"User id of the owner, taken with pid; -1 when pid is 0 (no owner known)."`
+	Direction      string    `json:"direction" expr:"direction" doc:"Who opened the connection: \"out\" (a process on this host connected), \"in\" (this host accepted it), or \"\" when tcptop cannot tell: a connection older than tcptop whose local port no listener holds, and UDP flows."`
+	Start          time.Time `json:"start" expr:"start" doc:"When the connection opened (when tcptop saw its connect or accept), or, for one older than tcptop (partial), when tcptop first saw it; for UDP, the flow's first datagram since tcptop started. Written as timestamp is (see --time-format); in --where a time, as timestamp."`
+	DurationMillis int64     `json:"duration_ms" expr:"duration_ms" doc:"Milliseconds from start to timestamp: how long the flow has been open (for a partial one, watched). On a closed record, its life up to the read of the kernel that saw it closed, so at most one tick more than its real life."`
+	CommunityID    string    `json:"community_id" expr:"community_id" doc:"The flow's Community ID v1 (seed 0): the hash of its addresses, ports and protocol that Zeek, Suricata and ECS (network.community_id) give the same flow, equal on both ends of a connection (\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\")."`
 }

@@ -98,9 +98,11 @@ func FieldsMarkdown() string {
 	b.WriteString("# Output fields\n\n")
 	b.WriteString("Generated from `internal/conn/row.go` by `go test ./internal/conn -update`; do not edit by hand.\n\n")
 	b.WriteString("The same names are the NDJSON keys, the CSV header and the variables of `--where`.\n")
-	b.WriteString("Every record has every field. The text output (`-o text`) is for people: it shows a\n")
-	b.WriteString("subset in short columns (LOCAL is local_addr:local_port, PKTS_IN is packets_in, RTT is\n")
-	b.WriteString("rtt_us, sizes and rates in binary units) and marks closed and partial rows.\n\n")
+	b.WriteString("Every record has every field, unless `--fields` picks some (in the order given). The text\n")
+	b.WriteString("output (`-o text`) is for people: it shows a subset in short columns (LOCAL is\n")
+	b.WriteString("local_addr:local_port, PKTS_IN is packets_in, RTT is rtt_us, sizes and rates in binary\n")
+	b.WriteString("units) and marks closed and partial rows; with `--fields`, one column per field, named\n")
+	b.WriteString("after it in capitals.\n\n")
 	b.WriteString("Counters (bytes_*, packets_*, retrans) never go backwards: the kernel's 32-bit TCP counters are\n")
 	b.WriteString("carried past their wrap, and any other decrease is a bug that tcptop reports once on stderr,\n")
 	b.WriteString("keeping the previous value (delta 0). Every flow gets a row every tick; with `--changed`, only\n")
@@ -111,5 +113,8 @@ func FieldsMarkdown() string {
 	for _, f := range Fields {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
 	}
+	writeTimeFormats(&b)
+	writeGroupFields(&b)
+	writeStatsFields(&b)
 	return b.String()
 }

@@ -6,26 +6,35 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// csvWriter writes RFC 4180 CSV: the header is conn.FieldNames(), values
-// follow conn.Fields, so the columns cannot drift from the schema. Lines
-// end in "\n" (as encoding/csv writes by default, and as Miller, xsv and
-// pandas read). Strings are written as-is and quoted only when needed,
-// addresses and the timestamp as in NDJSON, integers in base 10, booleans
-// as true/false, and floats (the rates) in the shortest decimal form that
-// reads back exactly, without an exponent (strconv 'f', -1: 500, 1234.5,
-// 0.25), so every tool parses them as numbers.
+// csvWriter writes RFC 4180 CSV: the header is conn.FieldNames() (or the
+// fields --fields picks), values follow the same columns, so the two
+// cannot drift from the schema. Lines end in "\n" (as encoding/csv writes
+// by default, and as Miller, xsv and pandas read). Strings are written
+// as-is and quoted only when needed, addresses and times as in NDJSON,
+// integers in base 10, booleans as true/false, and floats (the rates) in
+// the shortest decimal form that reads back exactly, without an exponent
+// (strconv 'f', -1: 500, 1234.5, 0.25), so every tool parses them as
+// numbers.
 type csvWriter struct {
 	lines
 	headerDue bool
-	stamp     stamp
+	cols      []column
+	stamps    []stamp
 }
 
-func newCSV(w io.Writer, header bool) *csvWriter {
-	return &csvWriter{lines: newLines(w), headerDue: header}
+func newCSV(w io.Writer, header bool) *csvWriter { return newCSVWith(w, header, columns, "") }
+
+func newCSVWith(w io.Writer, header bool, cols []column, timeFormat string) *csvWriter {
+	c := &csvWriter{lines: newLines(w), headerDue: header, cols: cols, stamps: make([]stamp, len(cols))}
+	for i := range c.stamps {
+		c.stamps[i].format = timeFormat
+	}
+	return c
 }
 
 // Begin implements Writer: the header, if due, comes with the first tick.
@@ -34,7 +43,12 @@ func (c *csvWriter) Begin(Tick) error {
 		c.headerDue = false
 		// Schema names are snake_case (a conn test enforces it): no quoting.
 		start := len(c.buf)
-		c.buf = append(c.buf, strings.Join(conn.FieldNames(), ",")...)
+		for i, col := range c.cols {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = append(c.buf, col.name...)
+		}
 		c.buf = append(c.buf, '\n')
 		return c.done(start)
 	}
@@ -42,32 +56,34 @@ func (c *csvWriter) Begin(Tick) error {
 }
 
 // Row implements Writer.
-func (c *csvWriter) Row(r *conn.Row) error {
+func (c *csvWriter) Row(r *conn.Row) error { return c.record(unsafe.Pointer(r)) }
+
+func (c *csvWriter) record(p unsafe.Pointer) error {
 	if c.err != nil {
 		return c.err
 	}
 	start := len(c.buf)
 	b := c.buf
-	for i := range columns {
-		col := &columns[i]
+	for i := range c.cols {
+		col := &c.cols[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		switch col.kind {
 		case kString:
-			b = appendCSVString(b, col.str(r))
+			b = appendCSVString(b, col.str(p))
 		case kInt:
-			b = appendInt(b, col.int(r))
+			b = appendInt(b, col.int(p))
 		case kInt64:
-			b = appendInt(b, col.int64(r))
+			b = appendInt(b, col.int64(p))
 		case kFloat:
-			b = strconv.AppendFloat(b, col.float(r), 'f', -1, 64)
+			b = strconv.AppendFloat(b, col.float(p), 'f', -1, 64)
 		case kBool:
-			b = strconv.AppendBool(b, col.bool(r))
+			b = strconv.AppendBool(b, col.bool(p))
 		case kAddr:
-			b = appendAddr(b, col.addr(r)) // never needs quotes
+			b = appendAddr(b, col.addr(p)) // never needs quotes
 		case kTime:
-			b = c.stamp.append(b, col.time(r))
+			b = c.stamps[i].append(b, col.time(p))
 		}
 	}
 	c.buf = append(b, '\n')

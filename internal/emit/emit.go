@@ -10,9 +10,7 @@
 package emit
 
 import (
-	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
@@ -52,14 +50,8 @@ func Formats() []string { return []string{"text", "ndjson", "csv"} }
 //     first tick, even when it is empty, and again whenever a column has to
 //     widen. Text keeps one tick's cells until End, because its first line
 //     counts the rows and its widths fit them all.
+//
+// NewWith takes more options: the fields, the time format.
 func New(format string, w io.Writer, header bool) (Writer, error) {
-	switch format {
-	case "ndjson":
-		return newNDJSON(w), nil
-	case "csv":
-		return newCSV(w, header), nil
-	case "text":
-		return newText(w, header), nil
-	}
-	return nil, fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+	return NewWith(format, w, Options{Header: header})
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +26,7 @@ func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // tick1 has IPv4 flows only, so the text format keeps its default widths.
 func tick1() []conn.Row {
-	return []conn.Row{
+	return identify([]conn.Row{
 		{Timestamp: ts1, Tick: 1, Proto: "tcp", Family: "ipv4",
 			LocalAddr: ip("10.0.0.5"), LocalPort: 51234, RemoteAddr: ip("93.184.216.34"), RemotePort: 443,
 			PID: 1234, Comm: "curl", State: "ESTABLISHED",
@@ -51,7 +50,7 @@ func tick1() []conn.Row {
 			BytesIn: 7654321, BytesOut: 3 << 20, PacketsIn: 5000, PacketsOut: 4000,
 			BytesInDelta: 1000, BytesOutDelta: 2000, PacketsInDelta: 10, PacketsOutDelta: 20,
 			RateIn: 0.25, RateOut: 348160, RTTMicros: 12345},
-	}
+	})
 }
 
 // tick3 adds IPv6 (which widens the text columns), a closed flow, a flow
@@ -60,19 +59,20 @@ func tick3() []conn.Row {
 	rows := tick1()
 	for i := range rows {
 		rows[i].Timestamp, rows[i].Tick = ts3, 3
+		rows[i].DurationMillis += 2000
 	}
-	return append(rows,
-		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv6",
+	return append(rows, identify([]conn.Row{
+		{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv6",
 			LocalAddr: ip("2001:db8::10"), LocalPort: 40000, RemoteAddr: ip("2606:4700:4700::1111"), RemotePort: 443,
 			PID: 2200, Comm: "firefox", State: "ESTABLISHED",
 			BytesIn: 1 << 30, BytesOut: 65536, PacketsIn: 750000, PacketsOut: 300000,
 			BytesInDelta: 7654321, BytesOutDelta: 100, RateIn: 7654321, RateOut: 100, RTTMicros: 23456},
-		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
+		{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
 			LocalAddr: ip("10.0.0.5"), LocalPort: 51300, RemoteAddr: ip("10.0.0.7"), RemotePort: 8080,
 			PID: 99, Comm: "wget", State: "CLOSE",
 			BytesIn: 2048, BytesOut: 300, PacketsIn: 6, PacketsOut: 5,
 			RTTMicros: 1_200_000, Retrans: 1, Closed: true},
-		conn.Row{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
+		{Timestamp: ts3, Tick: 3, Proto: "tcp", Family: "ipv4",
 			LocalAddr: ip("10.0.0.5"), LocalPort: 443, RemoteAddr: ip("203.0.113.200"), RemotePort: 65535,
 			PID: 4194304, Comm: "backup-agent", State: "LAST_ACK",
 			BytesIn: 9_223_372_036_854_775_807, BytesOut: 1_099_511_627_776,
@@ -80,7 +80,43 @@ func tick3() []conn.Row {
 			BytesInDelta: 1_073_741_824, BytesOutDelta: 1, PacketsInDelta: 700000, PacketsOutDelta: 1,
 			RateIn: 1_073_741_824, RateOut: 0.5, RTTMicros: 999_999, Retrans: 123456,
 			Partial: true, Closed: true},
-	)
+	})...)
+}
+
+// identify gives the fixtures the identity fields: the host's network
+// namespace, cgroups of systemd services and a container, a direction,
+// a start (the third row's is when tcptop first saw it) and duration, and
+// the Community ID of each flow.
+func identify(rows []conn.Row) []conn.Row {
+	const ctr = "3f3c4a3b5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
+	for i := range rows {
+		r := &rows[i]
+		r.NetNS, r.UID = 4026531840, 1000
+		if r.PID == 0 {
+			r.UID = -1
+		}
+		switch r.Comm {
+		case "curl", "firefox", "wget":
+			r.CgroupID, r.Cgroup = 8412, "/user.slice/user-1000.slice/session-2.scope"
+		case "systemd-resolve":
+			r.CgroupID, r.Cgroup, r.UID = 2177, "/system.slice/systemd-resolved.service", 991
+		case "":
+		default:
+			r.NetNS, r.CgroupID = 4026532481, 9120
+			r.Cgroup, r.ContainerID = "/system.slice/docker-"+ctr+".scope", ctr
+		}
+		if r.Proto == "tcp" {
+			r.Direction = "out"
+			if r.LocalPort < 1024 || r.Partial {
+				r.Direction = "in"
+			}
+		}
+		r.Start = r.Timestamp.Add(-time.Duration(1500+250*i) * time.Millisecond).Truncate(time.Microsecond)
+		r.DurationMillis = r.Timestamp.Sub(r.Start).Milliseconds()
+		r.CommunityID = conn.CommunityID(map[string]conn.Proto{"tcp": conn.TCP, "udp": conn.UDP}[r.Proto],
+			netip.AddrPortFrom(r.LocalAddr, uint16(r.LocalPort)), netip.AddrPortFrom(r.RemoteAddr, uint16(r.RemotePort)))
+	}
+	return rows
 }
 
 // ticks is what each golden file records: two ticks with an empty one
@@ -138,23 +174,7 @@ func writeTick(w Writer, n int64, rows []conn.Row) error {
 
 func TestGolden(t *testing.T) {
 	for _, format := range Formats() {
-		t.Run(format, func(t *testing.T) {
-			got := render(t, format, true, ticks())
-			path := filepath.Join("testdata", format+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./internal/emit -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s output differs from %s (go test ./internal/emit -update rewrites it):\n%s", format, path, got)
-			}
-		})
+		t.Run(format, func(t *testing.T) { golden(t, format+".golden", render(t, format, true, ticks())) })
 	}
 }
 

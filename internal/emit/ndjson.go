@@ -5,22 +5,34 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
 // ndjsonWriter writes one JSON object per row per line. The keys are Row's
-// json tags, so every key is present in every object and in schema order.
-// Values are written by a schema-driven appender (columns), byte for byte
-// what encoding/json or goccy/go-json write for the same values with HTML
-// escaping off (a test checks this against goccy): integers in base 10,
-// rates as JSON numbers with as many digits as they need (500, 1234.5),
-// addresses and the timestamp as strings. docs/design.md has the
-// measurement behind writing it by hand.
+// json tags (or those picked by --fields), so every key is present in
+// every object and in schema order. Values are written by a schema-driven
+// appender (columns), byte for byte what encoding/json or goccy/go-json
+// write for the same values with HTML escaping off (a test checks this
+// against goccy): integers in base 10, rates as JSON numbers with as many
+// digits as they need (500, 1234.5), addresses as strings, times as
+// strings or, with --time-format unix or unix_ms, numbers. docs/design.md
+// has the measurement behind writing it by hand.
 type ndjsonWriter struct {
 	lines
-	keys  []ndjsonKey
-	stamp stamp
+	rec   ndjsonRecord  // rows (or grouped rows)
+	stats *ndjsonRecord // --stats records, made at the first
+	time  string
+}
+
+// ndjsonRecord is how one shape of record is written: its columns, the
+// text before each value, and a stamp per time column.
+type ndjsonRecord struct {
+	cols      []column
+	keys      []ndjsonKey
+	stamps    []stamp
+	quoteTime bool
 }
 
 // ndjsonKey is the text before a column's value, `{"timestamp":` or
@@ -31,9 +43,16 @@ type ndjsonKey struct {
 	key, zero, yes string
 }
 
-func newNDJSON(w io.Writer) *ndjsonWriter {
-	n := &ndjsonWriter{lines: newLines(w)}
-	for i, c := range columns {
+func newNDJSON(w io.Writer) *ndjsonWriter { return newNDJSONWith(w, columns, "") }
+
+func newNDJSONWith(w io.Writer, cols []column, timeFormat string) *ndjsonWriter {
+	return &ndjsonWriter{lines: newLines(w), rec: newNDJSONRecord(cols, timeFormat), time: timeFormat}
+}
+
+func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
+	rec := ndjsonRecord{cols: cols, stamps: make([]stamp, len(cols)),
+		quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
+	for i, c := range cols {
 		sep := ","
 		if i == 0 {
 			sep = "{"
@@ -43,21 +62,35 @@ func newNDJSON(w io.Writer) *ndjsonWriter {
 		if c.kind == kBool {
 			zero, yes = k+"false", k+"true"
 		}
-		n.keys = append(n.keys, ndjsonKey{key: k, zero: zero, yes: yes})
+		rec.keys = append(rec.keys, ndjsonKey{key: k, zero: zero, yes: yes})
+		rec.stamps[i].format = timeFormat
 	}
-	return n
+	return rec
 }
 
 // Begin implements Writer.
 func (n *ndjsonWriter) Begin(Tick) error { return n.err }
 
 // Row implements Writer.
-func (n *ndjsonWriter) Row(r *conn.Row) error {
+func (n *ndjsonWriter) Row(r *conn.Row) error { return n.record(unsafe.Pointer(r)) }
+
+func (n *ndjsonWriter) record(p unsafe.Pointer) error { return n.write(&n.rec, p) }
+
+// Stats implements StatsWriter.
+func (n *ndjsonWriter) Stats(s *conn.Stats) error {
+	if n.stats == nil {
+		rec := newNDJSONRecord(columnsOf(conn.StatsFields), n.time)
+		n.stats = &rec
+	}
+	return n.write(n.stats, unsafe.Pointer(s))
+}
+
+func (n *ndjsonWriter) write(rec *ndjsonRecord, p unsafe.Pointer) error {
 	if n.err != nil {
 		return n.err
 	}
 	start := len(n.buf)
-	b, err := n.appendRow(n.buf, r)
+	b, err := rec.append(n.buf, p)
 	if err != nil {
 		n.buf = b
 		n.drop(start)
@@ -70,18 +103,18 @@ func (n *ndjsonWriter) Row(r *conn.Row) error {
 // End implements Writer.
 func (n *ndjsonWriter) End() error { return n.flush() }
 
-func (n *ndjsonWriter) appendRow(b []byte, r *conn.Row) ([]byte, error) {
-	for i := range columns {
-		c, k := &columns[i], &n.keys[i]
+func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
+	for i := range rec.cols {
+		c, k := &rec.cols[i], &rec.keys[i]
 		switch c.kind {
 		case kString:
-			b = appendJSONString(append(b, k.key...), c.str(r))
+			b = appendJSONString(append(b, k.key...), c.str(p))
 		case kInt:
-			b = n.appendInt(b, k, c.int(r))
+			b = appendNDJSONInt(b, k, c.int(p))
 		case kInt64:
-			b = n.appendInt(b, k, c.int64(r))
+			b = appendNDJSONInt(b, k, c.int64(p))
 		case kFloat:
-			f := c.float(r)
+			f := c.float(p)
 			if f == 0 {
 				b = append(b, k.zero...)
 				break
@@ -91,21 +124,25 @@ func (n *ndjsonWriter) appendRow(b []byte, r *conn.Row) ([]byte, error) {
 				return b, fmt.Errorf("encode %s: %w", c.name, err)
 			}
 		case kBool:
-			if c.bool(r) {
+			if c.bool(p) {
 				b = append(b, k.yes...)
 			} else {
 				b = append(b, k.zero...)
 			}
 		case kAddr:
-			b = append(appendAddr(append(append(b, k.key...), '"'), c.addr(r)), '"')
+			b = append(appendAddr(append(append(b, k.key...), '"'), c.addr(p)), '"')
 		case kTime:
-			b = append(n.stamp.append(append(append(b, k.key...), '"'), c.time(r)), '"')
+			if rec.quoteTime {
+				b = append(rec.stamps[i].append(append(append(b, k.key...), '"'), c.time(p)), '"')
+			} else {
+				b = rec.stamps[i].append(append(b, k.key...), c.time(p))
+			}
 		}
 	}
 	return b, nil
 }
 
-func (n *ndjsonWriter) appendInt(b []byte, k *ndjsonKey, v int64) []byte {
+func appendNDJSONInt(b []byte, k *ndjsonKey, v int64) []byte {
 	if v == 0 {
 		return append(b, k.zero...)
 	}

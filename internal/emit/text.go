@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
@@ -25,17 +26,21 @@ type textWriter struct {
 	lines
 	header    bool // print column names at all
 	headerDue bool
-	started   bool  // a tick has ended: the first one prints its header even without rows
-	widths    []int // current width of each column, in runes
+	cols      []textColumn // textColumns, or the columns of --fields (textfields.go)
+	marks     bool         // flag closed and partial rows (textColumns only)
+	stamp     stamp        // the tick line's time
+	noun      string       // what the tick line counts: "flow" (""), or "group"
+	started   bool         // a tick has ended: the first one prints its header even without rows
+	widths    []int        // current width of each column, in runes
 
 	// The tick being written and its cells: cell j of row i is
-	// arena[ends[k-1]:ends[k]] with k = i*len(textColumns)+j.
-	tick  Tick
-	rows  int
-	marks []string
-	grew  bool // a column widened during this tick
-	arena []byte
-	ends  []int
+	// arena[ends[k-1]:ends[k]] with k = i*len(cols)+j.
+	tick     Tick
+	rows     int
+	rowMarks []string
+	grew     bool // a column widened during this tick
+	arena    []byte
+	ends     []int
 }
 
 // textColumn is one column of the text format: a name, an alignment
@@ -83,9 +88,14 @@ var textColumns = []textColumn{
 const columnGap = "  "
 
 func newText(w io.Writer, header bool) *textWriter {
-	t := &textWriter{lines: newLines(w), header: header, headerDue: header}
-	t.widths = make([]int, len(textColumns))
-	for j, c := range textColumns {
+	return newTextWith(w, header, textColumns, true, "")
+}
+
+func newTextWith(w io.Writer, header bool, cols []textColumn, marks bool, timeFormat string) *textWriter {
+	t := &textWriter{lines: newLines(w), header: header, headerDue: header, cols: cols, marks: marks}
+	t.stamp.format = timeFormat
+	t.widths = make([]int, len(cols))
+	for j, c := range cols {
 		t.widths[j] = max(c.width, len(c.name))
 	}
 	return t
@@ -94,17 +104,23 @@ func newText(w io.Writer, header bool) *textWriter {
 // Begin implements Writer.
 func (t *textWriter) Begin(tick Tick) error {
 	t.tick, t.rows, t.grew = tick, 0, false
-	t.arena, t.ends, t.marks = t.arena[:0], t.ends[:0], t.marks[:0]
+	t.arena, t.ends, t.rowMarks = t.arena[:0], t.ends[:0], t.rowMarks[:0]
 	return t.err
 }
 
 // Row implements Writer: it formats the row's cells and widens the
 // columns that need it; the lines are written by End.
-func (t *textWriter) Row(r *conn.Row) error {
+func (t *textWriter) Row(r *conn.Row) error { return t.record(unsafe.Pointer(r)) }
+
+// record formats the cells of the record at p: a conn.Row, or a
+// conn.GroupRow, which starts with one (the cells of textColumnsOf read
+// it by offsets).
+func (t *textWriter) record(p unsafe.Pointer) error {
 	if t.err != nil {
 		return t.err
 	}
-	for j, c := range textColumns {
+	r := (*conn.Row)(p)
+	for j, c := range t.cols {
 		start := len(t.arena)
 		t.arena = c.cell(t.arena, r)
 		t.ends = append(t.ends, len(t.arena))
@@ -112,7 +128,11 @@ func (t *textWriter) Row(r *conn.Row) error {
 			t.widths[j], t.grew = n, true
 		}
 	}
-	t.marks = append(t.marks, marker(r))
+	mark := ""
+	if t.marks {
+		mark = marker(r)
+	}
+	t.rowMarks = append(t.rowMarks, mark)
 	t.rows++
 	return nil
 }
@@ -134,15 +154,15 @@ func (t *textWriter) End() error {
 	if t.headerDue {
 		t.headerDue = false
 		start := len(t.buf)
-		t.writeLine(func(j int) []byte { return []byte(textColumns[j].name) }, "")
+		t.writeLine(func(j int) []byte { return []byte(t.cols[j].name) }, "")
 		if err := t.done(start); err != nil {
 			return err
 		}
 	}
 	for i := range t.rows {
-		base := i * len(textColumns)
+		base := i * len(t.cols)
 		start := len(t.buf)
-		t.writeLine(func(j int) []byte { return t.cell(base + j) }, t.marks[i])
+		t.writeLine(func(j int) []byte { return t.cell(base + j) }, t.rowMarks[i])
 		if err := t.done(start); err != nil {
 			return err
 		}
@@ -155,14 +175,18 @@ func (t *textWriter) writeTickLine() {
 	b := append(t.buf, "--- tick "...)
 	b = strconv.AppendInt(b, t.tick.N, 10)
 	b = append(b, "  "...)
-	b = t.tick.Time.UTC().AppendFormat(b, timestampLayout)
+	b = t.stamp.append(b, t.tick.Time)
 	b = append(b, "  "...)
 	b = strconv.AppendInt(b, int64(t.rows), 10)
-	if t.rows == 1 {
-		b = append(b, " flow ---\n"...)
-	} else {
-		b = append(b, " flows ---\n"...)
+	noun := t.noun
+	if noun == "" {
+		noun = "flow"
 	}
+	b = append(append(b, ' '), noun...)
+	if t.rows != 1 {
+		b = append(b, 's')
+	}
+	b = append(b, " ---\n"...)
 	t.buf = b
 }
 
@@ -179,8 +203,8 @@ func (t *textWriter) cell(k int) []byte {
 // no trailing blanks.
 func (t *textWriter) writeLine(cell func(j int) []byte, mark string) {
 	b := t.buf
-	last := len(textColumns) - 1
-	for j, c := range textColumns {
+	last := len(t.cols) - 1
+	for j, c := range t.cols {
 		v := cell(j)
 		pad := t.widths[j] - utf8.RuneCount(v)
 		if j > 0 {

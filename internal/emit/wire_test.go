@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/goccy/go-json"
 
@@ -41,9 +42,9 @@ func toWire(r *conn.Row) reflect.Value {
 	for i, c := range columns {
 		switch c.kind {
 		case kAddr:
-			v.Elem().Field(i).SetString(string(appendAddr(nil, c.addr(r))))
+			v.Elem().Field(i).SetString(string(appendAddr(nil, c.addr(unsafe.Pointer(r)))))
 		case kTime:
-			v.Elem().Field(i).SetString(c.time(r).UTC().Format(timestampLayout))
+			v.Elem().Field(i).SetString(c.time(unsafe.Pointer(r)).UTC().Format(timestampLayout))
 		default:
 			v.Elem().Field(i).Set(rv.Field(i))
 		}

@@ -130,9 +130,13 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		return err
 	}
 	for _, h := range append(append([]hook{}, common...), hooks...) {
-		l, err := attachHook(s.progs.Programs[h.prog], h)
+		l, smallPool, err := attachHook(s.progs.Programs[h.prog], h)
 		if err != nil {
 			return explainAttach(h, err)
+		}
+		if smallPool != nil && !s.smallPool {
+			s.smallPool = true
+			s.gap("exact bytes while more socket calls wait in the kernel at once than the default kretprobe pool holds (threads blocked in recv(), say): a pool of %d needs tracefs (%v)", retprobeMaxActive, smallPool)
 		}
 		s.links = append(s.links, l)
 		s.hooks = append(s.hooks, h.String())

@@ -3,14 +3,17 @@ package source
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tcptop/tcptop/internal/testnet"
 )
 
 // expectedPaths are exactly the hook paths the test machine offers, from
-// TCPTOP_EXPECT_HOOKS (comma-separated; .ci/run sets it for the host and
-// the VM), so that a path silently appearing or vanishing fails the test.
-// Unset, any path may work or not, but one must.
+// TCPTOP_EXPECT_HOOKS (comma-separated; .ci/run and scripts/vm-test.sh set
+// it from scripts/kernels.conf), so that a path silently appearing or
+// vanishing fails the test. Unset, any path may work or not, but one must.
 func expectedPaths() []string {
 	v := os.Getenv("TCPTOP_EXPECT_HOOKS")
 	if v == "" {
@@ -19,14 +22,49 @@ func expectedPaths() []string {
 	return strings.Split(v, ",")
 }
 
+// exactChecks are what every hook path must get exactly right: the bytes,
+// pids and close records of a TCP transfer and the per-peer UDP flows of
+// an unconnected server socket, over IPv4 and IPv6, and 200 connections
+// opened and closed between two ticks (accepted sockets are where paths
+// without bpf_get_socket_cookie depend on sockops). Each is a subtest, so
+// `go test -v` lists per path the checks that ran.
+var exactChecks = []struct {
+	name  string
+	check func(*testing.T, *Source)
+}{
+	{"tcp-127.0.0.1", func(t *testing.T, s *Source) { checkTCPTransfer(t, s, "127.0.0.1") }},
+	{"tcp-::1", func(t *testing.T, s *Source) { checkTCPTransfer(t, s, "::1") }},
+	{"udp-127.0.0.1", func(t *testing.T, s *Source) { checkUDPPeers(t, s, "127.0.0.1") }},
+	{"udp-[::1]", func(t *testing.T, s *Source) { checkUDPPeers(t, s, "[::1]") }},
+	{"tcp-200-short-lived", checkShortLived},
+	{"tcp-beside-64-blocked-readers", checkBesideBlockedReaders},
+}
+
+// checkBesideBlockedReaders checks a TCP transfer while 64 threads of
+// another process wait in a blocking recv(), as in a thread-per-connection
+// server: each of them is inside inet_recvmsg the whole time.
+func checkBesideBlockedReaders(t *testing.T, s *Source) {
+	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
+	defer sink.Release()
+	blocked := testnet.Start(t, "tt-blocked", "", "tcp-blocked", "127.0.0.1:"+strconv.Itoa(sink.Port), "64")
+	defer blocked.Release()
+	checkTCPTransfer(t, s, "127.0.0.1")
+}
+
+func runExactChecks(t *testing.T, s *Source) {
+	for _, c := range exactChecks {
+		t.Run(c.name, func(t *testing.T) { c.check(t, s) })
+	}
+}
+
 // TestEveryHookPathExact forces each send/receive hook path this kernel
-// offers and checks exact bytes, pids and UDP peers through it. A path the
-// kernel lacks is reported, not tested; a path the machine is expected to
-// have must work.
+// offers and runs the exact checks through it, then does the same with
+// auto, which must pick the first path offered. A path the kernel lacks is
+// reported, not tested; a path the machine is expected to have must work.
 func TestEveryHookPathExact(t *testing.T) {
 	requireRoot(t)
 	want := expectedPaths()
-	tested := 0
+	var offered []string
 	for _, path := range []string{HooksTracepoint, HooksFexit, HooksKprobe} {
 		s, err := Open(Config{Hooks: path, Warn: t.Logf})
 		if err != nil {
@@ -43,18 +81,27 @@ func TestEveryHookPathExact(t *testing.T) {
 		if got := s.Path(); got != path {
 			t.Errorf("forced %s, got %s", path, got)
 		}
-		tested++
+		offered = append(offered, path)
 		t.Run(path, func(t *testing.T) {
 			defer s.Close()
-			checkTCPTransfer(t, s, "127.0.0.1")
-			checkTCPTransfer(t, s, "::1")
-			checkUDPPeers(t, s, "127.0.0.1")
-			checkUDPPeers(t, s, "[::1]")
+			runExactChecks(t, s)
 		})
 	}
-	if tested == 0 {
+	if len(offered) == 0 {
 		t.Fatal("no hook path works on this kernel")
 	}
+	t.Run(HooksAuto, func(t *testing.T) {
+		s, err := Open(Config{Hooks: HooksAuto, Warn: t.Logf})
+		if err != nil {
+			t.Fatalf("auto: %v", err)
+		}
+		defer s.Close()
+		t.Logf("auto attached %s", s.Path())
+		if s.Path() != offered[0] {
+			t.Errorf("auto attached %s, want %s, the first path offered (of %v)", s.Path(), offered[0], offered)
+		}
+		runExactChecks(t, s)
+	})
 	for _, p := range want {
 		if !slices.Contains([]string{HooksTracepoint, HooksFexit, HooksKprobe}, p) {
 			t.Errorf("TCPTOP_EXPECT_HOOKS names unknown path %q", p)

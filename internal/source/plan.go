@@ -173,21 +173,39 @@ func cookieHelperAvailable() bool {
 	return major > 5 || (major == 5 && minor >= 12)
 }
 
-// attachHook attaches one send/receive or state program.
-func attachHook(prog *ebpf.Program, h hook) (link.Link, error) {
+// retprobeMaxActive is how many calls of a kretprobed function may be in
+// flight at once (the most the kernel accepts). The kernel's default pool
+// is num_possible_cpus() instances without CONFIG_PREEMPTION (Debian's
+// arm64 and 5.10 kernels), max(10, 2*CPUs) with it; a call beyond the pool
+// is not seen returning, and its bytes are lost. Every thread blocked in
+// recv() holds one for as long as it waits.
+const retprobeMaxActive = 4096
+
+// attachHook attaches one send/receive or state program. smallPool is
+// set when a kretprobe got only the kernel's default pool: a larger one
+// is set through tracefs, which may not be mounted or writable.
+func attachHook(prog *ebpf.Program, h hook) (l link.Link, smallPool error, err error) {
 	switch h.kind {
 	case kprobe:
-		return link.Kprobe(h.target, prog, nil)
+		l, err = link.Kprobe(h.target, prog, nil)
 	case kretprobe:
-		return link.Kretprobe(h.target, prog, nil)
+		l, smallPool = link.Kretprobe(h.target, prog, &link.KprobeOptions{RetprobeMaxActive: retprobeMaxActive})
+		if smallPool != nil {
+			l, err = link.Kretprobe(h.target, prog, nil)
+		}
+	default:
+		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
 	}
-	return link.AttachTracing(link.TracingOptions{Program: prog})
+	return l, smallPool, err
 }
 
 // explainAttach turns the errors users will meet into the missing feature.
 func explainAttach(h hook, err error) error {
 	kind := map[hookKind]string{tracing: "tracing", kprobe: "kprobe", kretprobe: "kretprobe"}[h.kind]
 	switch {
+	case errors.Is(err, ebpf.ErrNotSupported) && h.kind == tracing:
+		// fexit programs load on arm64 before 6.4 but cannot attach.
+		return fmt.Errorf("%s on %s: not supported by this kernel (fexit on kernel functions needs ftrace direct calls: x86-64 5.5+, arm64 6.4+): %w", kind, h.target, err)
 	case errors.Is(err, ebpf.ErrNotSupported):
 		return fmt.Errorf("%s on %s: not supported by this kernel (for kprobes: CONFIG_KPROBES): %w", kind, h.target, err)
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):

@@ -76,6 +76,7 @@ type Source struct {
 	tick      uint32
 	lastSweep time.Time
 	forceScan bool // the hot list overflowed: look for closed entries in the table
+	smallPool bool // kretprobes with the kernel's default pool: reported
 
 	tcp     tcpState
 	names   commCache
@@ -210,6 +211,7 @@ func (s *Source) detach() error {
 	}
 	s.links, s.hooks, s.gaps, s.path = nil, nil, nil, ""
 	s.iters = iterators{}
+	s.smallPool = false
 	errs = append(errs, s.objs.tcptopMaps.Close())
 	for _, c := range s.extra {
 		c.Close()

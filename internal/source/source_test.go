@@ -178,6 +178,7 @@ func ssSegs(t *testing.T, port int) (in, out uint64) {
 }
 
 func TestTCPPacketsMatchKernelSegments(t *testing.T) {
+	testnet.RequireTool(t, "ss")
 	s := openSource(t)
 	rec := newRecorder(s)
 	sink := testnet.Start(t, "tt-sink", "", "tcp-server", "127.0.0.1:0", "300000", "200000")

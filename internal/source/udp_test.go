@@ -78,6 +78,7 @@ func TestUDPExpiryRacingADatagram(t *testing.T) {
 // netns creates a network namespace with loopback up, removed at cleanup.
 func netns(t *testing.T, name string) {
 	t.Helper()
+	testnet.RequireTool(t, "ip", "netns", "list")
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}

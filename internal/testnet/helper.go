@@ -123,3 +123,40 @@ func RequireRoot(t testing.TB) {
 	}
 	t.Skip("kernel test needs root")
 }
+
+// RequireTool makes sure the external command a test drives is here, and
+// returns its path: name in $PATH and, with args, `name args...`
+// succeeding (busybox's ip has no `netns`, say). The test VMs
+// (TCPTOP_VM=1, set by scripts/vm-init.sh) lack such tools on purpose:
+// there the test skips with the reason. On any other machine CI=true
+// makes a missing tool a failure (scripts/deps.sh installs them); a
+// developer without it gets a skip.
+func RequireTool(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	path, err := toolWorks(name, args)
+	if err == nil {
+		return path
+	}
+	switch {
+	case os.Getenv("TCPTOP_VM") == "1":
+		t.Skipf("needs %v, which the test VM lacks", err)
+	case os.Getenv("CI") == "true":
+		t.Fatalf("needs %v; CI=true: refusing to skip (scripts/deps.sh installs it)", err)
+	}
+	t.Skipf("needs %v", err)
+	return ""
+}
+
+func toolWorks(name string, args []string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s (not in $PATH)", name)
+	}
+	if len(args) == 0 {
+		return path, nil
+	}
+	if err := exec.Command(path, args...).Run(); err != nil {
+		return "", fmt.Errorf("%q (it fails: %v)", strings.Join(append([]string{name}, args...), " "), err)
+	}
+	return path, nil
+}

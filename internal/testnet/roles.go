@@ -7,17 +7,20 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
+	"time"
 )
 
 // roles maps a role name to its code. Every role prints "ready <port>"
 // once it can be talked to (port 0 if it has none).
 var roles = map[string]func(args []string) error{
-	"tcp-server": tcpServer,
-	"tcp-client": tcpClient,
-	"tcp-sink":   tcpSink,
-	"tcp-many":   tcpMany,
-	"udp-server": udpServer,
-	"udp-client": udpClient,
+	"tcp-server":  tcpServer,
+	"tcp-client":  tcpClient,
+	"tcp-sink":    tcpSink,
+	"tcp-many":    tcpMany,
+	"tcp-blocked": tcpBlocked,
+	"udp-server":  udpServer,
+	"udp-client":  udpClient,
 }
 
 func atoi(s string) int {
@@ -179,5 +182,35 @@ func udpClient(args []string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// tcpBlocked ADDR N: open N connections and block one thread in a blocking
+// read(2) on each, until released: a thread-per-connection server. Every
+// such thread sits inside inet_recvmsg for as long as it waits.
+func tcpBlocked(args []string) error {
+	var conns []net.Conn // referenced, so that no finalizer closes them
+	for range atoi(args[1]) {
+		c, err := net.Dial("tcp", args[0])
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		raw, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		var fd int
+		if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+			return err
+		}
+		if err := syscall.SetNonblock(fd, false); err != nil {
+			return err
+		}
+		go func() { _, _ = syscall.Read(fd, make([]byte, 1)) }()
+	}
+	time.Sleep(500 * time.Millisecond) // for every reader to block
+	ready(0)
+	waitRelease()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -141,24 +142,27 @@ func report(rd *reader, l *load, samples []sampleRow, hwm int64, d time.Duration
 	defer rd.mu.Unlock()
 	var problems []string
 	// Every short-lived connection: closed once, exact. A port may serve
-	// several connections in a long run: the i-th close seen from a port
-	// is the i-th connection that finished from it.
+	// several connections in a long run, and two of them finishing in the
+	// same tick are written in key order, not in the order they finished:
+	// each connection takes one close from its port with its exact bytes.
 	exact := 0
 	byPort := map[int][]shortConn{}
 	for _, c := range l.done {
 		byPort[c.port] = append(byPort[c.port], c)
 	}
 	for port, conns := range byPort {
-		got := rd.closed[port]
+		got := append([]record(nil), rd.closed[port]...)
 		if len(got) != len(conns) {
 			problems = append(problems, fmt.Sprintf("port %d: %d connections, %d closed records", port, len(conns), len(got)))
 			continue
 		}
-		for i, c := range conns {
-			if got[i].BytesOut != c.out || got[i].BytesIn != c.in {
-				problems = append(problems, fmt.Sprintf("connection from port %d: closed with %d out/%d in, sent %d/%d", port, got[i].BytesOut, got[i].BytesIn, c.out, c.in))
+		for _, c := range conns {
+			i := slices.IndexFunc(got, func(r record) bool { return r.BytesOut == c.out && r.BytesIn == c.in })
+			if i < 0 {
+				problems = append(problems, fmt.Sprintf("connection from port %d: sent %d/%d, no close with those bytes among %v", port, c.out, c.in, got))
 				continue
 			}
+			got = slices.Delete(got, i, i+1)
 			exact++
 		}
 	}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// logger writes tcptop's lines on stderr: "tcptop: ..." (--log-format
+// text), or one JSON object per line (--log-format json):
+//
+//	{"time":"2026-01-02T15:04:05.123456Z","level":"warn","msg":"..."}
+//
+// time is when the line was written (UTC, the timestamp's format); level
+// is "error" (what tcptop exits with), "warn" (something was lost or
+// looks wrong) or "info" (-v, and --stats in CSV and text). A JSON line
+// is written with one Write.
+type logger struct {
+	w    io.Writer
+	json bool
+	now  func() time.Time
+}
+
+// newLogger returns a logger of text lines.
+func newLogger(w io.Writer) logger { return newLogFormat(w, "text") }
+
+// newLogFormat returns a logger of lines in format (--log-format).
+func newLogFormat(w io.Writer, format string) logger {
+	return logger{w: w, json: format == "json", now: time.Now}
+}
+
+// logFor is the logger for args before they are parsed: a usage error
+// is written as --log-format (or TCPTOP_LOG_FORMAT) asks, if it can tell.
+func logFor(args []string, w io.Writer) logger {
+	format := os.Getenv(EnvPrefix + "_LOG_FORMAT")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
+			format = v
+		} else if a == "--log-format" && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return newLogFormat(w, format)
+}
+
+// printf logs a warning.
+func (l logger) printf(format string, args ...any) { l.log("warn", fmt.Sprintf(format, args...), nil) }
+
+// infof logs what -v asks for.
+func (l logger) infof(format string, args ...any) { l.log("info", fmt.Sprintf(format, args...), nil) }
+
+// errorf logs what tcptop exits with.
+func (l logger) errorf(format string, args ...any) { l.log("error", fmt.Sprintf(format, args...), nil) }
+
+// log writes one line. extra, a JSON object's members without braces
+// (`"a":1,"b":2`), is added to a JSON line after msg.
+func (l logger) log(level, msg string, extra []byte) {
+	if !l.json {
+		fmt.Fprintf(l.w, "tcptop: %s\n", msg)
+		return
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"time":"`)
+	b.WriteString(l.now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+	b.WriteString(`","level":"`)
+	b.WriteString(level)
+	b.WriteString(`","msg":`)
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(msg)     // a string always encodes
+	b.Truncate(b.Len() - 1) // Encode's newline
+	if len(extra) > 0 {
+		b.WriteByte(',')
+		b.Write(extra)
+	}
+	b.WriteString("}\n")
+	_, _ = l.w.Write(b.Bytes())
+}

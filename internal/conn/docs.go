@@ -1,0 +1,73 @@
+package conn
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The sections of docs/fields.md after the table of flow fields.
+
+func writeTimeFormats(b *strings.Builder) {
+	b.WriteString("\n## Times (`--time-format`)\n\n")
+	b.WriteString("`timestamp` and `start` are written in one of three forms, the same in NDJSON, CSV and\n")
+	b.WriteString("text (and in the text format's tick line); `--where` sees them as times whatever the form.\n\n")
+	b.WriteString("| `--time-format` | written as | NDJSON type | example |\n|---|---|---|---|\n")
+	b.WriteString("| `rfc3339` (default) | UTC, RFC 3339 with a fixed six-digit fraction | string | `\"2026-01-02T15:04:05.123456Z\"` |\n")
+	b.WriteString("| `unix` | seconds since 1970, with a fixed six-digit fraction (microseconds) | number | `1767366245.123456` |\n")
+	b.WriteString("| `unix_ms` | whole milliseconds since 1970 (the fraction truncated) | integer | `1767366245123` |\n")
+}
+
+func writeGroupFields(b *strings.Builder) {
+	b.WriteString("\n## Grouped rows (`--group-by`)\n\n")
+	b.WriteString("With `--group-by KEYS` (schema fields, comma-separated: `comm`, `remote_addr,remote_port`,\n")
+	b.WriteString("`container_id`), each tick writes one row per distinct value of the keys instead of one per\n")
+	b.WriteString("flow. `--where` picks the flows first; the groups are made of the rows that pass (with\n")
+	b.WriteString("`--changed`, of the changed rows only). A grouped row has these fields, in this order, and\n")
+	b.WriteString("`--fields` picks among them. Rows are ordered by `rate_in + rate_out` descending, then by\n")
+	b.WriteString("the keys in the order given (numbers and addresses numerically, text bytewise, false\n")
+	b.WriteString("before true). The keys cannot be `timestamp`, `tick` or a summed field.\n\n")
+	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
+	row := func(name string, kind Kind, doc string) {
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", name, kind, strings.ReplaceAll(doc, "|", `\|`))
+	}
+	for _, n := range groupHead {
+		f, _ := FieldByName(n)
+		row(n, f.Kind, "As in the flow rows of the tick.")
+	}
+	b.WriteString("| *KEYS* | | Each field of `--group-by`, in the order given, with the group's value. |\n")
+	row(groupOwn[0].Name, groupOwn[0].Kind, groupOwn[0].Doc)
+	for _, n := range GroupSums {
+		f, _ := FieldByName(n)
+		row(n, f.Kind, "Sum of `"+n+"` over the group's flows.")
+	}
+	for _, f := range groupOwn[1:] {
+		row(f.Name, f.Kind, f.Doc)
+	}
+}
+
+func writeStatsFields(b *strings.Builder) {
+	b.WriteString("\n## Stats records (`--stats`)\n\n")
+	b.WriteString("With `--stats`, every tick ends with one more record that says how tcptop itself is doing,\n")
+	b.WriteString("even when the tick has no rows, so an idle host still shows that tcptop is alive. In\n")
+	b.WriteString("NDJSON it is a line of its own on stdout, told apart by its `type` key (flow and grouped\n")
+	b.WriteString("rows have none); CSV and text cannot mix records of two shapes, so there it goes to stderr\n")
+	b.WriteString("as a log line (`tcptop: stats tick=3 rows=12 ...`, or a JSON object with these keys and\n")
+	b.WriteString("`msg` with `--log-format=json`). `--fields` does not apply to it. The live screen writes none\n")
+	b.WriteString("(its status line shows the drops).\n\n")
+	b.WriteString("| name | type | meaning |\n|---|---|---|\n")
+	for _, f := range StatsFields {
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
+	}
+}
+
+// GroupFieldNames lists the names a grouped row of keys has, for --fields
+// and its error message.
+func GroupFieldNames(keys []string) []string {
+	fs := GroupFields(keys)
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+	}
+	return slices.Clip(out)
+}

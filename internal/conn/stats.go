@@ -1,0 +1,36 @@
+package conn
+
+import (
+	"reflect"
+	"time"
+)
+
+// Stats is the record --stats adds to each tick: how tcptop itself is
+// doing. Counters "since start" only grow; the rest are as of the tick.
+type Stats struct {
+	Type      string    `json:"type" doc:"Always \"stats\": what tells this record from a flow or grouped row, which have no type key."`
+	Timestamp time.Time `json:"timestamp" doc:"When the tick's counters were read, as in the tick's rows (see --time-format)."`
+	Tick      int64     `json:"tick" doc:"The tick, as in its rows."`
+
+	Rows     int64 `json:"rows" doc:"Records written this tick: flow rows that passed --where, or grouped rows with --group-by."`
+	Flows    int64 `json:"flows" doc:"Flows tcptop tracks after this tick: TCP connections and UDP flows known (tcp_flows + udp_flows)."`
+	TCPFlows int64 `json:"tcp_flows" doc:"TCP connections tracked."`
+	UDPFlows int64 `json:"udp_flows" doc:"UDP flows tracked."`
+
+	TCPTableEntries int64 `json:"tcp_table_entries" doc:"Entries in the kernel's TCP connection table now: its fill, against tcp_table_size. A full table leaves new connections untracked (tcp_untracked)."`
+	TCPTableSize    int64 `json:"tcp_table_size" doc:"Capacity of the kernel's TCP connection table."`
+	UDPTableEntries int64 `json:"udp_table_entries" doc:"Entries in the kernel's UDP flow table now, against udp_table_size. A full table drops datagrams from the counts (udp_dropped)."`
+	UDPTableSize    int64 `json:"udp_table_size" doc:"Capacity of the kernel's UDP flow table."`
+
+	TCPUntracked int64 `json:"tcp_untracked" doc:"TCP connections the kernel side could not track (its table was full) since start: their counters are read from the sockets each tick instead."`
+	UDPDropped   int64 `json:"udp_dropped" doc:"UDP datagrams not counted since start: the UDP flow table was full."`
+	HotListFull  int64 `json:"hot_list_full" doc:"Times since start a connection's news waited for the next sweep (every 10 s) because the list of connections that moved was full."`
+	EventsLost   int64 `json:"events_lost" doc:"Close records since start that found the ring buffer full (they are read from the table instead: no row is lost)."`
+	TicksLate    int64 `json:"ticks_late" doc:"Ticks since start that began more than half an interval after the previous tick's end was due: tcptop's own work, or the machine, held them up."`
+	TicksJoined  int64 `json:"ticks_joined" doc:"Ticks since start that were joined into the next because the reader of stdout fell behind (the next covers their time)."`
+	CPUMillis    int64 `json:"cpu_ms" doc:"CPU time tcptop used since start, user and system, in milliseconds (getrusage)."`
+	RSSBytes     int64 `json:"rss_bytes" doc:"tcptop's resident memory now, in bytes (VmRSS of /proc/self/status)."`
+}
+
+// StatsFields is the schema of Stats records, in output order.
+var StatsFields = taggedFields(reflect.TypeFor[Stats](), 0)

@@ -1,0 +1,140 @@
+package testnet
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/cgroup"
+)
+
+func init() {
+	roles["tcp-client-gated"] = tcpClientGated
+}
+
+// tcpClientGated ADDR LOCALPORT OUT IN: print ready, wait for a line on
+// stdin (the test moves the process into a cgroup meanwhile), then
+// connect from LOCALPORT, send OUT bytes, read IN bytes, and hold the
+// connection until stdin closes.
+func tcpClientGated(args []string) error {
+	ready(0)
+	in := bufio.NewReader(os.Stdin)
+	if _, err := in.ReadString('\n'); err != nil {
+		return fmt.Errorf("wait for go: %w", err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{Port: atoi(args[1])}}
+	c, err := d.Dial("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write(make([]byte, atoi(args[2]))); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, c, int64(atoi(args[3]))); err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, in)
+	return nil
+}
+
+// Say writes a line to the helper's stdin (tcp-client-gated waits for
+// one).
+func (h *Helper) Say(t testing.TB, line string) {
+	t.Helper()
+	if _, err := io.WriteString(h.stdin, line+"\n"); err != nil {
+		t.Fatalf("helper %s: %v", h.Name, err)
+	}
+}
+
+// Cgroup is a cgroup v2 made for a test under the hierarchy's root.
+type Cgroup struct {
+	Dir  string // its directory
+	Path string // relative to the hierarchy's root, as tcptop writes it
+	ID   uint64 // its id (the directory's inode number)
+}
+
+var cgroupSeq atomic.Int64
+
+// NewCgroup makes the cgroup tcptop-test-PID-N/name under the cgroup v2
+// hierarchy; it is removed when the test ends, after its processes are
+// moved back to the root.
+func NewCgroup(t testing.TB, name string) *Cgroup {
+	t.Helper()
+	root, err := cgroup.Mount()
+	if err != nil {
+		t.Fatalf("cgroup v2: %v", err)
+	}
+	parent := filepath.Join(root, fmt.Sprintf("tcptop-test-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
+	dir := filepath.Join(parent, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("make cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(b)) {
+			_ = os.WriteFile(filepath.Join(root, "cgroup.procs"), []byte(pid), 0)
+		}
+		for _, d := range []string{dir, parent} {
+			for i := 0; os.Remove(d) != nil && i < 50; i++ {
+				time.Sleep(20 * time.Millisecond) // a process still leaving
+			}
+		}
+	})
+	var st os.FileInfo
+	if st, err = os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	return &Cgroup{Dir: dir, Path: strings.TrimPrefix(dir, root), ID: inode(st)}
+}
+
+// Add moves process pid into the cgroup.
+func (c *Cgroup) Add(t testing.TB, pid int) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(c.Dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatalf("move %d into %s: %v", pid, c.Path, err)
+	}
+}
+
+// Netns makes a network namespace with its loopback up and returns its
+// name and inode number (what tcptop writes as netns); it is deleted when
+// the test ends.
+func Netns(t testing.TB, prefix string) (name string, ino uint64) {
+	t.Helper()
+	RequireTool(t, "ip", "netns", "list")
+	name = fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, cgroupSeq.Add(1))
+	for _, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "set", "lo", "up"}} {
+		if out, err := runIP(args...); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if args[1] == "add" {
+			t.Cleanup(func() { _, _ = runIP("netns", "del", name) })
+		}
+	}
+	st, err := os.Stat(filepath.Join("/run/netns", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name, inode(st)
+}
+
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+func runIP(args ...string) ([]byte, error) {
+	return exec.Command("ip", args...).CombinedOutput()
+}

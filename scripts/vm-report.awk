@@ -1,0 +1,96 @@
+# Summarises one kernel's test log (the serial console of a test VM, see
+# vm-init.sh): per hook path, the exact-value checks of
+# TestEveryHookPathExact that passed; the tests that ran on auto; every
+# skipped test with its reason; failures. Exits 1 unless the run finished,
+# every test passed, every path in `offers` was forced and checked, auto
+# chose the preferred one, and every path in `lacks` was reported missing.
+#
+#   awk -v name=5.10 -v offers=fexit,kprobe -v lacks=tracepoint -f vm-report.awk LOG
+
+function fail(msg) { problems[++nproblems] = msg }
+
+# wrap prints words after a label, folded at about 100 columns.
+function wrap(label, words,    n, w, i, line) {
+	n = split(words, w, " ")
+	line = label
+	for (i = 1; i <= n; i++) {
+		if (length(line) + length(w[i]) > 100) { print line; line = "        " }
+		line = line " " w[i]
+	}
+	print line
+}
+
+/TCPTOP-VM-KERNEL / { sub(/.*TCPTOP-VM-KERNEL /, ""); kernel = $2 " (" $3 ")" }
+/^TCPTOP-VM-ERROR / { sub(/^TCPTOP-VM-ERROR /, ""); fail($0) }
+/^TCPTOP-VM-END / { ended[$2] = 1; rc[$2] = substr($3, 4); secs[$2] = substr($4, 9) }
+/^TCPTOP-VM-DONE/ { done = 1 }
+/^=== (RUN|CONT|NAME) / { cur = $3 }
+# t.Log lines: "    file_test.go:42: message", indented by depth.
+/^ +[A-Za-z0-9_]+\.go:[0-9]+: / {
+	msg = $0
+	sub(/^ +[A-Za-z0-9_]+\.go:[0-9]+: /, "", msg)
+	said[cur] = msg
+	if (match(msg, /^hook path [a-z]+ not offered here/)) {
+		split(msg, w, " ")
+		missing[w[3]] = msg
+	}
+	if (match(msg, /^auto attached [a-z]+/)) { split(msg, w, " "); auto = w[3] }
+}
+/^ *--- (PASS|FAIL|SKIP): / {
+	status = $2; sub(/:$/, "", status)
+	test = $3
+	order[++ntests] = test
+	result[test] = status
+}
+/^panic: / { fail("the test binary panicked: " $0) }
+
+END {
+	print "-------- " name " report: kernel " (kernel ? kernel : "unknown")
+	if (!done) fail("the run did not finish (VM timed out or crashed: see the log)")
+	split("source cli", bins, " ")
+	for (i = 1; i <= 2; i++) {
+		b = bins[i]
+		if (!(b in ended)) { fail(b " tests did not run to the end"); continue }
+		printf "  %s tests: exit %s in %s s\n", b, rc[b], secs[b]
+		if (rc[b] != 0) fail(b " tests exited " rc[b])
+	}
+
+	# Per path: the checks of TestEveryHookPathExact/<path>/<check>.
+	npref = split("tracepoint fexit kprobe", pref, " ")
+	split(offers, off, ","); for (i in off) offered[off[i]] = 1
+	for (i = 1; i <= ntests; i++) {
+		n = split(order[i], part, "/")
+		if (part[1] != "TestEveryHookPathExact" || n != 3) continue
+		if (result[order[i]] == "PASS") checks[part[2]] = checks[part[2]] " " part[3]
+	}
+	want_auto = ""
+	for (i = 1; i <= npref; i++) if (!want_auto && pref[i] in offered) want_auto = pref[i]
+	for (i = 1; i <= npref; i++) {
+		p = pref[i]
+		if (p in offered) {
+			wrap("  path " p ", forced: exact checks passed:", checks[p])
+			if (checks[p] == "") fail("path " p " is offered but no exact-value check passed on it")
+		} else if (p in missing) {
+			print "  path " p ": not offered, as expected: " missing[p]
+		} else {
+			fail("path " p " must be missing here, but the tests never reported it missing")
+		}
+	}
+	wrap("  path auto (attached " (auto ? auto : "?") "): exact checks passed:", checks["auto"])
+	if (checks["auto"] == "") fail("no exact-value check passed on auto")
+	if (auto != "" && auto != want_auto) fail("auto attached " auto ", want " want_auto " (the first offered)")
+
+	for (i = 1; i <= ntests; i++) {
+		t = order[i]
+		if (result[t] == "FAIL") { failed = failed " " t; continue }
+		if (t ~ /\// || t == "TestEveryHookPathExact") continue
+		if (result[t] == "PASS") { passed = passed " " t; npassed++ }
+		if (result[t] == "SKIP") skipped[++nskipped] = t ": " said[t]
+	}
+	wrap("  every other test, on auto (" (auto ? auto : "?") "): " npassed + 0 " passed:", passed)
+	printf "  skipped: %d\n", nskipped
+	for (i = 1; i <= nskipped; i++) print "    " skipped[i]
+	if (failed != "") fail("failed:" failed)
+	for (i = 1; i <= nproblems; i++) print "  FAIL: " problems[i]
+	exit nproblems > 0
+}
