@@ -132,6 +132,18 @@ static __always_inline void FN(diagnose)(const struct sock *sk, const struct tcp
 		RD_BYTES(c->cc, ops, name, TCPTOP_COMM_LEN);
 }
 
+/* read_ino notes the socket's inode number, for finding its owner in /proc
+ * (before 5.11). An accepted connection has none until accept() gives it
+ * a file: the re-reads try again while it is unknown. */
+static __always_inline void FN(read_ino)(const struct sock *sk, struct tcp_conn *c)
+{
+	const struct socket *sock = RD(sk, sk_socket);
+	const struct file *file = sock ? RD(sock, file) : 0;
+	const struct inode *inode = file ? RD(file, f_inode) : 0;
+	if (inode)
+		c->ino = RD(inode, i_ino);
+}
+
 /* snapshot copies the kernel's own per-connection counters. Once the
  * connection is in CLOSE they are kept as they were when it got there:
  * tcp_disconnect (after a failed connect(), or connect(AF_UNSPEC)) zeroes
@@ -148,6 +160,8 @@ static __always_inline void FN(snapshot)(const struct sock *sk, struct tcp_conn 
 		FN(diagnose)(sk, tp, c);
 	}
 	c->state = state;
+	if (!c->ino)
+		FN(read_ino)(sk, c);
 	/* connect() enters SYN_SENT before it picks the local port. */
 	if (c->tuple.sport == 0 || c->tuple.dport == 0)
 		FN(read_tuple)(sk, &c->tuple);
@@ -162,6 +176,7 @@ static __always_inline void FN(fill_untracked)(const struct sock *sk, struct tcp
 	FN(snapshot)(sk, c);
 	c->netns = FN(sock_netns)(sk);
 	c->err = RD(sk, sk_err);
+	c->sk = (__u64)sk; /* for userspace to have it re-read (its owner found in /proc) */
 	c->flags = CONN_UNTRACKED;
 }
 
@@ -202,11 +217,6 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		c->base_segs_in = c->segs_in;
 		c->base_segs_out = c->segs_out;
 	}
-	const struct socket *sock = RD(sk, sk_socket);
-	const struct file *file = sock ? RD(sock, file) : 0;
-	const struct inode *inode = file ? RD(file, f_inode) : 0;
-	if (inode)
-		c->ino = RD(inode, i_ino);
 	return c;
 }
 
@@ -289,7 +299,7 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 
 	struct udp_flow *f = bpf_map_lookup_elem(&udp_flows, &key);
 	if (!f) {
-		struct udp_flow fresh = {.start_ns = bpf_ktime_get_ns()};
+		struct udp_flow fresh = {.start_ns = bpf_ktime_get_ns(), .direction = out ? DIR_OUT : DIR_IN};
 		long err = bpf_map_update_elem(&udp_flows, &key, &fresh, BPF_NOEXIST);
 		if (err && err != -17) {
 			__sync_fetch_and_add(&udp_table_full, 1);

@@ -15,9 +15,12 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 {
 	/* Listening sockets are not connections. A child socket is cloned
-	 * from its listener, so it enters SYN_RECV "from" LISTEN. */
-	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate != TCP_SYN_RECV) ||
-	    (oldstate == TCP_CLOSE && newstate == TCP_CLOSE))
+	 * from its listener, so it enters SYN_RECV "from" LISTEN: on 5.10 (at least)
+	 * with the listener's cookie still in it (inet_csk_clone_lock sets
+	 * the state before it gives the child a cookie of its own) and no
+	 * peer port yet. The child gets its entry when it becomes
+	 * ESTABLISHED, with its own cookie (sockops names it just before). */
+	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN || (oldstate == TCP_CLOSE && newstate == TCP_CLOSE))
 		return 0;
 	if (sock_proto_btf(sk) != IPPROTO_TCP)
 		return 0;
@@ -82,6 +85,7 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 		__sync_fetch_and_add(&events_lost, 1);
 		if (c) {
 			snapshot_btf(sk, c);
+			c->end_ns = bpf_ktime_get_ns();
 			c->flags |= CONN_CLOSED;
 			hot_once_btf(cookie, sk);
 		}
@@ -98,6 +102,7 @@ int BPF_PROG(tcptop_closed, struct sock *sk)
 		fill_untracked_btf(sk, &r->conn);
 	}
 	r->conn.flags |= CONN_CLOSED;
+	r->conn.end_ns = bpf_ktime_get_ns();
 	if (c && !bpf_map_delete_elem(&tcp_conns, &cookie))
 		__sync_fetch_and_add(&tcp_deleted, 1);
 	bpf_map_delete_elem(&hot, &cookie);

@@ -86,6 +86,7 @@ struct tcp_conn {
 	__u32 _pad2;
 	__u64 delivery_rate; /* bytes/s */
 	__u64 pacing_rate;   /* bytes/s, ~0 for none */
+	__u64 end_ns;        /* bpf_ktime_get_ns when the socket was released (the closed record) */
 	char cc[TCPTOP_COMM_LEN]; /* congestion control */
 };
 
@@ -131,6 +132,8 @@ struct udp_flow {
 	__u32 pid;
 	__u32 uid;
 	char comm[TCPTOP_COMM_LEN];
+	__u8 direction; /* DIR_OUT: the first datagram tcptop saw was sent, DIR_IN: received */
+	__u8 _pad[7];
 };
 
 /* Peer address of the datagram a thread is sending or receiving, left by a

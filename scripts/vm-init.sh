@@ -16,7 +16,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
 # VM_NAME, TCPTOP_EXPECT_HOOKS (the paths this kernel must offer, and no
-# others) and VM_TEST_TIMEOUT, written by vm-test.sh.
+# others), VM_TEST_TIMEOUT and VM_TEST_RUN (make test-vm RUN=regexp, for
+# a developer: the tests to run), written by vm-test.sh.
 . /vm.env
 export TCPTOP_EXPECT_HOOKS
 
@@ -35,8 +36,21 @@ export CI=true TCPTOP_VM=1 HOME=/tmp TMPDIR=/tmp TCPTOP_BIN=/tcptop
 for t in source cli; do
 	echo "TCPTOP-VM-BEGIN $t"
 	start=$(date +%s)
-	"/$t.test" -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" 2>&1
+	"/$t.test" -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" 2>&1
 	echo "TCPTOP-VM-END $t rc=$? seconds=$(($(date +%s) - start))"
+done
+# Every source test again through each offered path that auto did not
+# choose (auto takes the first offered of tracepoint, fexit, kprobe), so
+# each lifecycle check runs with exact values on every path.
+auto=
+for p in tracepoint fexit kprobe; do
+	case ",$TCPTOP_EXPECT_HOOKS," in *",$p,"*) ;; *) continue ;; esac
+	if [ -z "$auto" ]; then auto=$p; continue; fi
+	echo "TCPTOP-VM-BEGIN source:$p"
+	start=$(date +%s)
+	TCPTOP_TEST_HOOKS=$p /source.test -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" \
+		-test.skip '^TestEveryHookPathExact$' 2>&1
+	echo "TCPTOP-VM-END source:$p rc=$? seconds=$(($(date +%s) - start))"
 done
 echo "TCPTOP-VM-DONE"
 poweroff -f

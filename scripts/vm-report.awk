@@ -1,9 +1,12 @@
 # Summarises one kernel's test log (the serial console of a test VM, see
 # vm-init.sh): per hook path, the exact-value checks of
 # TestEveryHookPathExact that passed; the tests that ran on auto; every
-# skipped test with its reason; failures. Exits 1 unless the run finished,
-# every test passed, every path in `offers` was forced and checked, auto
-# chose the preferred one, and every path in `lacks` was reported missing.
+# skipped test with its reason; the runs of every source test forced
+# through each offered path auto did not choose; failures. Exits 1 unless
+# the run finished, every test passed, every path in `offers` was forced
+# and checked (and, but for auto's, had every source test run through
+# it), auto chose the preferred one, and every path in `lacks` was
+# reported missing.
 #
 #   awk -v name=5.10 -v offers=fexit,kprobe -v lacks=tracepoint -f vm-report.awk LOG
 
@@ -22,6 +25,7 @@ function wrap(label, words,    n, w, i, line) {
 
 /TCPTOP-VM-KERNEL / { sub(/.*TCPTOP-VM-KERNEL /, ""); kernel = $2 " (" $3 ")" }
 /^TCPTOP-VM-ERROR / { sub(/^TCPTOP-VM-ERROR /, ""); fail($0) }
+/^TCPTOP-VM-BEGIN / { run = $2 }
 /^TCPTOP-VM-END / { ended[$2] = 1; rc[$2] = substr($3, 4); secs[$2] = substr($4, 9) }
 /^TCPTOP-VM-DONE/ { done = 1 }
 /^=== (RUN|CONT|NAME) / { cur = $3 }
@@ -39,6 +43,11 @@ function wrap(label, words,    n, w, i, line) {
 /^ *--- (PASS|FAIL|SKIP): / {
 	status = $2; sub(/:$/, "", status)
 	test = $3
+	if (run ~ /^source:/) { # a forced run of every source test
+		if (status == "FAIL") forced_failed[run] = forced_failed[run] " " test
+		else if (test !~ /\//) forced[run, status]++
+		next
+	}
 	order[++ntests] = test
 	result[test] = status
 }
@@ -75,6 +84,15 @@ END {
 		} else {
 			fail("path " p " must be missing here, but the tests never reported it missing")
 		}
+	}
+	for (i = 1; i <= npref; i++)
+		if (pref[i] in offered && pref[i] != want_auto && !(("source:" pref[i]) in ended))
+			fail("every source test should have run forced through " pref[i] ", but that run did not end")
+	for (r in ended) {
+		if (r !~ /^source:/) continue
+		printf "  %s: every source test forced through it: %d passed, %d skipped, exit %s in %s s\n", r, forced[r, "PASS"], forced[r, "SKIP"], rc[r], secs[r]
+		if (rc[r] != 0) fail(r " tests exited " rc[r])
+		if (forced_failed[r] != "") fail(r " failed:" forced_failed[r])
 	}
 	wrap("  path auto (attached " (auto ? auto : "?") "): exact checks passed:", checks["auto"])
 	if (checks["auto"] == "") fail("no exact-value check passed on auto")

@@ -11,11 +11,12 @@ type touch struct {
 	prevRetr uint64
 	prevDiag diagPrev
 	idx      uint32
-	first    bool // the flow's first row
-	rekey    bool // its pid or addresses changed: a new place in the key order
-	changed  bool // gets a row with changedOnly
-	rowless  bool // gets no row at all: expired with nothing new to say
-	removing bool // closed or expired: forgotten after this tick
+	first    bool  // the flow's first row
+	rekey    bool  // its pid or addresses changed: a new place in the key order
+	changed  bool  // gets a row with changedOnly
+	rowless  bool  // gets no row at all: expired with nothing new to say
+	removing bool  // closed or expired: forgotten after this tick
+	end      int64 // Unix microseconds: when the kernel released it, on its closed record (0: not said)
 }
 
 // active is a flow with a non-zero rate: the head of the order.
@@ -41,6 +42,9 @@ func (a *Aggregator) observe(o *conn.Observation) {
 	switch {
 	case o.Closed:
 		st.flags |= fClosed
+		if !o.End.IsZero() {
+			t.end = o.End.UnixMicro()
+		}
 		a.remove(idx, st, t)
 		if o.Proto == conn.TCP {
 			a.closed.add(o.ID.Cookie)

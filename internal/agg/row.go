@@ -40,7 +40,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 	if st.proto == conn.TCP {
 		a.fillDiag(r, st, t)
 	}
-	a.fillOwner(r, st)
+	a.fillOwner(r, st, t)
 	if t != nil {
 		r.BytesInDelta = int64(st.cur[cBytesIn] - t.prev[cBytesIn])
 		r.BytesOutDelta = int64(st.cur[cBytesOut] - t.prev[cBytesOut])
@@ -69,7 +69,7 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 }
 
 // fillOwner writes who the flow belongs to, where, and since when.
-func (a *Aggregator) fillOwner(r *conn.Row, st *flowState) {
+func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 	w := a.owners.get(st.owner)
 	r.NetNS, r.CgroupID = int64(w.netns), int64(w.cgroup)
 	cg := &a.cgroupNames[w.cg]
@@ -81,7 +81,11 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState) {
 	r.Direction = dirNames[st.dir]
 	r.CommunityID = a.communityID(st)
 	r.Start = time.UnixMicro(st.start).UTC()
-	r.DurationMillis = max(0, (a.nowMicro-st.start)/1000)
+	end := a.nowMicro
+	if t != nil && t.end != 0 {
+		end = t.end // closed: its life, not up to this read
+	}
+	r.DurationMillis = max(0, (end-st.start)/1000)
 }
 
 // dirNames are the conn.Direction names, without a call per row.

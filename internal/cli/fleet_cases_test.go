@@ -200,8 +200,8 @@ func TestDirectionBothEnds(t *testing.T) {
 }
 
 // TestStartAndDuration holds a connection for two seconds: start is when
-// it connected, duration_ms on its closed record how long it was held,
-// within a tick.
+// it connected, duration_ms on its closed record how long it was held
+// (to the kernel's release of the socket, not to the tick after).
 func TestStartAndDuration(t *testing.T) {
 	requireRoot(t)
 	const interval = 200 * time.Millisecond
@@ -233,7 +233,7 @@ func TestStartAndDuration(t *testing.T) {
 			t.Errorf("start moved: %v, then %v", first, start)
 		}
 		stamp, _ := time.Parse(time.RFC3339Nano, r["timestamp"].(string))
-		if d := r["duration_ms"].(float64); d != float64(stamp.Sub(start).Milliseconds()) {
+		if d := r["duration_ms"].(float64); r["closed"] != true && d != float64(stamp.Sub(start).Milliseconds()) {
 			t.Errorf("duration_ms %v, timestamp - start is %v", d, stamp.Sub(start))
 		}
 	}
@@ -242,8 +242,10 @@ func TestStartAndDuration(t *testing.T) {
 	}
 	last := rows[len(rows)-1]
 	held := time.Duration(last["duration_ms"].(float64)) * time.Millisecond
-	if last["closed"] != true || held < released.Sub(connected)-slack || held > closed.Sub(before)+interval+slack {
-		t.Errorf("closed record held %v (closed=%v), want %v to %v", held, last["closed"], released.Sub(connected), closed.Sub(before)+interval)
+	// The closed record's duration ends when the kernel released the
+	// socket, not at the tick that read it.
+	if last["closed"] != true || held < released.Sub(connected)-slack || held > closed.Sub(before)+slack {
+		t.Errorf("closed record held %v (closed=%v), want %v to %v", held, last["closed"], released.Sub(connected), closed.Sub(before))
 	}
 }
 

@@ -25,6 +25,13 @@ const (
 // milliseconds.
 func shapedLink(t *testing.T) (clientNS, serverNS string) {
 	t.Helper()
+	return link(t, "client", "tbf", "rate", "2mbit", "burst", "8kb", "latency", "400ms")
+}
+
+// link makes two namespaces joined by a veth pair and adds the qdisc
+// given to the side named ("client" or "server"), on its egress.
+func link(t *testing.T, side string, qdisc ...string) (clientNS, serverNS string) {
+	t.Helper()
 	suffix := strconv.Itoa(int(time.Now().UnixNano() % 100000))
 	clientNS, serverNS = "tt-c"+suffix, "tt-s"+suffix
 	vc, vs := "ttc"+suffix, "tts"+suffix
@@ -45,7 +52,11 @@ func shapedLink(t *testing.T) (clientNS, serverNS string) {
 		run("ip", "-n", ns[0], "link", "set", ns[1], "up")
 		run("ip", "-n", ns[0], "link", "set", "lo", "up")
 	}
-	run("ip", "netns", "exec", clientNS, "tc", "qdisc", "add", "dev", vc, "root", "tbf", "rate", "2mbit", "burst", "8kb", "latency", "400ms")
+	ns, dev := clientNS, vc
+	if side == "server" {
+		ns, dev = serverNS, vs
+	}
+	run(append([]string{"ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root"}, qdisc...)...)
 	return clientNS, serverNS
 }
 

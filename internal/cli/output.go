@@ -86,13 +86,16 @@ func (o *output) wait() error {
 }
 
 // waitAtMost is wait with a limit, for an exit on a signal: a reader that
-// keeps up gets the lines already handed over, a stalled one does not hold
-// the exit.
+// keeps up gets the lines already handed over, up to d; one that takes
+// nothing for stallAfter is taken for stalled and does not hold the exit.
 func (o *output) waitAtMost(d time.Duration) {
+	const stallAfter = 50 * time.Millisecond
 	limit := time.After(d)
 	for o.queuedBytes() > 0 && o.failed() == nil {
 		select {
 		case <-o.drained:
+		case <-time.After(stallAfter):
+			return
 		case <-limit:
 			return
 		}

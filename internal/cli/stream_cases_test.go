@@ -148,6 +148,7 @@ func TestSortAndTopInEveryFormat(t *testing.T) {
 func TestREADMEAwkRecipe(t *testing.T) {
 	requireRoot(t)
 	testnet.RequireTool(t, "awk")
+	testnet.RequireTool(t, "bash")
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -86,8 +86,9 @@ type Observation struct {
 	// Who owns the flow, taken with PID, and when it began.
 	CgroupID  uint64    // cgroup v2 id of the owner; 0 if unknown
 	UID       uint32    // user id of the owner
-	Direction Direction // TCP: who opened it
+	Direction Direction // TCP: who opened it; UDP: who sent the first datagram tcptop saw
 	Start     time.Time // when it opened, or when tcptop first saw it
+	End       time.Time // TCP, on the closed observation: when the kernel released the socket
 
 	// TCP only: how it is sending, read with the counters, as tcp_info
 	// has it; and why it failed, if it did.

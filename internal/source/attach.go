@@ -158,7 +158,7 @@ func (s *Source) commonHooks(kernel *btf.Spec) []hook {
 		if kernelHas(kernel, h) {
 			out = append(out, h)
 		} else {
-			s.gap("the error of a failed connection when its application reads it at once (no tracepoint %s before Linux 5.13)", h.target)
+			s.minorGap("the error of a failed connection when its application reads it at once (no tracepoint %s before Linux 5.13)", h.target)
 		}
 	}
 	return out
@@ -250,6 +250,10 @@ func (s *Source) loadSeparately(spec *ebpf.CollectionSpec, names ...string) (*eb
 // loadOwners loads and attaches the owner iterator, which needs
 // bpf_sock_from_file (5.11+). Without it, owners come from /proc.
 func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
+	if s.cfg.ownersFromProc {
+		s.hooks = append(s.hooks, "owners from /proc (asked)")
+		return
+	}
 	coll, err := s.loadSeparately(spec, ownersProgram)
 	var it *link.Iter
 	if err == nil {
@@ -357,6 +361,13 @@ func (s *Source) gap(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.gaps = append(s.gaps, msg)
 	s.cfg.Warn("not available: %s", msg)
+}
+
+// minorGap records a gap too small to warn about at every start (a cron
+// job on an older kernel would mail it every time): Unavailable lists it,
+// which tcptop -v prints.
+func (s *Source) minorGap(format string, args ...any) {
+	s.gaps = append(s.gaps, fmt.Sprintf(format, args...))
 }
 
 // cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified

@@ -48,8 +48,8 @@ func checkUDPPeers(t *testing.T, s *Source, addr string) {
 			t.Errorf("server flow to client %d: in %d/%dB out %d/%dB, want in %d/%dB out %d/%dB",
 				i, o.PacketsIn, o.BytesIn, o.PacketsOut, o.BytesOut, n, n*size, n, n*reply)
 		}
-		if int(o.PID) != srv.PID() || o.Comm != "tt-udpserver" {
-			t.Errorf("server flow pid=%d comm=%q, want %d tt-udpserver", o.PID, o.Comm, srv.PID())
+		if int(o.PID) != srv.PID() || o.Comm != "tt-udpserver" || o.Direction != conn.DirIn {
+			t.Errorf("server flow pid=%d comm=%q direction=%q, want %d tt-udpserver in (its first datagram came in)", o.PID, o.Comm, o.Direction, srv.PID())
 		}
 	}
 	if serverFlows != 3 {
@@ -62,7 +62,7 @@ func checkUDPPeers(t *testing.T, s *Source, addr string) {
 			continue
 		}
 		n := uint64(counts[i])
-		if o.PacketsOut != n || o.BytesOut != n*size || o.PacketsIn != n || o.BytesIn != n*reply || int(o.PID) != c.PID() {
+		if o.PacketsOut != n || o.BytesOut != n*size || o.PacketsIn != n || o.BytesIn != n*reply || int(o.PID) != c.PID() || o.Direction != conn.DirOut {
 			t.Errorf("client %d: %+v", i, o)
 		}
 	}
@@ -194,19 +194,40 @@ func TestPreexistingConnectionLifetimeTotals(t *testing.T) {
 }
 
 // An accepted connection that no process has read or written yet gets
-// its owner, in the tick after it opened at the latest.
+// its owner, in the tick after it opened at the latest: pid, name, user
+// and cgroup, from the owner iterator (5.11+) or from /proc (before).
 func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
-	s := openSource(t)
-	rec := newRecorder(s)
-	srv := testnet.Start(t, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
-	defer srv.Release()
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
-	defer cl.Release()
-	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
-	rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
-	o, _ := rec.latest(isServer)
-	if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
-		t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
+	requireRoot(t)
+	const nobody = 65534
+	for _, proc := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kernel", true: "proc"}[proc], func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.ownersFromProc = proc
+			s, err := Open(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if !proc && s.NeedsProcOwners() {
+				t.Skip("no owner iterator on this kernel (5.11+): the proc case covers it")
+			}
+			rec := newRecorder(s)
+			cg := testnet.NewCgroup(t, "idle-accept")
+			srv := testnet.StartAs(t, nobody, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
+			defer srv.Release()
+			cg.Add(t, srv.PID())
+			cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
+			defer cl.Release()
+			isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+			rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
+			o, _ := rec.latest(isServer)
+			if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
+				t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
+			}
+			if o.UID != nobody || o.CgroupID != cg.ID {
+				t.Errorf("owner's uid %d cgroup %d, want %d and %d (%s)", o.UID, o.CgroupID, nobody, cg.ID, cg.Path)
+			}
+		})
 	}
 }
 

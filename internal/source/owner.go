@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/tcptop/tcptop/internal/cgroup"
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
@@ -18,11 +19,14 @@ type ownerState struct {
 	pending map[uint64]wanted // to look up at the next tick
 	tried   map[uint64]bool   // looked up ownerAttempts times: given up
 	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
+
+	cgroupRoot *string // where cgroup v2 is mounted, once looked up ("" for nowhere)
 }
 
 // wanted is a connection whose owner is looked for.
 type wanted struct {
 	ino      uint32 // socket inode, for /proc
+	sk       uint64 // the socket's address, for a re-read through the hot list
 	attempts int
 }
 
@@ -48,7 +52,7 @@ func (o *ownerState) done(id uint64, found bool) {
 }
 
 // note records whether an observed connection still needs an owner.
-func (o *ownerState) note(obs *conn.Observation, ino uint32) {
+func (o *ownerState) note(obs *conn.Observation, ino uint32, sk uint64) {
 	id := obs.ID.Cookie
 	if obs.Closed {
 		delete(o.pending, id)
@@ -56,8 +60,13 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32) {
 		delete(o.found, id)
 		return
 	}
-	if _, waiting := o.pending[id]; obs.PID == 0 && !waiting && !o.tried[id] {
-		o.pending[id] = wanted{ino: ino}
+	w, waiting := o.pending[id]
+	switch {
+	case obs.PID == 0 && !waiting && !o.tried[id]:
+		o.pending[id] = wanted{ino: ino, sk: sk}
+	case waiting && w.ino == 0 && ino != 0: // accept() gave it a file since
+		w.ino = ino
+		o.pending[id] = w
 	}
 }
 
@@ -123,7 +132,7 @@ func (s *Source) readOwners() (map[uint64]bool, error) {
 		}
 		found[r.Cookie] = true
 		if r.Conn.Flags&connUntracked != 0 {
-			s.owner.found[r.Cookie] = owner{pid: r.Conn.Pid, comm: s.names.name(r.Conn.Comm)}
+			s.owner.found[r.Cookie] = owner{pid: r.Conn.Pid, uid: r.Conn.Uid, cgroupID: r.Conn.CgroupId, comm: s.names.name(r.Conn.Comm)}
 		}
 		s.addRecord(r)
 	})
@@ -142,17 +151,22 @@ func (s *Source) ownersFromProc() {
 			want[w.ino] = true
 		}
 	}
-	found := ownersByInode(s.cfg.ProcRoot, want)
-	var entry tcptopTcpConn
+	if s.owner.cgroupRoot == nil {
+		root, _ := cgroup.Mount() // none: owners without their cgroup
+		s.owner.cgroupRoot = &root
+	}
+	found := ownersByInode(s.cfg.ProcRoot, *s.owner.cgroupRoot, want)
 	for id, w := range s.owner.pending {
 		ow, ok := found[w.ino]
 		s.owner.done(id, ok)
-		if !ok {
-			continue
+		if ok {
+			s.owner.found[id] = ow
 		}
-		s.owner.found[id] = ow
-		if s.objs.TcpConns.Lookup(id, &entry) == nil {
-			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: entry.Sk}, ebpf.UpdateAny)
+		// Re-read at the next tick, tracked or not: one found is reported
+		// with its owner; one not accept()ed yet when last read (no inode)
+		// gets its inode noted once it has one.
+		if (ok || w.ino == 0) && w.sk != 0 {
+			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: w.sk}, ebpf.UpdateAny)
 		}
 	}
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// that move without any call (default 10s; the first tick always
 	// sweeps).
 	SweepEvery time.Duration
+
+	// ownersFromProc, set by tests, finds owners in /proc as kernels
+	// before 5.11 do, even where the owner iterator would load.
+	ownersFromProc bool
 }
 
 // DefaultSweepEvery bounds how late a counter that moves without any call

@@ -78,9 +78,23 @@ func (r *recorder) pollUntil(t *testing.T, timeout time.Duration, done func() bo
 			return
 		}
 		if time.Now().After(deadline) {
+			r.logTCP(t)
 			t.Fatalf("condition not met within %v", timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logTCP logs the latest observation of every flow, for a failure to say
+// what was seen instead.
+func (r *recorder) logTCP(t *testing.T) {
+	t.Helper()
+	for _, o := range r.all {
+		t.Logf("seen: %s %x %v -> %v pid %d %q %s in %d out %d partial %v untracked %v closed %v",
+			o.Proto, o.ID.Cookie, o.Local, o.Remote, o.PID, o.Comm, o.State, o.BytesIn, o.BytesOut, o.Partial, o.Untracked, o.Closed)
+	}
+	if st, err := r.s.Stats(); err == nil {
+		t.Logf("stats: %+v", st)
 	}
 }
 
@@ -113,9 +127,11 @@ func checkTCPTransfer(t *testing.T, s *Source, addr string) {
 		return addr + ":" + strconv.Itoa(p)
 	}
 	srv := testnet.Start(t, "tt-server", "", "tcp-server", hostPort(0), strconv.Itoa(sent), strconv.Itoa(answered))
+	before := time.Now()
 	cli := testnet.Start(t, "tt-client", "", "tcp-client", hostPort(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
 	cli.Wait(t, 60*time.Second)
 	srv.Wait(t, 60*time.Second)
+	after := time.Now()
 
 	isClient := func(o conn.Observation) bool {
 		return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port
@@ -135,6 +151,15 @@ func checkTCPTransfer(t *testing.T, s *Source, addr string) {
 	}
 	checkSide(t, "client", c[0], sent, answered, cli)
 	checkSide(t, "server", sv[0], answered, sent, srv)
+	// Both lived inside the test's window: opened after it began, released
+	// before both processes had exited (the kernel's clock against this
+	// one, within 50 ms).
+	const slack = 50 * time.Millisecond
+	for _, o := range []conn.Observation{c[0], sv[0]} {
+		if o.Start.Before(before.Add(-slack)) || o.End.Before(o.Start) || o.End.After(after.Add(slack)) {
+			t.Errorf("%v: start %v end %v, want %v <= start <= end <= %v", o.Local, o.Start, o.End, before, after)
+		}
+	}
 	if got := c[0].Local.Addr().String(); got != addr {
 		t.Errorf("client local addr = %s, want %s", got, addr)
 	}

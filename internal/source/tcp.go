@@ -61,7 +61,7 @@ func (s *Source) addRecord(r *tcptopConnRecord) {
 	o := &s.scratch
 	*o = s.observation(r)
 	s.out(o)
-	s.owner.note(o, r.Conn.Ino)
+	s.owner.note(o, r.Conn.Ino, r.Conn.Sk)
 	if o.Closed {
 		delete(s.tcp.untracked, r.Cookie)
 	}
@@ -85,9 +85,12 @@ func (s *Source) observation(r *tcptopConnRecord) conn.Observation {
 		Partial: c.Flags&connOpenSeen == 0,
 		Closed:  c.Flags&connClosed != 0,
 	}
+	if o.Closed && c.EndNs != 0 {
+		o.End = s.clock.wall(c.EndNs)
+	}
 	if o.PID == 0 {
 		if ow, ok := s.owner.found[r.Cookie]; ok {
-			o.PID, o.Comm = ow.pid, ow.comm
+			o.PID, o.Comm, o.UID, o.CgroupID = ow.pid, ow.comm, ow.uid, ow.cgroupID
 		}
 	}
 	u, known := s.tcp.untracked[r.Cookie]

@@ -92,21 +92,24 @@ type tcptopTcpConn struct {
 	Pad2          uint32
 	DeliveryRate  uint64
 	PacingRate    uint64
+	EndNs         uint64
 	Cc            [16]int8
 }
 
 type tcptopUdpFlow struct {
-	_        structs.HostLayout
-	BytesIn  uint64
-	BytesOut uint64
-	PktsIn   uint64
-	PktsOut  uint64
-	LastNs   uint64
-	StartNs  uint64
-	CgroupId uint64
-	Pid      uint32
-	Uid      uint32
-	Comm     [16]int8
+	_         structs.HostLayout
+	BytesIn   uint64
+	BytesOut  uint64
+	PktsIn    uint64
+	PktsOut   uint64
+	LastNs    uint64
+	StartNs   uint64
+	CgroupId  uint64
+	Pid       uint32
+	Uid       uint32
+	Comm      [16]int8
+	Direction uint8
+	Pad       [7]uint8
 }
 
 type tcptopUdpKey struct {

@@ -100,7 +100,8 @@ func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
 		BytesIn: val.BytesIn, BytesOut: val.BytesOut,
 		PacketsIn: val.PktsIn, PacketsOut: val.PktsOut,
 		CgroupID: val.CgroupId, UID: val.Uid, Start: s.clock.wall(val.StartNs),
-		Expired: expired,
+		Direction: direction(val.Direction),
+		Expired:   expired,
 	}
 	s.out(&s.scratch)
 }

@@ -13,6 +13,7 @@ import (
 
 func init() {
 	roles["tcp-flood"] = tcpFlood
+	roles["tcp-flood-blocking"] = tcpFloodBlocking
 	roles["tcp-hold-noread"] = tcpHoldNoRead
 	roles["tcp-connect-fail"] = tcpConnectFail
 	roles["tcp-reqresp"] = tcpReqResp
@@ -41,6 +42,43 @@ func tcpFlood(args []string) error {
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := c.Write(buf); err != nil {
+			return nil
+		}
+	}
+}
+
+// tcpFloodBlocking ADDR SNDBUF CC: tcp-flood as a C program does it, with
+// blocking send() calls of 64 KiB (Go's sockets are non-blocking, and the
+// kernel counts send-buffer-limited time only for a sender that waits in
+// send()), SO_SNDBUF set to SNDBUF bytes and congestion control CC.
+func tcpFloodBlocking(args []string) error {
+	addr, err := net.ResolveTCPAddr("tcp4", args[0])
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, atoi(args[1])); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, args[2]); err != nil {
+		return fmt.Errorf("congestion control %s: %w", args[2], err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: addr.Port, Addr: [4]byte(addr.IP.To4())}); err != nil {
+		return err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return err
+	}
+	ready(sa.(*unix.SockaddrInet4).Port)
+	go func() { waitRelease(); _ = unix.Shutdown(fd, unix.SHUT_RDWR) }()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := unix.Write(fd, buf); err != nil {
 			return nil
 		}
 	}

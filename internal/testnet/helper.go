@@ -13,11 +13,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-const roleEnv = "TCPTOP_TESTNET_ROLE"
+const (
+	roleEnv = "TCPTOP_TESTNET_ROLE"
+	uidEnv  = "TCPTOP_TESTNET_UID" // the user a helper becomes before its role
+)
 
 // RunHelperIfRequested must be called first in TestMain: when the binary
 // was started as a helper it runs the role and exits.
@@ -30,6 +34,16 @@ func RunHelperIfRequested() {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "testnet: unknown role %q\n", role)
 		os.Exit(3)
+	}
+	if u := os.Getenv(uidEnv); u != "" {
+		uid, err := strconv.Atoi(u)
+		if err == nil {
+			err = syscall.Setuid(uid) // every thread, since Go 1.16
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testnet %s: become uid %s: %v\n", role, u, err)
+			os.Exit(1)
+		}
 	}
 	if err := fn(os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "testnet %s: %v\n", role, err)
@@ -56,6 +70,18 @@ func (h *Helper) PID() int { return h.Cmd.Process.Pid }
 // for it to print "ready <port>".
 func Start(t testing.TB, name, netns, role string, args ...string) *Helper {
 	t.Helper()
+	return start(t, nil, name, netns, role, args)
+}
+
+// StartAs is Start with the helper running as user uid (it starts as the
+// test's user and switches before its role begins).
+func StartAs(t testing.TB, uid int, name, netns, role string, args ...string) *Helper {
+	t.Helper()
+	return start(t, []string{uidEnv + "=" + strconv.Itoa(uid)}, name, netns, role, args)
+}
+
+func start(t testing.TB, env []string, name, netns, role string, args []string) *Helper {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +96,7 @@ func Start(t testing.TB, name, netns, role string, args ...string) *Helper {
 	} else {
 		cmd = exec.Command(link, args...)
 	}
-	cmd.Env = append(os.Environ(), roleEnv+"="+role)
+	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
