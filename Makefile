@@ -4,7 +4,7 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build man completions image test test-recipes test-vm deps generate check-generate bench bench-scale soak clean
+.PHONY: help build man completions image test fuzz test-recipes test-vm deps generate check-generate bench bench-scale soak clean
 
 help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
@@ -12,6 +12,7 @@ help:
 	@echo "completions     write bash, zsh and fish completion scripts to bin/completions/"
 	@echo "image           build the FROM scratch container image with podman"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
+	@echo "fuzz            run each fuzz target for FUZZTIME (default 10s)"
 	@echo "test-recipes    build an OpenTelemetry Collector and test the recipe with it (a few minutes)"
 	@echo "test-vm         run the kernel tests in each VM kernel of scripts/kernels.conf under qemu"
 	@echo "                (KERNEL=5.10 for one, KERNEL=all adds the host's line)"
@@ -49,6 +50,19 @@ test: deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -p 1 -count=1 ./...
 	cd deploy/configtest && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each:
+# go test -fuzz takes one target at a time. make test runs their seeds,
+# testdata/fuzz/FuzzXxx/, as ordinary tests; an input that fails is
+# written there too, to be fixed and committed as a regression seed.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for dir in $$(grep -l '^func Fuzz' $$(find internal -name '*_test.go') | xargs -n1 dirname | sort -u); do \
+		for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2); do \
+			echo "== $$name ($$dir, $(FUZZTIME))"; \
+			CGO_ENABLED=0 $(GO) test ./$$dir -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
 
 # The collector (docs/recipes/otelcol, its own module) takes minutes of CPU
 # to build; the binary is kept in .cache/ until its sources change.

@@ -18,46 +18,6 @@ import (
 	"github.com/tcptop/tcptop/internal/testnet"
 )
 
-func TestUsageErrorsExitTwoAndPrintNothing(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--where", `proto == `}, "unexpected token"},
-		{[]string{"--where", `bogus > 1`}, "unknown name bogus"},
-		{[]string{"--where", `proto > 5`}, "mismatched types"},
-		{[]string{"--where", `rtt_us + 1`}, "bool"},
-		{[]string{"-w", `remote_addr in cidr("10.0.0.0/33")`}, "10.0.0.0/33"},
-		{[]string{"-o", "xml"}, "--output"},
-		{[]string{"--interval", "0s"}, "--interval must be positive"},
-		{[]string{"--interval", "soon"}, "--interval"},
-		{[]string{"--count", "-1"}, "--count"},
-		{[]string{"--frobnicate"}, "unknown flag --frobnicate"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := cli.Run(tc.args, &stdout, &stderr)
-			if code != cli.ExitUsage {
-				t.Errorf("exit code %d, want %d; stderr: %s", code, cli.ExitUsage, stderr.String())
-			}
-			if stdout.Len() != 0 {
-				t.Errorf("stdout not empty: %q", stdout.String())
-			}
-			if !strings.Contains(stderr.String(), tc.want) || !strings.HasPrefix(stderr.String(), "tcptop: ") {
-				t.Errorf("stderr %q does not name the problem (%q)", stderr.String(), tc.want)
-			}
-		})
-	}
-}
-
-func TestBadWhereShowsCaret(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	cli.Run([]string{"-w", `proto == "tcp" && bogus`}, &stdout, &stderr)
-	if !strings.Contains(stderr.String(), "^") {
-		t.Errorf("no caret line pointing at the error: %q", stderr.String())
-	}
-}
-
 func TestHelpAndVersionGoToStdout(t *testing.T) {
 	for _, arg := range []string{"--help", "--version"} {
 		var stdout, stderr bytes.Buffer

@@ -24,7 +24,7 @@ import (
 // Exit codes, as documented in --help and the README.
 const (
 	ExitOK      = 0 // done: --count reached, stopped by a signal, or stdout closed
-	ExitRuntime = 1 // could not run: privileges, kernel features, I/O
+	ExitRuntime = 1 // could not run: privileges, kernel features, I/O, stdout closed at start
 	ExitUsage   = 2 // bad flags or a bad --where expression
 )
 
@@ -63,7 +63,8 @@ type Options struct {
 }
 
 // Validate takes the positional arguments into their flags and rejects
-// values kong's types accept but tcptop cannot use.
+// values kong's types accept but tcptop cannot use; usageLine adds what to
+// give instead (flagFixes).
 func (o *Options) Validate(kctx *kong.Context) error {
 	given := givenOnCommandLine(kctx)
 	if given["arg:interval"] {
@@ -135,7 +136,7 @@ Examples:
   sudo tcptop -o ndjson --changed | vector ...          # only what changed
 
 Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
-1 runtime error, 2 usage error.`
+1 runtime error (stdout closed at start, too), 2 usage error.`
 
 // exitRequest carries kong's request to exit (after --help or --version)
 // out of the parser without calling os.Exit.
@@ -144,6 +145,10 @@ type exitRequest struct{ code int }
 // Run runs tcptop with args (without the program name) and returns the
 // exit code. Output goes to stdout only, logs to stderr.
 func Run(args []string, stdout, stderr io.Writer) (code int) {
+	if stdoutClosed(stdout) {
+		logFor(args, stderr).errorf("stdout is closed: redirect it to a file or a pipe, as in tcptop > flows.txt")
+		return ExitRuntime
+	}
 	var opts Options
 	parser, err := newParser(&opts, stdout, stderr)
 	if err != nil {
@@ -159,8 +164,12 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
-	if _, err := parser.Parse(bareFields(args)); err != nil {
-		logFor(args, stderr).errorf("%v (see tcptop --help)", oneLine(err))
+	kctx, err := parser.Parse(bareFields(args))
+	if err == nil {
+		err = givenOnce(kctx)
+	}
+	if err != nil {
+		logFor(args, stderr).errorf("%s", usageLine(err))
 		return ExitUsage
 	}
 	if opts.ListFields {
@@ -196,12 +205,6 @@ func printFields(w io.Writer) {
 	for _, f := range conn.Fields {
 		fmt.Fprintf(w, "%-18s %-8s %s\n", f.Name, f.Kind, f.Doc)
 	}
-}
-
-// oneLine keeps a kong error to a single line.
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 // usageError marks errors the user can fix by changing the command line.

@@ -19,11 +19,11 @@ import (
 // a typed tree; compileFast turns the common subset of such trees into Go
 // closures over *conn.Row, which run without boxing a value or walking a
 // stack. The subset: fields, literals and folded constants, && || !,
-// comparisons, + - * / on numbers, + on strings, contains, startsWith,
-// endsWith, matches a literal, in a constant list, the address helpers
+// comparisons, + - * / on numbers, contains, startsWith, endsWith,
+// matches a constant pattern, in a constant list, the address helpers
 // and date("literal"). Anything else (%, which can fail at run time,
-// now(), closures over arrays, ...) makes the whole expression run on
-// expr's VM instead. Both paths call the same functions for the address
+// + on strings, which fails past its bound (bounded.go), now(), closures
+// over arrays, ...) makes the whole expression run on expr's VM instead. Both paths call the same functions for the address
 // and time semantics (funcs.go), and a test runs a corpus of expressions
 // through both.
 
@@ -155,7 +155,7 @@ func constant(v any) (node, error) {
 		return konst(x), nil
 	case int:
 		return konst(int64(x)), nil
-	case CIDR, []any, map[string]struct{}, map[int]struct{}:
+	case CIDR, Regex, []any, map[string]struct{}, map[int]struct{}:
 		return node{konst: x}, nil
 	}
 	return node{}, unsupported{fmt.Sprintf("constant %T", v)}
@@ -287,9 +287,6 @@ func equality(op string, eq func(*conn.Row) bool) node {
 
 func arith(op string, l, r node) (node, error) {
 	switch {
-	case op == "+" && l.kind == kString && r.kind == kString:
-		ls, rs := l.s, r.s
-		return node{kind: kString, s: func(row *conn.Row) string { return ls(row) + rs(row) }}, nil
 	case !isNumber(l) || !isNumber(r):
 		return node{}, unsupported{op + " of these operands"}
 	case op == "/":
@@ -451,6 +448,13 @@ func callNode(x *ast.CallNode) (node, error) {
 	case id.Value == fnAddrText && len(args) == 1 && args[0].kind == kAddr:
 		a := args[0].a
 		return node{kind: kString, s: func(r *conn.Row) string { return addrText(a(r)) }}, nil
+	case id.Value == fnReMatch && len(args) == 2 && args[0].kind == kString:
+		re, ok := args[1].konst.(Regex)
+		if !ok {
+			return node{}, unsupported{"matches of a computed pattern"}
+		}
+		s := args[0].s
+		return node{kind: kBool, b: func(r *conn.Row) bool { return re.re.MatchString(s(r)) }}, nil
 	case id.Value == fnTimeText && len(args) == 1 && args[0].kind == kTime:
 		t := args[0].t
 		return node{kind: kString, s: func(r *conn.Row) string { return timeText(t(r)) }}, nil

@@ -2,8 +2,9 @@
 // conn.Row, and matches rows against it. The variables of an expression are
 // the schema names (the `expr` tags of conn.Row: proto, rtt_us,
 // remote_addr, ...), so a typo, a type mismatch or a non-boolean result is
-// reported by Compile, with expr's caret line, before anything is attached
-// to the kernel.
+// reported by Compile, on one line with the place, before anything is
+// attached to the kernel (errors.go). What an expression may cost is
+// bounded (limits.go).
 //
 // Besides expr's operators and builtins, expressions can use these address
 // helpers on the address fields (local_addr, remote_addr):
@@ -51,38 +52,52 @@ import (
 // VM, one reused across calls to Match so that matching a row does not
 // allocate a new evaluation stack. It is not safe for concurrent use.
 type Filter struct {
-	prog *vm.Program          // nil: match everything
-	fast func(*conn.Row) bool // the compiled closures, if they cover the expression (fast.go)
-	vm   vm.VM
-	env  env
+	prog     *vm.Program          // nil: match everything
+	fast     func(*conn.Row) bool // the compiled closures, if they cover the expression (fast.go)
+	vm       vm.VM
+	env      env
+	where    string        // the expression, for run-time errors
+	patterns *patternCache // computed regular expressions (patterns.go)
 }
 
 // env is the expression environment: the row's fields, promoted from the
-// embedded pointer so that their names are Row's expr tags, plus cidr.
-// cidr lives here rather than in expr.Function because expr.ConstExpr only
-// evaluates functions of the environment at compile time. The pointer lets
-// Match point at the caller's row instead of copying it.
+// embedded pointer so that their names are Row's expr tags, plus the
+// functions expr.ConstExpr evaluates at compile time when their arguments
+// are constant (it only evaluates functions of the environment): cidr,
+// regex, and our bounded repeat and string, which replace expr's builtins
+// of those names (bounded.go). The pointer lets Match point at the
+// caller's row instead of copying it.
 type env struct {
 	*conn.Row `expr:"-"`
 
-	CIDR func(string) CIDR `expr:"cidr"`
+	CIDR   func(string) CIDR           `expr:"cidr"`
+	Regex  func(any) Regex             `expr:"regex"`
+	Repeat func(string, int) string    `expr:"repeat"`
+	String func(any) string            `expr:"string"`
+	Concat func(string, string) string `expr:"concat"`
 }
 
 // Compile compiles a --where expression once against conn.Row. The empty
 // (or all-blank) string matches everything. Unknown names, syntax errors,
-// type errors, a non-boolean result and a malformed constant cidr("...")
-// are all reported here, as expr's multi-line message with a caret under
-// the offending token.
+// type errors, a non-boolean result, a malformed constant cidr("...") or
+// regular expression, and whatever is over the bounds of limits.go are all
+// reported here, as an *Error: one line with the position and an excerpt.
 func Compile(where string) (*Filter, error) {
 	if strings.TrimSpace(where) == "" {
 		return &Filter{}, nil
 	}
-	e := env{CIDR: mustParseCIDR}
-	prog, err := expr.Compile(where, options(e)...)
-	if err != nil {
-		return nil, fmt.Errorf("invalid --where expression: %w", err)
+	patterns := newPatternCache()
+	e := env{CIDR: mustParseCIDR, Regex: patterns.regex, Repeat: boundedRepeat, String: boundedString, Concat: boundedConcat}
+	opts := options(e)
+	if err := checkLimits(where, opts); err != nil {
+		return nil, fmt.Errorf("invalid --where expression: %w", oneLine(where, err))
 	}
-	f := &Filter{prog: prog, env: e}
+	prog, err := expr.Compile(where, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --where expression: %w", oneLine(where, err))
+	}
+	f := &Filter{prog: prog, env: e, where: where, patterns: patterns}
+	f.vm.MemoryBudget = memoryBudget
 	f.fast, _ = compileFast(prog.Node())
 	return f, nil
 }
@@ -102,6 +117,11 @@ func options(e env) []expr.Option {
 		expr.Function(fnAddrIn, addrIn, new(func(netip.Addr, []any) bool)),
 		expr.Function(fnAddrText, addrTextFn, new(func(netip.Addr) string)),
 		expr.Function(fnTimeText, timeTextFn, new(func(time.Time) string)),
+		expr.Function(fnReMatch, reMatch, new(func(string, Regex) bool), new(func([]byte, Regex) bool)),
+		expr.Function(fnPlus, plus, new(func(any, any) any)),
+		expr.Function("split", boundedSplit(false), new(func(string, string) []string), new(func(string, string, int) []string)),
+		expr.Function("splitAfter", boundedSplit(true), new(func(string, string) []string), new(func(string, string, int) []string)),
+		expr.MaxNodes(maxNodes),
 		// addr in cidr("10.0.0.0/8") becomes in_cidr(addr, <constant CIDR>).
 		expr.Operator("in", "in_cidr"),
 		// Addresses and times where strings are expected: see typedValues.
@@ -109,14 +129,25 @@ func options(e env) []expr.Option {
 		// in_cidr(addr, "10.0.0.0/8") becomes in_cidr(addr, cidr("10.0.0.0/8")),
 		// so the literal is checked and parsed at compile time too.
 		expr.Patch(literalPrefix{}),
+		// x in 1..1000000 becomes x >= 1 and x <= 1000000.
+		expr.Patch(intRanges{}),
+		// x matches <computed> becomes re_match(x, regex(<computed>)).
+		expr.Patch(computedPatterns{}),
+		// string + string becomes concat(...), bounded (bounded.go).
+		expr.Patch(bounded{}),
 		expr.ConstExpr("cidr"),
+		expr.ConstExpr("regex"),
+		expr.ConstExpr("repeat"),
+		expr.ConstExpr("string"),
+		expr.ConstExpr("concat"),
 	}
 }
 
 // Match reports whether r satisfies the expression. An error means the
 // expression failed at run time (for example an integer modulo by zero,
-// or cidr() of a non-constant string that is not a prefix); it is expr's
-// message with a caret. A nil or empty Filter matches every row.
+// cidr() of a non-constant string that is not a prefix, or a list over the
+// budget of limits.go); it is an *Error. A nil or empty Filter matches
+// every row.
 func (f *Filter) Match(r *conn.Row) (bool, error) {
 	if f == nil || f.prog == nil {
 		return true, nil
@@ -128,7 +159,7 @@ func (f *Filter) Match(r *conn.Row) (bool, error) {
 	out, err := f.vm.Run(f.prog, &f.env)
 	f.env.Row = nil // do not keep the caller's row alive
 	if err != nil {
-		return false, err
+		return false, oneLine(f.where, err)
 	}
 	// AsBool lets through expressions whose type is unknown until run time
 	// (such as an element of a mixed array), so check rather than assert.

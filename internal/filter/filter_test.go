@@ -139,23 +139,23 @@ func TestMatch(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	tests := []struct {
 		where string
-		want  []string // substrings of the error; a caret line unless noted
+		want  []string // substrings of the error; a position (») unless noted
 	}{
-		{`proto ==`, []string{"unexpected token", "^"}},
-		{`proto == "tcp" &&& 1`, []string{"^"}},
-		{`rtt > 5000`, []string{"unknown name rtt", "^"}},
-		{`RTTMicros > 5000`, []string{"unknown name RTTMicros", "^"}}, // Go names are not schema names
-		{`Row != nil`, []string{"unknown name Row", "^"}},
-		{`proto > 5`, []string{"mismatched types string and int", "^"}},
-		{`rtt_us == "x"`, []string{"mismatched types int64 and string", "^"}},
-		{`rtt_us in cidr("10.0.0.0/8")`, []string{"mismatched types int64 and filter.CIDR", "^"}},
-		{`remote_addr > 5`, []string{"mismatched types netip.Addr and int", "^"}},
-		{`timestamp == 5`, []string{"mismatched types time.Time and int", "^"}},
-		{`remote_addr in cidr("10.0.0.0/33")`, []string{`cidr("10.0.0.0/33")`, "not an IP prefix", "^"}},
-		{`remote_addr in cidr("bogus")`, []string{`cidr("bogus")`, "^"}},
-		{`in_cidr(remote_addr, "10.0.0.0/8x")`, []string{`cidr("10.0.0.0/8x")`, "^"}},
-		{`in_cidr(remote_addr)`, []string{"not enough arguments", "^"}},
-		{`is_private(rtt_us)`, []string{"cannot use int64", "^"}},
+		{`proto ==`, []string{"unexpected token", "»"}},
+		{`proto == "tcp" &&& 1`, []string{"»"}},
+		{`rtt > 5000`, []string{"unknown name rtt", "»"}},
+		{`RTTMicros > 5000`, []string{"unknown name RTTMicros", "»"}}, // Go names are not schema names
+		{`Row != nil`, []string{"unknown name Row", "»"}},
+		{`proto > 5`, []string{"mismatched types string and int", "»"}},
+		{`rtt_us == "x"`, []string{"mismatched types int64 and string", "»"}},
+		{`rtt_us in cidr("10.0.0.0/8")`, []string{"mismatched types int64 and filter.CIDR", "»"}},
+		{`remote_addr > 5`, []string{"mismatched types netip.Addr and int", "»"}},
+		{`timestamp == 5`, []string{"mismatched types time.Time and int", "»"}},
+		{`remote_addr in cidr("10.0.0.0/33")`, []string{`cidr("10.0.0.0/33")`, "not an IP prefix", "»"}},
+		{`remote_addr in cidr("bogus")`, []string{`cidr("bogus")`, "»"}},
+		{`in_cidr(remote_addr, "10.0.0.0/8x")`, []string{`cidr("10.0.0.0/8x")`, "»"}},
+		{`in_cidr(remote_addr)`, []string{"not enough arguments", "»"}},
+		{`is_private(rtt_us)`, []string{"cannot use int64", "»"}},
 		{`rtt_us`, []string{"expected bool, but got int64"}},
 		{`remote_addr`, []string{"expected bool, but got netip.Addr"}},
 	}

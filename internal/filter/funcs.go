@@ -41,9 +41,9 @@ func parseCIDR(s string) (CIDR, error) {
 
 // mustParseCIDR is the cidr() of the expression environment. It panics
 // rather than returning an error because expr turns a panic in a constant
-// expression into a compile error that carries its position (and so the
-// caret line); a returned error would lose it. At run time the VM turns the
-// panic into an error from Match.
+// expression into a compile error that carries its position (errors.go
+// shows the place); a returned error would lose it. At run time the VM
+// turns the panic into an error from Match.
 func mustParseCIDR(s string) CIDR {
 	c, err := parseCIDR(s)
 	if err != nil {

@@ -59,6 +59,13 @@ func (typedValues) Visit(node *ast.Node) {
 				asText(&n.Arguments[i])
 			}
 		}
+	case *ast.CallNode:
+		// repeat is ours (bounded.go), a function rather than a builtin.
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && stringBuiltins[id.Value] {
+			for i := range n.Arguments {
+				asText(&n.Arguments[i])
+			}
+		}
 	}
 }
 
