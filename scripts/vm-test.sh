@@ -218,7 +218,7 @@ run_host() {
 		# From the package's directory, as go test runs it (a test reads
 		# ../../README.md).
 		(cd "internal/$t" && CI=true TCPTOP_EXPECT_HOOKS=${offers[$n]} TCPTOP_BIN="$work/bin/amd64/tcptop" \
-			"$work/bin/amd64/$t.test" -test.count=1 -test.v -test.timeout=4m 2>&1) || rc=$?
+			"$work/bin/amd64/$t.test" -test.run "${RUN:-.}" -test.count=1 -test.v -test.timeout=4m 2>&1) || rc=$?
 		echo "TCPTOP-VM-END $t rc=$rc seconds=$(($(date +%s) - start))"
 	done
 	echo "TCPTOP-VM-DONE"

@@ -108,7 +108,6 @@ func rowsWhere(recs []map[string]any, match func(map[string]any) bool) []map[str
 // each with its namespace, cgroup and exact bytes.
 func TestSameTupleTwoNamespacesTwoCgroups(t *testing.T) {
 	requireRoot(t)
-	testnet.RequireTool(t, "ip", "netns", "list")
 	type side struct {
 		ns      string
 		netns   uint64

@@ -140,6 +140,7 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 		close(lines)
 	}()
 	closed := map[float64]int{}
+	last := map[float64]string{} // the last line of each connection, for a failure
 	deadline := time.After(15 * time.Second)
 	for len(closed) < conns {
 		select {
@@ -148,14 +149,23 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 			if err := json.Unmarshal([]byte(l), &rec); err != nil {
 				t.Fatalf("not a JSON line (a half line?): %q", l)
 			}
-			if rec["remote_port"] == float64(sink.Port) && rec["closed"] == true {
+			if rec["remote_port"] != float64(sink.Port) {
+				break
+			}
+			last[rec["local_port"].(float64)] = l
+			if rec["closed"] == true {
 				closed[rec["local_port"].(float64)]++
 				if rec["bytes_out"] != float64(size) {
 					t.Errorf("closed with bytes_out %v, want %d", rec["bytes_out"], size)
 				}
 			}
 		case <-deadline:
-			t.Fatalf("%d of %d closes read after the stall; stderr %s", len(closed), conns, p.stderr.String())
+			for port, l := range last {
+				if closed[port] == 0 {
+					t.Logf("not closed: %s", l)
+				}
+			}
+			t.Fatalf("%d of %d closes read after the stall (%d connections seen); stderr %s", len(closed), conns, len(last), p.stderr.String())
 		}
 	}
 	for port, n := range closed {

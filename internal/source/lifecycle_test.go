@@ -428,7 +428,6 @@ func TestMappedAddressesShownAsIPv4(t *testing.T) {
 // one on a listening port counts as accepted.
 func TestPreexistingInAnotherNamespace(t *testing.T) {
 	requireRoot(t)
-	testnet.RequireTool(t, "ip", "netns", "list")
 	ns := "tt-pre" + strconv.Itoa(int(time.Now().UnixNano()%100000))
 	netns(t, ns)
 	echo := testnet.Start(t, "tt-echo", ns, "tcp-echo", "127.0.0.1:0")
@@ -449,6 +448,9 @@ func TestPreexistingInAnotherNamespace(t *testing.T) {
 			return o.Proto == conn.TCP && int(o.Local.Port()) == local && int(o.Remote.Port()) == remote && o.NetNS == uint32(inode)
 		})
 		if !ok {
+			self, _ := nsInode("/proc/self/ns/net")
+			t.Logf("namespaces swept at start (ours is %d): %v", self, namespaces("/proc", self))
+			rec.logTCP(t)
 			t.Fatalf("connection %d → %d in namespace %s not listed in the first tick", local, remote, ns)
 		}
 		return o

@@ -18,8 +18,10 @@ import (
 // namespace (setns, which needs CAP_SYS_ADMIN: this runs before the
 // privileges are dropped) and read later, from anywhere. Namespaces made
 // after tcptop started need none of this: the probes see every
-// connection opened in them.
-func openSweepsInNamespaces(it *link.Iter, procRoot string) ([]io.ReadCloser, error) {
+// connection opened in them. With nameSockets (paths that read cookies
+// from the socket), the sockets there are named too, from inside, as
+// nameExistingSockets does in tcptop's own namespace.
+func openSweepsInNamespaces(it *link.Iter, procRoot string, nameSockets bool) ([]io.ReadCloser, error) {
 	self, err := nsInode(filepath.Join(procRoot, "self/ns/net"))
 	if err != nil {
 		return nil, err
@@ -36,6 +38,7 @@ func openSweepsInNamespaces(it *link.Iter, procRoot string) ([]io.ReadCloser, er
 	}
 	defer home.Close()
 	var readers []io.ReadCloser
+	var nameErr error
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -45,6 +48,11 @@ func openSweepsInNamespaces(it *link.Iter, procRoot string) ([]io.ReadCloser, er
 		f.Close()
 		if err != nil {
 			continue
+		}
+		if nameSockets {
+			if err := nameExistingSockets(); err != nil && nameErr == nil {
+				nameErr = fmt.Errorf("naming sockets in %s: %w", p, err)
+			}
 		}
 		rd, openErr := it.Open()
 		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
@@ -56,7 +64,7 @@ func openSweepsInNamespaces(it *link.Iter, procRoot string) ([]io.ReadCloser, er
 			readers = append(readers, rd)
 		}
 	}
-	return readers, nil
+	return readers, nameErr
 }
 
 // namespaces lists one path for each network namespace other than self:

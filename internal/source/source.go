@@ -162,7 +162,11 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := s.setTick(1); err != nil {
 		return nil, err
 	}
-	if s.iters.elsewhere, err = openSweepsInNamespaces(s.iters.sweep, cfg.ProcRoot); err != nil {
+	// Paths that read the cookie from the socket need the kernel to have
+	// named every socket: a sock_diag dump names those older than the
+	// cgroup program that names new ones.
+	nameSockets := s.path == HooksKprobe || !cookieHelperAvailable()
+	if s.iters.elsewhere, err = openSweepsInNamespaces(s.iters.sweep, cfg.ProcRoot, nameSockets); err != nil {
 		s.cfg.Warn("connections older than tcptop in other network namespaces: %v", err)
 	}
 	// The kernel's types (several MB once parsed) are needed only to load.
@@ -171,10 +175,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	if s.path == HooksKprobe || !cookieHelperAvailable() {
-		// Paths that read the cookie from the socket need the kernel to
-		// have named every socket: a sock_diag dump names those older
-		// than the cgroup program that names new ones.
+	if nameSockets {
 		if err := nameExistingSockets(); err != nil {
 			s.gap("connections older than tcptop (%v; is the tcp_diag module loaded?)", err)
 		}

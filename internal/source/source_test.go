@@ -90,8 +90,8 @@ func (r *recorder) pollUntil(t *testing.T, timeout time.Duration, done func() bo
 func (r *recorder) logTCP(t *testing.T) {
 	t.Helper()
 	for _, o := range r.all {
-		t.Logf("seen: %s %x %v -> %v pid %d %q %s in %d out %d partial %v untracked %v closed %v",
-			o.Proto, o.ID.Cookie, o.Local, o.Remote, o.PID, o.Comm, o.State, o.BytesIn, o.BytesOut, o.Partial, o.Untracked, o.Closed)
+		t.Logf("seen: %s %x netns %d %v -> %v pid %d %q %s in %d out %d partial %v untracked %v closed %v",
+			o.Proto, o.ID.Cookie, o.NetNS, o.Local, o.Remote, o.PID, o.Comm, o.State, o.BytesIn, o.BytesOut, o.Partial, o.Untracked, o.Closed)
 	}
 	if st, err := r.s.Stats(); err == nil {
 		t.Logf("stats: %+v", st)

@@ -2,7 +2,6 @@ package source
 
 import (
 	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -78,14 +77,7 @@ func TestUDPExpiryRacingADatagram(t *testing.T) {
 // netns creates a network namespace with loopback up, removed at cleanup.
 func netns(t *testing.T, name string) {
 	t.Helper()
-	testnet.RequireTool(t, "ip", "netns", "list")
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
+	testnet.AddNetns(t, name)
 }
 
 // Two containers using the same UDP addresses and ports are two flows,

@@ -111,21 +111,8 @@ func (c *Cgroup) Add(t testing.TB, pid int) {
 // the test ends.
 func Netns(t testing.TB, prefix string) (name string, ino uint64) {
 	t.Helper()
-	RequireTool(t, "ip", "netns", "list")
 	name = fmt.Sprintf("%s%d-%d", prefix, os.Getpid()%100000, cgroupSeq.Add(1))
-	for _, args := range [][]string{{"netns", "add", name}, {"-n", name, "link", "set", "lo", "up"}} {
-		if out, err := runIP(args...); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		if args[1] == "add" {
-			t.Cleanup(func() { _, _ = runIP("netns", "del", name) })
-		}
-	}
-	st, err := os.Stat(filepath.Join("/run/netns", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return name, inode(st)
+	return name, AddNetns(t, name)
 }
 
 func inode(fi os.FileInfo) uint64 {

@@ -90,17 +90,17 @@ func start(t testing.TB, env []string, name, netns, role string, args []string) 
 	if err := os.Symlink(self, link); err != nil {
 		t.Fatal(err)
 	}
-	var cmd *exec.Cmd
-	if netns != "" {
-		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, link}, args...)...)
-	} else {
-		cmd = exec.Command(link, args...)
-	}
+	cmd := exec.Command(link, args...)
 	cmd.Env = append(append(os.Environ(), roleEnv+"="+role), env...)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
+	if netns != "" {
+		err = startIn(netns, cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		t.Fatalf("start helper %s: %v", name, err)
 	}
 	h := &Helper{Cmd: cmd, Name: name, stdin: stdin, out: bufio.NewReader(stdout), done: make(chan error, 1)}
