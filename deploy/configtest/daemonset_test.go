@@ -111,8 +111,8 @@ func TestDaemonSetMountsReadOnly(t *testing.T) {
 func TestDaemonSetResourcesAndOutput(t *testing.T) {
 	c := loadDaemonSet(t).Spec.Template.Spec.Containers[0]
 	for name, want := range map[string]map[corev1.ResourceName]string{
-		"requests": {corev1.ResourceCPU: "100m", corev1.ResourceMemory: "64Mi"},
-		"limits":   {corev1.ResourceMemory: "512Mi"},
+		"requests": {corev1.ResourceCPU: "100m", corev1.ResourceMemory: "96Mi"},
+		"limits":   {corev1.ResourceMemory: "192Mi"},
 	} {
 		got := c.Resources.Requests
 		if name == "limits" {

@@ -35,6 +35,7 @@ func main() {
 	flag.IntVar(&cfg.ticks, "ticks", 10, "ticks of tcptop measured, after the warm-up")
 	flag.DurationVar(&cfg.soak, "soak", 0, "also run tcptop this long at the largest size, sampling its memory every minute")
 	flag.BoolVar(&cfg.changed, "changed", true, "also measure tcptop --changed (false for a tcptop that predates the flag)")
+	flag.StringVar(&cfg.fields, "fields", "", "also measure tcptop --fields with this list (what a narrower row costs)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root, to load tcptop's probes"))
@@ -63,6 +64,7 @@ type config struct {
 	ticks   int
 	soak    time.Duration
 	changed bool
+	fields  string
 }
 
 func run(cfg *config) error {
@@ -102,6 +104,9 @@ func measureSize(cfg *config, n int, soak bool) error {
 	variants := [][]string{nil}
 	if cfg.changed {
 		variants = append(variants, []string{"--changed"})
+	}
+	if cfg.fields != "" {
+		variants = append(variants, []string{"--fields", cfg.fields})
 	}
 	for _, extra := range variants {
 		m, err := measureTcptop(cfg, extra, cfg.ticks, 0)

@@ -80,7 +80,7 @@ func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Dura
 	}
 	go func() {
 		for sc.Scan() {
-			fmt.Fprintf(os.Stderr, "  (tcptop: %s)\n", sc.Text())
+			fmt.Fprintf(os.Stderr, "  (%s)\n", sc.Text()) // tcptop prefixes its own lines
 		}
 	}()
 	pid := cmd.Process.Pid
