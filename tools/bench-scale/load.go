@@ -108,6 +108,12 @@ func (l *load) stop() {
 
 // holdServer ADDR BUSY: accept connections and hold them; with BUSY, echo
 // what each sends.
+// heldConns keeps a hold process's connections reachable: a net.Conn
+// nothing refers to is closed by its finalizer at the next GC (the
+// runtime forces one every two minutes), which once emptied a 30-minute
+// soak after its first two.
+var heldConns []net.Conn
+
 func holdServer(args []string) error {
 	// Go turns TCP keepalives on by default (every 15 s): idle
 	// connections must be idle.
@@ -125,6 +131,7 @@ func holdServer(args []string) error {
 			return err
 		}
 		held = append(held, c)
+		heldConns = held
 		if busy {
 			go func() { _, _ = io.Copy(c, c) }()
 		}
@@ -147,6 +154,7 @@ func holdClient(args []string) error {
 		}
 		held = append(held, c)
 	}
+	heldConns = held // or the GC's finalizers close them, within two minutes
 	fmt.Printf("ready %d\n", len(held))
 	if args[2] == "true" {
 		for _, c := range held {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,22 @@ func measureSize(cfg *config, n int, soak bool) error {
 		}
 		fmt.Printf("; peak %.1f MiB\n", float64(m.peakRSS)/(1<<20))
 	}
+	// Figures over fewer sockets than announced are void.
+	if est := establishedSockets(); est < sockets {
+		return fmt.Errorf("only %d TCP sockets still established at the end, of the %d held: the figures above are void", est, sockets)
+	}
 	return nil
+}
+
+// establishedSockets counts the host's established TCP sockets (ss -s).
+func establishedSockets() int {
+	out, _ := exec.Command("ss", "-s").Output()
+	m := regexp.MustCompile(`estab (\d+)`).FindSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
