@@ -78,7 +78,10 @@ const kprobePMU = "/sys/bus/event_source/devices/kprobe"
 // and the release of the socket, which is the close.
 var lifecycleHooks = []hook{
 	{prog: "tcptop_state", target: "inet_sock_set_state", tracepoint: true},
+	// Twice: a release that interrupts the other's run on one CPU would
+	// otherwise be skipped by the kernel (bpf/lifecycle.h).
 	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
+	{prog: "tcptop_closed_again", target: "tcp_destroy_sock", tracepoint: true},
 	{prog: "tcptop_rst_in", target: "tcp_receive_reset", tracepoint: true},
 	{prog: "tcptop_rst_out", target: "tcp_send_reset", tracepoint: true},
 	// Optional: the socket error as the kernel reports it (5.13+). Without

@@ -48,6 +48,13 @@ type tcptopListener struct {
 	Pad   uint16
 }
 
+type tcptopRecentCloses struct {
+	_      structs.HostLayout
+	Cookie [8]uint64
+	Next   uint32
+	_      [4]byte
+}
+
 type tcptopTcpConn struct {
 	_             structs.HostLayout
 	Tuple         tcptopFlowTuple
@@ -131,57 +138,59 @@ type tcptopUdpPeer struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcptopMapCalls            = "calls"
-	tcptopMapEvents           = "events"
-	tcptopMapHot              = "hot"
-	tcptopMapListeners        = "listeners"
-	tcptopMapTcpConns         = "tcp_conns"
-	tcptopMapUdpFlows         = "udp_flows"
-	tcptopMapUdpPeers         = "udp_peers"
-	tcptopMapWanted           = "wanted"
-	tcptopProgTcptopClosed    = "tcptop_closed"
-	tcptopProgTcptopFxPage    = "tcptop_fx_page"
-	tcptopProgTcptopFxRecv4   = "tcptop_fx_recv4"
-	tcptopProgTcptopFxRecv6   = "tcptop_fx_recv6"
-	tcptopProgTcptopFxSend4   = "tcptop_fx_send4"
-	tcptopProgTcptopFxSend6   = "tcptop_fx_send6"
-	tcptopProgTcptopHot       = "tcptop_hot"
-	tcptopProgTcptopKpPage    = "tcptop_kp_page"
-	tcptopProgTcptopKpRecv4   = "tcptop_kp_recv4"
-	tcptopProgTcptopKpRecv6   = "tcptop_kp_recv6"
-	tcptopProgTcptopKpSend4   = "tcptop_kp_send4"
-	tcptopProgTcptopKpSend6   = "tcptop_kp_send6"
-	tcptopProgTcptopKrPage    = "tcptop_kr_page"
-	tcptopProgTcptopKrRecv4   = "tcptop_kr_recv4"
-	tcptopProgTcptopKrRecv6   = "tcptop_kr_recv6"
-	tcptopProgTcptopKrSend4   = "tcptop_kr_send4"
-	tcptopProgTcptopKrSend6   = "tcptop_kr_send6"
-	tcptopProgTcptopOwners    = "tcptop_owners"
-	tcptopProgTcptopRecv      = "tcptop_recv"
-	tcptopProgTcptopRecvmsg4  = "tcptop_recvmsg4"
-	tcptopProgTcptopRecvmsg6  = "tcptop_recvmsg6"
-	tcptopProgTcptopRefresh   = "tcptop_refresh"
-	tcptopProgTcptopRstIn     = "tcptop_rst_in"
-	tcptopProgTcptopRstOut    = "tcptop_rst_out"
-	tcptopProgTcptopSend      = "tcptop_send"
-	tcptopProgTcptopSendmsg4  = "tcptop_sendmsg4"
-	tcptopProgTcptopSendmsg6  = "tcptop_sendmsg6"
-	tcptopProgTcptopSkError   = "tcptop_sk_error"
-	tcptopProgTcptopSockNew   = "tcptop_sock_new"
-	tcptopProgTcptopSockops   = "tcptop_sockops"
-	tcptopProgTcptopState     = "tcptop_state"
-	tcptopProgTcptopSweep     = "tcptop_sweep"
-	tcptopVarCookieHelper     = "cookie_helper"
-	tcptopVarEmptyConn        = "empty_conn"
-	tcptopVarEventsLost       = "events_lost"
-	tcptopVarHotFull          = "hot_full"
-	tcptopVarTcpAdded         = "tcp_added"
-	tcptopVarTcpDeleted       = "tcp_deleted"
-	tcptopVarTcpTableFull     = "tcp_table_full"
-	tcptopVarTick             = "tick"
-	tcptopVarUdpAdded         = "udp_added"
-	tcptopVarUdpTableFull     = "udp_table_full"
-	tcptopVarUnusedConnRecord = "unused_conn_record"
+	tcptopMapCalls              = "calls"
+	tcptopMapEvents             = "events"
+	tcptopMapHot                = "hot"
+	tcptopMapListeners          = "listeners"
+	tcptopMapRecentCloses       = "recent_closes"
+	tcptopMapTcpConns           = "tcp_conns"
+	tcptopMapUdpFlows           = "udp_flows"
+	tcptopMapUdpPeers           = "udp_peers"
+	tcptopMapWanted             = "wanted"
+	tcptopProgTcptopClosed      = "tcptop_closed"
+	tcptopProgTcptopClosedAgain = "tcptop_closed_again"
+	tcptopProgTcptopFxPage      = "tcptop_fx_page"
+	tcptopProgTcptopFxRecv4     = "tcptop_fx_recv4"
+	tcptopProgTcptopFxRecv6     = "tcptop_fx_recv6"
+	tcptopProgTcptopFxSend4     = "tcptop_fx_send4"
+	tcptopProgTcptopFxSend6     = "tcptop_fx_send6"
+	tcptopProgTcptopHot         = "tcptop_hot"
+	tcptopProgTcptopKpPage      = "tcptop_kp_page"
+	tcptopProgTcptopKpRecv4     = "tcptop_kp_recv4"
+	tcptopProgTcptopKpRecv6     = "tcptop_kp_recv6"
+	tcptopProgTcptopKpSend4     = "tcptop_kp_send4"
+	tcptopProgTcptopKpSend6     = "tcptop_kp_send6"
+	tcptopProgTcptopKrPage      = "tcptop_kr_page"
+	tcptopProgTcptopKrRecv4     = "tcptop_kr_recv4"
+	tcptopProgTcptopKrRecv6     = "tcptop_kr_recv6"
+	tcptopProgTcptopKrSend4     = "tcptop_kr_send4"
+	tcptopProgTcptopKrSend6     = "tcptop_kr_send6"
+	tcptopProgTcptopOwners      = "tcptop_owners"
+	tcptopProgTcptopRecv        = "tcptop_recv"
+	tcptopProgTcptopRecvmsg4    = "tcptop_recvmsg4"
+	tcptopProgTcptopRecvmsg6    = "tcptop_recvmsg6"
+	tcptopProgTcptopRefresh     = "tcptop_refresh"
+	tcptopProgTcptopRstIn       = "tcptop_rst_in"
+	tcptopProgTcptopRstOut      = "tcptop_rst_out"
+	tcptopProgTcptopSend        = "tcptop_send"
+	tcptopProgTcptopSendmsg4    = "tcptop_sendmsg4"
+	tcptopProgTcptopSendmsg6    = "tcptop_sendmsg6"
+	tcptopProgTcptopSkError     = "tcptop_sk_error"
+	tcptopProgTcptopSockNew     = "tcptop_sock_new"
+	tcptopProgTcptopSockops     = "tcptop_sockops"
+	tcptopProgTcptopState       = "tcptop_state"
+	tcptopProgTcptopSweep       = "tcptop_sweep"
+	tcptopVarCookieHelper       = "cookie_helper"
+	tcptopVarEmptyConn          = "empty_conn"
+	tcptopVarEventsLost         = "events_lost"
+	tcptopVarHotFull            = "hot_full"
+	tcptopVarTcpAdded           = "tcp_added"
+	tcptopVarTcpDeleted         = "tcp_deleted"
+	tcptopVarTcpTableFull       = "tcp_table_full"
+	tcptopVarTick               = "tick"
+	tcptopVarUdpAdded           = "udp_added"
+	tcptopVarUdpTableFull       = "udp_table_full"
+	tcptopVarUnusedConnRecord   = "unused_conn_record"
 )
 
 // loadTcptop returns the embedded CollectionSpec for tcptop.
@@ -226,52 +235,54 @@ type tcptopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopProgramSpecs struct {
-	TcptopClosed   *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
-	TcptopFxPage   *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
-	TcptopFxRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
-	TcptopFxRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6"`
-	TcptopFxSend4  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
-	TcptopFxSend6  *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
-	TcptopHot      *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
-	TcptopKpPage   *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
-	TcptopKpRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
-	TcptopKpRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
-	TcptopKpSend4  *ebpf.ProgramSpec `ebpf:"tcptop_kp_send4"`
-	TcptopKpSend6  *ebpf.ProgramSpec `ebpf:"tcptop_kp_send6"`
-	TcptopKrPage   *ebpf.ProgramSpec `ebpf:"tcptop_kr_page"`
-	TcptopKrRecv4  *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv4"`
-	TcptopKrRecv6  *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv6"`
-	TcptopKrSend4  *ebpf.ProgramSpec `ebpf:"tcptop_kr_send4"`
-	TcptopKrSend6  *ebpf.ProgramSpec `ebpf:"tcptop_kr_send6"`
-	TcptopOwners   *ebpf.ProgramSpec `ebpf:"tcptop_owners"`
-	TcptopRecv     *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
-	TcptopRecvmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
-	TcptopRecvmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
-	TcptopRefresh  *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
-	TcptopRstIn    *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
-	TcptopRstOut   *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
-	TcptopSend     *ebpf.ProgramSpec `ebpf:"tcptop_send"`
-	TcptopSendmsg4 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
-	TcptopSendmsg6 *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
-	TcptopSkError  *ebpf.ProgramSpec `ebpf:"tcptop_sk_error"`
-	TcptopSockNew  *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
-	TcptopSockops  *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
-	TcptopState    *ebpf.ProgramSpec `ebpf:"tcptop_state"`
-	TcptopSweep    *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
+	TcptopClosed      *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
+	TcptopClosedAgain *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
+	TcptopFxPage      *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
+	TcptopFxRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
+	TcptopFxRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6"`
+	TcptopFxSend4     *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
+	TcptopFxSend6     *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
+	TcptopHot         *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
+	TcptopKpPage      *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
+	TcptopKpRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
+	TcptopKpRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
+	TcptopKpSend4     *ebpf.ProgramSpec `ebpf:"tcptop_kp_send4"`
+	TcptopKpSend6     *ebpf.ProgramSpec `ebpf:"tcptop_kp_send6"`
+	TcptopKrPage      *ebpf.ProgramSpec `ebpf:"tcptop_kr_page"`
+	TcptopKrRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv4"`
+	TcptopKrRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv6"`
+	TcptopKrSend4     *ebpf.ProgramSpec `ebpf:"tcptop_kr_send4"`
+	TcptopKrSend6     *ebpf.ProgramSpec `ebpf:"tcptop_kr_send6"`
+	TcptopOwners      *ebpf.ProgramSpec `ebpf:"tcptop_owners"`
+	TcptopRecv        *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
+	TcptopRecvmsg4    *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
+	TcptopRecvmsg6    *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh     *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
+	TcptopRstIn       *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
+	TcptopRstOut      *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
+	TcptopSend        *ebpf.ProgramSpec `ebpf:"tcptop_send"`
+	TcptopSendmsg4    *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
+	TcptopSendmsg6    *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError     *ebpf.ProgramSpec `ebpf:"tcptop_sk_error"`
+	TcptopSockNew     *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
+	TcptopSockops     *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
+	TcptopState       *ebpf.ProgramSpec `ebpf:"tcptop_state"`
+	TcptopSweep       *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
 }
 
 // tcptopMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopMapSpecs struct {
-	Calls     *ebpf.MapSpec `ebpf:"calls"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Hot       *ebpf.MapSpec `ebpf:"hot"`
-	Listeners *ebpf.MapSpec `ebpf:"listeners"`
-	TcpConns  *ebpf.MapSpec `ebpf:"tcp_conns"`
-	UdpFlows  *ebpf.MapSpec `ebpf:"udp_flows"`
-	UdpPeers  *ebpf.MapSpec `ebpf:"udp_peers"`
-	Wanted    *ebpf.MapSpec `ebpf:"wanted"`
+	Calls        *ebpf.MapSpec `ebpf:"calls"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Hot          *ebpf.MapSpec `ebpf:"hot"`
+	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
+	RecentCloses *ebpf.MapSpec `ebpf:"recent_closes"`
+	TcpConns     *ebpf.MapSpec `ebpf:"tcp_conns"`
+	UdpFlows     *ebpf.MapSpec `ebpf:"udp_flows"`
+	UdpPeers     *ebpf.MapSpec `ebpf:"udp_peers"`
+	Wanted       *ebpf.MapSpec `ebpf:"wanted"`
 }
 
 // tcptopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -311,14 +322,15 @@ func (o *tcptopObjects) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopMaps struct {
-	Calls     *ebpf.Map `ebpf:"calls"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Hot       *ebpf.Map `ebpf:"hot"`
-	Listeners *ebpf.Map `ebpf:"listeners"`
-	TcpConns  *ebpf.Map `ebpf:"tcp_conns"`
-	UdpFlows  *ebpf.Map `ebpf:"udp_flows"`
-	UdpPeers  *ebpf.Map `ebpf:"udp_peers"`
-	Wanted    *ebpf.Map `ebpf:"wanted"`
+	Calls        *ebpf.Map `ebpf:"calls"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Hot          *ebpf.Map `ebpf:"hot"`
+	Listeners    *ebpf.Map `ebpf:"listeners"`
+	RecentCloses *ebpf.Map `ebpf:"recent_closes"`
+	TcpConns     *ebpf.Map `ebpf:"tcp_conns"`
+	UdpFlows     *ebpf.Map `ebpf:"udp_flows"`
+	UdpPeers     *ebpf.Map `ebpf:"udp_peers"`
+	Wanted       *ebpf.Map `ebpf:"wanted"`
 }
 
 func (m *tcptopMaps) Close() error {
@@ -327,6 +339,7 @@ func (m *tcptopMaps) Close() error {
 		m.Events,
 		m.Hot,
 		m.Listeners,
+		m.RecentCloses,
 		m.TcpConns,
 		m.UdpFlows,
 		m.UdpPeers,
@@ -355,43 +368,45 @@ type tcptopVariables struct {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopPrograms struct {
-	TcptopClosed   *ebpf.Program `ebpf:"tcptop_closed"`
-	TcptopFxPage   *ebpf.Program `ebpf:"tcptop_fx_page"`
-	TcptopFxRecv4  *ebpf.Program `ebpf:"tcptop_fx_recv4"`
-	TcptopFxRecv6  *ebpf.Program `ebpf:"tcptop_fx_recv6"`
-	TcptopFxSend4  *ebpf.Program `ebpf:"tcptop_fx_send4"`
-	TcptopFxSend6  *ebpf.Program `ebpf:"tcptop_fx_send6"`
-	TcptopHot      *ebpf.Program `ebpf:"tcptop_hot"`
-	TcptopKpPage   *ebpf.Program `ebpf:"tcptop_kp_page"`
-	TcptopKpRecv4  *ebpf.Program `ebpf:"tcptop_kp_recv4"`
-	TcptopKpRecv6  *ebpf.Program `ebpf:"tcptop_kp_recv6"`
-	TcptopKpSend4  *ebpf.Program `ebpf:"tcptop_kp_send4"`
-	TcptopKpSend6  *ebpf.Program `ebpf:"tcptop_kp_send6"`
-	TcptopKrPage   *ebpf.Program `ebpf:"tcptop_kr_page"`
-	TcptopKrRecv4  *ebpf.Program `ebpf:"tcptop_kr_recv4"`
-	TcptopKrRecv6  *ebpf.Program `ebpf:"tcptop_kr_recv6"`
-	TcptopKrSend4  *ebpf.Program `ebpf:"tcptop_kr_send4"`
-	TcptopKrSend6  *ebpf.Program `ebpf:"tcptop_kr_send6"`
-	TcptopOwners   *ebpf.Program `ebpf:"tcptop_owners"`
-	TcptopRecv     *ebpf.Program `ebpf:"tcptop_recv"`
-	TcptopRecvmsg4 *ebpf.Program `ebpf:"tcptop_recvmsg4"`
-	TcptopRecvmsg6 *ebpf.Program `ebpf:"tcptop_recvmsg6"`
-	TcptopRefresh  *ebpf.Program `ebpf:"tcptop_refresh"`
-	TcptopRstIn    *ebpf.Program `ebpf:"tcptop_rst_in"`
-	TcptopRstOut   *ebpf.Program `ebpf:"tcptop_rst_out"`
-	TcptopSend     *ebpf.Program `ebpf:"tcptop_send"`
-	TcptopSendmsg4 *ebpf.Program `ebpf:"tcptop_sendmsg4"`
-	TcptopSendmsg6 *ebpf.Program `ebpf:"tcptop_sendmsg6"`
-	TcptopSkError  *ebpf.Program `ebpf:"tcptop_sk_error"`
-	TcptopSockNew  *ebpf.Program `ebpf:"tcptop_sock_new"`
-	TcptopSockops  *ebpf.Program `ebpf:"tcptop_sockops"`
-	TcptopState    *ebpf.Program `ebpf:"tcptop_state"`
-	TcptopSweep    *ebpf.Program `ebpf:"tcptop_sweep"`
+	TcptopClosed      *ebpf.Program `ebpf:"tcptop_closed"`
+	TcptopClosedAgain *ebpf.Program `ebpf:"tcptop_closed_again"`
+	TcptopFxPage      *ebpf.Program `ebpf:"tcptop_fx_page"`
+	TcptopFxRecv4     *ebpf.Program `ebpf:"tcptop_fx_recv4"`
+	TcptopFxRecv6     *ebpf.Program `ebpf:"tcptop_fx_recv6"`
+	TcptopFxSend4     *ebpf.Program `ebpf:"tcptop_fx_send4"`
+	TcptopFxSend6     *ebpf.Program `ebpf:"tcptop_fx_send6"`
+	TcptopHot         *ebpf.Program `ebpf:"tcptop_hot"`
+	TcptopKpPage      *ebpf.Program `ebpf:"tcptop_kp_page"`
+	TcptopKpRecv4     *ebpf.Program `ebpf:"tcptop_kp_recv4"`
+	TcptopKpRecv6     *ebpf.Program `ebpf:"tcptop_kp_recv6"`
+	TcptopKpSend4     *ebpf.Program `ebpf:"tcptop_kp_send4"`
+	TcptopKpSend6     *ebpf.Program `ebpf:"tcptop_kp_send6"`
+	TcptopKrPage      *ebpf.Program `ebpf:"tcptop_kr_page"`
+	TcptopKrRecv4     *ebpf.Program `ebpf:"tcptop_kr_recv4"`
+	TcptopKrRecv6     *ebpf.Program `ebpf:"tcptop_kr_recv6"`
+	TcptopKrSend4     *ebpf.Program `ebpf:"tcptop_kr_send4"`
+	TcptopKrSend6     *ebpf.Program `ebpf:"tcptop_kr_send6"`
+	TcptopOwners      *ebpf.Program `ebpf:"tcptop_owners"`
+	TcptopRecv        *ebpf.Program `ebpf:"tcptop_recv"`
+	TcptopRecvmsg4    *ebpf.Program `ebpf:"tcptop_recvmsg4"`
+	TcptopRecvmsg6    *ebpf.Program `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh     *ebpf.Program `ebpf:"tcptop_refresh"`
+	TcptopRstIn       *ebpf.Program `ebpf:"tcptop_rst_in"`
+	TcptopRstOut      *ebpf.Program `ebpf:"tcptop_rst_out"`
+	TcptopSend        *ebpf.Program `ebpf:"tcptop_send"`
+	TcptopSendmsg4    *ebpf.Program `ebpf:"tcptop_sendmsg4"`
+	TcptopSendmsg6    *ebpf.Program `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError     *ebpf.Program `ebpf:"tcptop_sk_error"`
+	TcptopSockNew     *ebpf.Program `ebpf:"tcptop_sock_new"`
+	TcptopSockops     *ebpf.Program `ebpf:"tcptop_sockops"`
+	TcptopState       *ebpf.Program `ebpf:"tcptop_state"`
+	TcptopSweep       *ebpf.Program `ebpf:"tcptop_sweep"`
 }
 
 func (p *tcptopPrograms) Close() error {
 	return _TcptopClose(
 		p.TcptopClosed,
+		p.TcptopClosedAgain,
 		p.TcptopFxPage,
 		p.TcptopFxRecv4,
 		p.TcptopFxRecv6,
