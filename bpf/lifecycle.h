@@ -11,8 +11,12 @@
  * byte, and the table entry goes with it: nothing is left behind.
  */
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
+/* handle_state runs twice per state change, from two programs (see
+ * tcptop_state below). Running it again for the same change does nothing
+ * more: the entry exists then, and every update sets what the first set
+ * (a socket's changes do not interleave: process context holds its lock,
+ * and the softirq defers to it). */
+static __always_inline int handle_state(struct sock *sk, int oldstate, int newstate)
 {
 	/* Listening sockets are not connections. A child socket is cloned
 	 * from its listener, so it enters SYN_RECV "from" LISTEN: on 5.10 (at least)
@@ -65,6 +69,21 @@ int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 		read_tuple_btf(sk, &c->tuple);
 	hot_mark_btf(c, cookie, sk);
 	return 0;
+}
+
+/* Two programs, for the reason the release has two (below): a change in a
+ * softirq that interrupts the program's run in process context on the
+ * same CPU is skipped by the kernel; the other program handles it. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
+{
+	return handle_state(sk, oldstate, newstate);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptop_state_again, struct sock *sk, int oldstate, int newstate)
+{
+	return handle_state(sk, oldstate, newstate);
 }
 
 /* The kernel runs a tracing program at most once at a time per CPU: a

@@ -77,9 +77,11 @@ const kprobePMU = "/sys/bus/event_source/devices/kprobe"
 // lifecycleHooks are common to every path: TCP open and state changes,
 // and the release of the socket, which is the close.
 var lifecycleHooks = []hook{
+	// Twice each: a state change or release that interrupts the other's
+	// run on one CPU would otherwise be skipped by the kernel
+	// (bpf/lifecycle.h).
 	{prog: "tcptop_state", target: "inet_sock_set_state", tracepoint: true},
-	// Twice: a release that interrupts the other's run on one CPU would
-	// otherwise be skipped by the kernel (bpf/lifecycle.h).
+	{prog: "tcptop_state_again", target: "inet_sock_set_state", tracepoint: true},
 	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
 	{prog: "tcptop_closed_again", target: "tcp_destroy_sock", tracepoint: true},
 	{prog: "tcptop_rst_in", target: "tcp_receive_reset", tracepoint: true},

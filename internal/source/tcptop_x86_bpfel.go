@@ -179,6 +179,7 @@ const (
 	tcptopProgTcptopSockNew     = "tcptop_sock_new"
 	tcptopProgTcptopSockops     = "tcptop_sockops"
 	tcptopProgTcptopState       = "tcptop_state"
+	tcptopProgTcptopStateAgain  = "tcptop_state_again"
 	tcptopProgTcptopSweep       = "tcptop_sweep"
 	tcptopVarCookieHelper       = "cookie_helper"
 	tcptopVarEmptyConn          = "empty_conn"
@@ -267,6 +268,7 @@ type tcptopProgramSpecs struct {
 	TcptopSockNew     *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
 	TcptopSockops     *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
 	TcptopState       *ebpf.ProgramSpec `ebpf:"tcptop_state"`
+	TcptopStateAgain  *ebpf.ProgramSpec `ebpf:"tcptop_state_again"`
 	TcptopSweep       *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
 }
 
@@ -400,6 +402,7 @@ type tcptopPrograms struct {
 	TcptopSockNew     *ebpf.Program `ebpf:"tcptop_sock_new"`
 	TcptopSockops     *ebpf.Program `ebpf:"tcptop_sockops"`
 	TcptopState       *ebpf.Program `ebpf:"tcptop_state"`
+	TcptopStateAgain  *ebpf.Program `ebpf:"tcptop_state_again"`
 	TcptopSweep       *ebpf.Program `ebpf:"tcptop_sweep"`
 }
 
@@ -437,6 +440,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopSockNew,
 		p.TcptopSockops,
 		p.TcptopState,
+		p.TcptopStateAgain,
 		p.TcptopSweep,
 	)
 }
