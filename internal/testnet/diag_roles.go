@@ -52,11 +52,7 @@ func tcpFlood(args []string) error {
 // kernel counts send-buffer-limited time only for a sender that waits in
 // send()), SO_SNDBUF set to SNDBUF bytes and congestion control CC.
 func tcpFloodBlocking(args []string) error {
-	addr, err := net.ResolveTCPAddr("tcp4", args[0])
-	if err != nil {
-		return err
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	fd, sa, err := blockingSocket4(args[0])
 	if err != nil {
 		return err
 	}
@@ -67,14 +63,14 @@ func tcpFloodBlocking(args []string) error {
 	if err := unix.SetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION, args[2]); err != nil {
 		return fmt.Errorf("congestion control %s: %w", args[2], err)
 	}
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: addr.Port, Addr: [4]byte(addr.IP.To4())}); err != nil {
+	if err := unix.Connect(fd, sa); err != nil {
 		return err
 	}
-	sa, err := unix.Getsockname(fd)
+	local, err := unix.Getsockname(fd)
 	if err != nil {
 		return err
 	}
-	ready(sa.(*unix.SockaddrInet4).Port)
+	ready(local.(*unix.SockaddrInet4).Port)
 	go func() { waitRelease(); _ = unix.Shutdown(fd, unix.SHUT_RDWR) }()
 	buf := make([]byte, 64<<10)
 	for {
@@ -84,16 +80,24 @@ func tcpFloodBlocking(args []string) error {
 	}
 }
 
+// blockingSocket4 makes a blocking IPv4 TCP socket and the address of
+// addr to connect it to: the roles that must behave as a C client does.
+func blockingSocket4(addr string) (int, *unix.SockaddrInet4, error) {
+	a, err := net.ResolveTCPAddr("tcp4", addr)
+	if err != nil {
+		return -1, nil, err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, nil, err
+	}
+	return fd, &unix.SockaddrInet4{Port: a.Port, Addr: [4]byte(a.IP.To4())}, nil
+}
+
 // tcpHoldNoRead ADDR: accept one connection and hold it without reading,
 // so the sender's window closes; until released.
 func tcpHoldNoRead(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}
@@ -109,11 +113,7 @@ func tcpHoldNoRead(args []string) error {
 // runs, from a router on this host, as a soft error: see docs/fields.md,
 // error.)
 func tcpConnectFail(args []string) error {
-	addr, err := net.ResolveTCPAddr("tcp4", args[0])
-	if err != nil {
-		return err
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	fd, sa, err := blockingSocket4(args[0])
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,6 @@ func tcpConnectFail(args []string) error {
 		}
 	}
 	ready(0)
-	sa := &unix.SockaddrInet4{Port: addr.Port, Addr: [4]byte(addr.IP.To4())}
 	err = unix.Connect(fd, sa)
 	unix.Close(fd)
 	if err == nil {
@@ -164,32 +163,14 @@ func tcpReqResp(args []string) error {
 // tcpEcho ADDR: accept connections and echo what each sends, until
 // released.
 func tcpEcho(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	go func() { waitRelease(); ln.Close() }()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return nil
-		}
-		go func() { _, _ = io.Copy(c, c); c.Close() }()
-	}
+	return serveEach(args[0], func(c net.Conn) { _, _ = io.Copy(c, c); c.Close() })
 }
 
 // tcpAbortServer ADDR N: accept one connection, read N bytes of what the
 // client keeps sending, then abort it with a reset (SO_LINGER 0) in the
 // middle of the transfer; stay until released.
 func tcpAbortServer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	c, err := ln.Accept()
-	ln.Close()
+	c, err := acceptOne(args[0])
 	if err != nil {
 		return err
 	}

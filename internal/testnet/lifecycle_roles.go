@@ -25,28 +25,16 @@ func init() {
 // read exactly IN bytes, answer OUT bytes and close. With IN = -1 it
 // reads to EOF (a client that half-closes) before answering.
 func tcpAnswer(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
-	if err != nil {
-		return err
-	}
-	ready(ln.Addr().(*net.TCPAddr).Port)
-	go func() { waitRelease(); ln.Close() }()
 	in, out := atoi(args[1]), make([]byte, atoi(args[2]))
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return nil
+	return serveEach(args[0], func(c net.Conn) {
+		defer c.Close()
+		if in < 0 {
+			_, _ = io.Copy(io.Discard, c)
+		} else {
+			_, _ = io.CopyN(io.Discard, c, int64(in))
 		}
-		go func() {
-			defer c.Close()
-			if in < 0 {
-				_, _ = io.Copy(io.Discard, c)
-			} else {
-				_, _ = io.CopyN(io.Discard, c, int64(in))
-			}
-			_, _ = c.Write(out)
-		}()
-	}
+		_, _ = c.Write(out)
+	})
 }
 
 // tcpHalfClose ADDR REQ ANS N DELAY: N times in turn, connect, send REQ

@@ -88,9 +88,11 @@ func tcpClient(args []string) error {
 	return nil
 }
 
-// tcpSink ADDR: accept connections and read each to EOF, until released.
-func tcpSink(args []string) error {
-	ln, err := net.Listen("tcp", args[0])
+// serveEach listens on addr, says it is ready with the port, and runs
+// handle on each connection it accepts (each on a goroutine of its own)
+// until the test releases it.
+func serveEach(addr string, handle func(net.Conn)) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -101,8 +103,13 @@ func tcpSink(args []string) error {
 		if err != nil {
 			return nil
 		}
-		go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		go handle(c)
 	}
+}
+
+// tcpSink ADDR: accept connections and read each to EOF, until released.
+func tcpSink(args []string) error {
+	return serveEach(args[0], func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() })
 }
 
 // tcpMany ADDR N SIZE: open N connections one after another, each sending
