@@ -38,9 +38,7 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 	requireRoot(t)
 	// A held connection guarantees a row every tick, so the reader gets
 	// its line and tcptop's next write finds the pipe closed.
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
-	defer cl.Release()
+	testnet.HeldClient(t, "tt-server", "tt-client")
 	// What `tcptop -o ndjson | head -1` does, without needing a shell.
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -278,8 +276,7 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 	requireRoot(t)
 	tt := startTcptop(t, "-o", "ndjson", "--changed", "-i", "100ms")
 	tt.waitReady(t)
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
+	cl := testnet.HeldClient(t, "tt-server", "tt-client")
 	mine := func(r map[string]any) bool { return r["proto"] == "tcp" && r["local_port"] == float64(cl.Port) }
 	count := func() (n int, closed bool) {
 		for _, r := range tt.records(t) {

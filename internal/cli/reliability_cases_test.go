@@ -116,9 +116,7 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 	requireRoot(t)
 	const conns, size = 60, 4321
 	// A held connection writes a row each tick: a 4 KiB pipe fills fast.
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
-	defer cl.Release()
+	testnet.HeldClient(t, "tt-server", "tt-client")
 	p := startPiped(t, 4096, "-o", "ndjson", "-i", "200ms")
 	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
 	defer sink.Release()
@@ -182,9 +180,7 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 // of what it takes with a reader that keeps up, exit 0, nothing attached.
 func TestStalledReaderThenSIGTERM(t *testing.T) {
 	requireRoot(t)
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
-	defer cl.Release()
+	testnet.HeldClient(t, "tt-server", "tt-client")
 	const interval = 500 * time.Millisecond
 	args := []string{"-o", "ndjson", "-i", interval.String()}
 	cost := exitCost(t, args...)

@@ -231,22 +231,12 @@ func TestLiveScreenInTmux(t *testing.T) {
 	requireProgramsGone(t, held)
 }
 
-// heldClient starts an exchange whose client, tt-client, holds its
-// connection until the test ends.
-func heldClient(t *testing.T) *testnet.Helper {
-	t.Helper()
-	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
-	t.Cleanup(cl.Release)
-	return cl
-}
-
 // TestLiveScreenEndsOnSIGTERM: a signal ends the screen as q does, and
 // NO_COLOR leaves the screen without colours.
 func TestLiveScreenEndsOnSIGTERM(t *testing.T) {
 	requireRoot(t)
 	tm := newTmux(t)
-	cl := heldClient(t)
+	cl := testnet.HeldClient(t, "tt-server", "tt-client")
 	run := startScreen(t, tm, "NO_COLOR=1", "-p", strconv.Itoa(cl.PID()), "-i", "0.3")
 	held := programsOf(t, run.pid)
 	if colored := tm.run("capture-pane", "-p", "-e", "-t", "screen"); strings.Contains(colored, "\x1b[1m") || strings.Contains(colored, "\x1b[2m") {
@@ -264,7 +254,7 @@ func TestLiveScreenEndsOnSIGTERM(t *testing.T) {
 func TestLiveScreenCountLeavesLastFrame(t *testing.T) {
 	requireRoot(t)
 	tm := newTmux(t)
-	cl := heldClient(t)
+	cl := testnet.HeldClient(t, "tt-server", "tt-client")
 	run := startScreen(t, tm, "", "-p", strconv.Itoa(cl.PID()), "0.3", "3")
 	run.exited(t, true)
 	if pane := strings.Join(tm.pane(), "\n"); !strings.Contains(pane, "tt-client") {

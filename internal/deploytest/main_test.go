@@ -124,16 +124,6 @@ func knownTransfer(t *testing.T) transfer {
 	return tr
 }
 
-// heldConnection opens a TCP connection that stays up until the test
-// ends: tcptop reports it every tick, so its record shows tcptop attached.
-func heldConnection(t *testing.T) *testnet.Helper {
-	t.Helper()
-	srv := testnet.Start(t, "tt-holdsrv", "", "tcp-server", "127.0.0.1:0", "10", "10")
-	cl := testnet.Start(t, "tt-hold", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
-	t.Cleanup(cl.Release)
-	return cl
-}
-
 // requireNoTcptopLeft fails if a process still runs the binary under test
 // (a shipper that starts tcptop must also stop it).
 func requireNoTcptopLeft(t *testing.T) {

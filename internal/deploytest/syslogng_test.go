@@ -50,7 +50,7 @@ func TestSyslogNGRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hold := heldConnection(t)
+	hold := testnet.HeldClient(t, "tt-holdsrv", "tt-hold")
 	cmd := exec.Command(syslogng, "-F", "-f", conf, "-R", filepath.Join(dir, "persist"),
 		"-p", filepath.Join(dir, "pid"), "-c", filepath.Join(dir, "ctl"))
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "TCPTOP_INTERVAL=200ms")

@@ -117,7 +117,7 @@ func TestServiceCapabilities(t *testing.T) {
 	if !slices.Equal(ambient, bounding) {
 		t.Fatalf("AmbientCapabilities %v and CapabilityBoundingSet %v differ", ambient, bounding)
 	}
-	older := heldConnection(t) // owned by root, before tcptop starts
+	older := testnet.HeldClient(t, "tt-holdsrv", "tt-hold") // owned by root, before tcptop starts
 
 	run := func(caps []string, withTransfer bool) (code int, recs []map[string]any, stderr string) {
 		var ids []uintptr
@@ -225,7 +225,7 @@ func TestServiceSyscallFilter(t *testing.T) {
 	families := strings.Fields(strings.Join(unitSetting(t, "RestrictAddressFamilies"), " "))
 
 	trace := filepath.Join(t.TempDir(), "strace.out")
-	heldConnection(t)
+	testnet.HeldClient(t, "tt-holdsrv", "tt-hold")
 	cmd := exec.Command(strace, "-f", "-qq", "-o", trace, tcptopBin, "--output=ndjson", "--interval=200ms", "--count=4")
 	errb := newOutput(t, "strace.err")
 	cmd.Stderr = errb.File

@@ -186,3 +186,15 @@ func toolWorks(name string, args []string) (string, error) {
 	}
 	return path, nil
 }
+
+// HeldClient starts a tcp-server named server and a tcp-client named
+// client that exchange 10 bytes each way and hold the connection until
+// the test ends (or Release): tcptop reports it every tick, so its rows
+// show tcptop attached and ticking.
+func HeldClient(t testing.TB, server, client string) *Helper {
+	t.Helper()
+	srv := Start(t, server, "", "tcp-server", "127.0.0.1:0", "10", "10")
+	cl := Start(t, client, "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "10", "hold")
+	t.Cleanup(cl.Release)
+	return cl
+}
