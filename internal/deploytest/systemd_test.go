@@ -128,7 +128,11 @@ func TestServiceCapabilities(t *testing.T) {
 			}
 			ids = append(ids, id)
 		}
-		cmd := exec.Command(tcptopBin, "--output=ndjson", "--interval=300ms", "--count=3")
+		args := []string{"--output=ndjson", "--interval=300ms", "--count=3"}
+		if withTransfer {
+			args = append(args, "-v") // to see when it is attached
+		}
+		cmd := exec.Command(tcptopBin, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
 			AmbientCaps: ids,
@@ -140,7 +144,11 @@ func TestServiceCapabilities(t *testing.T) {
 		}
 		var tr transfer
 		if withTransfer {
-			time.Sleep(150 * time.Millisecond) // attached well before the first tick
+			// The transfer once tcptop has attached (and dropped what it
+			// does not keep), which can take longer than a tick on a busy
+			// machine.
+			eventually(t, 10*time.Second, func() bool { return strings.Contains(errb.String(), "privileges kept") },
+				func() string { return "tcptop did not attach: " + errb.String() })
 			tr = knownTransfer(t)
 		}
 		err := cmd.Wait()
