@@ -47,7 +47,7 @@ func TestHalfCloseReadAfterCloseExactOnce(t *testing.T) {
 	defer srv.Release()
 	rec.poll(t)
 	cl := testnet.Start(t, "tt-halfclose", "", "tcp-halfclose", "127.0.0.1:"+strconv.Itoa(srv.Port),
-		strconv.Itoa(req), strconv.Itoa(ans), strconv.Itoa(n), "30ms")
+		strconv.Itoa(req), strconv.Itoa(ans), strconv.Itoa(n), "10s")
 	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Remote.Port()) == srv.Port }
 	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
 	rec.pollUntil(t, 30*time.Second, func() bool {
@@ -84,7 +84,7 @@ func TestReadsAfterResetCount(t *testing.T) {
 	s := openSource(t)
 	rec := newRecorder(s)
 	srv := testnet.Start(t, "tt-reset", "", "tcp-reset-server", "127.0.0.1:0", strconv.Itoa(out), strconv.Itoa(in))
-	cl := testnet.Start(t, "tt-readlate", "", "tcp-read-late", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in), "300ms")
+	cl := testnet.Start(t, "tt-readlate", "", "tcp-read-late", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(out), strconv.Itoa(in), "10s")
 	srv.Wait(t, 10*time.Second)
 	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == cl.Port }
 	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }

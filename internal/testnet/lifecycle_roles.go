@@ -37,14 +37,15 @@ func tcpAnswer(args []string) error {
 	})
 }
 
-// tcpHalfClose ADDR REQ ANS N DELAY: N times in turn, connect, send REQ
-// bytes, shut down the write side, wait DELAY (so the server's answer and
-// FIN arrive, and the kernel takes the socket to CLOSE, before anything
-// is read), then read the answer, exactly ANS bytes, to EOF, and close.
+// tcpHalfClose ADDR REQ ANS N WITHIN: N times in turn, connect, send REQ
+// bytes, shut down the write side, wait (at most WITHIN) until the
+// server's answer and FIN have arrived and the kernel has taken the
+// socket to CLOSE, and only then read the answer, exactly ANS bytes, to
+// EOF, and close.
 func tcpHalfClose(args []string) error {
 	ready(0)
 	req, ans, n := atoi(args[1]), atoi(args[2]), atoi(args[3])
-	delay, err := time.ParseDuration(args[4])
+	within, err := time.ParseDuration(args[4])
 	if err != nil {
 		return err
 	}
@@ -59,8 +60,7 @@ func tcpHalfClose(args []string) error {
 		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 			return err
 		}
-		time.Sleep(delay)
-		if err := requireClosed(c); err != nil {
+		if err := awaitClosed(c, within); err != nil {
 			return err
 		}
 		got, err := io.Copy(io.Discard, c)
@@ -92,9 +92,9 @@ func tcpResetServer(args []string) error {
 	return c.Close()
 }
 
-// tcpReadLate ADDR OUT IN DELAY: connect, send OUT bytes, wait DELAY (the
-// peer answers IN bytes and resets meanwhile), then read: exactly IN
-// bytes, then the reset. Closes when released.
+// tcpReadLate ADDR OUT IN WITHIN: connect, send OUT bytes, wait (at most
+// WITHIN) until the peer has answered IN bytes and reset the connection,
+// then read: exactly IN bytes, then the reset. Closes when released.
 func tcpReadLate(args []string) error {
 	c, err := net.Dial("tcp", args[0])
 	if err != nil {
@@ -105,12 +105,11 @@ func tcpReadLate(args []string) error {
 	if _, err := c.Write(make([]byte, atoi(args[1]))); err != nil {
 		return err
 	}
-	delay, err := time.ParseDuration(args[3])
+	within, err := time.ParseDuration(args[3])
 	if err != nil {
 		return err
 	}
-	time.Sleep(delay)
-	if err := requireClosed(c); err != nil {
+	if err := awaitClosed(c, within); err != nil {
 		return err
 	}
 	got, err := io.Copy(io.Discard, c)
@@ -174,23 +173,31 @@ func tcpIdleAccept(args []string) error {
 	return nil
 }
 
-// requireClosed fails unless the kernel has taken the connection's socket
-// to CLOSE: a role meant to read after that would otherwise prove nothing.
-func requireClosed(c net.Conn) error {
+// awaitClosed waits until the kernel has taken the connection's socket to
+// CLOSE, failing after within: a role meant to read after that would
+// otherwise prove nothing. It polls rather than sleeping a fixed time
+// because an emulated guest can take many times longer than the host.
+func awaitClosed(c net.Conn, within time.Duration) error {
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return err
 	}
-	var info *unix.TCPInfo
-	var serr error
-	if err := raw.Control(func(fd uintptr) { info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
-		return err
+	deadline := time.Now().Add(within)
+	for {
+		var info *unix.TCPInfo
+		var serr error
+		if err := raw.Control(func(fd uintptr) { info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+			return err
+		}
+		if serr != nil {
+			return serr
+		}
+		if info.State == 7 /* TCP_CLOSE */ {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("socket still in state %d, not CLOSE, %v after it should close: the peer never finished", info.State, within)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	if serr != nil {
-		return serr
-	}
-	if info.State != 7 /* TCP_CLOSE */ {
-		return fmt.Errorf("socket in state %d, not CLOSE, before the reads: raise the delay", info.State)
-	}
-	return nil
 }
