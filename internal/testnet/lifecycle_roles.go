@@ -85,7 +85,13 @@ func tcpResetServer(args []string) error {
 	if _, err := c.Write(make([]byte, atoi(args[2]))); err != nil {
 		return err
 	}
-	time.Sleep(50 * time.Millisecond) // the answer is acknowledged before the reset
+	// The whole answer is acknowledged before the reset: a reset throws
+	// away what is still in flight.
+	if err := awaitTCPInfo(c, 10*time.Second, "acknowledged", func(info *unix.TCPInfo) bool {
+		return info.Unacked == 0 && info.Notsent_bytes == 0
+	}); err != nil {
+		return err
+	}
 	if err := c.(*net.TCPConn).SetLinger(0); err != nil {
 		return err
 	}
@@ -175,9 +181,15 @@ func tcpIdleAccept(args []string) error {
 
 // awaitClosed waits until the kernel has taken the connection's socket to
 // CLOSE, failing after within: a role meant to read after that would
-// otherwise prove nothing. It polls rather than sleeping a fixed time
-// because an emulated guest can take many times longer than the host.
+// otherwise prove nothing.
 func awaitClosed(c net.Conn, within time.Duration) error {
+	return awaitTCPInfo(c, within, "CLOSE", func(info *unix.TCPInfo) bool { return info.State == 7 /* TCP_CLOSE */ })
+}
+
+// awaitTCPInfo polls the connection's TCP_INFO until done holds, failing
+// after within. It polls rather than sleeping a fixed time because an
+// emulated guest can take many times longer than the host.
+func awaitTCPInfo(c net.Conn, within time.Duration, what string, done func(*unix.TCPInfo) bool) error {
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		return err
@@ -192,11 +204,11 @@ func awaitClosed(c net.Conn, within time.Duration) error {
 		if serr != nil {
 			return serr
 		}
-		if info.State == 7 /* TCP_CLOSE */ {
+		if done(info) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("socket still in state %d, not CLOSE, %v after it should close: the peer never finished", info.State, within)
+			return fmt.Errorf("socket (state %d, %d segments unacknowledged) still not %s after %v", info.State, info.Unacked, what, within)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
