@@ -94,7 +94,7 @@ func New(cfg Config) *Aggregator {
 		cgroups: map[uint64]uint32{0: 0},
 		// entry 0: the unknown cgroup
 		cgroupNames: []cgroupName{{}},
-		keys:        keyOrder{tracked: true},
+		keys:        keyOrder{tracked: true, relocateFloor: relocateFloor},
 	}
 }
 
@@ -147,6 +147,7 @@ func (a *Aggregator) endTick() {
 		a.flows.free(idx)
 	}
 	a.removed = a.removed[:0]
+	a.relocateIfScattered()
 	if cap(a.touched) > 4096 && len(a.touched) < cap(a.touched)/8 {
 		// A snapshot of every flow is over: do not keep its room.
 		a.touched, a.active = nil, nil

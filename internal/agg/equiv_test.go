@@ -190,3 +190,44 @@ func isSubsequence(sub, all []conn.Row) bool {
 	}
 	return i == len(sub)
 }
+
+// TestRelocationChangesNoRow drives the same random ticks into an
+// aggregator that moves its flows into key order whenever they scatter
+// and one that never does: every tick's rows, all and changed, are the
+// same, value for value.
+func TestRelocationChangesNoRow(t *testing.T) {
+	defer func(pending, relocate int) { pendingFloor, relocateFloor = pending, relocate }(pendingFloor, relocateFloor)
+	pendingFloor = 16
+	relocations := 0
+	for seed := range uint64(20) {
+		w := &world{rng: rand.New(rand.NewPCG(seed, 11)), gone: map[conn.FlowID]bool{}}
+		relocateFloor = 1
+		moving := New(Config{Start: t0, CommunityID: true})
+		relocateFloor = 1 << 30
+		staying := New(Config{Start: t0, CommunityID: true})
+		for tick := 1; tick <= 60; tick++ {
+			w.quiet = tick%7 == 0
+			obs := w.tick()
+			moving.Tick(conn.Snapshot{Time: at(float64(tick)), Obs: slices.Clone(obs)})
+			staying.Tick(conn.Snapshot{Time: at(float64(tick)), Obs: obs})
+			for _, changed := range []bool{true, false} {
+				if changed == false && tick%20 > 12 {
+					continue // a stretch of --changed only
+				}
+				got, want := rowsOf(t, moving, changed), rowsOf(t, staying, changed)
+				if !slices.Equal(got, want) {
+					t.Fatalf("seed %d tick %d (changed only %v): rows differ after %d relocations:\n got %+v\nwant %+v",
+						seed, tick, changed, moving.keys.relocations, got, want)
+				}
+			}
+		}
+		if staying.keys.relocations != 0 {
+			t.Fatalf("seed %d: the aggregator told not to relocate did, %d times", seed, staying.keys.relocations)
+		}
+		relocations += moving.keys.relocations
+	}
+	if relocations < 100 {
+		t.Fatalf("%d relocations in 20 runs of 60 ticks: the test hardly exercises them", relocations)
+	}
+	t.Logf("%d relocations", relocations)
+}

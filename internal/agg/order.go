@@ -22,6 +22,14 @@ type keyOrder struct {
 	pending []ref
 	spare   []ref // the next order, reused
 	tracked bool  // order and pending hold every live flow
+	// fresh: order is every live flow, as the last walk of every row left
+	// it; jumps: how many of its neighbours are not neighbours in the
+	// slab (relocate).
+	fresh bool
+	jumps int
+	// relocateFloor is relocateFloor when the aggregator was made;
+	// relocations counts them (for the tests).
+	relocateFloor, relocations int
 }
 
 // ref names a flow in the order: valid while the flow's gen is gen.
@@ -30,6 +38,7 @@ type ref struct {
 }
 
 func (k *keyOrder) add(idx, gen uint32) {
+	k.fresh = false
 	if k.tracked {
 		k.pending = append(k.pending, ref{idx, gen})
 	}
@@ -53,7 +62,7 @@ var pendingFloor = 4096
 // bound drops the order once keeping it up costs more than rebuilding it.
 func (k *keyOrder) bound(flows int) {
 	if k.tracked && len(k.pending) > max(pendingFloor, flows/2) {
-		k.tracked = false
+		k.tracked, k.fresh = false, false
 		k.order, k.pending, k.spare = nil, nil, nil
 	}
 }
@@ -162,6 +171,7 @@ func (a *Aggregator) eachIdle(e *emitter) {
 	slices.SortFunc(pending, a.compareRefs)
 	next := k.spare[:0]
 	old := k.order
+	jumps := 0
 	for {
 		// A stale ref (a freed flow, or the old place of a re-keyed one,
 		// whose new place is in pending) is dropped before it is compared:
@@ -177,6 +187,7 @@ func (a *Aggregator) eachIdle(e *emitter) {
 		case len(old) == 0 && len(pending) == 0:
 			k.spare, k.order = k.order[:0], next
 			k.pending = k.pending[:0]
+			k.fresh, k.jumps = true, jumps
 			return
 		case len(pending) == 0 || len(old) > 0 && a.compareRefs(old[0], pending[0]) <= 0:
 			r, old = old[0], old[1:]
@@ -189,6 +200,9 @@ func (a *Aggregator) eachIdle(e *emitter) {
 			t = &a.touched[st.slot]
 		}
 		if t == nil || !t.removing {
+			if n := len(next); n > 0 && next[n-1].idx+1 != r.idx {
+				jumps++
+			}
 			next = append(next, r)
 		}
 		if t == nil || !t.rowless && !a.isActive(t) {
@@ -209,4 +223,70 @@ func (a *Aggregator) rebuildOrder() {
 		add(idx)
 	}
 	k.order, k.pending, k.tracked = nil, all, true
+}
+
+// relocateFloor is the fewest flows worth relocating (fewer stay in the
+// caches wherever they are), a variable for the tests.
+var relocateFloor = 4096
+
+// relocateIfScattered moves the flows in the slab into key order once
+// the walk of every row found more than one in eight of them away from
+// its neighbour in the order. That walk then reads the slab front to
+// back instead of at random: at 100,000 flows (24 MB of states, more than
+// the caches hold) it is about 0.2 µs per row less. Flows come in the
+// order the kernel lists them, not in key order, and new ones go where
+// there is room, so without this the walk is random for good. Moving
+// them costs about a walk; it is done again only when churn has scattered
+// them again. Called between ticks, when no flow is touched or removed.
+func (a *Aggregator) relocateIfScattered() {
+	k := &a.keys
+	if !k.fresh || len(k.order) < k.relocateFloor || k.jumps <= len(k.order)/8 ||
+		len(k.pending) > 0 || len(k.order) != a.Len() {
+		return
+	}
+	k.fresh = false
+	n := a.flows.n
+	const unplaced = ^uint32(0)
+	dest := make([]uint32, n) // a flow's index now → its index in key order
+	for i := range dest {
+		dest[i] = unplaced
+	}
+	for p, r := range k.order {
+		if a.flows.at(r.idx).gen != r.gen || dest[r.idx] != unplaced {
+			return // not the live flows after all: leave them be
+		}
+		dest[r.idx] = uint32(p)
+	}
+	free := uint32(len(k.order)) // the free states go after the live ones
+	for i := range dest {
+		if dest[i] == unplaced {
+			dest[i] = free
+			free++
+		}
+	}
+	for key, idx := range a.tcp {
+		a.tcp[key] = dest[idx]
+	}
+	for key, idx := range a.udp {
+		a.udp[key] = dest[idx]
+	}
+	// Permute in place, cycle by cycle: a second slab would double the
+	// memory the flows take.
+	for i := range n {
+		for dest[i] != i {
+			j := dest[i]
+			x, y := a.flows.at(i), a.flows.at(j)
+			*x, *y = *y, *x
+			dest[i], dest[j] = dest[j], dest[i]
+		}
+	}
+	for p := range k.order {
+		k.order[p].idx = uint32(p)
+	}
+	k.jumps = 0
+	k.relocations++
+	a.flows.freed = a.flows.freed[:0]
+	for i := n; i > uint32(len(k.order)); i-- { // the lowest index is reused first
+		a.flows.freed = append(a.flows.freed, i-1)
+	}
 }

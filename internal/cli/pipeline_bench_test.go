@@ -3,8 +3,10 @@ package cli
 import (
 	stdjson "encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,7 +50,11 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 	t := &ticker{opts: &Options{Changed: changed}, pipe: p, log: log,
 		agg: agg.New(agg.Config{Start: start, CommunityID: true})} // the default output has community_id
 	now := start.Add(time.Second)
-	t.agg.Tick(conn.Snapshot{Time: now, Obs: obs})
+	// The first snapshot comes in the order the kernel lists sockets (its
+	// hash tables'), not in the rows' order.
+	first := slices.Clone(obs)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
+	t.agg.Tick(conn.Snapshot{Time: now, Obs: first})
 	if err := t.write(emit.Tick{N: 1, Time: now}); err != nil {
 		b.Fatal(err)
 	}
@@ -80,18 +86,38 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 // BenchmarkPipeline100k is the userspace cost of one tick at 100,000
 // flows: every row as NDJSON (ndjson), the same through the benchmark
 // --where (where), only changed rows (changed); and baselines measured in
-// the same run: the aggregator handing rows to a no-op (agg), and
+// the same run: the same rows through the output stdout gets, whose
+// goroutine writes them (stdout), the aggregator handing rows to a no-op (agg), and
 // encoding/json (stdjson) and goccy/go-json (goccy) writing the typed rows
 // (their text for times differs, so only their cost compares).
 func BenchmarkPipeline100k(b *testing.B) {
 	const where = `proto == "tcp" && rtt_us > 5000 && remote_addr in cidr("10.0.0.0/8")`
 	ndjson := func() emit.Writer { w, _ := emit.New("ndjson", io.Discard, false); return w }
 	b.Run("ndjson", func(b *testing.B) { benchPipeline(b, "", false, ndjson()) })
+	b.Run("stdout", func(b *testing.B) {
+		sink := newOutput(io.Discard)
+		w, _ := emit.New("ndjson", sink, false)
+		benchPipeline(b, "", false, &drainedAtEnd{Writer: w, sink: sink})
+	})
 	b.Run("where", func(b *testing.B) { benchPipeline(b, where, false, ndjson()) })
 	b.Run("changed", func(b *testing.B) { benchPipeline(b, "", true, ndjson()) })
 	b.Run("agg", func(b *testing.B) { benchPipeline(b, "", false, discardRows{}) })
 	b.Run("stdjson", func(b *testing.B) { benchPipeline(b, "", false, &encoderRows{enc: stdjson.NewEncoder(io.Discard)}) })
 	b.Run("goccy", func(b *testing.B) { benchPipeline(b, "", false, &encoderRows{enc: json.NewEncoder(io.Discard)}) })
+}
+
+// drainedAtEnd ends a tick once the output has written all of it, as the
+// tick loop's next tick would wait.
+type drainedAtEnd struct {
+	emit.Writer
+	sink *output
+}
+
+func (d *drainedAtEnd) End() error {
+	if err := d.Writer.End(); err != nil {
+		return err
+	}
+	return d.sink.wait()
 }
 
 // discardRows is a writer that writes nothing.
