@@ -55,23 +55,44 @@ func newOutput(w io.Writer) *output {
 // Write takes whole lines. It returns at once unless maxQueued bytes wait
 // already; after a write error, it returns that error.
 func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	err := o.err
-	o.queued += len(p)
-	o.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
 	var c []byte
 	select {
 	case c = <-o.free:
 	default:
 	}
-	o.chunks <- append(c[:0], p...)
+	if err := o.hand(append(c[:0], p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// TakeChunk implements emit.ChunkTaker: as Write, without the copy.
+func (o *output) TakeChunk(p []byte) ([]byte, error) {
+	var next []byte
+	select {
+	case next = <-o.free: // taken before p is handed over: never p
+	default:
+		next = make([]byte, 0, cap(p))
+	}
+	return next[:0], o.hand(p)
+}
+
+// hand passes c, whole lines, to the writing goroutine.
+func (o *output) hand(c []byte) error {
+	o.mu.Lock()
+	err := o.err
+	if err == nil {
+		o.queued += len(c)
+	}
+	o.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	o.chunks <- c
 	for o.queuedBytes() > maxQueued && o.failed() == nil {
 		<-o.drained
 	}
-	return len(p), o.failed()
+	return o.failed()
 }
 
 // behind reports whether lines of an earlier tick are still waiting.

@@ -239,3 +239,90 @@ func TestChunks(t *testing.T) {
 		}
 	}
 }
+
+// chunkTaker takes chunks over as internal/cli's stdout does. It holds
+// the last two as they were handed over, checking at each hand-over that
+// they are untouched; then it scribbles over a chunk and hands it back as
+// a buffer to fill, so a writer that kept using a chunk it handed over
+// shows.
+type chunkTaker struct {
+	taken   [][]byte // copies of every chunk, as handed over
+	held    [][]byte // the last chunks, themselves
+	spare   [][]byte
+	touched int // hand-overs that found a held chunk changed
+	err     error
+}
+
+func (c *chunkTaker) Write(p []byte) (int, error) {
+	b, err := c.TakeChunk(append([]byte(nil), p...))
+	c.spare = append(c.spare, b)
+	return len(p), err
+}
+
+func (c *chunkTaker) TakeChunk(p []byte) ([]byte, error) {
+	for i, h := range c.held {
+		if !bytes.Equal(h, c.taken[len(c.taken)-len(c.held)+i]) {
+			c.touched++
+		}
+	}
+	c.taken = append(c.taken, bytes.Clone(p))
+	c.held = append(c.held, p)
+	if len(c.held) > 2 {
+		old := c.held[0]
+		c.held = c.held[1:]
+		for i := range old {
+			old[i] = '#'
+		}
+		c.spare = append(c.spare, old)
+	}
+	var next []byte
+	if len(c.spare) > 0 {
+		next, c.spare = c.spare[0], c.spare[1:]
+	}
+	return next[:0], c.err
+}
+
+// TestChunksTakenOver checks that a writer to a ChunkTaker hands over
+// chunks of whole lines, larger than those it writes, and writes with
+// them exactly what it writes to a plain io.Writer; and that the taker's
+// error sticks.
+func TestChunksTakenOver(t *testing.T) {
+	rows := benchRows()
+	rows = append(rows, rows...) // past takenChunkSize several times
+	for _, format := range Formats() {
+		var plain bytes.Buffer
+		pw, _ := New(format, &plain, true)
+		var taker chunkTaker
+		tw, _ := New(format, &taker, true)
+		for tick := int64(1); tick <= 3; tick++ {
+			if err := writeTick(pw, tick, rows); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeTick(tw, tick, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := bytes.Join(taker.taken, nil); !bytes.Equal(got, plain.Bytes()) {
+			t.Errorf("%s: the chunks taken over are not what a plain writer got (%d bytes against %d)", format, len(got), plain.Len())
+		}
+		if taker.touched > 0 {
+			t.Errorf("%s: %d hand-overs found a chunk handed over earlier changed", format, taker.touched)
+		}
+		if len(taker.taken) < 6 {
+			t.Errorf("%s: %d chunks for three ticks of %d rows, want several", format, len(taker.taken), len(rows))
+		}
+		for i, p := range taker.taken {
+			if len(p) > takenChunkSize || !bytes.HasSuffix(p, []byte("\n")) {
+				t.Errorf("%s: chunk %d has %d bytes, ends %q", format, i, len(p), p[len(p)-1:])
+			}
+		}
+		broken := chunkTaker{err: syscall.EPIPE}
+		bw, _ := New(format, &broken, true)
+		if err := writeTick(bw, 1, rows); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("%s: the taker's error = %v, want EPIPE", format, err)
+		}
+		if err := writeTick(bw, 2, rows); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("%s: the taker's error did not stick: %v", format, err)
+		}
+	}
+}

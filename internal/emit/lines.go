@@ -7,32 +7,50 @@ import "io"
 // reader keeping up takes each chunk in one read.
 const chunkSize = 64 << 10
 
+// takenChunkSize is the chunk handed to a ChunkTaker, which writes in
+// pieces of its own: a quarter as many hand-overs, each of which wakes its
+// goroutine, as 64 KiB chunks.
+const takenChunkSize = 256 << 10
+
+// A ChunkTaker takes buffers of whole lines over instead of having them
+// copied: the stdout of internal/cli, whose own goroutine writes them.
+type ChunkTaker interface {
+	// TakeChunk owns p from now on. It returns an empty buffer, never p,
+	// for the lines after it, and the first error writing any chunk.
+	TakeChunk(p []byte) ([]byte, error)
+}
+
 // lines buffers whole lines for an io.Writer. A writer appends a line to
 // buf, then calls done with the length buf had before the line: once the
-// buffer would exceed chunkSize the lines before it are written, so every
-// Write ends at the end of a line. The first write error sticks.
+// buffer would exceed its chunk size the lines before it are written, so
+// every Write ends at the end of a line. The first write error sticks.
 type lines struct {
-	w   io.Writer
-	buf []byte
-	err error
+	w     io.Writer
+	taker ChunkTaker // w, if it takes chunks over
+	size  int
+	buf   []byte
+	err   error
 }
 
 func newLines(w io.Writer) lines {
-	return lines{w: w, buf: make([]byte, 0, chunkSize+4096)}
+	l := lines{w: w, size: chunkSize}
+	if t, ok := w.(ChunkTaker); ok {
+		l.taker, l.size = t, takenChunkSize
+	}
+	l.buf = make([]byte, 0, l.size+4096)
+	return l
 }
 
 // done accepts the line buf[start:], writing out what came before it if
-// the buffer is over chunkSize.
+// the buffer is over the chunk size.
 func (l *lines) done(start int) error {
-	if len(l.buf) <= chunkSize {
+	if len(l.buf) <= l.size {
 		return nil
 	}
 	if start == 0 { // one line longer than a chunk
 		return l.flush()
 	}
-	l.write(l.buf[:start])
-	n := copy(l.buf, l.buf[start:])
-	l.buf = l.buf[:n]
+	l.write(start)
 	return l.err
 }
 
@@ -42,14 +60,23 @@ func (l *lines) drop(start int) { l.buf = l.buf[:start] }
 // flush writes every buffered line.
 func (l *lines) flush() error {
 	if len(l.buf) > 0 {
-		l.write(l.buf)
-		l.buf = l.buf[:0]
+		l.write(len(l.buf))
 	}
 	return l.err
 }
 
-func (l *lines) write(p []byte) {
-	if l.err == nil {
-		_, l.err = l.w.Write(p)
+// write writes buf[:n] and keeps the rest, the start of a line, as the
+// start of the buffer.
+func (l *lines) write(n int) {
+	if l.err != nil {
+		l.buf = l.buf[:copy(l.buf, l.buf[n:])]
+		return
 	}
+	if l.taker == nil {
+		_, l.err = l.w.Write(l.buf[:n])
+		l.buf = l.buf[:copy(l.buf, l.buf[n:])]
+		return
+	}
+	next, err := l.taker.TakeChunk(l.buf[:n]) // its capacity too, for reuse
+	l.buf, l.err = append(next, l.buf[n:]...), err
 }
