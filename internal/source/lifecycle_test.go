@@ -164,6 +164,11 @@ func TestPreexistingConnectionLifetimeTotals(t *testing.T) {
 	s.cfg.SweepEvery = 50 * time.Millisecond
 	rec := newRecorder(s)
 	rec.poll(t) // the first tick
+	var cookie uint64
+	var one uint8
+	for it := s.objs.Wanted.Iterate(); it.Next(&cookie, &one); {
+		t.Errorf("cookie %d still wanted after the first tick's owner lookup", cookie)
+	}
 	for _, side := range []struct {
 		h       *testnet.Helper
 		in, out uint64

@@ -109,8 +109,15 @@ func (s *Source) ownersFromKernel() {
 	if err != nil {
 		s.warnOnce(err)
 	}
+	// One call for every key: deleting them one by one was a tenth of a
+	// first tick at 100,000 sockets. A batch stops at its first failure;
+	// the rest go one by one.
+	if n, err := s.objs.Wanted.BatchDelete(keys, nil); err != nil {
+		for _, id := range keys[n:] {
+			_ = s.objs.Wanted.Delete(id)
+		}
+	}
 	for _, id := range keys {
-		_ = s.objs.Wanted.Delete(id)
 		s.owner.done(id, found[id])
 	}
 }
