@@ -2,9 +2,9 @@
 // Writer interface and one file per format (ndjson.go, csv.go, text.go);
 // New picks a writer by name. A tick is Begin, one Row call per row, End.
 // Writers append whole lines to their own buffer and hand it to the
-// io.Writer in chunks of at most 64 KiB (lines.go) and at End, so a reader
-// of a pipe never sees half a line and memory does not grow with the
-// number of rows. Values are typed in conn.Row; their text (addresses,
+// io.Writer in chunks of at most 64 KiB (256 KiB, without a copy, to a
+// ChunkTaker; lines.go) and at End, so a reader of a pipe never sees half
+// a line and memory does not grow with the number of rows. Values are typed in conn.Row; their text (addresses,
 // times, numbers) is made here. Writers keep their own header state and are
 // not safe for concurrent use.
 package emit
