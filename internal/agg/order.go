@@ -24,7 +24,7 @@ type keyOrder struct {
 	tracked bool  // order and pending hold every live flow
 	// fresh: order is every live flow, as the last walk of every row left
 	// it; jumps: how many of its neighbours are not neighbours in the
-	// slab (relocate).
+	// slab (relocateIfScattered).
 	fresh bool
 	jumps int
 	// relocateFloor is relocateFloor when the aggregator was made;
