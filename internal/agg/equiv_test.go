@@ -211,7 +211,7 @@ func TestRelocationChangesNoRow(t *testing.T) {
 			moving.Tick(conn.Snapshot{Time: at(float64(tick)), Obs: slices.Clone(obs)})
 			staying.Tick(conn.Snapshot{Time: at(float64(tick)), Obs: obs})
 			for _, changed := range []bool{true, false} {
-				if changed == false && tick%20 > 12 {
+				if !changed && tick%20 > 12 {
 					continue // a stretch of --changed only
 				}
 				got, want := rowsOf(t, moving, changed), rowsOf(t, staying, changed)

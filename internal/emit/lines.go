@@ -68,15 +68,13 @@ func (l *lines) flush() error {
 // write writes buf[:n] and keeps the rest, the start of a line, as the
 // start of the buffer.
 func (l *lines) write(n int) {
-	if l.err != nil {
-		l.buf = l.buf[:copy(l.buf, l.buf[n:])]
+	if l.err == nil && l.taker != nil {
+		next, err := l.taker.TakeChunk(l.buf[:n]) // its capacity too, for reuse
+		l.buf, l.err = append(next, l.buf[n:]...), err
 		return
 	}
-	if l.taker == nil {
+	if l.err == nil {
 		_, l.err = l.w.Write(l.buf[:n])
-		l.buf = l.buf[:copy(l.buf, l.buf[n:])]
-		return
 	}
-	next, err := l.taker.TakeChunk(l.buf[:n]) // its capacity too, for reuse
-	l.buf, l.err = append(next, l.buf[n:]...), err
+	l.buf = l.buf[:copy(l.buf, l.buf[n:])]
 }

@@ -439,7 +439,7 @@ func TestMappedAddressesShownAsIPv4(t *testing.T) {
 func TestPreexistingInAnotherNamespace(t *testing.T) {
 	requireRoot(t)
 	ns := "tt-pre" + strconv.Itoa(int(time.Now().UnixNano()%100000))
-	netns(t, ns)
+	testnet.AddNetns(t, ns)
 	echo := testnet.Start(t, "tt-echo", ns, "tcp-echo", "127.0.0.1:0")
 	defer echo.Release()
 	cl := testnet.Start(t, "tt-reqresp", ns, "tcp-reqresp", "127.0.0.1:"+strconv.Itoa(echo.Port), "3", "500", "1ms")

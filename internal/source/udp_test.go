@@ -74,12 +74,6 @@ func TestUDPExpiryRacingADatagram(t *testing.T) {
 	}
 }
 
-// netns creates a network namespace with loopback up, removed at cleanup.
-func netns(t *testing.T, name string) {
-	t.Helper()
-	testnet.AddNetns(t, name)
-}
-
 // Two containers using the same UDP addresses and ports are two flows,
 // each in its own network namespace, with its own counters and owner.
 func TestUDPSameTupleInTwoNamespaces(t *testing.T) {
@@ -89,7 +83,7 @@ func TestUDPSameTupleInTwoNamespaces(t *testing.T) {
 	counts := map[string]int{"tt-a" + suffix: 3, "tt-b" + suffix: 5}
 	servers := map[string]*testnet.Helper{}
 	for ns, n := range counts {
-		netns(t, ns)
+		testnet.AddNetns(t, ns)
 		srv := testnet.Start(t, "tt-udpserver", ns, "udp-server", "127.0.0.1:40999", "11")
 		defer srv.Release()
 		servers[ns] = srv

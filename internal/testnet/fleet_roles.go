@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -120,8 +119,4 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
-}
-
-func runIP(args ...string) ([]byte, error) {
-	return exec.Command("ip", args...).CombinedOutput()
 }

@@ -106,14 +106,14 @@ func (l *load) stop() {
 	l.procs = nil
 }
 
-// holdServer ADDR BUSY: accept connections and hold them; with BUSY, echo
-// what each sends.
 // heldConns keeps a hold process's connections reachable: a net.Conn
 // nothing refers to is closed by its finalizer at the next GC (the
 // runtime forces one every two minutes), which once emptied a 30-minute
 // soak after its first two.
 var heldConns []net.Conn
 
+// holdServer ADDR BUSY: accept connections and hold them; with BUSY, echo
+// what each sends.
 func holdServer(args []string) error {
 	// Go turns TCP keepalives on by default (every 15 s): idle
 	// connections must be idle.
