@@ -39,12 +39,44 @@ static __always_inline __u64 cookie_at(const struct sock *sk)
  * else: tcptop_hot does not delete what it reports; userspace does, after
  * the read. */
 
-/* tcptop_hot re-reads the sockets on the hot list through the addresses
- * the hooks saved. A socket is read only while its cookie is still the
- * one the hooks saw: once released (its close went through the ring
- * buffer) the memory may hold another socket. A socket that no call
- * touched in this tick or the last one, with nothing in flight, is
- * reported cool, for userspace to take off the list. */
+/* What one re-read of a hot socket found (hot_check). */
+enum hot_verdict {
+	HOT_CLOSED,    /* closed while the ring buffer was full: the entry is the record */
+	HOT_GONE,      /* released: only the cookie is reported */
+	HOT_UNTRACKED, /* no table entry: the record was built from the socket */
+	HOT_TRACKED,   /* the entry was refreshed from the socket */
+};
+
+/* hot_check re-reads one socket of the hot list through the address the
+ * hooks saved, for both ways of reading the list (the iterator and the
+ * walker below). A socket is read only while its cookie is still the one
+ * the hooks saw: once released (its close went through the ring buffer)
+ * the memory may hold another socket. It refreshes the table entry *c in
+ * place, or fills u for a connection without one, and sets *cool for a
+ * socket that no call touched in this tick or the last one, with nothing
+ * in flight, for userspace to take off the list. */
+static __always_inline enum hot_verdict hot_check(__u64 cookie, const struct hot_sock *h, struct tcp_conn **cp,
+						  struct tcp_conn *u, bool *cool)
+{
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	*cp = c;
+	if (c && (c->flags & CONN_CLOSED))
+		return HOT_CLOSED;
+	const struct sock *sk = (const struct sock *)h->sk;
+	if (cookie_at(sk) == cookie) {
+		if (c)
+			snapshot_probe(sk, c);
+		else
+			fill_untracked_probe(sk, u);
+	}
+	if (cookie_at(sk) != cookie) /* released, perhaps while being read */
+		return HOT_GONE;
+	__u32 seen = c ? c->hot_tick : 0;
+	*cool = !(c && seen && seen + 2 >= tick) && !in_flight(sk);
+	return c ? HOT_TRACKED : HOT_UNTRACKED;
+}
+
+/* tcptop_hot reads the hot list as a BPF iterator over its elements. */
 SEC("iter/bpf_map_elem")
 int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 {
@@ -54,32 +86,27 @@ int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	__u64 cookie = *key;
 	struct seq_file *seq = ctx->meta->seq;
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-	if (c && (c->flags & CONN_CLOSED)) {
-		write_record(seq, cookie, c); /* closed while the ring buffer was full */
-		return 0;
-	}
-	const struct sock *sk = (const struct sock *)h->sk;
 	struct conn_record r = {.cookie = cookie};
-	if (cookie_at(sk) == cookie) {
-		if (c)
-			snapshot_probe(sk, c);
-		else
-			fill_untracked_probe(sk, &r.conn);
-	}
-	if (cookie_at(sk) != cookie) { /* released, perhaps while being read */
+	struct tcp_conn *c;
+	bool cool = false;
+	switch (hot_check(cookie, h, &c, &r.conn, &cool)) {
+	case HOT_CLOSED:
+		write_record(seq, cookie, c);
+		return 0;
+	case HOT_GONE:
 		__builtin_memset(&r.conn, 0, sizeof(r.conn));
 		r.conn.flags = CONN_GONE;
 		bpf_seq_write(seq, &r, sizeof(r));
 		return 0;
-	}
-	__u32 seen = c ? c->hot_tick : 0;
-	bool cool = !(c && seen && seen + 2 >= tick) && !in_flight(sk);
-	if (!c) {
+	case HOT_UNTRACKED:
 		r.conn.flags |= cool ? CONN_COOL : 0;
 		bpf_seq_write(seq, &r, sizeof(r));
 		return 0;
+	case HOT_TRACKED:
+		break;
 	}
+	if (!c)
+		return 0;
 	/* The flag goes into the record, not the entry: written by hand. */
 	__u8 flags = c->flags | (cool ? CONN_COOL : 0);
 	bpf_seq_write(seq, &cookie, sizeof(cookie));
@@ -149,34 +176,140 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/* refresh_check tells whether a table entry's connection moved without
+ * any call on it (segments for an application that is not reading,
+ * keepalives, retransmissions), and if so re-reads it in place. Its
+ * socket is read through the address saved in the entry, only while it
+ * still has the entry's cookie. A walker (again set) skips what an
+ * earlier pass of this tick reported already; an iterator's rerun must
+ * report it again (see above). */
+static __always_inline bool refresh_check(__u64 cookie, struct tcp_conn *c, bool again)
+{
+	if (c->flags & CONN_CLOSED)
+		return false;
+	const struct sock *sk = (const struct sock *)c->sk;
+	if (cookie_at(sk) != cookie)
+		return false; /* released: its close is on its way */
+	__u32 now = tick;
+	if (again && c->sweep_tick == now)
+		return false;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	if (c->sweep_tick != now && BPF_CORE_READ(tp, segs_in) == c->segs_in && BPF_CORE_READ(tp, segs_out) == c->segs_out &&
+	    (BPF_CORE_READ(tp, srtt_us) >> 3) == c->srtt_us && BPF_CORE_READ(tp, total_retrans) == c->total_retrans &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == c->state)
+		return false;
+	snapshot_probe(sk, c);
+	if (cookie_at(sk) != cookie)
+		return false;
+	c->sweep_tick = now;
+	return true;
+}
+
 /* tcptop_refresh walks the table (every namespace, hashed or not), every
- * few seconds: a connection whose kernel counters moved without any call
- * on it (segments for an application that is not reading, keepalives,
- * retransmissions) is re-read and reported. Its socket is read through the
- * address saved in the entry, only while it still has the entry's cookie.
- * It writes nothing else and deletes nothing. */
+ * few seconds, as a BPF iterator: it reports each connection whose
+ * counters moved, and writes nothing else and deletes nothing. */
 SEC("iter/bpf_map_elem")
 int tcptop_refresh(struct bpf_iter__bpf_map_elem *ctx)
 {
 	__u64 *key = ctx->key;
 	struct tcp_conn *c = ctx->value;
-	if (!key || !c || (c->flags & CONN_CLOSED))
+	if (!key || !c)
 		return 0;
+	if (refresh_check(*key, c, false))
+		write_record(ctx->meta->seq, *key, c);
+	return 0;
+}
+
+/* ---- The walkers: the same two reads without map-element iterators ----
+ * Some kernels refuse iter/bpf_map_elem programs (6.18.44 here: EPERM at
+ * load, even for a program that does nothing). There userspace runs these
+ * raw_tp programs with BPF_PROG_TEST_RUN instead (raw_tp test runs: 5.10+;
+ * bpf_for_each_map_elem: 5.13+). They walk the map with
+ * bpf_for_each_map_elem and hand the same records over a ring buffer of
+ * their own. When it fills, the walk stops and sets walk_more; userspace
+ * drains it and runs the walker again, which skips what this tick's
+ * earlier passes handled (a hot socket's walked, an entry's sweep_tick):
+ * every element is reported once per tick, however small the buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} walk_out SEC(".maps");
+
+/* Set by a walker whose pass stopped at a full walk_out. */
+__u32 walk_more = 0;
+
+static long walk_hot_one(void *map, __u64 *key, struct hot_sock *h, void *ctx)
+{
 	__u64 cookie = *key;
-	const struct sock *sk = (const struct sock *)c->sk;
-	if (cookie_at(sk) != cookie)
-		return 0; /* released: its close is on its way */
 	__u32 now = tick;
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	if (c->sweep_tick != now && BPF_CORE_READ(tp, segs_in) == c->segs_in && BPF_CORE_READ(tp, segs_out) == c->segs_out &&
-	    (BPF_CORE_READ(tp, srtt_us) >> 3) == c->srtt_us && BPF_CORE_READ(tp, total_retrans) == c->total_retrans &&
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == c->state)
+	if (h->walked == now)
 		return 0;
-	snapshot_probe(sk, c);
-	if (cookie_at(sk) != cookie)
+	struct conn_record *r = bpf_ringbuf_reserve(&walk_out, sizeof(*r), 0);
+	if (!r) {
+		walk_more = 1;
+		return 1;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->cookie = cookie;
+	struct tcp_conn *c;
+	bool cool = false;
+	switch (hot_check(cookie, h, &c, &r->conn, &cool)) {
+	case HOT_CLOSED:
+		if (c)
+			r->conn = *c;
+		break;
+	case HOT_GONE:
+		__builtin_memset(&r->conn, 0, sizeof(r->conn));
+		r->conn.flags = CONN_GONE;
+		break;
+	case HOT_UNTRACKED:
+		r->conn.flags |= cool ? CONN_COOL : 0;
+		break;
+	case HOT_TRACKED:
+		if (c) {
+			r->conn = *c;
+			r->conn.flags |= cool ? CONN_COOL : 0;
+		}
+		break;
+	}
+	h->walked = now;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+SEC("raw_tp")
+int tcptop_walk_hot(void *ctx)
+{
+	walk_more = 0;
+	bpf_for_each_map_elem(&hot, walk_hot_one, 0, 0);
+	return 0;
+}
+
+static long walk_table_one(void *map, __u64 *key, struct tcp_conn *c, void *ctx)
+{
+	__u64 cookie = *key;
+	/* Room first: once refresh_check has re-read the entry, the next
+	 * pass would find nothing moved. */
+	struct conn_record *r = bpf_ringbuf_reserve(&walk_out, sizeof(*r), 0);
+	if (!r) {
+		walk_more = 1;
+		return 1;
+	}
+	if (!refresh_check(cookie, c, true)) {
+		bpf_ringbuf_discard(r, 0);
 		return 0;
-	c->sweep_tick = now;
-	write_record(ctx->meta->seq, cookie, c);
+	}
+	r->cookie = cookie;
+	r->conn = *c;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+SEC("raw_tp")
+int tcptop_walk_table(void *ctx)
+{
+	walk_more = 0;
+	bpf_for_each_map_elem(&tcp_conns, walk_table_one, 0, 0);
 	return 0;
 }
 
@@ -219,8 +352,11 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 		write_record(ctx->meta->seq, cookie, c);
 		return 0;
 	}
+	/* Read through probes, not bpf_skc_to_tcp_sock: the verifier of 6.18
+	 * and later takes sock->sk for an untrusted pointer, which that
+	 * helper refuses ("R1 type=untrusted_ptr_"); 6.12 accepted it. */
 	struct conn_record r = {.cookie = cookie};
-	fill_untracked_btf(sk, &r.conn);
+	fill_untracked_probe(sk, &r.conn);
 	owner_from_task(&r.conn, task);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;

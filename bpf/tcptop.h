@@ -105,6 +105,8 @@ struct conn_record {
  * state, or it still has data in flight. Keyed by cookie. */
 struct hot_sock {
 	__u64 sk;
+	__u32 walked; /* the tick whose walk (tcptop_walk_hot) read it last */
+	__u32 _pad;
 };
 
 /* A listening port, noted by the sweep. */

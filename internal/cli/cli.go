@@ -54,6 +54,7 @@ type Options struct {
 	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
 	User       string        `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
 	FleetOptions
+	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run)."`
 	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
 	Version    kong.VersionFlag `short:"V" env:"-" help:"Print the version and exit."`
@@ -178,6 +179,9 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	if opts.Completion != nil {
 		return writeCompletion(stdout, stderr, parser.Model, *opts.Completion)
+	}
+	if opts.Check {
+		return check(&opts, stdout, newLogFormat(stderr, opts.LogFormat))
 	}
 	return run(&opts, stdout, newLogFormat(stderr, opts.LogFormat))
 }

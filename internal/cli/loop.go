@@ -56,7 +56,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 
-	src, err := source.Open(source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout, Warn: log.printf})
+	src, err := source.Open(sourceConfig(opts, log))
 	if err != nil {
 		return err
 	}

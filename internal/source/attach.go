@@ -110,8 +110,9 @@ func explainLoadError(err error) error {
 	return fmt.Errorf("load eBPF programs: %w", err)
 }
 
-// tryPath loads the programs of one hook path and attaches them. On error
-// the caller detaches whatever was attached.
+// tryPath loads the send/receive programs of one hook path and attaches
+// them; then every other part, each on its own (a refusal there costs that
+// part, not the path). On error the caller detaches whatever was attached.
 func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	hooks, err := selectHooks(kernel, path)
 	if err != nil {
@@ -122,46 +123,110 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	if err != nil {
 		return err
 	}
-	common := s.commonHooks(kernel)
-	if err := s.load(spec, append(append([]hook{}, common...), hooks...)); err != nil {
+	if err := s.load(spec, hooks); err != nil {
 		if path == HooksFexit && errors.Is(err, ErrPermission) {
 			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
 		}
 		return err
 	}
-	for _, h := range append(append([]hook{}, common...), hooks...) {
-		l, smallPool, err := attachHook(s.progs.Programs[h.prog], h)
-		if err != nil {
-			return explainAttach(h, err)
+	for _, h := range hooks {
+		if err := s.attach(s.progs.Programs[h.prog], h); err != nil {
+			return err
 		}
-		if smallPool != nil && !s.smallPool {
-			s.smallPool = true
-			s.gap("exact bytes while more socket calls wait in the kernel at once than the default kretprobe pool holds (threads blocked in recv(), say): a pool of %d needs tracefs (%v)", retprobeMaxActive, smallPool)
-		}
-		s.links = append(s.links, l)
-		s.hooks = append(s.hooks, h.String())
-	}
-	if err := s.attachIterators(); err != nil {
-		return err
 	}
 	s.path = path
+	s.attachLifecycle(spec, kernel)
+	s.attachReads(spec)
 	s.attachCgroup(spec, cookieHelper)
 	s.loadOwners(spec)
 	return nil
 }
 
-// commonHooks are the lifecycle hooks this kernel has; an optional one it
-// lacks is reported as what it costs.
-func (s *Source) commonHooks(kernel *btf.Spec) []hook {
-	var out []hook
-	for _, h := range lifecycleHooks {
-		if kernelHas(kernel, h) {
-			out = append(out, h)
-		} else {
-			s.minorGap("the error of a failed connection when its application reads it at once (no tracepoint %s before Linux 5.13)", h.target)
-		}
+// attach attaches one hook's program and records it.
+func (s *Source) attach(prog *ebpf.Program, h hook) error {
+	l, smallPool, err := attachHook(prog, h)
+	if err != nil {
+		return explainAttach(h, err)
 	}
-	return out
+	if smallPool != nil && !s.smallPool {
+		s.smallPool = true
+		s.gap("exact bytes while more socket calls wait in the kernel at once than the default kretprobe pool holds (threads blocked in recv(), say): a pool of %d needs tracefs (%v)", retprobeMaxActive, smallPool)
+	}
+	s.links = append(s.links, l)
+	s.hooks = append(s.hooks, h.String())
+	return nil
+}
+
+// lifecyclePart is a group of lifecycle programs that stand or fall
+// together, and what tcptop loses without them.
+type lifecyclePart struct {
+	name  string
+	kind  string // for Config.Refuse
+	hooks []hook
+	loss  string
+}
+
+// lifecycleParts groups lifecycleHooks into parts.
+func lifecycleParts() []lifecyclePart {
+	byProg := map[string]hook{}
+	for _, h := range lifecycleHooks {
+		byProg[h.prog] = h
+	}
+	group := func(names ...string) []hook {
+		var out []hook
+		for _, n := range names {
+			out = append(out, byProg[n])
+		}
+		return out
+	}
+	return []lifecyclePart{
+		{"opens and state changes", KindState, group("tcptop_state", "tcptop_state_again"),
+			"new connections show once they send or receive, as partial, without direction; state changes show at the next read; the error of a failed connect is lost"},
+		{"close", KindDestroy, group("tcptop_closed", "tcptop_closed_again"),
+			"closed connections are not reported and their entries stay in the kernel table until tcptop exits"},
+		{"resets", KindResets, group("tcptop_rst_in", "tcptop_rst_out"),
+			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
+		{"socket errors", KindSockError, group("tcptop_sk_error"),
+			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already"},
+	}
+}
+
+// attachLifecycle loads and attaches each lifecycle part on its own.
+func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
+	for _, lp := range lifecycleParts() {
+		p := Part{Name: lp.name, Loss: lp.loss}
+		var names []string
+		for _, h := range lp.hooks {
+			names = append(names, h.prog)
+		}
+		if !kernelHas(kernel, lp.hooks[0]) {
+			// Only the optional socket error report can be missing here
+			// (loadKernelBTF checked the rest): before Linux 5.13.
+			p.Refused = []string{fmt.Sprintf("%s (%s): not in this kernel (Linux 5.13+)", names[0], lp.hooks[0])}
+			s.part(p)
+			continue
+		}
+		err := s.forced(lp.kind)
+		var coll *ebpf.Collection
+		if err == nil {
+			coll, err = s.loadSeparately(spec, names...)
+		}
+		if err != nil {
+			p.Refused = []string{describeRefusal(strings.Join(names, "+"), lp.hooks[0].String(), err)}
+			s.part(p)
+			continue
+		}
+		for _, h := range lp.hooks {
+			if err = s.attach(coll.Programs[h.prog], h); err != nil {
+				p.Refused = append(p.Refused, fmt.Sprintf("%s: %v", h.prog, err))
+				break
+			}
+		}
+		if err == nil {
+			p.Using = lp.hooks[0].String()
+		}
+		s.part(p)
+	}
 }
 
 // spec reads the embedded object and sizes its maps for this path.
@@ -204,17 +269,14 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	return spec, nil
 }
 
-// load builds the collection of the programs every path needs: the given
-// hooks and the iterators. The rest is optional and loaded on its own
+// load builds the collection of the send/receive programs of a path,
+// which creates every map. The rest is loaded on its own
 // (loadSeparately), so that what a kernel or a capability set lacks costs
 // only that part.
 func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook) error {
 	keep := map[string]bool{}
 	for _, h := range hooks {
 		keep[h.prog] = true
-	}
-	for _, name := range iterPrograms {
-		keep[name] = true
 	}
 	core := spec.Copy()
 	for name := range core.Programs {
@@ -250,22 +312,27 @@ func (s *Source) loadSeparately(spec *ebpf.CollectionSpec, names ...string) (*eb
 // loadOwners loads and attaches the owner iterator, which needs
 // bpf_sock_from_file (5.11+). Without it, owners come from /proc.
 func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
-	if s.cfg.ownersFromProc {
-		s.hooks = append(s.hooks, "owners from /proc (asked)")
-		return
-	}
-	coll, err := s.loadSeparately(spec, ownersProgram)
-	var it *link.Iter
+	p := Part{Name: "owners of idle connections", Using: KindTaskIter}
+	it, err := s.ownerIter(spec)
 	if err == nil {
-		it, err = link.AttachIter(link.IterOptions{Program: coll.Programs[ownersProgram]})
-	}
-	if err != nil {
-		s.hooks = append(s.hooks, "owners from /proc (iter/task_file needs Linux 5.11+: "+oneLine(err)+")")
+		s.iters.owners = it
+		s.part(p)
+		s.hooks = append(s.hooks, KindTaskIter)
 		return
 	}
-	s.links = append(s.links, it)
-	s.iters.owners = it
-	s.hooks = append(s.hooks, "iter/task_file")
+	p.Using, p.Fallback, p.Same = "/proc/PID/fd", true, true
+	p.Refused = []string{describeRefusal(ownersProgram, KindTaskIter, err)}
+	p.Loss = "a non-root tcptop needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other users' /proc/PID/fd"
+	s.part(p)
+	s.hooks = append(s.hooks, "owners from /proc")
+}
+
+// ownerIter loads the owner iterator, unless a test asked for /proc.
+func (s *Source) ownerIter(spec *ebpf.CollectionSpec) (*link.Iter, error) {
+	if s.cfg.ownersFromProc {
+		return nil, errRefusedOnPurpose
+	}
+	return s.loadIter(spec, ownersProgram, KindTaskIter, nil)
 }
 
 // allMaps names every map of the loaded collection that spec uses, so

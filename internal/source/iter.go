@@ -4,19 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 )
 
-// iterators are the BPF iterators read each tick (bpf/iter.h). owners is
-// nil where the kernel lacks bpf_sock_from_file (before 5.11).
+// iterators are the per-tick reads (bpf/iter.h). hot and refresh read a
+// map each, through a map-element iterator or a walker; sweep is nil
+// where the kernel refused iter/tcp, owners where it lacks
+// bpf_sock_from_file (before 5.11) or refused iter/task_file.
 type iterators struct {
-	hot, sweep, refresh, owners *link.Iter
+	hot, refresh  mapRead
+	sweep, owners *link.Iter
 	// sweeps opened in the other network namespaces at start, read by
 	// the first tick.
 	elsewhere []io.ReadCloser
+}
+
+// mapRead reads one map each tick: through a map-element iterator, or,
+// where the kernel refuses those, a walker program userspace runs.
+type mapRead struct {
+	name   string
+	iter   *link.Iter
+	walker *ebpf.Program
 }
 
 // recordSize is the size of struct conn_record, which the iterators write
@@ -27,23 +41,157 @@ const recordSize = int(unsafe.Sizeof(tcptopConnRecord{}))
 // records: a sweep of 100,000 sockets is read 64 KiB at a time.
 const readBufSize = 64 << 10
 
-// attachIterators creates the iterator links of the programs loaded.
-func (s *Source) attachIterators() error {
-	var err error
-	if s.iters.hot, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_hot"], Map: s.objs.Hot}); err != nil {
-		return fmt.Errorf("attach hot list iterator: %w", err)
+// attachReads sets up the per-tick reads, each on its own: the hot list
+// and the table through their map-element iterators, else their walkers;
+// the socket sweep through iter/tcp.
+func (s *Source) attachReads(spec *ebpf.CollectionSpec) {
+	s.iters.hot = s.attachMapRead(spec, "hot-list read", "tcptop_hot", "tcptop_walk_hot", s.objs.Hot)
+	s.iters.refresh = s.attachMapRead(spec, "table read", "tcptop_refresh", "tcptop_walk_table", s.objs.TcpConns)
+	s.attachSweep(spec)
+}
+
+// mapReadLoss is what tcptop loses with neither way to read a map.
+const mapReadLoss = "packets, rtt and state are refreshed only by the socket sweep every 10 s (in tcptop's own network namespace), and a close that found the ring buffer full waits for it too"
+
+// attachMapRead loads the iterator over m, else the walker over it.
+func (s *Source) attachMapRead(spec *ebpf.CollectionSpec, name, iterProg, walkProg string, m *ebpf.Map) mapRead {
+	p := Part{Name: name}
+	it, err := s.loadIter(spec, iterProg, KindMapIter, m)
+	if err == nil {
+		s.part(Part{Name: name, Using: KindMapIter})
+		s.hooks = append(s.hooks, KindMapIter+"("+m.String()+")")
+		return mapRead{name: name, iter: it}
 	}
-	s.links = append(s.links, s.iters.hot)
-	if s.iters.sweep, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_sweep"]}); err != nil {
-		return fmt.Errorf("attach TCP iterator: %w", err)
+	p.Refused = append(p.Refused, describeRefusal(iterProg, KindMapIter, err))
+	prog, err := s.loadWalker(spec, walkProg)
+	if err != nil {
+		p.Refused = append(p.Refused, describeRefusal(walkProg, KindWalker, err))
+		p.Loss = mapReadLoss
+		s.part(p)
+		return mapRead{name: name}
 	}
-	s.links = append(s.links, s.iters.sweep)
-	if s.iters.refresh, err = link.AttachIter(link.IterOptions{Program: s.progs.Programs["tcptop_refresh"], Map: s.objs.TcpConns}); err != nil {
-		return fmt.Errorf("attach table iterator: %w", err)
+	p.Using, p.Fallback, p.Same = "raw_tp walker ("+walkProg+", bpf_for_each_map_elem through BPF_PROG_TEST_RUN)", true, true
+	s.part(p)
+	s.hooks = append(s.hooks, "raw_tp walker("+walkProg+")")
+	return mapRead{name: name, walker: prog}
+}
+
+// loadIter loads one iterator program alone and creates its link (over
+// m, for a map-element iterator).
+func (s *Source) loadIter(spec *ebpf.CollectionSpec, prog, kind string, m *ebpf.Map) (*link.Iter, error) {
+	if err := s.forced(kind); err != nil {
+		return nil, err
 	}
-	s.links = append(s.links, s.iters.refresh)
-	s.hooks = append(s.hooks, "iter/bpf_map_elem(hot)", "iter/tcp", "iter/bpf_map_elem(tcp_conns)")
+	coll, err := s.loadSeparately(spec, prog)
+	if err != nil {
+		return nil, err
+	}
+	it, err := link.AttachIter(link.IterOptions{Program: coll.Programs[prog], Map: m})
+	if err != nil {
+		return nil, err
+	}
+	s.links = append(s.links, it)
+	return it, nil
+}
+
+// loadWalker loads a walker and checks that the kernel runs it, and opens
+// the ring buffer the walkers write to.
+func (s *Source) loadWalker(spec *ebpf.CollectionSpec, name string) (*ebpf.Program, error) {
+	if err := s.forced(KindWalker); err != nil {
+		return nil, err
+	}
+	coll, err := s.loadSeparately(spec, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.walkOut == nil {
+		if s.walkOut, err = ringbuf.NewReader(s.objs.WalkOut); err != nil {
+			return nil, fmt.Errorf("open the walkers' ring buffer: %w", err)
+		}
+	}
+	// A walk at load: a kernel that loads raw_tp programs but cannot run
+	// them (before 5.10) says so now, not at the first tick.
+	prog := coll.Programs[name]
+	if err := s.walk(prog, name, func(*tcptopConnRecord) {}); err != nil {
+		return nil, err
+	}
+	return prog, nil
+}
+
+// sweepLoss is what tcptop loses without iter/tcp.
+const sweepLoss = "connections older than tcptop are listed only once they send, receive or change state; while the table is full, connections it cannot hold are not listed"
+
+// attachSweep loads the TCP socket iterator.
+func (s *Source) attachSweep(spec *ebpf.CollectionSpec) {
+	it, err := s.loadIter(spec, "tcptop_sweep", KindTCPIter, nil)
+	if err != nil {
+		s.part(Part{Name: "socket sweep", Refused: []string{describeRefusal("tcptop_sweep", KindTCPIter, err)}, Loss: sweepLoss})
+		return
+	}
+	s.iters.sweep = it
+	s.part(Part{Name: "socket sweep", Using: KindTCPIter})
+	s.hooks = append(s.hooks, KindTCPIter)
+}
+
+// readMap reads one map each tick, by whichever way it has; with none,
+// nothing.
+func (s *Source) readMap(r mapRead, fn func(*tcptopConnRecord)) error {
+	switch {
+	case r.iter != nil:
+		return s.readIter(r.iter, r.name, fn)
+	case r.walker != nil:
+		return s.walk(r.walker, r.name, fn)
+	}
 	return nil
+}
+
+// maxWalkPasses bounds the passes of one walk. Each pass but the last
+// fills the ring buffer (about 3,000 records), so a walk of the largest
+// hot list takes a few dozen; a socket that calls mark hot again and
+// again could otherwise keep a walk going.
+const maxWalkPasses = 256
+
+// walk runs a walker until it has handed over every record, draining the
+// ring buffer after each pass.
+func (s *Source) walk(prog *ebpf.Program, name string, fn func(*tcptopConnRecord)) error {
+	if s.readFault != nil {
+		return fmt.Errorf("read %s: %w", name, s.readFault)
+	}
+	for range maxWalkPasses {
+		if _, err := prog.Run(&ebpf.RunOptions{}); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if err := drainRing(s.walkOut, &s.tcp.record, fn); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		var more uint32
+		if err := s.objs.WalkMore.Get(&more); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if more == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("read %s: still more after %d passes (the rest waits for the next tick)", name, maxWalkPasses)
+}
+
+// drainRing hands over every record waiting in a ring buffer.
+func drainRing(rd *ringbuf.Reader, rec *ringbuf.Record, fn func(*tcptopConnRecord)) error {
+	// A deadline already passed makes reads return once the buffer is empty.
+	rd.SetDeadline(time.Now())
+	for {
+		err := rd.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(rec.RawSample) < recordSize {
+			continue
+		}
+		fn((*tcptopConnRecord)(unsafe.Pointer(&rec.RawSample[0])))
+	}
 }
 
 // readHot reads the hot list, then takes off it what the read found
@@ -53,7 +201,7 @@ func (s *Source) attachIterators() error {
 func (s *Source) readHot() error {
 	h := &s.tcp.hot
 	h.cool, h.gone = h.cool[:0], h.gone[:0]
-	err := s.readIter(s.iters.hot, "hot list", func(r *tcptopConnRecord) {
+	err := s.readMap(s.iters.hot, func(r *tcptopConnRecord) {
 		switch {
 		case r.Conn.Flags&connGone != 0:
 			h.gone = append(h.gone, r.Cookie)

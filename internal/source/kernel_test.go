@@ -2,10 +2,11 @@ package source
 
 import (
 	"errors"
-	"github.com/cilium/ebpf/btf"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cilium/ebpf/btf"
 )
 
 // A kernel without BTF is named as such, with the file tcptop looked for.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,12 @@ type Config struct {
 	ProcRoot string
 	// Warn receives non-fatal notices (a hook that could not attach).
 	Warn func(format string, args ...any)
+	// Detail receives what tcptop -v says besides: each program the
+	// kernel refused, and each fallback that gives the same numbers.
+	Detail func(format string, args ...any)
+	// Refuse names kinds of program (Refusable) to treat as refused by
+	// the kernel, so that tests can force each fallback on any kernel.
+	Refuse []string
 	// TCPTableSize, UDPTableSize, HotListSize and EventBufferBytes
 	// override the sizes of the kernel maps (0: the defaults). Tests use
 	// small ones to exercise the full-map and full-ring-buffer paths.
@@ -66,15 +73,17 @@ type kernelObjects struct {
 
 // Source is a loaded and attached set of tcptop probes.
 type Source struct {
-	cfg    Config
-	objs   kernelObjects
-	progs  *ebpf.Collection
-	extra  []*ebpf.Collection // optional programs, loaded one by one
-	links  []link.Link
-	events *ringbuf.Reader
-	path   string
-	hooks  []string
-	gaps   []string
+	cfg     Config
+	objs    kernelObjects
+	progs   *ebpf.Collection
+	extra   []*ebpf.Collection // optional programs, loaded one by one
+	links   []link.Link
+	events  *ringbuf.Reader
+	walkOut *ringbuf.Reader // the walkers' records, where they replace map-element iterators
+	path    string
+	hooks   []string
+	gaps    []string
+	parts   []Part
 
 	iters     iterators
 	tick      uint32
@@ -107,6 +116,14 @@ func Open(cfg Config) (_ *Source, err error) {
 	}
 	if cfg.Warn == nil {
 		cfg.Warn = func(string, ...any) {}
+	}
+	if cfg.Detail == nil {
+		cfg.Detail = func(string, ...any) {}
+	}
+	for _, k := range cfg.Refuse {
+		if !slices.Contains(Refusable(), k) {
+			return nil, fmt.Errorf("cannot refuse %q on purpose (want one of %s)", k, strings.Join(Refusable(), ", "))
+		}
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = DefaultSweepEvery
@@ -166,8 +183,10 @@ func Open(cfg Config) (_ *Source, err error) {
 	// named every socket: a sock_diag dump names those older than the
 	// cgroup program that names new ones.
 	nameSockets := s.path == HooksKprobe || !cookieHelperAvailable()
-	if s.iters.elsewhere, err = openSweepsInNamespaces(s.iters.sweep, cfg.ProcRoot, nameSockets); err != nil {
-		s.cfg.Warn("connections older than tcptop in other network namespaces: %v", err)
+	if s.iters.sweep != nil {
+		if s.iters.elsewhere, err = openSweepsInNamespaces(s.iters.sweep, cfg.ProcRoot, nameSockets); err != nil {
+			s.cfg.Warn("connections older than tcptop in other network namespaces: %v", err)
+		}
 	}
 	// The kernel's types (several MB once parsed) are needed only to load.
 	s.btfCache = nil
@@ -214,7 +233,11 @@ func (s *Source) detach() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	s.links, s.hooks, s.gaps, s.path = nil, nil, nil, ""
+	s.links, s.hooks, s.gaps, s.parts, s.path = nil, nil, nil, nil, ""
+	if s.walkOut != nil {
+		errs = append(errs, s.walkOut.Close())
+		s.walkOut = nil
+	}
 	s.iters = iterators{}
 	s.smallPool = false
 	errs = append(errs, s.objs.tcptopMaps.Close())
@@ -256,11 +279,17 @@ func (s *Source) Probe() error {
 	if err := s.objs.TcpConns.Lookup(uint64(0), &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return err
 	}
-	rd, err := s.iters.hot.Open()
-	if err != nil {
-		return err
+	switch h := s.iters.hot; {
+	case h.iter != nil:
+		rd, err := h.iter.Open()
+		if err != nil {
+			return err
+		}
+		return rd.Close()
+	case h.walker != nil:
+		return s.walk(h.walker, h.name, func(*tcptopConnRecord) {})
 	}
-	return rd.Close()
+	return nil
 }
 
 // Stats counts what the kernel side holds and what it could not record.
@@ -338,7 +367,9 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 		// Every namespace, to find the connections older than tcptop.
 		s.lastSweep = now
 		s.tcp.firstSweep = true
-		errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
+		if s.iters.sweep != nil {
+			errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
+		}
 		for _, rd := range s.iters.elsewhere {
 			errs = append(errs, s.readFrom(rd, "sweep of another network namespace", s.addRecord))
 		}
@@ -349,8 +380,8 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 		// a call; and, while the table is full, every socket of this
 		// namespace, for those it cannot hold.
 		s.lastSweep = now
-		errs = append(errs, s.readIter(s.iters.refresh, "table sweep", s.addRecord))
-		if len(s.tcp.untracked) > 0 {
+		errs = append(errs, s.readMap(s.iters.refresh, s.addRecord))
+		if len(s.tcp.untracked) > 0 && s.iters.sweep != nil {
 			errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
 		}
 	}

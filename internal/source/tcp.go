@@ -6,10 +6,8 @@ import (
 
 	"errors"
 	"fmt"
+
 	"golang.org/x/sys/unix"
-	"os"
-	"time"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
@@ -123,22 +121,10 @@ func (s *Source) drainCloses() error {
 	if s.readFault != nil {
 		return fmt.Errorf("read close records: %w", s.readFault)
 	}
-	rec := &s.tcp.record
-	// A deadline already passed makes reads return once the buffer is empty.
-	s.events.SetDeadline(time.Now())
-	for {
-		err := s.events.ReadInto(rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read close records: %w", err)
-		}
-		if len(rec.RawSample) < recordSize {
-			continue
-		}
-		s.addRecord((*tcptopConnRecord)(unsafe.Pointer(&rec.RawSample[0])))
+	if err := drainRing(s.events, &s.tcp.record, s.addRecord); err != nil {
+		return fmt.Errorf("read close records: %w", err)
 	}
+	return nil
 }
 
 // scanClosed looks through the whole table for connections that closed

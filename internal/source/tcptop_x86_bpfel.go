@@ -37,8 +37,10 @@ type tcptopFlowTuple struct {
 }
 
 type tcptopHotSock struct {
-	_  structs.HostLayout
-	Sk uint64
+	_      structs.HostLayout
+	Sk     uint64
+	Walked uint32
+	Pad    uint32
 }
 
 type tcptopListener struct {
@@ -146,6 +148,7 @@ const (
 	tcptopMapTcpConns           = "tcp_conns"
 	tcptopMapUdpFlows           = "udp_flows"
 	tcptopMapUdpPeers           = "udp_peers"
+	tcptopMapWalkOut            = "walk_out"
 	tcptopMapWanted             = "wanted"
 	tcptopProgTcptopClosed      = "tcptop_closed"
 	tcptopProgTcptopClosedAgain = "tcptop_closed_again"
@@ -181,6 +184,8 @@ const (
 	tcptopProgTcptopState       = "tcptop_state"
 	tcptopProgTcptopStateAgain  = "tcptop_state_again"
 	tcptopProgTcptopSweep       = "tcptop_sweep"
+	tcptopProgTcptopWalkHot     = "tcptop_walk_hot"
+	tcptopProgTcptopWalkTable   = "tcptop_walk_table"
 	tcptopVarCookieHelper       = "cookie_helper"
 	tcptopVarEmptyConn          = "empty_conn"
 	tcptopVarEventsLost         = "events_lost"
@@ -192,6 +197,7 @@ const (
 	tcptopVarUdpAdded           = "udp_added"
 	tcptopVarUdpTableFull       = "udp_table_full"
 	tcptopVarUnusedConnRecord   = "unused_conn_record"
+	tcptopVarWalkMore           = "walk_more"
 )
 
 // loadTcptop returns the embedded CollectionSpec for tcptop.
@@ -270,6 +276,8 @@ type tcptopProgramSpecs struct {
 	TcptopState       *ebpf.ProgramSpec `ebpf:"tcptop_state"`
 	TcptopStateAgain  *ebpf.ProgramSpec `ebpf:"tcptop_state_again"`
 	TcptopSweep       *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
+	TcptopWalkHot     *ebpf.ProgramSpec `ebpf:"tcptop_walk_hot"`
+	TcptopWalkTable   *ebpf.ProgramSpec `ebpf:"tcptop_walk_table"`
 }
 
 // tcptopMapSpecs contains maps before they are loaded into the kernel.
@@ -284,6 +292,7 @@ type tcptopMapSpecs struct {
 	TcpConns     *ebpf.MapSpec `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.MapSpec `ebpf:"udp_flows"`
 	UdpPeers     *ebpf.MapSpec `ebpf:"udp_peers"`
+	WalkOut      *ebpf.MapSpec `ebpf:"walk_out"`
 	Wanted       *ebpf.MapSpec `ebpf:"wanted"`
 }
 
@@ -302,6 +311,7 @@ type tcptopVariableSpecs struct {
 	UdpAdded         *ebpf.VariableSpec `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.VariableSpec `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.VariableSpec `ebpf:"unused_conn_record"`
+	WalkMore         *ebpf.VariableSpec `ebpf:"walk_more"`
 }
 
 // tcptopObjects contains all objects after they have been loaded into the kernel.
@@ -332,6 +342,7 @@ type tcptopMaps struct {
 	TcpConns     *ebpf.Map `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.Map `ebpf:"udp_flows"`
 	UdpPeers     *ebpf.Map `ebpf:"udp_peers"`
+	WalkOut      *ebpf.Map `ebpf:"walk_out"`
 	Wanted       *ebpf.Map `ebpf:"wanted"`
 }
 
@@ -345,6 +356,7 @@ func (m *tcptopMaps) Close() error {
 		m.TcpConns,
 		m.UdpFlows,
 		m.UdpPeers,
+		m.WalkOut,
 		m.Wanted,
 	)
 }
@@ -364,6 +376,7 @@ type tcptopVariables struct {
 	UdpAdded         *ebpf.Variable `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.Variable `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.Variable `ebpf:"unused_conn_record"`
+	WalkMore         *ebpf.Variable `ebpf:"walk_more"`
 }
 
 // tcptopPrograms contains all programs after they have been loaded into the kernel.
@@ -404,6 +417,8 @@ type tcptopPrograms struct {
 	TcptopState       *ebpf.Program `ebpf:"tcptop_state"`
 	TcptopStateAgain  *ebpf.Program `ebpf:"tcptop_state_again"`
 	TcptopSweep       *ebpf.Program `ebpf:"tcptop_sweep"`
+	TcptopWalkHot     *ebpf.Program `ebpf:"tcptop_walk_hot"`
+	TcptopWalkTable   *ebpf.Program `ebpf:"tcptop_walk_table"`
 }
 
 func (p *tcptopPrograms) Close() error {
@@ -442,6 +457,8 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopState,
 		p.TcptopStateAgain,
 		p.TcptopSweep,
+		p.TcptopWalkHot,
+		p.TcptopWalkTable,
 	)
 }
 

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcptop/tcptop/internal/source"
+)
+
+// ExitCheckLoss is what tcptop --check exits with when the kernel refused
+// a part that has no fallback with the same numbers: tcptop runs, without
+// what the report names.
+const ExitCheckLoss = 3
+
+// refuseEnv names kinds of kernel program to treat as refused
+// (source.Refusable), comma-separated. A test switch: the kernel matrix
+// forces each fallback with it, on kernels where the preferred part loads.
+const refuseEnv = EnvPrefix + "_TEST_REFUSE"
+
+// sourceConfig is the source's configuration for opts.
+func sourceConfig(opts *Options, log logger) source.Config {
+	cfg := source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout, Warn: log.printf}
+	if opts.Verbose {
+		cfg.Detail = log.infof
+	}
+	if v := os.Getenv(refuseEnv); v != "" {
+		cfg.Refuse = strings.Split(v, ",")
+	}
+	return cfg
+}
+
+// check loads every part of the kernel side, prints what became of each,
+// and detaches it all: what a user runs first on a new kernel, and pastes
+// into a bug report.
+func check(opts *Options, stdout io.Writer, log logger) int {
+	cfg := sourceConfig(opts, log)
+	cfg.Warn = func(string, ...any) {} // the report says it all
+	src, err := source.Open(cfg)
+	if err != nil {
+		log.errorf("%v", err)
+		return ExitRuntime
+	}
+	defer src.Close()
+	writeCheck(stdout, src.Path(), src.Parts())
+	for _, p := range src.Parts() {
+		if p.Lost() {
+			return ExitCheckLoss
+		}
+	}
+	return ExitOK
+}
+
+// writeCheck prints the report: the kernel, the send/receive path, then a
+// line per part with its refusals and costs below it.
+func writeCheck(w io.Writer, path string, parts []source.Part) {
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	fmt.Fprintf(w, "kernel: Linux %s %s\n", unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:]))
+	fmt.Fprintf(w, "%-28s %-9s %s\n", "send/receive hooks", "loaded", path+" path")
+	lost := 0
+	for _, p := range parts {
+		verdict := "loaded"
+		switch {
+		case p.Using == "":
+			verdict = "refused"
+		case p.Fallback:
+			verdict = "replaced"
+		}
+		using := p.Using
+		if using == "" {
+			using = "-"
+		}
+		fmt.Fprintf(w, "%-28s %-9s %s\n", p.Name, verdict, using)
+		for _, r := range p.Refused {
+			fmt.Fprintf(w, "    refused: %s\n", r)
+		}
+		switch {
+		case p.Lost():
+			lost++
+			fmt.Fprintf(w, "    lost: %s\n", p.Loss)
+		case p.Fallback && p.Same:
+			fmt.Fprintf(w, "    costs nothing: the same numbers\n")
+		}
+	}
+	if lost == 0 {
+		fmt.Fprintln(w, "everything tcptop reports is available")
+	} else {
+		fmt.Fprintf(w, "%d part(s) lost: tcptop runs without what is named above\n", lost)
+	}
+}
