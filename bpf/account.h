@@ -251,6 +251,8 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 	if (!cookie)
 		return; /* predates tcptop, in a namespace sock_diag did not reach */
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c && close_at_state && RD(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return; /* reported closed already (close_at_state) */
 	if (!c) {
 		c = FN(tcp_conn_new)(sk, cookie, 0, out ? ret : 0, out ? 0 : ret);
 		if (!c) {

@@ -176,14 +176,14 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
-/* refresh_check tells whether a table entry's connection moved without
- * any call on it (segments for an application that is not reading,
- * keepalives, retransmissions), and if so re-reads it in place. Its
- * socket is read through the address saved in the entry, only while it
- * still has the entry's cookie. A walker (again set) skips what an
- * earlier pass of this tick reported already; an iterator's rerun must
- * report it again (see above). */
-static __always_inline bool refresh_check(__u64 cookie, struct tcp_conn *c, bool again)
+/* refresh_due tells whether a table entry's connection moved without any
+ * call on it (segments for an application that is not reading,
+ * keepalives, retransmissions), changing nothing. Its socket is read
+ * through the address saved in the entry, only while it still has the
+ * entry's cookie. A walker (again set) skips what an earlier pass of this
+ * tick reported already; an iterator's rerun must report it again (see
+ * above). */
+static __always_inline bool refresh_due(__u64 cookie, const struct tcp_conn *c, bool again)
 {
 	if (c->flags & CONN_CLOSED)
 		return false;
@@ -191,17 +191,23 @@ static __always_inline bool refresh_check(__u64 cookie, struct tcp_conn *c, bool
 	if (cookie_at(sk) != cookie)
 		return false; /* released: its close is on its way */
 	__u32 now = tick;
-	if (again && c->sweep_tick == now)
-		return false;
+	if (c->sweep_tick == now)
+		return !again;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	if (c->sweep_tick != now && BPF_CORE_READ(tp, segs_in) == c->segs_in && BPF_CORE_READ(tp, segs_out) == c->segs_out &&
-	    (BPF_CORE_READ(tp, srtt_us) >> 3) == c->srtt_us && BPF_CORE_READ(tp, total_retrans) == c->total_retrans &&
-	    BPF_CORE_READ(sk, __sk_common.skc_state) == c->state)
-		return false;
+	return BPF_CORE_READ(tp, segs_in) != c->segs_in || BPF_CORE_READ(tp, segs_out) != c->segs_out ||
+	       (BPF_CORE_READ(tp, srtt_us) >> 3) != c->srtt_us || BPF_CORE_READ(tp, total_retrans) != c->total_retrans ||
+	       BPF_CORE_READ(sk, __sk_common.skc_state) != c->state;
+}
+
+/* refresh_take re-reads a due entry in place and marks it reported in this
+ * tick; false if its socket was released meanwhile. */
+static __always_inline bool refresh_take(__u64 cookie, struct tcp_conn *c)
+{
+	const struct sock *sk = (const struct sock *)c->sk;
 	snapshot_probe(sk, c);
 	if (cookie_at(sk) != cookie)
 		return false;
-	c->sweep_tick = now;
+	c->sweep_tick = tick;
 	return true;
 }
 
@@ -215,7 +221,7 @@ int tcptop_refresh(struct bpf_iter__bpf_map_elem *ctx)
 	struct tcp_conn *c = ctx->value;
 	if (!key || !c)
 		return 0;
-	if (refresh_check(*key, c, false))
+	if (refresh_due(*key, c, false) && refresh_take(*key, c))
 		write_record(ctx->meta->seq, *key, c);
 	return 0;
 }
@@ -232,7 +238,7 @@ int tcptop_refresh(struct bpf_iter__bpf_map_elem *ctx)
  * every element is reported once per tick, however small the buffer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024); /* about 3,000 records a pass */
 } walk_out SEC(".maps");
 
 /* Set by a walker whose pass stopped at a full walk_out. */
@@ -242,7 +248,7 @@ static long walk_hot_one(void *map, __u64 *key, struct hot_sock *h, void *ctx)
 {
 	__u64 cookie = *key;
 	__u32 now = tick;
-	if (h->walked == now)
+	if (h->walked == now || !have_ringbuf)
 		return 0;
 	struct conn_record *r = bpf_ringbuf_reserve(&walk_out, sizeof(*r), 0);
 	if (!r) {
@@ -288,14 +294,19 @@ int tcptop_walk_hot(void *ctx)
 static long walk_table_one(void *map, __u64 *key, struct tcp_conn *c, void *ctx)
 {
 	__u64 cookie = *key;
-	/* Room first: once refresh_check has re-read the entry, the next
-	 * pass would find nothing moved. */
+	if (!have_ringbuf)
+		return 1;
+	if (!refresh_due(cookie, c, true))
+		return 0;
+	/* Room before the re-read: an entry re-read but not reported would
+	 * look unmoved to the next pass. (A discarded record keeps its room
+	 * until the reader passes it, so only a race discards.) */
 	struct conn_record *r = bpf_ringbuf_reserve(&walk_out, sizeof(*r), 0);
 	if (!r) {
 		walk_more = 1;
 		return 1;
 	}
-	if (!refresh_check(cookie, c, true)) {
+	if (!refresh_take(cookie, c)) {
 		bpf_ringbuf_discard(r, 0);
 		return 0;
 	}

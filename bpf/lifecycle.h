@@ -71,21 +71,6 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	return 0;
 }
 
-/* Two programs, for the reason the release has two (below): a change in a
- * softirq that interrupts the program's run in process context on the
- * same CPU is skipped by the kernel; the other program handles it. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_state(sk, oldstate, newstate);
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcptop_state_again, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_state(sk, oldstate, newstate);
-}
-
 /* The kernel runs a tracing program at most once at a time per CPU: a
  * release in a softirq (a FIN that ends TIME_WAIT's wait) that interrupts
  * the same program handling a release in process context (close()) is
@@ -147,13 +132,16 @@ static __always_inline int handle_closed(struct sock *sk)
 	if (!c && sk->__sk_common.skc_dport == 0)
 		return 0;
 	note_closed(cookie);
-	struct conn_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	struct conn_record *r = have_ringbuf ? bpf_ringbuf_reserve(&events, sizeof(*r), 0) : 0;
 	if (!r) {
-		__sync_fetch_and_add(&events_lost, 1);
+		if (have_ringbuf)
+			__sync_fetch_and_add(&events_lost, 1);
 		if (c) {
 			snapshot_btf(sk, c);
 			c->end_ns = bpf_ktime_get_ns();
 			c->flags |= CONN_CLOSED;
+			if (close_at_state)
+				c->state = TCP_CLOSE; /* the tracepoint fires before the change */
 			hot_once_btf(cookie, sk);
 		}
 		return 0;
@@ -169,12 +157,44 @@ static __always_inline int handle_closed(struct sock *sk)
 		fill_untracked_btf(sk, &r->conn);
 	}
 	r->conn.flags |= CONN_CLOSED;
+	if (close_at_state)
+		r->conn.state = TCP_CLOSE;
 	r->conn.end_ns = bpf_ktime_get_ns();
 	if (c && !bpf_map_delete_elem(&tcp_conns, &cookie))
 		__sync_fetch_and_add(&tcp_deleted, 1);
 	bpf_map_delete_elem(&hot, &cookie);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
+}
+
+/* state_changed handles a state change, and where tcp_destroy_sock is
+ * refused (close_at_state), reaching CLOSE is the close. */
+static __always_inline int state_changed(struct sock *sk, int oldstate, int newstate)
+{
+	bool closing = close_at_state && newstate == TCP_CLOSE && oldstate != TCP_CLOSE && oldstate != TCP_LISTEN;
+	/* The other program of the pair closed it already: handle_state
+	 * would only add it back to the table, for good. */
+	if (closing && closed_lately(sock_cookie_btf(sk)))
+		return 0;
+	handle_state(sk, oldstate, newstate);
+	if (closing)
+		handle_closed(sk);
+	return 0;
+}
+
+/* Two programs, for the reason the release has two (below): a change in a
+ * softirq that interrupts the program's run in process context on the
+ * same CPU is skipped by the kernel; the other program handles it. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
+{
+	return state_changed(sk, oldstate, newstate);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcptop_state_again, struct sock *sk, int oldstate, int newstate)
+{
+	return state_changed(sk, oldstate, newstate);
 }
 
 SEC("tp_btf/tcp_destroy_sock")

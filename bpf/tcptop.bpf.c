@@ -85,6 +85,18 @@ __u32 tick = 0;
  * programs that may not call the helper never do. */
 const volatile bool cookie_helper = true;
 
+/* Set by userspace before loading: false where the kernel refuses ring
+ * buffers. Then every close takes the path of a close that found the
+ * ring buffer full (kept in the table, read by the hot list), and the
+ * ring buffers are stand-ins the verifier never sees used. */
+const volatile bool have_ringbuf = true;
+
+/* Set by userspace at run time where tcp_destroy_sock is refused: the
+ * state programs then report a close when the connection reaches CLOSE,
+ * and the send/receive path leaves a socket in CLOSE alone (a read after
+ * that point is the loss userspace names). */
+__u8 close_at_state = 0;
+
 /* Userspace sets max_entries (and, where allocation on insert is safe for
  * the attached programs, BPF_F_NO_PREALLOC) before loading. */
 struct {

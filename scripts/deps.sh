@@ -3,7 +3,8 @@
 #   deps.sh test      tools the tests drive: ss/ip/tc, jq, mlr; the shells the
 #                     completion scripts are checked in, groff for the man
 #                     page; syslog-ng, systemd-analyze and strace for the
-#                     recipe and service tests; tmux for the live screen test
+#                     recipe and service tests; tmux for the live screen test;
+#                     nft for the unreachable-connection test
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -21,6 +22,7 @@ test)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
 	command -v strace >/dev/null || need+=(strace)
 	command -v tmux >/dev/null || need+=(tmux)
+	command -v nft >/dev/null || need+=(nftables)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

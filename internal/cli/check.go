@@ -21,11 +21,13 @@ const ExitCheckLoss = 3
 // forces each fallback with it, on kernels where the preferred part loads.
 const refuseEnv = EnvPrefix + "_TEST_REFUSE"
 
-// sourceConfig is the source's configuration for opts.
-func sourceConfig(opts *Options, log logger) source.Config {
+// sourceConfig is the source's configuration for opts. What -v says of
+// the parts (each refusal, each fallback) is collected in details, for
+// after the line that names what was attached.
+func sourceConfig(opts *Options, log logger, details *[]string) source.Config {
 	cfg := source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout, Warn: log.printf}
-	if opts.Verbose {
-		cfg.Detail = log.infof
+	if opts.Verbose && details != nil {
+		cfg.Detail = func(format string, args ...any) { *details = append(*details, fmt.Sprintf(format, args...)) }
 	}
 	if v := os.Getenv(refuseEnv); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
@@ -37,7 +39,7 @@ func sourceConfig(opts *Options, log logger) source.Config {
 // and detaches it all: what a user runs first on a new kernel, and pastes
 // into a bug report.
 func check(opts *Options, stdout io.Writer, log logger) int {
-	cfg := sourceConfig(opts, log)
+	cfg := sourceConfig(opts, log, nil)
 	cfg.Warn = func(string, ...any) {} // the report says it all
 	src, err := source.Open(cfg)
 	if err != nil {

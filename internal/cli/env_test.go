@@ -16,7 +16,7 @@ import (
 // actionFlags print something and exit. They have no environment variable:
 // TCPTOP_VERSION=1 left in a unit file would turn the service into a
 // command that prints its version and stops.
-var actionFlags = []string{"help", "version", "list-fields", "completion"}
+var actionFlags = []string{"help", "version", "list-fields", "completion", "check"}
 
 // model builds the kong model that Run uses.
 func model(t *testing.T, opts *Options) *kong.Kong {

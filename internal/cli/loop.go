@@ -56,7 +56,8 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 
-	src, err := source.Open(sourceConfig(opts, log))
+	var details []string
+	src, err := source.Open(sourceConfig(opts, log, &details))
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,9 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 			gaps = "not available: " + strings.Join(u, "; ")
 		}
 		log.infof("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
+		for _, d := range details {
+			log.infof("%s", d)
+		}
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()

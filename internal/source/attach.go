@@ -135,6 +135,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		}
 	}
 	s.path = path
+	s.noteRingbuf()
 	s.attachLifecycle(spec, kernel)
 	s.attachReads(spec)
 	s.attachCgroup(spec, cookieHelper)
@@ -191,8 +192,60 @@ func lifecycleParts() []lifecyclePart {
 	}
 }
 
+// ringbufLoss is what closes lose without a ring buffer.
+const ringbufLoss = "closes are read from the kernel table at the next tick; while the table is full, a connection it could not hold gets no close record"
+
+// ringbufOrStandIn creates the close ring buffer alone first: where the
+// kernel refuses it, both ring buffers become stand-ins that the programs
+// never use (have_ringbuf), and closes stay in the table for the hot list
+// read, as when the ring buffer is full.
+func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
+	err := s.forced(KindRingbuf)
+	if err == nil {
+		var m *ebpf.Map
+		if m, err = ebpf.NewMap(spec.Maps["events"]); err == nil {
+			m.Close()
+			s.noRingbuf = false
+			return nil
+		}
+	}
+	s.noRingbuf = true
+	s.ringbufRefusal = describeRefusal("events", "BPF_MAP_TYPE_RINGBUF", err)
+	for _, name := range []string{"events", "walk_out"} {
+		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	}
+	if err := spec.Variables["have_ringbuf"].Set(false); err != nil {
+		return fmt.Errorf("configure eBPF object: %w", err)
+	}
+	return nil
+}
+
+// noteRingbuf records what became of the close ring buffer.
+func (s *Source) noteRingbuf() {
+	if !s.noRingbuf {
+		s.part(Part{Name: "close ring buffer", Using: KindRingbuf})
+		return
+	}
+	s.part(Part{Name: "close ring buffer", Using: "kernel table, read by the hot list", Fallback: true,
+		Refused: []string{s.ringbufRefusal}, Loss: ringbufLoss})
+}
+
+// closeAtStateLoss is what the close loses when it is taken at CLOSE.
+const closeAtStateLoss = "a close is reported when the connection reaches CLOSE, not when its socket is released: bytes read after that (a half-closed client reading the rest) are not counted"
+
+// closeAtState turns the close part's refusal into its fallback: the
+// state programs report the close at CLOSE.
+func (s *Source) closeAtState(p *Part) {
+	if err := s.objs.CloseAtState.Set(uint8(1)); err != nil {
+		p.Refused = append(p.Refused, fmt.Sprintf("close at CLOSE: %v", err))
+		return
+	}
+	p.Using, p.Fallback, p.Loss = KindState+" (at CLOSE)", true, closeAtStateLoss
+}
+
 // attachLifecycle loads and attaches each lifecycle part on its own.
 func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
+	stateLoaded := false
 	for _, lp := range lifecycleParts() {
 		p := Part{Name: lp.name, Loss: lp.loss}
 		var names []string
@@ -211,19 +264,22 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 		if err == nil {
 			coll, err = s.loadSeparately(spec, names...)
 		}
-		if err != nil {
-			p.Refused = []string{describeRefusal(strings.Join(names, "+"), lp.hooks[0].String(), err)}
-			s.part(p)
-			continue
-		}
-		for _, h := range lp.hooks {
-			if err = s.attach(coll.Programs[h.prog], h); err != nil {
-				p.Refused = append(p.Refused, fmt.Sprintf("%s: %v", h.prog, err))
-				break
+		if err == nil {
+			for _, h := range lp.hooks {
+				if err = s.attach(coll.Programs[h.prog], h); err != nil {
+					break
+				}
 			}
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			p.Using = lp.hooks[0].String()
+			stateLoaded = stateLoaded || lp.kind == KindState
+		default:
+			p.Refused = []string{describeRefusal(strings.Join(names, "+"), lp.hooks[0].String(), err)}
+			if lp.kind == KindDestroy && stateLoaded {
+				s.closeAtState(&p)
+			}
 		}
 		s.part(p)
 	}
@@ -265,6 +321,9 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	}
 	if err := spec.Variables["cookie_helper"].Set(cookieHelper); err != nil {
 		return nil, fmt.Errorf("configure eBPF object: %w", err)
+	}
+	if err := s.ringbufOrStandIn(spec); err != nil {
+		return nil, err
 	}
 	return spec, nil
 }
@@ -379,40 +438,47 @@ func (h hook) String() string {
 // what is missing.
 func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	hooks := cgroupHooks(cookieHelper)
-	missing := "remote_addr/remote_port of unconnected UDP sockets"
+	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets"}
 	if !cookieHelper {
-		missing += ", and connections on this kernel whose sockets were never named (no cookie)"
-	}
-	path := s.cfg.CgroupPath
-	if path == "" {
-		var err error
-		if path, err = cgroup2Mount(); err != nil {
-			s.gap("%s (%v)", missing, err)
-			return
-		}
+		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
 	}
 	var names []string
 	for _, c := range hooks {
 		names = append(names, c.prog)
 	}
-	coll, err := s.loadSeparately(spec, names...)
+	path := s.cfg.CgroupPath
+	err := s.forced(KindCgroup)
+	if err == nil && path == "" {
+		path, err = cgroup2Mount()
+	}
+	var coll *ebpf.Collection
+	if err == nil {
+		coll, err = s.loadSeparately(spec, names...)
+	}
 	if err != nil {
+		why := describeRefusal(strings.Join(names, "+"), "cgroup", err)
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			s.gap("%s: the cgroup hooks need CAP_NET_ADMIN", missing)
-		} else {
-			s.gap("%s (cgroup hooks: %v)", missing, oneLine(err))
+			why += " (the cgroup hooks need CAP_NET_ADMIN)"
 		}
+		p.Refused = []string{why}
+		s.part(p)
 		return
 	}
+	var attached []string
 	for _, c := range hooks {
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
 		if err != nil {
-			s.gap("%s at %s: %v", c.name, path, err)
+			p.Refused = append(p.Refused, fmt.Sprintf("%s (%s) at %s: %v", c.prog, c.name, path, err))
 			continue
 		}
 		s.links = append(s.links, l)
 		s.hooks = append(s.hooks, c.name+"@"+path)
+		attached = append(attached, c.name)
 	}
+	if len(p.Refused) == 0 {
+		p.Using = strings.Join(attached, ", ") + " at " + path
+	}
+	s.part(p)
 }
 
 // cgroupHooks are the cgroup programs a path needs.

@@ -51,7 +51,7 @@ func (s *Source) attachReads(spec *ebpf.CollectionSpec) {
 }
 
 // mapReadLoss is what tcptop loses with neither way to read a map.
-const mapReadLoss = "packets, rtt and state are refreshed only by the socket sweep every 10 s (in tcptop's own network namespace), and a close that found the ring buffer full waits for it too"
+const mapReadLoss = "the table is copied out whole each tick instead (bytes and closes stay exact, at a cost that grows with the table); packets, rtt and state are refreshed by the socket sweep every 10 s, in tcptop's own network namespace only"
 
 // attachMapRead loads the iterator over m, else the walker over it.
 func (s *Source) attachMapRead(spec *ebpf.CollectionSpec, name, iterProg, walkProg string, m *ebpf.Map) mapRead {
@@ -66,7 +66,7 @@ func (s *Source) attachMapRead(spec *ebpf.CollectionSpec, name, iterProg, walkPr
 	prog, err := s.loadWalker(spec, walkProg)
 	if err != nil {
 		p.Refused = append(p.Refused, describeRefusal(walkProg, KindWalker, err))
-		p.Loss = mapReadLoss
+		p.Using, p.Fallback, p.Loss = "BPF_MAP_LOOKUP_BATCH of the table, socket sweep", true, mapReadLoss
 		s.part(p)
 		return mapRead{name: name}
 	}
@@ -100,6 +100,9 @@ func (s *Source) loadWalker(spec *ebpf.CollectionSpec, name string) (*ebpf.Progr
 	if err := s.forced(KindWalker); err != nil {
 		return nil, err
 	}
+	if s.noRingbuf {
+		return nil, errors.New("the walkers hand their records over a ring buffer, which this kernel refused")
+	}
 	coll, err := s.loadSeparately(spec, name)
 	if err != nil {
 		return nil, err
@@ -131,6 +134,34 @@ func (s *Source) attachSweep(spec *ebpf.CollectionSpec) {
 	s.iters.sweep = it
 	s.part(Part{Name: "socket sweep", Using: KindTCPIter})
 	s.hooks = append(s.hooks, KindTCPIter)
+}
+
+// none reports whether the kernel refused both ways to read the map.
+func (r mapRead) none() bool { return r.iter == nil && r.walker == nil }
+
+// readTableBatch is the per-tick read where the kernel refuses both the
+// map-element iterators and the walkers: every entry of the table,
+// copied out by BPF_MAP_LOOKUP_BATCH (bytes and closes exact; packets and
+// rtt as the last sweep or state change left them). Closed entries are
+// reported and deleted, and the hot list, which nothing else reads, is
+// emptied.
+func (s *Source) readTableBatch() error {
+	if s.readFault != nil {
+		return fmt.Errorf("read table: %w", s.readFault)
+	}
+	err := s.batchTable(func(r *tcptopConnRecord) bool {
+		s.addRecord(r)
+		return r.Conn.Flags&connClosed != 0
+	})
+	const batch = 256
+	keys, vals := make([]uint64, batch), make([]tcptopHotSock, batch)
+	var cursor ebpf.MapBatchCursor
+	for range s.objs.Hot.MaxEntries()/batch + 1 {
+		if _, err := s.objs.Hot.BatchLookupAndDelete(&cursor, keys, vals, nil); err != nil {
+			break // ErrKeyNotExist: emptied
+		}
+	}
+	return err
 }
 
 // readMap reads one map each tick, by whichever way it has; with none,
@@ -199,6 +230,9 @@ func drainRing(rd *ringbuf.Reader, rec *ringbuf.Record, fn func(*tcptopConnRecor
 // the iterator's reruns harmless (bpf/iter.h). A connection a call marked
 // hot again between the read and the delete is put back.
 func (s *Source) readHot() error {
+	if s.iters.hot.none() {
+		return s.readTableBatch()
+	}
 	h := &s.tcp.hot
 	h.cool, h.gone = h.cool[:0], h.gone[:0]
 	err := s.readMap(s.iters.hot, func(r *tcptopConnRecord) {

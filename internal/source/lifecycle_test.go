@@ -90,21 +90,32 @@ func TestShortLivedConnectionsAllReported(t *testing.T) { checkShortLived(t, ope
 
 // checkShortLived opens and closes 200 connections between two snapshots
 // and checks that each side of each is reported closed once, exactly.
-func checkShortLived(t *testing.T, s *Source) {
+func checkShortLived(t *testing.T, s *Source) { checkClosesAfterStall(t, s, 200, 0) }
+
+// checkClosesAfterStall opens and closes n connections, each sending
+// size bytes, while nobody reads the source, then waits stall more before
+// the first read, as a stalled reader would: every close must then be
+// there once, exact.
+func checkClosesAfterStall(t *testing.T, s *Source, n int, stall time.Duration) {
 	t.Helper()
-	const n, size = 200, 1000
+	const size = 1000
 	rec := newRecorder(s)
 	sink := testnet.Start(t, "tt-sink", "", "tcp-sink", "127.0.0.1:0")
 	defer sink.Release()
 	many := testnet.Start(t, "tt-many", "", "tcp-many", "127.0.0.1:"+strconv.Itoa(sink.Port), strconv.Itoa(n), strconv.Itoa(size))
-	many.Wait(t, 30*time.Second)
-	// No snapshot was taken while they ran: all 200 opened and closed
+	began := time.Now()
+	many.Wait(t, 120*time.Second)
+	if took := time.Since(began); n >= 1000 {
+		t.Logf("%d connections opened and closed in %v: %.0f a second", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	}
+	time.Sleep(stall)
+	// No snapshot was taken while they ran: all opened and closed
 	// between two ticks.
 	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == sink.Port }
 	isServer := func(o conn.Observation) bool { return int(o.Local.Port()) == sink.Port }
 	// The sink closes its side as its goroutines get to it: in an
 	// emulated VM on a busy host that can take seconds.
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		rec.poll(t)
 		if len(rec.closedWith(isClient)) >= n && len(rec.closedWith(isServer)) >= n {
 			break
@@ -120,9 +131,11 @@ func checkShortLived(t *testing.T, s *Source) {
 		got := rec.closedWith(side.match)
 		if len(got) != n {
 			t.Errorf("%s: %d closed records, want %d", side.name, len(got), n)
+			shown := 0
 			for _, o := range rec.last {
-				if side.match(o) && !o.Closed {
+				if side.match(o) && !o.Closed && shown < 10 {
 					t.Logf("%s: not closed: %+v", side.name, o)
+					shown++
 				}
 			}
 			logKernelMisses(t, s)

@@ -69,8 +69,8 @@ func (s *Source) forced(kind string) error {
 
 // describeRefusal says what the kernel refused and why, in one line: the
 // program and its kind, the errno by name, and the verifier's last line
-// when it has one. It never blames a memlock limit unless the kernel said
-// ENOMEM... the error cilium/ebpf adds to any EPERM is dropped.
+// when it has one. The advice cilium/ebpf adds to any EPERM ("MEMLOCK
+// may be too low") is dropped: the errno's own name says what it was.
 func describeRefusal(prog, kind string, err error) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s): ", prog, kind)
@@ -122,9 +122,9 @@ func (s *Source) part(p Part) {
 		s.cfg.Warn("not available: %s: %s (refused: %s)", p.Name, p.Loss, strings.Join(p.Refused, "; "))
 	case p.Fallback && !p.Same:
 		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
-		s.cfg.Warn("%s through %s instead: %s", p.Name, p.Using, p.Loss)
+		s.cfg.Warn("%s: %s instead; lost: %s", p.Name, p.Using, p.Loss)
 	case p.Fallback:
-		s.cfg.Detail("%s through %s instead (the same numbers)", p.Name, p.Using)
+		s.cfg.Detail("%s: %s instead, with the same numbers", p.Name, p.Using)
 	}
 }
 

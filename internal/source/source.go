@@ -91,6 +91,9 @@ type Source struct {
 	forceScan bool // the hot list overflowed: look for closed entries in the table
 	smallPool bool // kretprobes with the kernel's default pool: reported
 
+	noRingbuf      bool   // the kernel refused ring buffers: closes stay in the table
+	ringbufRefusal string // and what it said
+
 	tcp     tcpState
 	names   commCache
 	clock   clock
@@ -191,8 +194,10 @@ func Open(cfg Config) (_ *Source, err error) {
 	// The kernel's types (several MB once parsed) are needed only to load.
 	s.btfCache = nil
 	debug.FreeOSMemory()
-	if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
-		return nil, fmt.Errorf("open ring buffer: %w", err)
+	if !s.noRingbuf {
+		if s.events, err = ringbuf.NewReader(s.objs.Events); err != nil {
+			return nil, fmt.Errorf("open ring buffer: %w", err)
+		}
 	}
 	if nameSockets {
 		if err := nameExistingSockets(); err != nil {
@@ -381,7 +386,7 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 		// namespace, for those it cannot hold.
 		s.lastSweep = now
 		errs = append(errs, s.readMap(s.iters.refresh, s.addRecord))
-		if len(s.tcp.untracked) > 0 && s.iters.sweep != nil {
+		if (len(s.tcp.untracked) > 0 || s.iters.refresh.none()) && s.iters.sweep != nil {
 			errs = append(errs, s.readIter(s.iters.sweep, "sweep", s.addRecord))
 		}
 	}

@@ -121,6 +121,9 @@ func (s *Source) drainCloses() error {
 	if s.readFault != nil {
 		return fmt.Errorf("read close records: %w", s.readFault)
 	}
+	if s.events == nil {
+		return nil // no ring buffer: closes come through the hot list
+	}
 	if err := drainRing(s.events, &s.tcp.record, s.addRecord); err != nil {
 		return fmt.Errorf("read close records: %w", err)
 	}
@@ -131,17 +134,30 @@ func (s *Source) drainCloses() error {
 // while both the ring buffer and the hot list were full, reports and
 // deletes them. It runs only after such an overflow.
 func (s *Source) scanClosed() error {
+	return s.batchTable(func(r *tcptopConnRecord) bool {
+		if r.Conn.Flags&connClosed == 0 {
+			return false
+		}
+		s.addRecord(r)
+		return true
+	})
+}
+
+// batchTable copies the whole table out with BPF_MAP_LOOKUP_BATCH, hands
+// each entry to fn, and deletes the entries fn says are done with.
+func (s *Source) batchTable(fn func(*tcptopConnRecord) bool) error {
 	const batch = 256
 	keys := make([]uint64, batch)
 	vals := make([]tcptopTcpConn, batch)
-	var closed []uint64
+	var done []uint64
 	var cursor ebpf.MapBatchCursor
+	var r tcptopConnRecord
 	for {
 		n, err := s.objs.TcpConns.BatchLookup(&cursor, keys, vals, nil)
 		for i := range n {
-			if vals[i].Flags&connClosed != 0 {
-				s.addRecord(&tcptopConnRecord{Cookie: keys[i], Conn: vals[i]})
-				closed = append(closed, keys[i])
+			r.Cookie, r.Conn = keys[i], vals[i]
+			if fn(&r) {
+				done = append(done, keys[i])
 			}
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -151,7 +167,7 @@ func (s *Source) scanClosed() error {
 			return fmt.Errorf("scan tcp_conns: %w", err)
 		}
 	}
-	for _, k := range closed {
+	for _, k := range done {
 		if s.objs.TcpConns.Delete(k) == nil {
 			s.tcp.deleted++
 		}

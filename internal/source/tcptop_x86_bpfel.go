@@ -186,9 +186,11 @@ const (
 	tcptopProgTcptopSweep       = "tcptop_sweep"
 	tcptopProgTcptopWalkHot     = "tcptop_walk_hot"
 	tcptopProgTcptopWalkTable   = "tcptop_walk_table"
+	tcptopVarCloseAtState       = "close_at_state"
 	tcptopVarCookieHelper       = "cookie_helper"
 	tcptopVarEmptyConn          = "empty_conn"
 	tcptopVarEventsLost         = "events_lost"
+	tcptopVarHaveRingbuf        = "have_ringbuf"
 	tcptopVarHotFull            = "hot_full"
 	tcptopVarTcpAdded           = "tcp_added"
 	tcptopVarTcpDeleted         = "tcp_deleted"
@@ -300,9 +302,11 @@ type tcptopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
+	CloseAtState     *ebpf.VariableSpec `ebpf:"close_at_state"`
 	CookieHelper     *ebpf.VariableSpec `ebpf:"cookie_helper"`
 	EmptyConn        *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost       *ebpf.VariableSpec `ebpf:"events_lost"`
+	HaveRingbuf      *ebpf.VariableSpec `ebpf:"have_ringbuf"`
 	HotFull          *ebpf.VariableSpec `ebpf:"hot_full"`
 	TcpAdded         *ebpf.VariableSpec `ebpf:"tcp_added"`
 	TcpDeleted       *ebpf.VariableSpec `ebpf:"tcp_deleted"`
@@ -365,9 +369,11 @@ func (m *tcptopMaps) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
+	CloseAtState     *ebpf.Variable `ebpf:"close_at_state"`
 	CookieHelper     *ebpf.Variable `ebpf:"cookie_helper"`
 	EmptyConn        *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost       *ebpf.Variable `ebpf:"events_lost"`
+	HaveRingbuf      *ebpf.Variable `ebpf:"have_ringbuf"`
 	HotFull          *ebpf.Variable `ebpf:"hot_full"`
 	TcpAdded         *ebpf.Variable `ebpf:"tcp_added"`
 	TcpDeleted       *ebpf.Variable `ebpf:"tcp_deleted"`

@@ -1,0 +1,198 @@
+package source
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+// fallbackCases force each refusal a kernel may make (Config.Refuse) and
+// say what must become of the part: replaced by a fallback with the same
+// numbers, replaced with a named loss, or lost. The checks that must stay
+// exact run through it. The VM matrix runs this on every kernel, so no
+// fallback rots where the preferred part loads.
+var fallbackCases = []struct {
+	refuse  []string
+	part    string
+	verdict string // replaced (same numbers), degraded (replaced, with a loss) or lost
+	checks  []string
+}{
+	{[]string{KindMapIter}, "hot-list read", "replaced", allChecks},
+	{[]string{KindMapIter}, "table read", "replaced", nil},
+	{[]string{KindMapIter, KindWalker}, "hot-list read", "degraded", allChecks},
+	{[]string{KindRingbuf}, "close ring buffer", "degraded", allChecks},
+	{[]string{KindTaskIter}, "owners of idle connections", "replaced", tcpChecks},
+	{[]string{KindDestroy}, "close", "degraded", allChecks},
+	{[]string{KindState}, "opens and state changes", "lost", nil},
+	{[]string{KindResets}, "resets", "lost", tcpChecks},
+	{[]string{KindSockError}, "socket errors", "lost", tcpChecks},
+	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
+	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},
+}
+
+var (
+	allChecks = []string{"tcp-127.0.0.1", "tcp-::1", "udp-127.0.0.1", "udp-[::1]", "tcp-200-short-lived"}
+	tcpChecks = []string{"tcp-127.0.0.1", "tcp-200-short-lived"}
+)
+
+// TestEveryFallbackExact forces each refusal, checks that it costs only
+// its own part (tcptop opens, the part says what replaced it or what is
+// lost, every other part is as without the refusal), and runs the exact
+// checks through it. Where the kernel refuses the part anyway (the
+// map-element iterators here), forcing it changes nothing, and the checks
+// still run.
+func TestEveryFallbackExact(t *testing.T) {
+	requireRoot(t)
+	base := testConfig(t)
+	plain, err := Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal := map[string]Part{}
+	for _, p := range plain.Parts() {
+		normal[p.Name] = p
+	}
+	plain.Close()
+	for _, fc := range fallbackCases {
+		t.Run(strings.Join(fc.refuse, "+")+"/"+fc.part, func(t *testing.T) {
+			cfg := base
+			cfg.Refuse = append(slices.Clone(base.Refuse), fc.refuse...)
+			s, err := Open(cfg)
+			if err != nil {
+				t.Fatalf("a refused %v took tcptop down: %v", fc.refuse, err)
+			}
+			defer s.Close()
+			before, _ := s.Stats()
+			checkVerdict(t, s, fc.part, fc.verdict)
+			for _, p := range s.Parts() {
+				if n, ok := normal[p.Name]; ok && p.Name != fc.part && p.Lost() && !n.Lost() && !dependsOn(p.Name, fc.refuse) {
+					t.Errorf("refusing %v cost part %q too: %+v", fc.refuse, p.Name, p)
+				}
+			}
+			for _, c := range exactChecks {
+				if slices.Contains(fc.checks, c.name) {
+					t.Run(c.name, func(t *testing.T) { c.check(t, s) })
+				}
+			}
+			if fc.part == "opens and state changes" {
+				checkBytesWithoutStateHooks(t, s)
+			}
+			// Every connection the checks made is closed: none may stay
+			// in the kernel table (a few of the host's may come and go).
+			newRecorder(s).poll(t)
+			if after, err := s.Stats(); err != nil || after.TCPEntries > before.TCPEntries+20 {
+				t.Errorf("table entries %d before the checks, %d after (%v): closed connections left behind", before.TCPEntries, after.TCPEntries, err)
+			}
+		})
+	}
+}
+
+// dependsOn names the parts that need another: the walkers hand their
+// records over a ring buffer, and with both ways to read the maps gone
+// the table read and the hot-list read go together.
+func dependsOn(part string, refused []string) bool {
+	switch part {
+	case "hot-list read", "table read":
+		return slices.Contains(refused, KindRingbuf) || slices.Contains(refused, KindWalker)
+	}
+	return false
+}
+
+// checkVerdict checks what became of the named part.
+func checkVerdict(t *testing.T, s *Source, name, verdict string) {
+	t.Helper()
+	i := slices.IndexFunc(s.Parts(), func(p Part) bool { return p.Name == name })
+	if i < 0 {
+		t.Fatalf("no part %q in %+v", name, s.Parts())
+	}
+	p := s.Parts()[i]
+	t.Logf("%s: using %q, refused %q, loss %q", p.Name, p.Using, p.Refused, p.Loss)
+	if len(p.Refused) == 0 {
+		t.Errorf("%s: no refusal recorded", name)
+	}
+	var got string
+	switch {
+	case p.Using == "":
+		got = "lost"
+	case p.Fallback && p.Same:
+		got = "replaced"
+	case p.Fallback:
+		got = "degraded"
+	default:
+		got = "loaded"
+	}
+	if got != verdict {
+		t.Errorf("%s: %s, want %s", name, got, verdict)
+	}
+	if got != "replaced" && p.Loss == "" {
+		t.Errorf("%s: a loss without a name", name)
+	}
+	if strings.Contains(strings.Join(p.Refused, " "), "MEMLOCK") && !strings.Contains(strings.Join(p.Refused, " "), "ENOMEM") {
+		t.Errorf("%s: the refusal blames a memlock limit: %q", name, p.Refused)
+	}
+}
+
+// checkBytesWithoutStateHooks: without the state tracepoint a connection
+// is found at its first call, as one older than tcptop would be, and its
+// bytes are still exact lifetime totals, closed once.
+func checkBytesWithoutStateHooks(t *testing.T, s *Source) {
+	const sent, answered = 54321, 12345
+	rec := newRecorder(s)
+	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(sent), strconv.Itoa(answered))
+	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
+	cli.Wait(t, 60*time.Second)
+	srv.Wait(t, 60*time.Second)
+	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port }
+	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isClient)) > 0 })
+	rec.poll(t)
+	got := rec.closedWith(isClient)
+	if len(got) != 1 || got[0].BytesOut != sent || got[0].BytesIn != answered || int(got[0].PID) != cli.PID() {
+		t.Fatalf("client closed records %+v, want one with out %d in %d pid %d", got, sent, answered, cli.PID())
+	}
+}
+
+// TestChurnWithStalledReaderEveryCloseOnce: connections open and close
+// fast (10,000 here, 1,000 in the emulated VMs) while nobody reads for 20
+// seconds (5 in the VMs): the ring buffer overflows, and the closes kept
+// in the table must all come out of the per-tick read, once each, exact.
+func TestChurnWithStalledReaderEveryCloseOnce(t *testing.T) {
+	requireRoot(t)
+	n, stall := 10000, 20*time.Second
+	if os.Getenv("TCPTOP_VM") == "1" {
+		n, stall = 1000, 5*time.Second
+	}
+	cfg := testConfig(t)
+	var warnings []string
+	cfg.Warn = func(format string, args ...any) {
+		t.Logf(format, args...)
+		warnings = append(warnings, fmt.Sprintf(format, args...))
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	startWarnings := len(warnings)
+	newRecorder(s).poll(t) // the first tick: the sweep at start is behind us
+	checkClosesAfterStall(t, s, n, stall)
+	// A read that could not finish (a walk that never ends) would only
+	// delay news here: it is a failure all the same.
+	if w := warnings[startWarnings:]; len(w) > 0 {
+		t.Errorf("warnings while reading: %q", w)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats after the churn: %+v", st)
+	if !s.noRingbuf && st.EventsLost == 0 {
+		t.Errorf("the ring buffer never overflowed: the test proved nothing")
+	}
+}
