@@ -94,6 +94,22 @@ END {
 		if (rc[r] != 0) fail(r " tests exited " rc[r])
 		if (forced_failed[r] != "") fail(r " failed:" forced_failed[r])
 	}
+	# Per forced refusal: the checks of TestEveryFallbackExact/<kinds>/<part>/<check>
+	# (kinds hold slashes: the part is the last but one field).
+	for (i = 1; i <= ntests; i++) {
+		if (order[i] !~ /^TestEveryFallbackExact\//) continue
+		t = order[i]; sub(/^TestEveryFallbackExact\//, "", t)
+		if (result[order[i]] != "PASS") continue
+		if (t ~ /\/(tcp|udp)-[^\/]*$/) {
+			c = t; sub(/.*\//, "", c); sub(/\/[^\/]*$/, "", t)
+			fchecks[t] = fchecks[t] " " c
+		} else if (!(t in fcase)) {
+			fcase[t] = 1; forder[++nf] = t
+		}
+	}
+	for (i = 1; i <= nf; i++)
+		wrap("  fallback " forder[i] ", forced: exact checks passed:", (fchecks[forder[i]] == "" ? " (the part's own checks)" : fchecks[forder[i]]))
+	if (!("source:refuse=iter/bpf_map_elem" in ended)) fail("the source tests with the map-element iterators refused did not run to the end")
 	wrap("  path auto (attached " (auto ? auto : "?") "): exact checks passed:", checks["auto"])
 	if (checks["auto"] == "") fail("no exact-value check passed on auto")
 	if (auto != "" && auto != want_auto) fail("auto attached " auto ", want " want_auto " (the first offered)")
@@ -101,7 +117,7 @@ END {
 	for (i = 1; i <= ntests; i++) {
 		t = order[i]
 		if (result[t] == "FAIL") { failed = failed " " t; continue }
-		if (t ~ /\// || t == "TestEveryHookPathExact") continue
+		if (t ~ /\// || t == "TestEveryHookPathExact" || t == "TestEveryFallbackExact") continue
 		if (result[t] == "PASS") { passed = passed " " t; npassed++ }
 		if (result[t] == "SKIP") skipped[++nskipped] = t ": " said[t]
 	}

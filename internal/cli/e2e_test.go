@@ -225,6 +225,15 @@ func newPrograms(t *testing.T, before map[ebpf.ProgramID]bool) []ebpf.ProgramID 
 	return out
 }
 
+// newProgramSet is newPrograms as a set, for requireProgramsGone.
+func newProgramSet(t *testing.T, before map[ebpf.ProgramID]bool) map[ebpf.ProgramID]bool {
+	set := map[ebpf.ProgramID]bool{}
+	for _, id := range newPrograms(t, before) {
+		set[id] = true
+	}
+	return set
+}
+
 // programsOf lists the BPF programs a running process holds, through
 // its file descriptors (programs, and links, which name their program).
 func programsOf(t *testing.T, pid int) map[ebpf.ProgramID]bool {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -90,24 +91,42 @@ func loadKernelBTF(path string, cache *btf.Cache) (*btf.Spec, error) {
 
 // errNotPermitted wraps ErrPermission without its advice: with the
 // capabilities checked, a refusal usually means the kernel blocks that
-// kind of program (function tracing under lockdown, for example).
-type errNotPermitted struct{ err error }
+// kind of program (function tracing under lockdown, for example). It
+// says which program was refused and how (describeRefusal).
+type errNotPermitted struct {
+	what string
+	err  error
+}
 
-func (e errNotPermitted) Error() string        { return "not permitted: " + e.err.Error() }
+func (e errNotPermitted) Error() string        { return "refused: " + e.what }
 func (e errNotPermitted) Is(target error) bool { return target == ErrPermission }
 func (e errNotPermitted) Unwrap() error        { return e.err }
 
-func explainLoadError(err error) error {
+// programInError finds the program cilium/ebpf names in a collection's
+// load error ("program tcptop_send: load program: ...").
+var programInError = regexp.MustCompile(`program (tcptop_[a-z0-9_]+)`)
+
+// explainLoadError names the refused program of spec, its kind, the
+// kernel's errno and the verifier's last line.
+func explainLoadError(spec *ebpf.CollectionSpec, err error) error {
+	name, kind := "programs", "?"
+	if m := programInError.FindStringSubmatch(err.Error()); m != nil {
+		name = m[1]
+		if p := spec.Programs[name]; p != nil {
+			kind = p.SectionName
+		}
+	}
+	what := describeRefusal(name, kind, err)
 	// The verifier reports a rejected program with EACCES too: look for
 	// its log first, so a too-old kernel is not taken for a refusal.
 	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) {
-		return fmt.Errorf("verifier rejected the programs: %v", ve)
+	if errors.As(err, &ve) && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("verifier rejected %s", what)
 	}
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return errNotPermitted{err}
+		return errNotPermitted{what, err}
 	}
-	return fmt.Errorf("load eBPF programs: %w", err)
+	return fmt.Errorf("load %s", what)
 }
 
 // tryPath loads the send/receive programs of one hook path and attaches
@@ -345,7 +364,7 @@ func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook) error {
 	}
 	coll, err := ebpf.NewCollectionWithOptions(core, ebpf.CollectionOptions{Cache: s.btfCache})
 	if err != nil {
-		return explainLoadError(err)
+		return explainLoadError(spec, err)
 	}
 	s.progs = coll
 	return coll.Assign(&s.objs)
