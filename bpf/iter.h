@@ -238,7 +238,11 @@ int tcptop_refresh(struct bpf_iter__bpf_map_elem *ctx)
  * every element is reported once per tick, however small the buffer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024); /* about 3,000 records a pass */
+	/* About 750 records a pass: a hot list longer than that takes more
+	 * passes, each skipping what the last reported; a larger buffer
+	 * would count in tcptop's RSS twice (the kernel maps the data pages
+	 * twice, for records that wrap). */
+	__uint(max_entries, 256 * 1024);
 } walk_out SEC(".maps");
 
 /* Set by a walker whose pass stopped at a full walk_out. */

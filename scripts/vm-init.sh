@@ -16,10 +16,10 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
 # VM_NAME, TCPTOP_EXPECT_HOOKS (the paths this kernel must offer, and no
-# others), VM_TEST_TIMEOUT and VM_TEST_RUN (make test-vm RUN=regexp, for
+# others), TCPTOP_EXPECT_REFUSED (the kinds of program it refuses), VM_TEST_TIMEOUT and VM_TEST_RUN (make test-vm RUN=regexp, for
 # a developer: the tests to run), written by vm-test.sh.
 . /vm.env
-export TCPTOP_EXPECT_HOOKS
+export TCPTOP_EXPECT_HOOKS TCPTOP_EXPECT_REFUSED
 
 # The firmware's last line may lack its newline: start a fresh one.
 echo

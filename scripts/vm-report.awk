@@ -39,6 +39,8 @@ function wrap(label, words,    n, w, i, line) {
 		missing[w[3]] = msg
 	}
 	if (match(msg, /^auto attached [a-z]+/)) { split(msg, w, " "); auto = w[3] }
+	if (run == "source" && msg ~ /^refused here: /) refused_here = substr(msg, 15)
+	if (run == "source" && msg ~ /: refused: /) refusal_lines[++nrefusals] = msg
 }
 /^ *--- (PASS|FAIL|SKIP): / {
 	status = $2; sub(/:$/, "", status)
@@ -94,6 +96,8 @@ END {
 		if (rc[r] != 0) fail(r " tests exited " rc[r])
 		if (forced_failed[r] != "") fail(r " failed:" forced_failed[r])
 	}
+	print "  refused by this kernel on auto: " (refused_here == "" ? "?" : refused_here)
+	for (i = 1; i <= nrefusals; i++) print "    " refusal_lines[i]
 	# Per forced refusal: the checks of TestEveryFallbackExact/<kinds>/<part>/<check>
 	# (kinds hold slashes: the part is the last but one field).
 	for (i = 1; i <= ntests; i++) {

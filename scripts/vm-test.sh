@@ -28,16 +28,16 @@ die() { log "$*"; exit 1; }
 
 # ---- the matrix ----
 
-declare -A suite arch pkg offers lacks
+declare -A suite arch pkg offers lacks refuses
 names=()
-while read -r n s a p o l; do
+while read -r n s a p o l r; do
 	case "$n" in '' | '#'*) continue ;; esac
-	[ -n "$l" ] || die "$conf: line of $n has not six fields"
+	[ -n "$r" ] || die "$conf: line of $n has not seven fields"
 	case "$a" in amd64 | arm64) ;; *) die "$conf: $n: unknown arch $a" ;; esac
 	# offers and lacks must split the three paths between them.
 	got=$(tr ',' '\n' <<<"$o,${l#-}" | grep -v '^$' | sort | tr '\n' ' ')
 	[ "$got" = "fexit kprobe tracepoint " ] || die "$conf: $n: offers $o and lacks $l must name each of $all_paths once"
-	names+=("$n") suite[$n]=$s arch[$n]=$a pkg[$n]=$p offers[$n]=$o lacks[$n]=$l
+	names+=("$n") suite[$n]=$s arch[$n]=$a pkg[$n]=$p offers[$n]=$o lacks[$n]=$l refuses[$n]=$r
 done <"$conf"
 
 selected=("$@")
@@ -138,6 +138,7 @@ initramfs() {
 	cat >"$root/vm.env" <<-EOF
 		VM_NAME=$n
 		TCPTOP_EXPECT_HOOKS=${offers[$n]}
+		TCPTOP_EXPECT_REFUSED=${refuses[$n]}
 		VM_TEST_TIMEOUT=$(timeouts "$n" test)
 		VM_TEST_RUN='${RUN:-.}'
 	EOF
@@ -217,7 +218,7 @@ run_host() {
 		rc=0
 		# From the package's directory, as go test runs it (a test reads
 		# ../../README.md).
-		(cd "internal/$t" && CI=true TCPTOP_EXPECT_HOOKS=${offers[$n]} TCPTOP_BIN="$work/bin/amd64/tcptop" \
+		(cd "internal/$t" && CI=true TCPTOP_EXPECT_HOOKS=${offers[$n]} TCPTOP_EXPECT_REFUSED=${refuses[$n]} TCPTOP_BIN="$work/bin/amd64/tcptop" \
 			"$work/bin/amd64/$t.test" -test.run "${RUN:-.}" -test.count=1 -test.v -test.timeout=4m 2>&1) || rc=$?
 		echo "TCPTOP-VM-END $t rc=$rc seconds=$(($(date +%s) - start))"
 	done
@@ -239,7 +240,7 @@ run() {
 	local n=$1 dirs kdir bb out="$work/logs/$1.log"
 	mkdir -p "$work/logs"
 	rm -f "$out"
-	echo "======== $n: ${suite[$n]} ${arch[$n]}, must offer ${offers[$n]}, must lack ${lacks[$n]}"
+	echo "======== $n: ${suite[$n]} ${arch[$n]}, must offer ${offers[$n]}, must lack ${lacks[$n]}, refuses ${refuses[$n]}"
 	if [ "${suite[$n]}" = host ]; then
 		[ "${arch[$n]}" = "$(dpkg --print-architecture)" ] || die "$n: this host is not ${arch[$n]}"
 		run_host "$n" | tee "$out" | grep --line-buffered -vE '^=== (RUN|PAUSE|CONT|NAME)'

@@ -229,7 +229,7 @@ func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
 		}
 	}
 	s.noRingbuf = true
-	s.ringbufRefusal = describeRefusal("events", "BPF_MAP_TYPE_RINGBUF", err)
+	s.ringbufRefusal = s.refusal(KindRingbuf, "events", err)
 	for _, name := range []string{"events", "walk_out"} {
 		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	}
@@ -274,7 +274,7 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 		if !kernelHas(kernel, lp.hooks[0]) {
 			// Only the optional socket error report can be missing here
 			// (loadKernelBTF checked the rest): before Linux 5.13.
-			p.Refused = []string{fmt.Sprintf("%s (%s): not in this kernel (Linux 5.13+)", names[0], lp.hooks[0])}
+			p.Refused = []string{s.refusal(lp.kind, names[0], errors.New("not in this kernel (Linux 5.13+)"))}
 			s.part(p)
 			continue
 		}
@@ -295,7 +295,7 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 			p.Using = lp.hooks[0].String()
 			stateLoaded = stateLoaded || lp.kind == KindState
 		default:
-			p.Refused = []string{describeRefusal(strings.Join(names, "+"), lp.hooks[0].String(), err)}
+			p.Refused = []string{s.refusal(lp.kind, strings.Join(names, "+"), err)}
 			if lp.kind == KindDestroy && stateLoaded {
 				s.closeAtState(&p)
 			}
@@ -399,7 +399,7 @@ func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
 		return
 	}
 	p.Using, p.Fallback, p.Same = "/proc/PID/fd", true, true
-	p.Refused = []string{describeRefusal(ownersProgram, KindTaskIter, err)}
+	p.Refused = []string{s.refusal(KindTaskIter, ownersProgram, err)}
 	p.Loss = "a non-root tcptop needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other users' /proc/PID/fd"
 	s.part(p)
 	s.hooks = append(s.hooks, "owners from /proc")
@@ -475,8 +475,8 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 		coll, err = s.loadSeparately(spec, names...)
 	}
 	if err != nil {
-		why := describeRefusal(strings.Join(names, "+"), "cgroup", err)
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		why := s.refusal(KindCgroup, strings.Join(names, "+"), err)
+		if (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) && !errors.Is(err, errRefusedOnPurpose) {
 			why += " (the cgroup hooks need CAP_NET_ADMIN)"
 		}
 		p.Refused = []string{why}
@@ -487,7 +487,7 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	for _, c := range hooks {
 		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
 		if err != nil {
-			p.Refused = append(p.Refused, fmt.Sprintf("%s (%s) at %s: %v", c.prog, c.name, path, err))
+			p.Refused = append(p.Refused, s.refusal(KindCgroup, c.prog+" at "+path, err))
 			continue
 		}
 		s.links = append(s.links, l)

@@ -3,8 +3,8 @@ package source
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +149,9 @@ func checkBytesWithoutStateHooks(t *testing.T, s *Source) {
 	cli := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
 	cli.Wait(t, 60*time.Second)
 	srv.Wait(t, 60*time.Second)
-	isClient := func(o conn.Observation) bool { return int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port }
+	isClient := func(o conn.Observation) bool {
+		return int(o.Remote.Port()) == srv.Port && int(o.Local.Port()) == cli.Port
+	}
 	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isClient)) > 0 })
 	rec.poll(t)
 	got := rec.closedWith(isClient)

@@ -62,10 +62,10 @@ func (s *Source) attachMapRead(spec *ebpf.CollectionSpec, name, iterProg, walkPr
 		s.hooks = append(s.hooks, KindMapIter+"("+m.String()+")")
 		return mapRead{name: name, iter: it}
 	}
-	p.Refused = append(p.Refused, describeRefusal(iterProg, KindMapIter, err))
+	p.Refused = append(p.Refused, s.refusal(KindMapIter, iterProg, err))
 	prog, err := s.loadWalker(spec, walkProg)
 	if err != nil {
-		p.Refused = append(p.Refused, describeRefusal(walkProg, KindWalker, err))
+		p.Refused = append(p.Refused, s.refusal(KindWalker, walkProg, err))
 		p.Using, p.Fallback, p.Loss = "BPF_MAP_LOOKUP_BATCH of the table, socket sweep", true, mapReadLoss
 		s.part(p)
 		return mapRead{name: name}
@@ -101,7 +101,7 @@ func (s *Source) loadWalker(spec *ebpf.CollectionSpec, name string) (*ebpf.Progr
 		return nil, err
 	}
 	if s.noRingbuf {
-		return nil, errors.New("the walkers hand their records over a ring buffer, which this kernel refused")
+		return nil, errNeedsRingbuf
 	}
 	coll, err := s.loadSeparately(spec, name)
 	if err != nil {
@@ -128,7 +128,7 @@ const sweepLoss = "connections older than tcptop are listed only once they send,
 func (s *Source) attachSweep(spec *ebpf.CollectionSpec) {
 	it, err := s.loadIter(spec, "tcptop_sweep", KindTCPIter, nil)
 	if err != nil {
-		s.part(Part{Name: "socket sweep", Refused: []string{describeRefusal("tcptop_sweep", KindTCPIter, err)}, Loss: sweepLoss})
+		s.part(Part{Name: "socket sweep", Refused: []string{s.refusal(KindTCPIter, "tcptop_sweep", err)}, Loss: sweepLoss})
 		return
 	}
 	s.iters.sweep = it
@@ -177,10 +177,10 @@ func (s *Source) readMap(r mapRead, fn func(*tcptopConnRecord)) error {
 }
 
 // maxWalkPasses bounds the passes of one walk. Each pass but the last
-// fills the ring buffer (about 3,000 records), so a walk of the largest
-// hot list takes a few dozen; a socket that calls mark hot again and
-// again could otherwise keep a walk going.
-const maxWalkPasses = 256
+// fills the ring buffer (about 750 records), so a walk of the largest hot
+// list (65,536) takes under a hundred; a socket that is marked hot again
+// and again could otherwise keep a walk going.
+const maxWalkPasses = 512
 
 // walk runs a walker until it has handed over every record, draining the
 // ring buffer after each pass.

@@ -56,6 +56,24 @@ func Refusable() []string {
 // asked for.
 var errRefusedOnPurpose = fmt.Errorf("refused on purpose (Config.Refuse, a test switch): %w", unix.EPERM)
 
+// errNeedsRingbuf: a walker cannot run where the ring buffer was refused.
+var errNeedsRingbuf = errors.New("the walkers hand their records over a ring buffer, which was refused")
+
+// refusal records that the kernel refused a program (or map) of kind,
+// unless a test forced it or it only followed from another refusal, and
+// describes it (describeRefusal).
+func (s *Source) refusal(kind, prog string, err error) string {
+	if !errors.Is(err, errRefusedOnPurpose) && !errors.Is(err, errNeedsRingbuf) && !slices.Contains(s.refused, kind) {
+		s.refused = append(s.refused, kind)
+	}
+	return describeRefusal(prog, kind, err)
+}
+
+// RefusedKinds lists the kinds of program (Refusable) this kernel
+// refused, forced refusals left out: what scripts/kernels.conf records
+// per kernel.
+func (s *Source) RefusedKinds() []string { return s.refused }
+
 // refuses reports whether the configuration asks to treat kind as refused.
 func (s *Source) refuses(kind string) bool { return slices.Contains(s.cfg.Refuse, kind) }
 

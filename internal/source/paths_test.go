@@ -108,3 +108,40 @@ func TestEveryHookPathExact(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedPartsAsExpected: the kinds of program this kernel refuses
+// (with auto's path) are exactly those TCPTOP_EXPECT_REFUSED names
+// (comma-separated, - for none; .ci/run and scripts/vm-test.sh set it
+// from the refuses column of scripts/kernels.conf), so that a part the
+// kernel starts or stops refusing from one day to the next fails the run
+// instead of changing what tcptop reports unseen.
+func TestRefusedPartsAsExpected(t *testing.T) {
+	requireRoot(t)
+	cfg := testConfig(t)
+	cfg.Refuse = nil
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := slices.Clone(s.RefusedKinds())
+	slices.Sort(got)
+	t.Logf("refused here: %v", got)
+	for _, p := range s.Parts() {
+		for _, r := range p.Refused {
+			t.Logf("%s: refused: %s", p.Name, r)
+		}
+	}
+	v := os.Getenv("TCPTOP_EXPECT_REFUSED")
+	if v == "" {
+		return
+	}
+	var want []string
+	if v != "-" {
+		want = strings.Split(v, ",")
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("this kernel refuses %v, but TCPTOP_EXPECT_REFUSED=%s (scripts/kernels.conf's refuses column): a kernel that changed, or a part that broke", got, v)
+	}
+}

@@ -84,6 +84,7 @@ type Source struct {
 	hooks   []string
 	gaps    []string
 	parts   []Part
+	refused []string // kinds the kernel refused (RefusedKinds)
 
 	iters     iterators
 	tick      uint32
@@ -238,7 +239,7 @@ func (s *Source) detach() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	s.links, s.hooks, s.gaps, s.parts, s.path = nil, nil, nil, nil, ""
+	s.links, s.hooks, s.gaps, s.parts, s.refused, s.path = nil, nil, nil, nil, nil, ""
 	if s.walkOut != nil {
 		errs = append(errs, s.walkOut.Close())
 		s.walkOut = nil
