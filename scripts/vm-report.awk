@@ -40,6 +40,7 @@ function wrap(label, words,    n, w, i, line) {
 	}
 	if (match(msg, /^auto attached [a-z]+/)) { split(msg, w, " "); auto = w[3] }
 	if (run == "source" && msg ~ /^refused here: /) refused_here = substr(msg, 15)
+	if (run ~ /^source:refuse=/ && msg ~ /^refused on purpose: /) refuse_seen[run] = 1
 	if (run == "source" && msg ~ /: refused: /) refusal_lines[++nrefusals] = msg
 }
 /^ *--- (PASS|FAIL|SKIP): / {
@@ -95,6 +96,7 @@ END {
 		printf "  %s: every source test forced through it: %d passed, %d skipped, exit %s in %s s\n", r, forced[r, "PASS"], forced[r, "SKIP"], rc[r], secs[r]
 		if (rc[r] != 0) fail(r " tests exited " rc[r])
 		if (forced_failed[r] != "") fail(r " failed:" forced_failed[r])
+		if (r ~ /^source:refuse=/ && !(r in refuse_seen)) fail(r ": the tests never said they refused it on purpose (TCPTOP_TEST_REFUSE did not reach them)")
 	}
 	print "  refused by this kernel on auto: " (refused_here == "" ? "?" : refused_here)
 	for (i = 1; i <= nrefusals; i++) print "    " refusal_lines[i]

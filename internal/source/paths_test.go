@@ -145,3 +145,32 @@ func TestRefusedPartsAsExpected(t *testing.T) {
 		t.Errorf("this kernel refuses %v, but TCPTOP_EXPECT_REFUSED=%s (scripts/kernels.conf's refuses column): a kernel that changed, or a part that broke", got, v)
 	}
 }
+
+// TestForcedRefusalsTakeEffect: when the suite runs with
+// TCPTOP_TEST_REFUSE (the matrix's source:refuse=... runs), each kind it
+// names is refused on purpose in the source the tests open, so that the
+// run really goes through the fallbacks.
+func TestForcedRefusalsTakeEffect(t *testing.T) {
+	requireRoot(t)
+	cfg := testConfig(t)
+	if len(cfg.Refuse) == 0 {
+		t.Log("TCPTOP_TEST_REFUSE is not set: nothing to check")
+		return
+	}
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, kind := range cfg.Refuse {
+		found := false
+		for _, p := range s.Parts() {
+			for _, r := range p.Refused {
+				found = found || strings.Contains(r, "("+kind+"): refused on purpose")
+			}
+		}
+		if !found {
+			t.Errorf("TCPTOP_TEST_REFUSE names %s, but no part says it was refused on purpose: %+v", kind, s.Parts())
+		}
+	}
+}

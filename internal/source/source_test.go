@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +23,16 @@ func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 
 // testConfig is the configuration kernel tests open the source with: the
 // hook path named by TCPTOP_TEST_HOOKS (the VM matrix runs the suite once
-// per path a kernel offers), else the one auto picks.
+// per path a kernel offers), else the one auto picks; and the kinds of
+// program TCPTOP_TEST_REFUSE names (comma-separated) treated as refused,
+// so that the suite runs through their fallbacks.
 func testConfig(t *testing.T) Config {
-	return Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf}
+	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf}
+	if v := os.Getenv("TCPTOP_TEST_REFUSE"); v != "" {
+		cfg.Refuse = strings.Split(v, ",")
+		t.Logf("refused on purpose: %v", cfg.Refuse)
+	}
+	return cfg
 }
 
 func openSource(t *testing.T) *Source {
