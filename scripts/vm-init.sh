@@ -56,10 +56,20 @@ done
 # 6.18.44 refuses them: the walkers that replace them read the hot list
 # and the table, with every lifecycle check exact. (TestEveryFallbackExact,
 # in the first run, forces each other refusal with its own checks.)
-echo "TCPTOP-VM-BEGIN source:refuse=iter/bpf_map_elem"
-start=$(date +%s)
-TCPTOP_TEST_REFUSE=iter/bpf_map_elem /source.test -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" \
-	-test.skip '^(TestEveryHookPathExact|TestEveryFallbackExact)$' 2>&1
-echo "TCPTOP-VM-END source:refuse=iter/bpf_map_elem rc=$? seconds=$(($(date +%s) - start))"
+# The walkers need bpf_for_each_map_elem (5.13+): before it, the batch
+# copy of the table replaces them, with a named loss that the whole suite
+# cannot pass (TestEveryFallbackExact checks it there).
+release=$(uname -r)
+major=${release%%.*} minor=${release#*.}
+minor=${minor%%[!0-9]*}
+if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "$minor" -ge 13 ]; }; then
+	echo "TCPTOP-VM-BEGIN source:refuse=iter/bpf_map_elem"
+	start=$(date +%s)
+	TCPTOP_TEST_REFUSE=iter/bpf_map_elem /source.test -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" \
+		-test.skip '^(TestEveryHookPathExact|TestEveryFallbackExact)$' 2>&1
+	echo "TCPTOP-VM-END source:refuse=iter/bpf_map_elem rc=$? seconds=$(($(date +%s) - start))"
+else
+	echo "TCPTOP-VM-NOTE no walkers before Linux 5.13 (bpf_for_each_map_elem): refused map-element iterators are replaced by the batch copy here"
+fi
 echo "TCPTOP-VM-DONE"
 poweroff -f

@@ -61,6 +61,9 @@ func TestEveryFallbackExact(t *testing.T) {
 	}
 	plain.Close()
 	for _, fc := range fallbackCases {
+		if fc.verdict == "replaced" && slices.Equal(fc.refuse, []string{KindMapIter}) && !kernelAtLeast(5, 13) {
+			fc.verdict = "degraded" // no walkers before bpf_for_each_map_elem: the batch copy
+		}
 		t.Run(strings.Join(fc.refuse, "+")+"/"+fc.part, func(t *testing.T) {
 			cfg := base
 			cfg.Refuse = append(slices.Clone(base.Refuse), fc.refuse...)

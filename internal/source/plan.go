@@ -168,14 +168,18 @@ func selectHooks(kernel *btf.Spec, path string) ([]hook, error) {
 
 // cookieHelperAvailable tells whether tracing programs may call
 // bpf_get_socket_cookie: Linux 5.12 and later.
-func cookieHelperAvailable() bool {
+func cookieHelperAvailable() bool { return kernelAtLeast(5, 12) }
+
+// kernelAtLeast tells whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return false
 	}
-	var major, minor int
-	_, _ = fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
-	return major > 5 || (major == 5 && minor >= 12)
+	var ma, mi int
+	_, _ = fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	return ma > major || (ma == major && mi >= minor)
 }
 
 // retprobeMaxActive is how many calls of a kretprobed function may be in
