@@ -30,7 +30,7 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 		{"", "", nil, -1},
 		{"iter/bpf_map_elem", "hot-list read", []string{"refused: tcptop_hot (iter/bpf_map_elem)"}, -1},
 		{"tp_btf/tcp_receive_reset", "resets", []string{"resets ", "refused", "lost: rst_in"}, cli.ExitCheckLoss},
-		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (BPF_MAP_TYPE_RINGBUF)", "lost: closes are read"}, cli.ExitCheckLoss},
+		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (ringbuf)", "lost: closes are read"}, cli.ExitCheckLoss},
 	} {
 		t.Run("refuse="+tc.refuse, func(t *testing.T) {
 			t.Setenv(refuseEnv, tc.refuse)
