@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"maps"
@@ -177,133 +176,6 @@ func (s *Source) attach(prog *ebpf.Program, h hook) error {
 	return nil
 }
 
-// lifecyclePart is a group of lifecycle programs that stand or fall
-// together, and what tcptop loses without them.
-type lifecyclePart struct {
-	name  string
-	kind  string // for Config.Refuse
-	hooks []hook
-	loss  string
-}
-
-// lifecycleParts groups lifecycleHooks into parts.
-func lifecycleParts() []lifecyclePart {
-	byProg := map[string]hook{}
-	for _, h := range lifecycleHooks {
-		byProg[h.prog] = h
-	}
-	group := func(names ...string) []hook {
-		var out []hook
-		for _, n := range names {
-			out = append(out, byProg[n])
-		}
-		return out
-	}
-	return []lifecyclePart{
-		{"opens and state changes", KindState, group("tcptop_state", "tcptop_state_again"),
-			"new connections show once they send or receive, as partial, without direction; state changes show at the next read; the error of a failed connect is lost"},
-		{"close", KindDestroy, group("tcptop_closed", "tcptop_closed_again"),
-			"closed connections are not reported and their entries stay in the kernel table until tcptop exits"},
-		{"resets", KindResets, group("tcptop_rst_in", "tcptop_rst_out"),
-			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
-		{"socket errors", KindSockError, group("tcptop_sk_error"),
-			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already"},
-	}
-}
-
-// ringbufLoss is what closes lose without a ring buffer.
-const ringbufLoss = "closes are read from the kernel table at the next tick; while the table is full, a connection it could not hold gets no close record"
-
-// ringbufOrStandIn creates the close ring buffer alone first: where the
-// kernel refuses it, both ring buffers become stand-ins that the programs
-// never use (have_ringbuf), and closes stay in the table for the hot list
-// read, as when the ring buffer is full.
-func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
-	err := s.forced(KindRingbuf)
-	if err == nil {
-		var m *ebpf.Map
-		if m, err = ebpf.NewMap(spec.Maps["events"]); err == nil {
-			m.Close()
-			s.noRingbuf = false
-			return nil
-		}
-	}
-	s.noRingbuf = true
-	s.ringbufRefusal = s.refusal(KindRingbuf, "events", err)
-	for _, name := range []string{"events", "walk_out"} {
-		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
-	}
-	if err := spec.Variables["have_ringbuf"].Set(false); err != nil {
-		return fmt.Errorf("configure eBPF object: %w", err)
-	}
-	return nil
-}
-
-// noteRingbuf records what became of the close ring buffer.
-func (s *Source) noteRingbuf() {
-	if !s.noRingbuf {
-		s.part(Part{Name: "close ring buffer", Using: KindRingbuf})
-		return
-	}
-	s.part(Part{Name: "close ring buffer", Using: "kernel table, read by the hot list", Fallback: true,
-		Refused: []string{s.ringbufRefusal}, Loss: ringbufLoss})
-}
-
-// closeAtStateLoss is what the close loses when it is taken at CLOSE.
-const closeAtStateLoss = "a close is reported when the connection reaches CLOSE, not when its socket is released: bytes read after that (a half-closed client reading the rest) are not counted"
-
-// closeAtState turns the close part's refusal into its fallback: the
-// state programs report the close at CLOSE.
-func (s *Source) closeAtState(p *Part) {
-	if err := s.objs.CloseAtState.Set(uint8(1)); err != nil {
-		p.Refused = append(p.Refused, fmt.Sprintf("close at CLOSE: %v", err))
-		return
-	}
-	p.Using, p.Fallback, p.Loss = KindState+" (at CLOSE)", true, closeAtStateLoss
-}
-
-// attachLifecycle loads and attaches each lifecycle part on its own.
-func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
-	stateLoaded := false
-	for _, lp := range lifecycleParts() {
-		p := Part{Name: lp.name, Loss: lp.loss}
-		var names []string
-		for _, h := range lp.hooks {
-			names = append(names, h.prog)
-		}
-		if !kernelHas(kernel, lp.hooks[0]) {
-			// Only the optional socket error report can be missing here
-			// (loadKernelBTF checked the rest): before Linux 5.13.
-			p.Refused = []string{s.refusal(lp.kind, names[0], errors.New("not in this kernel (Linux 5.13+)"))}
-			s.part(p)
-			continue
-		}
-		err := s.forced(lp.kind)
-		var coll *ebpf.Collection
-		if err == nil {
-			coll, err = s.loadSeparately(spec, names...)
-		}
-		if err == nil {
-			for _, h := range lp.hooks {
-				if err = s.attach(coll.Programs[h.prog], h); err != nil {
-					break
-				}
-			}
-		}
-		switch {
-		case err == nil:
-			p.Using = lp.hooks[0].String()
-			stateLoaded = stateLoaded || lp.kind == KindState
-		default:
-			p.Refused = []string{s.refusal(lp.kind, strings.Join(names, "+"), err)}
-			if lp.kind == KindDestroy && stateLoaded {
-				s.closeAtState(&p)
-			}
-		}
-		s.part(p)
-	}
-}
-
 // spec reads the embedded object and sizes its maps for this path.
 func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, error) {
 	spec, err := loadTcptop()
@@ -451,91 +323,9 @@ func (h hook) String() string {
 	return "fexit/" + h.target
 }
 
-// attachCgroup loads and attaches the UDP peer hooks and, where tracing
-// programs cannot ask for socket cookies, the cookie generators. They need
-// CAP_NET_ADMIN besides CAP_BPF; without them tcptop still runs and says
-// what is missing.
-func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
-	hooks := cgroupHooks(cookieHelper)
-	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets"}
-	if !cookieHelper {
-		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
-	}
-	var names []string
-	for _, c := range hooks {
-		names = append(names, c.prog)
-	}
-	path := s.cfg.CgroupPath
-	err := s.forced(KindCgroup)
-	if err == nil && path == "" {
-		path, err = cgroup2Mount()
-	}
-	var coll *ebpf.Collection
-	if err == nil {
-		coll, err = s.loadSeparately(spec, names...)
-	}
-	if err != nil {
-		why := s.refusal(KindCgroup, strings.Join(names, "+"), err)
-		if (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) && !errors.Is(err, errRefusedOnPurpose) {
-			why += " (the cgroup hooks need CAP_NET_ADMIN)"
-		}
-		p.Refused = []string{why}
-		s.part(p)
-		return
-	}
-	var attached []string
-	for _, c := range hooks {
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
-		if err != nil {
-			p.Refused = append(p.Refused, s.refusal(KindCgroup, c.prog+" at "+path, err))
-			continue
-		}
-		s.links = append(s.links, l)
-		s.hooks = append(s.hooks, c.name+"@"+path)
-		attached = append(attached, c.name)
-	}
-	if len(p.Refused) == 0 {
-		p.Using = strings.Join(attached, ", ") + " at " + path
-	}
-	s.part(p)
-}
-
-// cgroupHooks are the cgroup programs a path needs.
-func cgroupHooks(cookieHelper bool) []cgroupHook {
-	if cookieHelper {
-		return peerHooks
-	}
-	return append(append([]cgroupHook(nil), peerHooks...), cookieHooks...)
-}
-
 // gap records and reports something this setup cannot provide.
 func (s *Source) gap(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.gaps = append(s.gaps, msg)
 	s.cfg.Warn("not available: %s", msg)
-}
-
-// minorGap records a gap too small to warn about at every start (a cron
-// job on an older kernel would mail it every time): Unavailable lists it,
-// which tcptop -v prints.
-func (s *Source) minorGap(format string, args ...any) {
-	s.gaps = append(s.gaps, fmt.Sprintf(format, args...))
-}
-
-// cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified
-// systems, /sys/fs/cgroup/unified on hybrid ones.
-func cgroup2Mount() (string, error) {
-	f, err := os.Open("/proc/self/mounts")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 && fields[2] == "cgroup2" {
-			return fields[1], nil
-		}
-	}
-	return "", errors.New("no cgroup2 filesystem mounted")
 }

@@ -1,0 +1,87 @@
+package source
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// attachCgroup loads and attaches the UDP peer hooks and, where tracing
+// programs cannot ask for socket cookies, the cookie generators. They need
+// CAP_NET_ADMIN besides CAP_BPF; without them tcptop still runs and says
+// what is missing.
+func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
+	hooks := cgroupHooks(cookieHelper)
+	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets"}
+	if !cookieHelper {
+		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
+	}
+	var names []string
+	for _, c := range hooks {
+		names = append(names, c.prog)
+	}
+	path := s.cfg.CgroupPath
+	err := s.forced(KindCgroup)
+	if err == nil && path == "" {
+		path, err = cgroup2Mount()
+	}
+	var coll *ebpf.Collection
+	if err == nil {
+		coll, err = s.loadSeparately(spec, names...)
+	}
+	if err != nil {
+		why := s.refusal(KindCgroup, strings.Join(names, "+"), err)
+		if (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) && !errors.Is(err, errRefusedOnPurpose) {
+			why += " (the cgroup hooks need CAP_NET_ADMIN)"
+		}
+		p.Refused = []string{why}
+		s.part(p)
+		return
+	}
+	var attached []string
+	for _, c := range hooks {
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
+		if err != nil {
+			p.Refused = append(p.Refused, s.refusal(KindCgroup, c.prog+" at "+path, err))
+			continue
+		}
+		s.links = append(s.links, l)
+		s.hooks = append(s.hooks, c.name+"@"+path)
+		attached = append(attached, c.name)
+	}
+	if len(p.Refused) == 0 {
+		p.Using = strings.Join(attached, ", ") + " at " + path
+	}
+	s.part(p)
+}
+
+// cgroupHooks are the cgroup programs a path needs.
+func cgroupHooks(cookieHelper bool) []cgroupHook {
+	if cookieHelper {
+		return peerHooks
+	}
+	return append(append([]cgroupHook(nil), peerHooks...), cookieHooks...)
+}
+
+// cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified
+// systems, /sys/fs/cgroup/unified on hybrid ones.
+func cgroup2Mount() (string, error) {
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 3 && fields[2] == "cgroup2" {
+			return fields[1], nil
+		}
+	}
+	return "", errors.New("no cgroup2 filesystem mounted")
+}
