@@ -38,10 +38,23 @@ security_uri=$(host_uri "$codename-security")
 
 # Both architectures tcptop ships for, in every suite: the lists stay the
 # same whichever kernel a run selects, so apt-get update only refreshes.
+# A backports suite (trixie-backports) comes with its base suite, for the
+# packages backports does not carry (busybox-static); only the base has a
+# security suite, and sid (unstable) none. Backports' index is marked
+# NotAutomatic, but a kernel package's name carries its version: it is in
+# backports only, and the candidate all the same.
 opts="[arch=amd64,arm64 signed-by=$keyring target=Packages]"
+case "$suite" in
+*-backports) base=${suite%-backports} ;;
+*) base=$suite ;;
+esac
 {
-	echo "deb $opts $main_uri $suite main"
-	[ -z "$security_uri" ] || echo "deb $opts $security_uri $suite-security main"
+	echo "deb $opts $main_uri $base main"
+	case "$base" in
+	sid | unstable | experimental) ;;
+	*) [ -z "$security_uri" ] || echo "deb $opts $security_uri $base-security main" ;;
+	esac
+	[ "$base" = "$suite" ] || echo "deb $opts $main_uri $suite main"
 } >"$dir/sources.list"
 apt_opts=(
 	-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=$dir/empty"
@@ -63,6 +76,7 @@ fetch() {
 	show=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$pkg:$arch")
 	version=$(awk '/^Version:/ { print $2; exit }' <<<"$show")
 	sha=$(awk '/^SHA256:/ { print $2; exit }' <<<"$show")
+	[ -n "$version" ] || { log "$pkg:$arch is named in the index, but no version of it is served"; return 1; }
 	deb="$debs/${pkg}_${version//:/%3a}_$arch.deb"
 	if [ -f "$deb" ] && [ "$(sha256sum <"$deb" | cut -d' ' -f1)" = "$sha" ]; then
 		log "$pkg:$arch $version: cached, SHA256 matches the index"
@@ -77,23 +91,55 @@ fetch() {
 	echo "$deb"
 }
 
+# fetch_all PKG fetches PKG and, from 6.19 on (trixie-backports, sid),
+# where linux-image-* is an empty package whose dependencies hold the
+# kernel, those: linux-binary-* (vmlinuz), linux-modules-*, linux-base-*
+# (modules.order, modules.builtin). It prints the .debs' paths, PKG's
+# first, and fails if any could not be had (the mirror listed 6.19.x
+# and older 7.x images on 2026-12-06 but served only their vmlinuz).
+fetch_all() {
+	local deb part
+	deb=$(fetch "$1") || return 1
+	echo "$deb"
+	for part in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' |
+		sed -nE 's/^ *(linux-(binary|modules|base)-[^ ]+) \(= [^)]*\) *$/\1/p'); do
+		fetch "$part" || { log "$1: its part $part could not be downloaded"; return 1; }
+	done
+}
+
 for regex in "$@"; do
 	# Newest first. A mirror may list a package it does not (yet) serve:
 	# then the next older one, said loudly, rather than no test at all.
 	mapfile -t pkgs < <(apt-cache "${apt_opts[@]}" pkgnames | grep -E "^($regex)\$" | sort -rV | head -n 5)
 	[ ${#pkgs[@]} -gt 0 ] || { log "no package matching ^($regex)\$ in $suite for $arch"; exit 1; }
-	deb=
+	got=
 	for pkg in "${pkgs[@]}"; do
-		deb=$(fetch "$pkg") && break
+		got=$(fetch_all "$pkg") && break
 		log "WARNING: $pkg:$arch could not be downloaded; trying the next older match"
-		deb=
+		got=
 	done
-	[ -n "$deb" ] || { log "none of ${pkgs[*]} could be downloaded"; exit 1; }
+	[ -n "$got" ] || { log "none of ${pkgs[*]} could be downloaded"; exit 1; }
+	mapfile -t parts <<<"$got"
+	deb=${parts[0]}
 	out="${deb%.deb}"
 	if [ ! -f "$out/.unpacked" ]; then
 		find "$(dirname "$out")" -maxdepth 1 -type d -name "${pkg}_*_$arch" ! -path "$out" -exec rm -rf {} +
 		rm -rf "$out"
-		dpkg-deb -x "$deb" "$out"
+		for d in "${parts[@]}"; do
+			dpkg-deb -x "$d" "$out"
+		done
+		# Merged /usr (trixie on): the kernel is usr/lib/modules/VER/vmlinuz
+		# and the modules next to it. The layout of the older packages
+		# (boot/vmlinuz-VER, lib/modules/VER) is what vm-test.sh, depmod
+		# -b and modprobe -d read.
+		if [ -d "$out/usr/lib/modules" ] && [ ! -e "$out/lib" ]; then
+			ln -s usr/lib "$out/lib"
+			for v in "$out"/usr/lib/modules/*/vmlinuz; do
+				[ -f "$v" ] || continue
+				mkdir -p "$out/boot"
+				ln -s "../usr/lib/modules/$(basename "$(dirname "$v")")/vmlinuz" "$out/boot/vmlinuz-$(basename "$(dirname "$v")")"
+			done
+		fi
 		touch "$out/.unpacked"
 	fi
 	echo "$out"

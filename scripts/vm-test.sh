@@ -124,7 +124,8 @@ initramfs() {
 	local n=$1 kdir=$2 bb=$3 root="$work/root/$1"
 	rm -rf "$root"
 	mkdir -p "$root/bin"
-	cp "$bb/bin/busybox" "$root/bin/busybox"
+	# /bin up to bookworm, /usr/bin from trixie on (merged /usr).
+	cp "$(ls "$bb"/bin/busybox "$bb"/usr/bin/busybox 2>/dev/null | head -n 1)" "$root/bin/busybox"
 	add_modules "$kdir" "$root"
 	cp "$work/bin/${arch[$n]}"/* "$root/"
 	cp scripts/vm-init.sh "$root/init"
