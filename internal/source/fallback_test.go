@@ -165,13 +165,13 @@ func checkBytesWithoutStateHooks(t *testing.T, s *Source) {
 
 // TestChurnWithStalledReaderEveryCloseOnce: connections open and close
 // fast (10,000 here, 1,000 in the emulated VMs) while nobody reads for 20
-// seconds (5 in the VMs): the ring buffer overflows, and the closes kept
+// seconds (2 in the VMs): the ring buffer overflows, and the closes kept
 // in the table must all come out of the per-tick read, once each, exact.
 func TestChurnWithStalledReaderEveryCloseOnce(t *testing.T) {
 	requireRoot(t)
 	n, stall := 10000, 20*time.Second
 	if os.Getenv("TCPTOP_VM") == "1" {
-		n, stall = 1000, 5*time.Second
+		n, stall = 1000, 2*time.Second
 	}
 	cfg := testConfig(t)
 	var warnings []string

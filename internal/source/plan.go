@@ -46,15 +46,26 @@ type hook struct {
 
 // plans are the send/receive hooks of each path.
 var plans = map[string][]hook{
+	// In pairs: the second program of each counts what the kernel
+	// skipped of the first (bpf/tcptop.bpf.c, io_claims), so the first
+	// must run first. A tracepoint runs its programs in the order they
+	// were attached; a trampoline (fexit) the newest first.
 	HooksTracepoint: {
 		{prog: "tcptop_send", target: "sock_send_length", tracepoint: true},
+		{prog: "tcptop_send_again", target: "sock_send_length", tracepoint: true},
 		{prog: "tcptop_recv", target: "sock_recv_length", tracepoint: true},
+		{prog: "tcptop_recv_again", target: "sock_recv_length", tracepoint: true},
 	},
 	HooksFexit: {
+		{prog: "tcptop_fx_send4_again", target: "inet_sendmsg"},
 		{prog: "tcptop_fx_send4", target: "inet_sendmsg"},
+		{prog: "tcptop_fx_send6_again", target: "inet6_sendmsg"},
 		{prog: "tcptop_fx_send6", target: "inet6_sendmsg"},
+		{prog: "tcptop_fx_recv4_again", target: "inet_recvmsg"},
 		{prog: "tcptop_fx_recv4", target: "inet_recvmsg"},
+		{prog: "tcptop_fx_recv6_again", target: "inet6_recvmsg"},
 		{prog: "tcptop_fx_recv6", target: "inet6_recvmsg"},
+		{prog: "tcptop_fx_page_again", target: "inet_sendpage", optional: true},
 		{prog: "tcptop_fx_page", target: "inet_sendpage", optional: true},
 	},
 	HooksKprobe: {

@@ -50,13 +50,6 @@ type tcptopListener struct {
 	Pad   uint16
 }
 
-type tcptopRecentCloses struct {
-	_      structs.HostLayout
-	Cookie [8]uint64
-	Next   uint32
-	_      [4]byte
-}
-
 type tcptopTcpConn struct {
 	_             structs.HostLayout
 	Tuple         tcptopFlowTuple
@@ -140,66 +133,74 @@ type tcptopUdpPeer struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcptopMapCalls              = "calls"
-	tcptopMapEvents             = "events"
-	tcptopMapHot                = "hot"
-	tcptopMapListeners          = "listeners"
-	tcptopMapRecentCloses       = "recent_closes"
-	tcptopMapTcpConns           = "tcp_conns"
-	tcptopMapUdpFlows           = "udp_flows"
-	tcptopMapUdpPeers           = "udp_peers"
-	tcptopMapWalkOut            = "walk_out"
-	tcptopMapWanted             = "wanted"
-	tcptopProgTcptopClosed      = "tcptop_closed"
-	tcptopProgTcptopClosedAgain = "tcptop_closed_again"
-	tcptopProgTcptopFxPage      = "tcptop_fx_page"
-	tcptopProgTcptopFxRecv4     = "tcptop_fx_recv4"
-	tcptopProgTcptopFxRecv6     = "tcptop_fx_recv6"
-	tcptopProgTcptopFxSend4     = "tcptop_fx_send4"
-	tcptopProgTcptopFxSend6     = "tcptop_fx_send6"
-	tcptopProgTcptopHot         = "tcptop_hot"
-	tcptopProgTcptopKpPage      = "tcptop_kp_page"
-	tcptopProgTcptopKpRecv4     = "tcptop_kp_recv4"
-	tcptopProgTcptopKpRecv6     = "tcptop_kp_recv6"
-	tcptopProgTcptopKpSend4     = "tcptop_kp_send4"
-	tcptopProgTcptopKpSend6     = "tcptop_kp_send6"
-	tcptopProgTcptopKrPage      = "tcptop_kr_page"
-	tcptopProgTcptopKrRecv4     = "tcptop_kr_recv4"
-	tcptopProgTcptopKrRecv6     = "tcptop_kr_recv6"
-	tcptopProgTcptopKrSend4     = "tcptop_kr_send4"
-	tcptopProgTcptopKrSend6     = "tcptop_kr_send6"
-	tcptopProgTcptopOwners      = "tcptop_owners"
-	tcptopProgTcptopRecv        = "tcptop_recv"
-	tcptopProgTcptopRecvmsg4    = "tcptop_recvmsg4"
-	tcptopProgTcptopRecvmsg6    = "tcptop_recvmsg6"
-	tcptopProgTcptopRefresh     = "tcptop_refresh"
-	tcptopProgTcptopRstIn       = "tcptop_rst_in"
-	tcptopProgTcptopRstOut      = "tcptop_rst_out"
-	tcptopProgTcptopSend        = "tcptop_send"
-	tcptopProgTcptopSendmsg4    = "tcptop_sendmsg4"
-	tcptopProgTcptopSendmsg6    = "tcptop_sendmsg6"
-	tcptopProgTcptopSkError     = "tcptop_sk_error"
-	tcptopProgTcptopSockNew     = "tcptop_sock_new"
-	tcptopProgTcptopSockops     = "tcptop_sockops"
-	tcptopProgTcptopState       = "tcptop_state"
-	tcptopProgTcptopStateAgain  = "tcptop_state_again"
-	tcptopProgTcptopSweep       = "tcptop_sweep"
-	tcptopProgTcptopWalkHot     = "tcptop_walk_hot"
-	tcptopProgTcptopWalkTable   = "tcptop_walk_table"
-	tcptopVarCloseAtState       = "close_at_state"
-	tcptopVarCookieHelper       = "cookie_helper"
-	tcptopVarEmptyConn          = "empty_conn"
-	tcptopVarEventsLost         = "events_lost"
-	tcptopVarHaveRingbuf        = "have_ringbuf"
-	tcptopVarHotFull            = "hot_full"
-	tcptopVarTcpAdded           = "tcp_added"
-	tcptopVarTcpDeleted         = "tcp_deleted"
-	tcptopVarTcpTableFull       = "tcp_table_full"
-	tcptopVarTick               = "tick"
-	tcptopVarUdpAdded           = "udp_added"
-	tcptopVarUdpTableFull       = "udp_table_full"
-	tcptopVarUnusedConnRecord   = "unused_conn_record"
-	tcptopVarWalkMore           = "walk_more"
+	tcptopMapCalls               = "calls"
+	tcptopMapEvents              = "events"
+	tcptopMapHot                 = "hot"
+	tcptopMapIoClaims            = "io_claims"
+	tcptopMapListeners           = "listeners"
+	tcptopMapRecentCloses        = "recent_closes"
+	tcptopMapTcpConns            = "tcp_conns"
+	tcptopMapUdpFlows            = "udp_flows"
+	tcptopMapUdpPeers            = "udp_peers"
+	tcptopMapWalkOut             = "walk_out"
+	tcptopMapWanted              = "wanted"
+	tcptopProgTcptopClosed       = "tcptop_closed"
+	tcptopProgTcptopClosedAgain  = "tcptop_closed_again"
+	tcptopProgTcptopFxPage       = "tcptop_fx_page"
+	tcptopProgTcptopFxPageAgain  = "tcptop_fx_page_again"
+	tcptopProgTcptopFxRecv4      = "tcptop_fx_recv4"
+	tcptopProgTcptopFxRecv4Again = "tcptop_fx_recv4_again"
+	tcptopProgTcptopFxRecv6      = "tcptop_fx_recv6"
+	tcptopProgTcptopFxRecv6Again = "tcptop_fx_recv6_again"
+	tcptopProgTcptopFxSend4      = "tcptop_fx_send4"
+	tcptopProgTcptopFxSend4Again = "tcptop_fx_send4_again"
+	tcptopProgTcptopFxSend6      = "tcptop_fx_send6"
+	tcptopProgTcptopFxSend6Again = "tcptop_fx_send6_again"
+	tcptopProgTcptopHot          = "tcptop_hot"
+	tcptopProgTcptopKpPage       = "tcptop_kp_page"
+	tcptopProgTcptopKpRecv4      = "tcptop_kp_recv4"
+	tcptopProgTcptopKpRecv6      = "tcptop_kp_recv6"
+	tcptopProgTcptopKpSend4      = "tcptop_kp_send4"
+	tcptopProgTcptopKpSend6      = "tcptop_kp_send6"
+	tcptopProgTcptopKrPage       = "tcptop_kr_page"
+	tcptopProgTcptopKrRecv4      = "tcptop_kr_recv4"
+	tcptopProgTcptopKrRecv6      = "tcptop_kr_recv6"
+	tcptopProgTcptopKrSend4      = "tcptop_kr_send4"
+	tcptopProgTcptopKrSend6      = "tcptop_kr_send6"
+	tcptopProgTcptopOwners       = "tcptop_owners"
+	tcptopProgTcptopRecv         = "tcptop_recv"
+	tcptopProgTcptopRecvAgain    = "tcptop_recv_again"
+	tcptopProgTcptopRecvmsg4     = "tcptop_recvmsg4"
+	tcptopProgTcptopRecvmsg6     = "tcptop_recvmsg6"
+	tcptopProgTcptopRefresh      = "tcptop_refresh"
+	tcptopProgTcptopRstIn        = "tcptop_rst_in"
+	tcptopProgTcptopRstOut       = "tcptop_rst_out"
+	tcptopProgTcptopSend         = "tcptop_send"
+	tcptopProgTcptopSendAgain    = "tcptop_send_again"
+	tcptopProgTcptopSendmsg4     = "tcptop_sendmsg4"
+	tcptopProgTcptopSendmsg6     = "tcptop_sendmsg6"
+	tcptopProgTcptopSkError      = "tcptop_sk_error"
+	tcptopProgTcptopSockNew      = "tcptop_sock_new"
+	tcptopProgTcptopSockops      = "tcptop_sockops"
+	tcptopProgTcptopState        = "tcptop_state"
+	tcptopProgTcptopStateAgain   = "tcptop_state_again"
+	tcptopProgTcptopSweep        = "tcptop_sweep"
+	tcptopProgTcptopWalkHot      = "tcptop_walk_hot"
+	tcptopProgTcptopWalkTable    = "tcptop_walk_table"
+	tcptopVarCloseAtState        = "close_at_state"
+	tcptopVarCookieHelper        = "cookie_helper"
+	tcptopVarEmptyConn           = "empty_conn"
+	tcptopVarEventsLost          = "events_lost"
+	tcptopVarHaveRingbuf         = "have_ringbuf"
+	tcptopVarHotFull             = "hot_full"
+	tcptopVarTcpAdded            = "tcp_added"
+	tcptopVarTcpDeleted          = "tcp_deleted"
+	tcptopVarTcpTableFull        = "tcp_table_full"
+	tcptopVarTick                = "tick"
+	tcptopVarUdpAdded            = "udp_added"
+	tcptopVarUdpTableFull        = "udp_table_full"
+	tcptopVarUnusedConnRecord    = "unused_conn_record"
+	tcptopVarWalkMore            = "walk_more"
 )
 
 // loadTcptop returns the embedded CollectionSpec for tcptop.
@@ -244,42 +245,49 @@ type tcptopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopProgramSpecs struct {
-	TcptopClosed      *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
-	TcptopClosedAgain *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
-	TcptopFxPage      *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
-	TcptopFxRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
-	TcptopFxRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6"`
-	TcptopFxSend4     *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
-	TcptopFxSend6     *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
-	TcptopHot         *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
-	TcptopKpPage      *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
-	TcptopKpRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
-	TcptopKpRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
-	TcptopKpSend4     *ebpf.ProgramSpec `ebpf:"tcptop_kp_send4"`
-	TcptopKpSend6     *ebpf.ProgramSpec `ebpf:"tcptop_kp_send6"`
-	TcptopKrPage      *ebpf.ProgramSpec `ebpf:"tcptop_kr_page"`
-	TcptopKrRecv4     *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv4"`
-	TcptopKrRecv6     *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv6"`
-	TcptopKrSend4     *ebpf.ProgramSpec `ebpf:"tcptop_kr_send4"`
-	TcptopKrSend6     *ebpf.ProgramSpec `ebpf:"tcptop_kr_send6"`
-	TcptopOwners      *ebpf.ProgramSpec `ebpf:"tcptop_owners"`
-	TcptopRecv        *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
-	TcptopRecvmsg4    *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
-	TcptopRecvmsg6    *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
-	TcptopRefresh     *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
-	TcptopRstIn       *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
-	TcptopRstOut      *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
-	TcptopSend        *ebpf.ProgramSpec `ebpf:"tcptop_send"`
-	TcptopSendmsg4    *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
-	TcptopSendmsg6    *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
-	TcptopSkError     *ebpf.ProgramSpec `ebpf:"tcptop_sk_error"`
-	TcptopSockNew     *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
-	TcptopSockops     *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
-	TcptopState       *ebpf.ProgramSpec `ebpf:"tcptop_state"`
-	TcptopStateAgain  *ebpf.ProgramSpec `ebpf:"tcptop_state_again"`
-	TcptopSweep       *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
-	TcptopWalkHot     *ebpf.ProgramSpec `ebpf:"tcptop_walk_hot"`
-	TcptopWalkTable   *ebpf.ProgramSpec `ebpf:"tcptop_walk_table"`
+	TcptopClosed       *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
+	TcptopClosedAgain  *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
+	TcptopFxPage       *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
+	TcptopFxPageAgain  *ebpf.ProgramSpec `ebpf:"tcptop_fx_page_again"`
+	TcptopFxRecv4      *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
+	TcptopFxRecv4Again *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4_again"`
+	TcptopFxRecv6      *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6"`
+	TcptopFxRecv6Again *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv6_again"`
+	TcptopFxSend4      *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4"`
+	TcptopFxSend4Again *ebpf.ProgramSpec `ebpf:"tcptop_fx_send4_again"`
+	TcptopFxSend6      *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6"`
+	TcptopFxSend6Again *ebpf.ProgramSpec `ebpf:"tcptop_fx_send6_again"`
+	TcptopHot          *ebpf.ProgramSpec `ebpf:"tcptop_hot"`
+	TcptopKpPage       *ebpf.ProgramSpec `ebpf:"tcptop_kp_page"`
+	TcptopKpRecv4      *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv4"`
+	TcptopKpRecv6      *ebpf.ProgramSpec `ebpf:"tcptop_kp_recv6"`
+	TcptopKpSend4      *ebpf.ProgramSpec `ebpf:"tcptop_kp_send4"`
+	TcptopKpSend6      *ebpf.ProgramSpec `ebpf:"tcptop_kp_send6"`
+	TcptopKrPage       *ebpf.ProgramSpec `ebpf:"tcptop_kr_page"`
+	TcptopKrRecv4      *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv4"`
+	TcptopKrRecv6      *ebpf.ProgramSpec `ebpf:"tcptop_kr_recv6"`
+	TcptopKrSend4      *ebpf.ProgramSpec `ebpf:"tcptop_kr_send4"`
+	TcptopKrSend6      *ebpf.ProgramSpec `ebpf:"tcptop_kr_send6"`
+	TcptopOwners       *ebpf.ProgramSpec `ebpf:"tcptop_owners"`
+	TcptopRecv         *ebpf.ProgramSpec `ebpf:"tcptop_recv"`
+	TcptopRecvAgain    *ebpf.ProgramSpec `ebpf:"tcptop_recv_again"`
+	TcptopRecvmsg4     *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
+	TcptopRecvmsg6     *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh      *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
+	TcptopRstIn        *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
+	TcptopRstOut       *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
+	TcptopSend         *ebpf.ProgramSpec `ebpf:"tcptop_send"`
+	TcptopSendAgain    *ebpf.ProgramSpec `ebpf:"tcptop_send_again"`
+	TcptopSendmsg4     *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg4"`
+	TcptopSendmsg6     *ebpf.ProgramSpec `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError      *ebpf.ProgramSpec `ebpf:"tcptop_sk_error"`
+	TcptopSockNew      *ebpf.ProgramSpec `ebpf:"tcptop_sock_new"`
+	TcptopSockops      *ebpf.ProgramSpec `ebpf:"tcptop_sockops"`
+	TcptopState        *ebpf.ProgramSpec `ebpf:"tcptop_state"`
+	TcptopStateAgain   *ebpf.ProgramSpec `ebpf:"tcptop_state_again"`
+	TcptopSweep        *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
+	TcptopWalkHot      *ebpf.ProgramSpec `ebpf:"tcptop_walk_hot"`
+	TcptopWalkTable    *ebpf.ProgramSpec `ebpf:"tcptop_walk_table"`
 }
 
 // tcptopMapSpecs contains maps before they are loaded into the kernel.
@@ -289,6 +297,7 @@ type tcptopMapSpecs struct {
 	Calls        *ebpf.MapSpec `ebpf:"calls"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Hot          *ebpf.MapSpec `ebpf:"hot"`
+	IoClaims     *ebpf.MapSpec `ebpf:"io_claims"`
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
 	RecentCloses *ebpf.MapSpec `ebpf:"recent_closes"`
 	TcpConns     *ebpf.MapSpec `ebpf:"tcp_conns"`
@@ -341,6 +350,7 @@ type tcptopMaps struct {
 	Calls        *ebpf.Map `ebpf:"calls"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Hot          *ebpf.Map `ebpf:"hot"`
+	IoClaims     *ebpf.Map `ebpf:"io_claims"`
 	Listeners    *ebpf.Map `ebpf:"listeners"`
 	RecentCloses *ebpf.Map `ebpf:"recent_closes"`
 	TcpConns     *ebpf.Map `ebpf:"tcp_conns"`
@@ -355,6 +365,7 @@ func (m *tcptopMaps) Close() error {
 		m.Calls,
 		m.Events,
 		m.Hot,
+		m.IoClaims,
 		m.Listeners,
 		m.RecentCloses,
 		m.TcpConns,
@@ -389,42 +400,49 @@ type tcptopVariables struct {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopPrograms struct {
-	TcptopClosed      *ebpf.Program `ebpf:"tcptop_closed"`
-	TcptopClosedAgain *ebpf.Program `ebpf:"tcptop_closed_again"`
-	TcptopFxPage      *ebpf.Program `ebpf:"tcptop_fx_page"`
-	TcptopFxRecv4     *ebpf.Program `ebpf:"tcptop_fx_recv4"`
-	TcptopFxRecv6     *ebpf.Program `ebpf:"tcptop_fx_recv6"`
-	TcptopFxSend4     *ebpf.Program `ebpf:"tcptop_fx_send4"`
-	TcptopFxSend6     *ebpf.Program `ebpf:"tcptop_fx_send6"`
-	TcptopHot         *ebpf.Program `ebpf:"tcptop_hot"`
-	TcptopKpPage      *ebpf.Program `ebpf:"tcptop_kp_page"`
-	TcptopKpRecv4     *ebpf.Program `ebpf:"tcptop_kp_recv4"`
-	TcptopKpRecv6     *ebpf.Program `ebpf:"tcptop_kp_recv6"`
-	TcptopKpSend4     *ebpf.Program `ebpf:"tcptop_kp_send4"`
-	TcptopKpSend6     *ebpf.Program `ebpf:"tcptop_kp_send6"`
-	TcptopKrPage      *ebpf.Program `ebpf:"tcptop_kr_page"`
-	TcptopKrRecv4     *ebpf.Program `ebpf:"tcptop_kr_recv4"`
-	TcptopKrRecv6     *ebpf.Program `ebpf:"tcptop_kr_recv6"`
-	TcptopKrSend4     *ebpf.Program `ebpf:"tcptop_kr_send4"`
-	TcptopKrSend6     *ebpf.Program `ebpf:"tcptop_kr_send6"`
-	TcptopOwners      *ebpf.Program `ebpf:"tcptop_owners"`
-	TcptopRecv        *ebpf.Program `ebpf:"tcptop_recv"`
-	TcptopRecvmsg4    *ebpf.Program `ebpf:"tcptop_recvmsg4"`
-	TcptopRecvmsg6    *ebpf.Program `ebpf:"tcptop_recvmsg6"`
-	TcptopRefresh     *ebpf.Program `ebpf:"tcptop_refresh"`
-	TcptopRstIn       *ebpf.Program `ebpf:"tcptop_rst_in"`
-	TcptopRstOut      *ebpf.Program `ebpf:"tcptop_rst_out"`
-	TcptopSend        *ebpf.Program `ebpf:"tcptop_send"`
-	TcptopSendmsg4    *ebpf.Program `ebpf:"tcptop_sendmsg4"`
-	TcptopSendmsg6    *ebpf.Program `ebpf:"tcptop_sendmsg6"`
-	TcptopSkError     *ebpf.Program `ebpf:"tcptop_sk_error"`
-	TcptopSockNew     *ebpf.Program `ebpf:"tcptop_sock_new"`
-	TcptopSockops     *ebpf.Program `ebpf:"tcptop_sockops"`
-	TcptopState       *ebpf.Program `ebpf:"tcptop_state"`
-	TcptopStateAgain  *ebpf.Program `ebpf:"tcptop_state_again"`
-	TcptopSweep       *ebpf.Program `ebpf:"tcptop_sweep"`
-	TcptopWalkHot     *ebpf.Program `ebpf:"tcptop_walk_hot"`
-	TcptopWalkTable   *ebpf.Program `ebpf:"tcptop_walk_table"`
+	TcptopClosed       *ebpf.Program `ebpf:"tcptop_closed"`
+	TcptopClosedAgain  *ebpf.Program `ebpf:"tcptop_closed_again"`
+	TcptopFxPage       *ebpf.Program `ebpf:"tcptop_fx_page"`
+	TcptopFxPageAgain  *ebpf.Program `ebpf:"tcptop_fx_page_again"`
+	TcptopFxRecv4      *ebpf.Program `ebpf:"tcptop_fx_recv4"`
+	TcptopFxRecv4Again *ebpf.Program `ebpf:"tcptop_fx_recv4_again"`
+	TcptopFxRecv6      *ebpf.Program `ebpf:"tcptop_fx_recv6"`
+	TcptopFxRecv6Again *ebpf.Program `ebpf:"tcptop_fx_recv6_again"`
+	TcptopFxSend4      *ebpf.Program `ebpf:"tcptop_fx_send4"`
+	TcptopFxSend4Again *ebpf.Program `ebpf:"tcptop_fx_send4_again"`
+	TcptopFxSend6      *ebpf.Program `ebpf:"tcptop_fx_send6"`
+	TcptopFxSend6Again *ebpf.Program `ebpf:"tcptop_fx_send6_again"`
+	TcptopHot          *ebpf.Program `ebpf:"tcptop_hot"`
+	TcptopKpPage       *ebpf.Program `ebpf:"tcptop_kp_page"`
+	TcptopKpRecv4      *ebpf.Program `ebpf:"tcptop_kp_recv4"`
+	TcptopKpRecv6      *ebpf.Program `ebpf:"tcptop_kp_recv6"`
+	TcptopKpSend4      *ebpf.Program `ebpf:"tcptop_kp_send4"`
+	TcptopKpSend6      *ebpf.Program `ebpf:"tcptop_kp_send6"`
+	TcptopKrPage       *ebpf.Program `ebpf:"tcptop_kr_page"`
+	TcptopKrRecv4      *ebpf.Program `ebpf:"tcptop_kr_recv4"`
+	TcptopKrRecv6      *ebpf.Program `ebpf:"tcptop_kr_recv6"`
+	TcptopKrSend4      *ebpf.Program `ebpf:"tcptop_kr_send4"`
+	TcptopKrSend6      *ebpf.Program `ebpf:"tcptop_kr_send6"`
+	TcptopOwners       *ebpf.Program `ebpf:"tcptop_owners"`
+	TcptopRecv         *ebpf.Program `ebpf:"tcptop_recv"`
+	TcptopRecvAgain    *ebpf.Program `ebpf:"tcptop_recv_again"`
+	TcptopRecvmsg4     *ebpf.Program `ebpf:"tcptop_recvmsg4"`
+	TcptopRecvmsg6     *ebpf.Program `ebpf:"tcptop_recvmsg6"`
+	TcptopRefresh      *ebpf.Program `ebpf:"tcptop_refresh"`
+	TcptopRstIn        *ebpf.Program `ebpf:"tcptop_rst_in"`
+	TcptopRstOut       *ebpf.Program `ebpf:"tcptop_rst_out"`
+	TcptopSend         *ebpf.Program `ebpf:"tcptop_send"`
+	TcptopSendAgain    *ebpf.Program `ebpf:"tcptop_send_again"`
+	TcptopSendmsg4     *ebpf.Program `ebpf:"tcptop_sendmsg4"`
+	TcptopSendmsg6     *ebpf.Program `ebpf:"tcptop_sendmsg6"`
+	TcptopSkError      *ebpf.Program `ebpf:"tcptop_sk_error"`
+	TcptopSockNew      *ebpf.Program `ebpf:"tcptop_sock_new"`
+	TcptopSockops      *ebpf.Program `ebpf:"tcptop_sockops"`
+	TcptopState        *ebpf.Program `ebpf:"tcptop_state"`
+	TcptopStateAgain   *ebpf.Program `ebpf:"tcptop_state_again"`
+	TcptopSweep        *ebpf.Program `ebpf:"tcptop_sweep"`
+	TcptopWalkHot      *ebpf.Program `ebpf:"tcptop_walk_hot"`
+	TcptopWalkTable    *ebpf.Program `ebpf:"tcptop_walk_table"`
 }
 
 func (p *tcptopPrograms) Close() error {
@@ -432,10 +450,15 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopClosed,
 		p.TcptopClosedAgain,
 		p.TcptopFxPage,
+		p.TcptopFxPageAgain,
 		p.TcptopFxRecv4,
+		p.TcptopFxRecv4Again,
 		p.TcptopFxRecv6,
+		p.TcptopFxRecv6Again,
 		p.TcptopFxSend4,
+		p.TcptopFxSend4Again,
 		p.TcptopFxSend6,
+		p.TcptopFxSend6Again,
 		p.TcptopHot,
 		p.TcptopKpPage,
 		p.TcptopKpRecv4,
@@ -449,12 +472,14 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopKrSend6,
 		p.TcptopOwners,
 		p.TcptopRecv,
+		p.TcptopRecvAgain,
 		p.TcptopRecvmsg4,
 		p.TcptopRecvmsg6,
 		p.TcptopRefresh,
 		p.TcptopRstIn,
 		p.TcptopRstOut,
 		p.TcptopSend,
+		p.TcptopSendAgain,
 		p.TcptopSendmsg4,
 		p.TcptopSendmsg6,
 		p.TcptopSkError,
