@@ -30,7 +30,12 @@ die() { log "$*"; exit 1; }
 
 declare -A suite arch pkg offers lacks refuses
 names=()
+next=() # lines marked #next: run when named, not by default nor by all
 while read -r n s a p o l r; do
+	if [ "$n" = "#next" ]; then
+		read -r n s a p o l r <<<"$s $a $p $o $l $r"
+		next+=("$n")
+	fi
 	case "$n" in '' | '#'*) continue ;; esac
 	[ -n "$r" ] || die "$conf: line of $n has not seven fields"
 	case "$a" in amd64 | arm64) ;; *) die "$conf: $n: unknown arch $a" ;; esac
@@ -44,11 +49,15 @@ selected=("$@")
 if [ ${#selected[@]} -eq 0 ] && [ -n "${KERNEL:-}" ]; then
 	read -ra selected <<<"$KERNEL"
 fi
+is_next() { [[ " ${next[*]} " == *" $1 "* ]]; }
 if [ "${selected[*]}" = all ]; then
-	selected=("${names[@]}")
+	selected=()
+	for n in "${names[@]}"; do
+		is_next "$n" || selected+=("$n")
+	done
 elif [ ${#selected[@]} -eq 0 ]; then
 	for n in "${names[@]}"; do
-		[ "${suite[$n]}" = host ] || selected+=("$n")
+		[ "${suite[$n]}" = host ] || is_next "$n" || selected+=("$n")
 	done
 fi
 for n in "${selected[@]}"; do
