@@ -172,25 +172,37 @@ static __always_inline int state_changed(struct sock *sk, int oldstate, int news
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcptop_state, struct sock *sk, int oldstate, int newstate)
 {
-	return state_changed(sk, oldstate, newstate);
+	bool off = preempt_off();
+	state_changed(sk, oldstate, newstate);
+	preempt_on(off);
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcptop_state_again, struct sock *sk, int oldstate, int newstate)
 {
-	return state_changed(sk, oldstate, newstate);
+	bool off = preempt_off();
+	state_changed(sk, oldstate, newstate);
+	preempt_on(off);
+	return 0;
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(tcptop_closed, struct sock *sk)
 {
-	return handle_closed(sk);
+	bool off = preempt_off();
+	handle_closed(sk);
+	preempt_on(off);
+	return 0;
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(tcptop_closed_again, struct sock *sk)
 {
-	return handle_closed(sk);
+	bool off = preempt_off();
+	handle_closed(sk);
+	preempt_on(off);
+	return 0;
 }
 
 /* Resets counted per connection. Both tracepoints exist since 4.15; an

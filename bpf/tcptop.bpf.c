@@ -65,6 +65,31 @@ enum {
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Under lazy preemption (Linux 7.x) a task preempted inside a tracing
+ * program makes the kernel skip that program for every other task on the
+ * CPU (its recursion check), and the event is lost. The programs that
+ * count and close run with preemption off where the kernel has the kfuncs
+ * for it (6.10+), which narrows that window to the few instructions before
+ * the first call and after the last; the pairs below make up the rest.
+ * Weak: on older kernels cilium/ebpf leaves their addresses 0 and the
+ * verifier drops the calls. */
+extern void bpf_preempt_disable(void) __ksym __weak;
+extern void bpf_preempt_enable(void) __ksym __weak;
+
+static __always_inline bool preempt_off(void)
+{
+	if (!(void *)bpf_preempt_disable || !(void *)bpf_preempt_enable)
+		return false;
+	bpf_preempt_disable();
+	return true;
+}
+
+static __always_inline void preempt_on(bool off)
+{
+	if (off)
+		bpf_preempt_enable();
+}
+
 /* Failure counters, read by userspace and reported on stderr. */
 __u64 tcp_table_full = 0; /* failed inserts into tcp_conns */
 __u64 udp_table_full = 0; /* datagrams not counted: udp_flows full */
@@ -289,28 +314,36 @@ static __always_inline void account_second(const struct sock *sk, int ret, int f
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
 {
+	bool off = preempt_off();
 	account_first(sk, ret, flags, true);
+	preempt_on(off);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send_again, struct sock *sk, int ret, int flags)
 {
+	bool off = preempt_off();
 	account_second(sk, ret, flags, true);
+	preempt_on(off);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 {
+	bool off = preempt_off();
 	account_first(sk, ret, flags, false);
+	preempt_on(off);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv_again, struct sock *sk, int ret, int flags)
 {
+	bool off = preempt_off();
 	account_second(sk, ret, flags, false);
+	preempt_on(off);
 	return 0;
 }
 
@@ -377,13 +410,17 @@ int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 	SEC("fexit/" #target)                                                            \
 	int BPF_PROG(name, struct socket *sock, __VA_ARGS__)                             \
 	{                                                                                \
+		bool off = preempt_off();                                                \
 		account_first(sock->sk, ret, FEXIT_FLAGS, out);                          \
+		preempt_on(off);                                                         \
 		return 0;                                                                \
 	}                                                                                \
 	SEC("fexit/" #target)                                                            \
 	int BPF_PROG(name##_again, struct socket *sock, __VA_ARGS__)                     \
 	{                                                                                \
+		bool off = preempt_off();                                                \
 		account_second(sock->sk, ret, FEXIT_FLAGS, out);                         \
+		preempt_on(off);                                                         \
 		return 0;                                                                \
 	}
 
