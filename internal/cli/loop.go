@@ -56,14 +56,16 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
 
-	var details []string
-	src, err := source.Open(sourceConfig(opts, log, &details))
+	notes := &openingNotes{log: log, verbose: opts.Verbose}
+	src, err := source.Open(sourceConfig(opts, notes))
 	if err != nil {
+		notes.flush()
 		return err
 	}
 	defer src.Close()
 	kept, err := dropPrivileges(src, opts.User)
 	if err != nil {
+		notes.flush()
 		return err
 	}
 	if opts.Verbose {
@@ -72,9 +74,9 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 			gaps = "not available: " + strings.Join(u, "; ")
 		}
 		log.infof("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
-		for _, d := range details {
-			log.infof("%s", d)
-		}
+	}
+	notes.flush()
+	if opts.Verbose {
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()
