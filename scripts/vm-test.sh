@@ -255,8 +255,8 @@ run() {
 		[ "${arch[$n]}" = "$(dpkg --print-architecture)" ] || die "$n: this host is not ${arch[$n]}"
 		run_host "$n" | tee "$out" | grep --line-buffered -vE '^=== (RUN|PAUSE|CONT|NAME)'
 	else
-		dirs=$(scripts/vm-fetch.sh "${suite[$n]}" "${arch[$n]}" "${pkg[$n]}" busybox-static)
-		kdir=$(sed -n 1p <<<"$dirs") bb=$(sed -n 2p <<<"$dirs")
+		[ -n "${kdirs[$n]:-}" ] || die "$n: its kernel could not be fetched (see above)"
+		kdir=${kdirs[$n]} bb=${bbdirs[$n]}
 		initramfs "$n" "$kdir" "$bb"
 		log "$n: booting $(basename "$kdir") under qemu (TCG)"
 		# The report below judges the run, whatever qemu's exit status.
@@ -270,19 +270,58 @@ install_tools
 for a in $(for n in "${selected[@]}"; do echo "${arch[$n]}"; done | sort -u); do
 	build "$a"
 done
-declare -A times result
+declare -A times result kdirs bbdirs
 failed=0
+# Downloads one after the other (the suites' apt lists are shared), then
+# the host's line alone, live, then the VMs VM_JOBS at a time: each
+# guest runs on one host thread (TCG, thread=single), so two on two cores
+# halve the matrix's time. A VM's output is shown when it is done.
 for n in "${selected[@]}"; do
+	[ "${suite[$n]}" = host ] && continue
+	if dirs=$(scripts/vm-fetch.sh "${suite[$n]}" "${arch[$n]}" "${pkg[$n]}" busybox-static); then
+		kdirs[$n]=$(sed -n 1p <<<"$dirs") bbdirs[$n]=$(sed -n 2p <<<"$dirs")
+	else
+		log "!!! $n: fetching its kernel failed"
+	fi
+done
+finish() { # finish NAME RC SECONDS
+	times[$1]=$3
+	if [ "$2" -eq 0 ]; then result[$1]=PASS; else result[$1]=FAIL failed=1; fi
+	echo "======== $1: ${result[$1]} in ${times[$1]} s (log: $work/logs/$1.log)"
+}
+mkdir -p "$work/logs"
+vms=()
+for n in "${selected[@]}"; do
+	if [ "${suite[$n]}" != host ]; then
+		vms+=("$n")
+		continue
+	fi
 	start=$(date +%s)
-	# Each kernel in a subshell: set -e stops it at its first error,
-	# and the next kernel still runs.
 	set +e
 	(set -e; run "$n")
 	rc=$?
 	set -e
-	times[$n]=$(($(date +%s) - start))
-	if [ $rc -eq 0 ]; then result[$n]=PASS; else result[$n]=FAIL failed=1; fi
-	echo "======== $n: ${result[$n]} in ${times[$n]} s (log: $work/logs/$n.log)"
+	finish "$n" $rc $(($(date +%s) - start))
+done
+run_vm() { # in the background: the report goes to NAME.out, the status to NAME.rc
+	local n=$1 start rc
+	start=$(date +%s)
+	set +e
+	(set -e; run "$n") >"$work/logs/$n.out" 2>&1
+	rc=$?
+	echo "$rc $(($(date +%s) - start))" >"$work/logs/$n.rc"
+}
+for n in "${vms[@]}"; do
+	rm -f "$work/logs/$n.rc"
+	while [ "$(jobs -rp | wc -l)" -ge "${VM_JOBS:-2}" ]; do wait -n || true; done
+	log "$n: started"
+	run_vm "$n" &
+done
+wait || true
+for n in "${vms[@]}"; do
+	cat "$work/logs/$n.out" 2>/dev/null | grep -vE '^=== (RUN|PAUSE|CONT|NAME)' || true
+	read -r rc secs <"$work/logs/$n.rc" 2>/dev/null || { rc=1 secs=?; }
+	finish "$n" "$rc" "$secs"
 done
 echo "======== kernel matrix"
 row() { printf '%-10s %-6s %-30s %-24s %-6s %s\n' "$@"; }

@@ -107,6 +107,7 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 			// Only the optional socket error report can be missing here
 			// (loadKernelBTF checked the rest): before Linux 5.13.
 			p.Refused = []string{s.refusal(lp.kind, names[0], errors.New("not in this kernel (Linux 5.13+)"))}
+			p.Minor = true
 			s.part(p)
 			continue
 		}

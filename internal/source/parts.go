@@ -25,6 +25,10 @@ type Part struct {
 	Same     bool     // the fallback gives the same numbers: nothing is lost
 	Refused  []string // each refusal: the program, the kernel's errno, the verifier's last line
 	Loss     string   // what is missing while the part is lost or degraded
+	// Minor: an optional nicety this kernel is too old for (not a
+	// refusal), too small to warn about at every start (a cron job on
+	// an older kernel would mail it every time): -v and --check say it.
+	Minor bool
 }
 
 // Lost reports whether the part costs the user something.
@@ -135,6 +139,9 @@ func (s *Source) part(p Part) {
 		s.cfg.Detail("refused: %s", r)
 	}
 	switch {
+	case p.Using == "" && p.Minor:
+		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
+		s.cfg.Detail("not available: %s: %s (%s)", p.Name, p.Loss, strings.Join(p.Refused, "; "))
 	case p.Using == "":
 		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
 		s.cfg.Warn("not available: %s: %s (refused: %s)", p.Name, p.Loss, strings.Join(p.Refused, "; "))
