@@ -503,8 +503,12 @@ func TestPreexistingInAnotherNamespace(t *testing.T) {
 func logKernelMisses(t *testing.T, s *Source) {
 	st, err := s.Stats()
 	t.Logf("kernel side: %+v (%v)", st, err)
-	for name, p := range s.progs.Programs {
+	for _, p := range s.allPrograms() {
 		if ps, err := p.Stats(); err == nil && ps.RecursionMisses > 0 {
+			name := p.String()
+			if info, err := p.Info(); err == nil {
+				name = info.Name
+			}
 			t.Logf("%s: %d runs skipped by the kernel (recursion)", name, ps.RecursionMisses)
 		}
 	}
