@@ -153,10 +153,9 @@ func (s *Source) readTableBatch() error {
 		s.addRecord(r)
 		return r.Conn.Flags&connClosed != 0
 	})
-	const batch = 256
-	keys, vals := make([]uint64, batch), make([]tcptopHotSock, batch)
+	keys, vals := s.tcp.batch.keys, s.tcp.batch.hot
 	var cursor ebpf.MapBatchCursor
-	for range s.objs.Hot.MaxEntries()/batch + 1 {
+	for range s.objs.Hot.MaxEntries()/uint32(len(keys)) + 1 {
 		if _, err := s.objs.Hot.BatchLookupAndDelete(&cursor, keys, vals, nil); err != nil {
 			break // ErrKeyNotExist: emptied
 		}

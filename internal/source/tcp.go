@@ -1,16 +1,14 @@
 package source
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
@@ -29,7 +27,13 @@ type tcpState struct {
 	firstSweep    bool   // the sweep at start is running: what it finds predates tcptop
 	buf           []byte
 	record        ringbuf.Record
-	hot           struct {
+	batch         struct { // batchTable's buffers
+		keys []uint64
+		vals []tcptopTcpConn
+		done []uint64
+		hot  []tcptopHotSock // the hot list's values, emptied with the table's keys buffer
+	}
+	hot struct {
 		cool []coolSock
 		gone []uint64
 	}
@@ -146,10 +150,14 @@ func (s *Source) scanClosed() error {
 // batchTable copies the whole table out with BPF_MAP_LOOKUP_BATCH, hands
 // each entry to fn, and deletes the entries fn says are done with.
 func (s *Source) batchTable(fn func(*tcptopConnRecord) bool) error {
-	const batch = 256
-	keys := make([]uint64, batch)
-	vals := make([]tcptopTcpConn, batch)
-	var done []uint64
+	// Where the kernel refuses both ways to read the maps this runs every
+	// tick: its buffers (about 80 KB) are kept.
+	b := &s.tcp.batch
+	if b.keys == nil {
+		b.keys, b.vals, b.hot = make([]uint64, 256), make([]tcptopTcpConn, 256), make([]tcptopHotSock, 256)
+	}
+	keys, vals, done := b.keys, b.vals, b.done[:0]
+	defer func() { b.done = done[:0] }()
 	var cursor ebpf.MapBatchCursor
 	var r tcptopConnRecord
 	for {
