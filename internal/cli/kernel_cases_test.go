@@ -79,15 +79,21 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 
 func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	requireRoot(t)
-	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms", "--udp-timeout", "1s")
+	// The timeout leaves room for a loaded machine (two test VMs on two
+	// cores) to finish all three clients before the first flow expires.
+	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms", "--udp-timeout", "3s")
 	tt.waitReady(t)
 	srv := testnet.Start(t, "tt-udpserver", "", "udp-server", "127.0.0.1:0", "50")
 	defer srv.Release()
 	peers := map[float64]float64{} // client port → datagrams
+	var clients []*testnet.Helper
 	for _, n := range []int{2, 4, 6} {
 		c := testnet.Start(t, "tt-udpclient", "", "udp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(n), "20")
-		c.Wait(t, 10*time.Second)
+		clients = append(clients, c)
 		peers[float64(c.Port)] = float64(n)
+	}
+	for _, c := range clients {
+		c.Wait(t, 10*time.Second)
 	}
 	isServerFlow := func(r map[string]any) bool {
 		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port)
@@ -112,7 +118,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 		return len(seen) == 3
 	})
 	// Idle for longer than --udp-timeout: the flows disappear for good.
-	time.Sleep(1800 * time.Millisecond)
+	time.Sleep(3800 * time.Millisecond)
 	recs := tt.records(t)
 	lastTick := recs[len(recs)-1]["tick"].(float64)
 	time.Sleep(600 * time.Millisecond)
