@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,6 +197,42 @@ func TestDirectionBothEnds(t *testing.T) {
 				t.Errorf("%d → %d: direction %q, want %q", c.local, c.remote, r["direction"], c.dir)
 			}
 		}
+	}
+}
+
+// TestSortKeepsCommunityIDs: with --sort, each row carries its own
+// flow's community_id (it once carried the tick's last row's): two held
+// connections, both ends, every tick.
+func TestSortKeepsCommunityIDs(t *testing.T) {
+	requireRoot(t)
+	var ports []string
+	for range 2 {
+		srv := testnet.Start(t, "tt-cidsrv", "", "tcp-server", "127.0.0.1:0", "10", "20")
+		cl := testnet.Start(t, "tt-cidcli", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "20", "hold")
+		defer cl.Release()
+		ports = append(ports, strconv.Itoa(srv.Port), strconv.Itoa(cl.Port))
+	}
+	where := "local_port in [" + strings.Join(ports, ",") + "]"
+	out, err := exec.Command(tcptopBin, "-o", "ndjson", "-n", "2", "-i", "200ms", "--sort", "rate_out", "--where", where).Output()
+	if err != nil {
+		t.Fatalf("tcptop: %v: %s", err, out)
+	}
+	ids := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("not JSON: %q: %v", l, err)
+		}
+		local := netip.AddrPortFrom(netip.MustParseAddr(r["local_addr"].(string)), uint16(r["local_port"].(float64)))
+		remote := netip.AddrPortFrom(netip.MustParseAddr(r["remote_addr"].(string)), uint16(r["remote_port"].(float64)))
+		if want := conn.CommunityID(conn.TCP, local, remote); r["community_id"] != want {
+			t.Errorf("%v → %v: community_id %v, want %s", local, remote, r["community_id"], want)
+		}
+		ids[fmt.Sprint(r["community_id"])]++
+	}
+	// Two connections, two ends each, two ticks.
+	if n := slices.Collect(maps.Values(ids)); len(n) != 2 || n[0] != 4 || n[1] != 4 {
+		t.Errorf("community_id counts %v, want two IDs of 4 rows each:\n%s", ids, out)
 	}
 }
 
