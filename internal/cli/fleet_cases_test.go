@@ -394,6 +394,30 @@ func TestCronAppendsOneHeader(t *testing.T) {
 	}
 }
 
+// TestHeaderAfterOtherOutput: a file a script writes a line to before
+// tcptop (opened with >, not >>) still gets the CSV header; an append (>>)
+// to that file then gets none.
+func TestHeaderAfterOtherOutput(t *testing.T) {
+	requireRoot(t)
+	cl := testnet.HeldClient(t, "tt-hsrv", "tt-hcli")
+	file := filepath.Join(t.TempDir(), "report.csv")
+	tcptop := `"$0" -o csv -n 1 -i 200ms -w "local_port == $1"`
+	for _, script := range []string{`(echo "# report"; ` + tcptop + `) > "$2"`, tcptop + ` >> "$2"`} {
+		if out, err := exec.Command("sh", "-c", script, tcptopBin, strconv.Itoa(cl.Port), file).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	row := regexp.MustCompile(`^\d{4}-\d\d-\d\dT[^,]*,1,tcp,ipv4,127\.0\.0\.1,` + strconv.Itoa(cl.Port) + `,`)
+	if len(lines) != 4 || lines[0] != "# report" || lines[1] != strings.Join(conn.FieldNames(), ",") || !row.MatchString(lines[2]) || !row.MatchString(lines[3]) {
+		t.Fatalf("want the line, the header and two rows, got:\n%s", b)
+	}
+}
+
 // TestFieldsAndTimeFormatEndToEnd: the real binary with --fields and
 // --time-format=unix_ms writes exactly those CSV columns, with times as
 // milliseconds. The connection is older than tcptop and its client end
