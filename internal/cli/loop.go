@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/privs"
@@ -101,9 +103,21 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	} else if opts.Stats {
 		t.health = newHealth(opts.Interval, start) // the screen shows the drops itself
 	}
+	noteMissingPIDs(opts.PIDs, log) // on the live screen, its status line shows it
 	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
 		CommunityID: needsCommunityID(opts, flt)})
 	return t.loop(stop)
+}
+
+// noteMissingPIDs says once, for each -p process that does not exist,
+// that it does not (yet): without a word, tcptop would print nothing at
+// all and look broken. It is not an error: the process may start later.
+func noteMissingPIDs(pids []int, log logger) {
+	for _, pid := range pids {
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			log.printf("--pid %d: no such process (yet): its rows will show if one starts", pid)
+		}
+	}
 }
 
 // lookupUser finds --user's account before anything is loaded: one that
