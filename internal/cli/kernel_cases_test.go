@@ -357,9 +357,9 @@ const lastPIDFile = "/proc/sys/kernel/ns_last_pid"
 // that no process has.
 func unusedPID(t *testing.T) int {
 	t.Helper()
-	last, max := readInt(t, lastPIDFile), readInt(t, "/proc/sys/kernel/pid_max")
+	last, pidMax := readInt(t, lastPIDFile), readInt(t, "/proc/sys/kernel/pid_max")
 	for pid := last + 5000; pid != last; pid++ {
-		if pid >= max {
+		if pid >= pidMax {
 			pid = 1000
 		}
 		if syscall.Kill(pid, 0) == syscall.ESRCH {
