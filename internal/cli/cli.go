@@ -134,7 +134,8 @@ Examples:
   sudo tcptop -o ndjson --where 'proto=="tcp" && rtt_us>5000' | jq .
   sudo tcptop -o csv --count 1 >> /var/log/conns.csv   # cron snapshot
   sudo tcptop -o ndjson -w 'remote_addr in cidr("10.0.0.0/8") && closed'
-  sudo tcptop -o ndjson --changed | vector ...          # only what changed
+  sudo tcptop -o ndjson --changed | fluent-bit -c docs/recipes/fluent-bit.conf
+  sudo vector --config docs/recipes/vector.yaml        # Vector runs tcptop itself
 
 Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
 1 runtime error (stdout closed at start, too), 2 usage error.`
