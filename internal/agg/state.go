@@ -8,7 +8,7 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 240
+// flowState is what the aggregator keeps per flow between ticks: 232
 // bytes (88 of them TCP diagnostics). Its one pointer is the Community ID,
 // first so that the garbage collector reads one word of each; other
 // strings and owners are interned to indexes.
