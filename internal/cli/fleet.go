@@ -100,11 +100,12 @@ func appending(f *os.File) bool {
 	if err != nil {
 		return false
 	}
-	flags := 0
-	if err := rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil {
+	var flags int
+	var flagsErr error
+	if err := rc.Control(func(fd uintptr) { flags, flagsErr = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil || flagsErr != nil {
 		return false
 	}
-	return err == nil && flags&unix.O_APPEND != 0
+	return flags&unix.O_APPEND != 0
 }
 
 // bareFields turns a --fields without a value (the last argument, or one
