@@ -80,8 +80,7 @@ type Aggregator struct {
 	active  []active // flows with a non-zero rate, sorted by Each
 	sorted  bool     // active is sorted
 	keys    keyOrder
-	row     conn.Row                  // filled for each row Each hands out
-	cidBuf  [conn.CommunityIDLen]byte // the row's community_id
+	row     conn.Row // filled for each row Each hands out
 }
 
 // New returns an empty Aggregator.

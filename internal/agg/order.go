@@ -89,10 +89,11 @@ func compareKeys(x, y *flowState) int {
 }
 
 // Each hands the tick's rows, in order, to fn, filling one conn.Row that
-// it reuses: fn must not keep r. With changedOnly, a row is due when the
-// flow is new (opened, or first seen), closed, or any of bytes_in,
-// bytes_out, packets_in, packets_out, retrans, rtt_us, state, pid or comm
-// differs from the previous tick; an expired UDP flow gets a last row if
+// it reuses: fn must not keep r, but may keep a copy of *r, whose strings
+// are its own. With changedOnly, a row is due when the flow is new
+// (opened, or first seen), closed, or any of bytes_in, bytes_out,
+// packets_in, packets_out, retrans, rtt_us, state, pid or comm differs
+// from the previous tick; an expired UDP flow gets a last row if
 // its counters moved. Otherwise every flow gets a row, except an expired
 // one with nothing new. The first error from fn stops the rows and is
 // returned; the aggregator stays consistent. Each may be called more than

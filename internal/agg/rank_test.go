@@ -1,8 +1,10 @@
 package agg
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +115,80 @@ func TestRankerKeepsAtMostTop(t *testing.T) {
 	}
 	if len(k.rows) != 3 {
 		t.Errorf("%d rows kept, want 3", len(k.rows))
+	}
+}
+
+// owned is r with every string copied: a reference that no buffer of the
+// aggregator's can change.
+func owned(r conn.Row) conn.Row {
+	v := reflect.ValueOf(&r).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			f.SetString(strings.Clone(f.String()))
+		}
+	}
+	return r
+}
+
+// TestRankedRowsOwnTheirFields: rows copied by the Ranker (--sort, with
+// or without --top) are, field for field, the rows the aggregator handed
+// out, also after the next tick: a row owns its strings (tcptop --sort
+// once gave every row of a tick the last row's community_id).
+func TestRankedRowsOwnTheirFields(t *testing.T) {
+	a := New(Config{Start: t0, CommunityID: true})
+	flows := func(scale uint64) []conn.Observation {
+		return obs(
+			tcp(80).bytes(1*scale, 5*scale).pid(1, "curl"),
+			tcp(443).bytes(2*scale, 3*scale).pid(2, "wget").cc("bbr", ""),
+			tcp(8080).addrs("[fd00::1]:40001", "[fd00::2]:8080").bytes(3*scale, 9*scale).pid(3, "nginx"),
+			udp(53).bytes(4*scale, 1*scale).pid(4, "dig").owner(7, 1000, 0),
+			udp(123).bytes(0, 2*scale).pid(5, "chronyd"),
+		)
+	}
+	type tick struct {
+		want, got []conn.Row
+	}
+	var ticks []tick
+	for n, spec := range []struct {
+		sort string
+		top  int
+	}{{"rate_out", 0}, {"-community_id,pid", 0}, {"rate_in", 2}, {"-pid", 4}} {
+		a.Tick(conn.Snapshot{Time: at(float64(n + 1)), Obs: flows(uint64(n + 1))})
+		var tk tick
+		for _, r := range rowsOf(t, a, false) {
+			tk.want = append(tk.want, owned(r))
+		}
+		o, err := ParseOrder(spec.sort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := NewRanker(o, spec.top)
+		if err := a.Each(false, func(r *conn.Row) error { k.Add(r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		_ = k.Each(func(r *conn.Row) error { tk.got = append(tk.got, *r); return nil })
+		if want := cmp.Or(spec.top, len(tk.want)); len(tk.got) != want {
+			t.Fatalf("--sort %s --top %d: %d rows, want %d", spec.sort, spec.top, len(tk.got), want)
+		}
+		ticks = append(ticks, tk)
+	}
+	// Checked after every tick is done: rows kept from an earlier tick
+	// (the live screen keeps them) must not change either.
+	for n, tk := range ticks {
+		for _, got := range tk.got {
+			i := slices.IndexFunc(tk.want, func(w conn.Row) bool { return w.PID == got.PID })
+			if i < 0 {
+				t.Fatalf("tick %d: ranked a row of pid %d the aggregator did not hand out", n+1, got.PID)
+			}
+			if want := tk.want[i]; !reflect.DeepEqual(got, want) {
+				t.Errorf("tick %d, pid %d: ranked row differs from the row handed out:\n got %+v\nwant %+v", n+1, got.PID, got, want)
+			}
+			local := netip.AddrPortFrom(got.LocalAddr, uint16(got.LocalPort))
+			remote := netip.AddrPortFrom(got.RemoteAddr, uint16(got.RemotePort))
+			proto := map[string]conn.Proto{"tcp": conn.TCP, "udp": conn.UDP}[got.Proto]
+			if want := conn.CommunityID(proto, local, remote); got.CommunityID != want {
+				t.Errorf("tick %d, pid %d: community_id %q, want %q", n+1, got.PID, got.CommunityID, want)
+			}
+		}
 	}
 }

@@ -79,7 +79,7 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 		r.UID = int64(w.uid)
 	}
 	r.Direction = dirNames[st.dir]
-	r.CommunityID = a.communityID(st)
+	r.CommunityID = st.cid
 	r.Start = time.UnixMicro(st.start).UTC()
 	end := a.nowMicro
 	if t != nil && t.end != 0 {

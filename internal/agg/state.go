@@ -8,11 +8,12 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 240
-// bytes (88 of them TCP diagnostics, 20 the Community ID digest), without pointers (strings and owners
-// are interned to indexes), so the slabs that hold them cost the garbage
-// collector nothing to scan.
+// flowState is what the aggregator keeps per flow between ticks: 232
+// bytes (88 of them TCP diagnostics). Its one pointer is the Community ID,
+// first so that the garbage collector reads one word of each; other
+// strings and owners are interned to indexes.
 type flowState struct {
+	cid     string    // Community ID, when rows carry it and the flow has one
 	id      uint64    // TCP: socket cookie; UDP: network namespace inode
 	cur     [4]uint64 // bytes in, bytes out, packets in, packets out: lifetime, unwrapped
 	retrans uint64    // unwrapped
@@ -28,7 +29,6 @@ type flowState struct {
 	proto   conn.Proto
 	flags   uint8
 	dir     conn.Direction
-	cid     [20]byte  // Community ID digest, if flags has fCommunityID
 	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
 	diag    diagState // TCP only
 }
@@ -37,7 +37,6 @@ const (
 	fPartial uint8 = 1 << iota
 	fClosed
 	fExpired
-	fCommunityID // cid is set
 )
 
 // Counter names, indexes into flowState.cur.

@@ -41,7 +41,7 @@ var Version = "dev"
 type Options struct {
 	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
 	Where      string        `short:"w" placeholder:"EXPR" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
-	PIDs       []int         `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold."`
+	PIDs       []int         `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
 	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
 	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
 	Sort       string        `placeholder:"FIELD[,FIELD...]" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
@@ -134,7 +134,8 @@ Examples:
   sudo tcptop -o ndjson --where 'proto=="tcp" && rtt_us>5000' | jq .
   sudo tcptop -o csv --count 1 >> /var/log/conns.csv   # cron snapshot
   sudo tcptop -o ndjson -w 'remote_addr in cidr("10.0.0.0/8") && closed'
-  sudo tcptop -o ndjson --changed | vector ...          # only what changed
+  sudo tcptop -o ndjson --changed | fluent-bit -c docs/recipes/fluent-bit.conf
+  sudo vector --config docs/recipes/vector.yaml        # Vector runs tcptop itself
 
 Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
 1 runtime error (stdout closed at start, too), 2 usage error.`

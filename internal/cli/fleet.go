@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
@@ -17,7 +19,7 @@ import (
 type FleetOptions struct {
 	Fields     []string `sep:"," placeholder:"FIELD" help:"Output only these fields, in this order, in every format (NDJSON keys, CSV columns, text columns), e.g. --fields timestamp,comm,remote_addr,bytes_out_delta; with --group-by, among the grouped rows' fields (docs/fields.md). Unknown names are an error that lists the valid ones."`
 	GroupBy    []string `name:"group-by" sep:"," placeholder:"FIELD" help:"One row per distinct value of these fields per tick instead of one per flow, e.g. comm, remote_addr,remote_port or container_id: a connection count, bytes, packets, deltas and rates summed, largest and mean rtt_us. --where picks the flows first."`
-	Header     string   `enum:"auto,always,never" default:"auto" help:"The CSV header line and the text column names: auto writes them unless stdout is a non-empty regular file (so cron appends to one file get one header), always, or never."`
+	Header     string   `enum:"auto,always,never" default:"auto" help:"The CSV header line and the text column names: auto writes them unless stdout appends to a non-empty file (>>, so cron appends to one file get one header), always, or never."`
 	TimeFormat string   `name:"time-format" enum:"${timeformats}" default:"rfc3339" help:"How timestamp and start are written: rfc3339 (2026-01-02T15:04:05.123456Z), unix (seconds, six decimals: 1767366245.123456; a number in NDJSON) or unix_ms (whole milliseconds)."`
 	Stats      bool     `help:"End every tick with a record about tcptop itself: rows written, flows tracked, kernel table fill and drops, late ticks, its CPU and memory. In NDJSON a {\"type\":\"stats\",...} line on stdout, even for a tick without rows; in CSV and text a line on stderr."`
 	LogFormat  string   `name:"log-format" enum:"text,json" default:"text" help:"Format of the lines on stderr: text (tcptop: ...) or json ({\"time\":...,\"level\":...,\"msg\":...}, one object per line)."`
@@ -68,7 +70,10 @@ func (o *Options) validateFleet() error {
 func (o *Options) streams() bool { return len(o.GroupBy) > 0 || o.Fields != nil }
 
 // headerWanted decides --header for stdout: auto writes a header unless
-// stdout is a regular file that already has something in it.
+// stdout is a regular file opened for appending (>>) that already has
+// something in it. A file opened with > may hold what a script wrote
+// before tcptop started, (echo "# report"; tcptop -o csv) > f: the CSV
+// after it still needs its header.
 func headerWanted(o *Options, stdout io.Writer) (bool, error) {
 	switch {
 	case o.NoHeader && o.Header == "always":
@@ -83,10 +88,24 @@ func headerWanted(o *Options, stdout io.Writer) (bool, error) {
 		return true, nil
 	}
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
 		return true, nil
 	}
-	return st.Size() == 0, nil
+	return !appending(f), nil
+}
+
+// appending reports whether f was opened with O_APPEND.
+func appending(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var flags int
+	var flagsErr error
+	if err := rc.Control(func(fd uintptr) { flags, flagsErr = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil || flagsErr != nil {
+		return false
+	}
+	return flags&unix.O_APPEND != 0
 }
 
 // bareFields turns a --fields without a value (the last argument, or one

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -198,6 +200,42 @@ func TestDirectionBothEnds(t *testing.T) {
 	}
 }
 
+// TestSortKeepsCommunityIDs: with --sort, each row carries its own
+// flow's community_id (it once carried the tick's last row's): two held
+// connections, both ends, every tick.
+func TestSortKeepsCommunityIDs(t *testing.T) {
+	requireRoot(t)
+	var ports []string
+	for range 2 {
+		srv := testnet.Start(t, "tt-cidsrv", "", "tcp-server", "127.0.0.1:0", "10", "20")
+		cl := testnet.Start(t, "tt-cidcli", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "20", "hold")
+		defer cl.Release()
+		ports = append(ports, strconv.Itoa(srv.Port), strconv.Itoa(cl.Port))
+	}
+	where := "local_port in [" + strings.Join(ports, ",") + "]"
+	out, err := exec.Command(tcptopBin, "-o", "ndjson", "-n", "2", "-i", "200ms", "--sort", "rate_out", "--where", where).Output()
+	if err != nil {
+		t.Fatalf("tcptop: %v: %s", err, out)
+	}
+	ids := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("not JSON: %q: %v", l, err)
+		}
+		local := netip.AddrPortFrom(netip.MustParseAddr(r["local_addr"].(string)), uint16(r["local_port"].(float64)))
+		remote := netip.AddrPortFrom(netip.MustParseAddr(r["remote_addr"].(string)), uint16(r["remote_port"].(float64)))
+		if want := conn.CommunityID(conn.TCP, local, remote); r["community_id"] != want {
+			t.Errorf("%v → %v: community_id %v, want %s", local, remote, r["community_id"], want)
+		}
+		ids[fmt.Sprint(r["community_id"])]++
+	}
+	// Two connections, two ends each, two ticks.
+	if n := slices.Collect(maps.Values(ids)); len(n) != 2 || n[0] != 4 || n[1] != 4 {
+		t.Errorf("community_id counts %v, want two IDs of 4 rows each:\n%s", ids, out)
+	}
+}
+
 // TestStartAndDuration holds a connection for two seconds: start is when
 // it connected, duration_ms on its closed record how long it was held
 // (to the kernel's release of the socket, not to the tick after).
@@ -353,6 +391,30 @@ func TestCronAppendsOneHeader(t *testing.T) {
 		if _, ok := r["rate_in"].(float64); !ok {
 			t.Errorf("rate_in %v (%T) is not a number", r["rate_in"], r["rate_in"])
 		}
+	}
+}
+
+// TestHeaderAfterOtherOutput: a file a script writes a line to before
+// tcptop (opened with >, not >>) still gets the CSV header; an append (>>)
+// to that file then gets none.
+func TestHeaderAfterOtherOutput(t *testing.T) {
+	requireRoot(t)
+	cl := testnet.HeldClient(t, "tt-hsrv", "tt-hcli")
+	file := filepath.Join(t.TempDir(), "report.csv")
+	tcptop := `"$0" -o csv -n 1 -i 200ms -w "local_port == $1"`
+	for _, script := range []string{`(echo "# report"; ` + tcptop + `) > "$2"`, tcptop + ` >> "$2"`} {
+		if out, err := exec.Command("sh", "-c", script, tcptopBin, strconv.Itoa(cl.Port), file).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	row := regexp.MustCompile(`^\d{4}-\d\d-\d\dT[^,]*,1,tcp,ipv4,127\.0\.0\.1,` + strconv.Itoa(cl.Port) + `,`)
+	if len(lines) != 4 || lines[0] != "# report" || lines[1] != strings.Join(conn.FieldNames(), ",") || !row.MatchString(lines[2]) || !row.MatchString(lines[3]) {
+		t.Fatalf("want the line, the header and two rows, got:\n%s", b)
 	}
 }
 

@@ -14,17 +14,19 @@ import (
 	"github.com/tcptop/tcptop/internal/filter"
 )
 
-// TestHeaderWanted: --header=auto writes the header unless stdout is a
-// regular file with something in it; always and never, and --no-header.
+// TestHeaderWanted: --header=auto writes the header unless stdout appends
+// (O_APPEND, >>) to a regular file with something in it; always and
+// never, and --no-header.
 func TestHeaderWanted(t *testing.T) {
 	dir := t.TempDir()
 	empty, _ := os.Create(filepath.Join(dir, "empty.csv"))
 	full, _ := os.Create(filepath.Join(dir, "full.csv"))
 	full.WriteString("timestamp,tick\n")
 	appending, _ := os.OpenFile(full.Name(), os.O_WRONLY|os.O_APPEND, 0)
+	appendingEmpty, _ := os.OpenFile(empty.Name(), os.O_WRONLY|os.O_APPEND, 0)
 	pr, pw, _ := os.Pipe()
 	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	for _, f := range []*os.File{empty, full, appending, pr, pw, devnull} {
+	for _, f := range []*os.File{empty, full, appending, appendingEmpty, pr, pw, devnull} {
 		defer f.Close()
 	}
 	for _, tc := range []struct {
@@ -35,8 +37,9 @@ func TestHeaderWanted(t *testing.T) {
 		want     bool
 	}{
 		{"auto, an empty file", "auto", false, empty, true},
-		{"auto, a file with a header", "auto", false, full, false},
+		{"auto, > after other output", "auto", false, full, true},
 		{"auto, >> to a file with a header", "auto", false, appending, false},
+		{"auto, >> to an empty file", "auto", false, appendingEmpty, true},
 		{"auto, a pipe", "auto", false, pw, true},
 		{"auto, /dev/null", "auto", false, devnull, true},
 		{"auto, not a file", "auto", false, &bytes.Buffer{}, true},

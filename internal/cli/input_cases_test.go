@@ -61,6 +61,7 @@ var badInputs = []badInput{
 	{"a switch with a value", []string{"--changed=maybe"}, nil, `--changed: bool value must be true`, "tcptop --help"},
 	{"unknown field to show", []string{"--fields=rtt"}, nil, `--fields: unknown field "rtt"`, "(valid: timestamp, tick"},
 	{"unknown shell", []string{"--completion=tcsh"}, nil, `--completion must be one of "bash","zsh","fish"`, "tcptop --help"},
+	{"no such user", []string{"--user", "no-such-user-tcptop"}, nil, `--user "no-such-user-tcptop": no such user`, "getent passwd"},
 }
 
 // TestBadInput runs every bad command line in process: the filter and the
@@ -109,7 +110,7 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 func TestBadInputLoadsNothing(t *testing.T) {
 	requireRoot(t)
 	strace := testnet.RequireTool(t, "strace")
-	for _, i := range []int{0, 8, 9, 16, 20} {
+	for _, i := range []int{0, 8, 9, 16, 20, len(badInputs) - 1} {
 		tc := badInputs[i]
 		t.Run(tc.name, func(t *testing.T) {
 			trace := filepath.Join(t.TempDir(), "strace.out")

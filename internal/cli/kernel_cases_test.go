@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -310,4 +311,96 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 	if n, closed := count(); !closed || n > idle+2 {
 		t.Errorf("%d rows (%d before the close), closed=%v", n, idle, closed)
 	}
+}
+
+// TestPIDThatStartsLater: -p with a process id that no process has says
+// so once on stderr and keeps ticking; once a process with that id starts
+// (the test gives it the id through ns_last_pid, as CRIU does), its rows
+// come.
+func TestPIDThatStartsLater(t *testing.T) {
+	requireRoot(t)
+	srv := testnet.Start(t, "tt-psrv", "", "tcp-server", "127.0.0.1:0", "10", "20")
+	pid := unusedPID(t)
+	tt := startTcptop(t, "-o", "ndjson", "--stats", "-i", "100ms", "-p", strconv.Itoa(pid))
+	tt.waitReady(t)
+	tt.waitLine(t, 5*time.Second, func(l string) bool {
+		return strings.HasPrefix(l, `{"type":"stats",`) && strings.Contains(l, `"tick":3,`)
+	})
+	note := fmt.Sprintf("tcptop: --pid %d: no such process (yet): its rows will show if one starts\n", pid)
+	if n := strings.Count(tt.stderr.String(), note); n != 1 {
+		t.Fatalf("the note %q appears %d times, want once; stderr:\n%s", note, n, tt.stderr.String())
+	}
+	cl := startWithPID(t, pid, func() *testnet.Helper {
+		return testnet.Start(t, "tt-late", "", "tcp-client-gated", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "10", "20")
+	})
+	defer cl.Release()
+	cl.Say(t, "go")
+	tt.waitLine(t, 5*time.Second, func(l string) bool {
+		return strings.Contains(l, fmt.Sprintf(`"pid":%d,"comm":"tt-late"`, pid)) && strings.Contains(l, `"bytes_in":20,"bytes_out":10,`)
+	})
+	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if n := strings.Count(tt.stderr.String(), "no such process"); n != 1 {
+		t.Errorf("no such process said %d times, want once; stderr:\n%s", n, tt.stderr.String())
+	}
+	for _, r := range tt.records(t) {
+		if r["type"] == nil && r["pid"] != float64(pid) {
+			t.Errorf("a row of pid %v: %v", r["pid"], r)
+		}
+	}
+}
+
+const lastPIDFile = "/proc/sys/kernel/ns_last_pid"
+
+// unusedPID returns a process id well ahead of the ones being handed out,
+// that no process has.
+func unusedPID(t *testing.T) int {
+	t.Helper()
+	last, pidMax := readInt(t, lastPIDFile), readInt(t, "/proc/sys/kernel/pid_max")
+	for pid := last + 5000; pid != last; pid++ {
+		if pid >= pidMax {
+			pid = 1000
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			return pid
+		}
+	}
+	t.Fatal("no process id free")
+	return 0
+}
+
+// startWithPID starts a helper as process pid: the kernel gives the next
+// process the id after ns_last_pid, unless another process forks in
+// between, so it tries again while pid is still free.
+func startWithPID(t *testing.T, pid int, start func() *testnet.Helper) *testnet.Helper {
+	t.Helper()
+	for range 20 {
+		if syscall.Kill(pid, 0) != syscall.ESRCH {
+			break
+		}
+		if err := os.WriteFile(lastPIDFile, []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Fatal(err)
+		}
+		h := start()
+		if h.PID() == pid {
+			return h
+		}
+		_ = h.Cmd.Process.Kill()
+	}
+	t.Fatalf("could not start a process as pid %d: another process took it", pid)
+	return nil
+}
+
+func readInt(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return n
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/privs"
@@ -47,6 +49,10 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	if err != nil {
 		return err
 	}
+	usr, err := lookupUser(opts.User)
+	if err != nil {
+		return err
+	}
 
 	// Signals are caught before attaching, so a SIGINT that arrives while
 	// loading still detaches everything. SIGPIPE is caught so a closed
@@ -63,7 +69,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		return err
 	}
 	defer src.Close()
-	kept, err := dropPrivileges(src, opts.User)
+	kept, err := dropPrivileges(src, usr)
 	if err != nil {
 		notes.flush()
 		return err
@@ -97,21 +103,46 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	} else if opts.Stats {
 		t.health = newHealth(opts.Interval, start) // the screen shows the drops itself
 	}
+	noteMissingPIDs(opts.PIDs, log) // on the live screen, its status line shows it
 	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
 		CommunityID: needsCommunityID(opts, flt)})
 	return t.loop(stop)
 }
 
+// noteMissingPIDs says once, for each -p process that does not exist,
+// that it does not (yet): without a word, tcptop would print nothing at
+// all and look broken. It is not an error: the process may start later.
+func noteMissingPIDs(pids []int, log logger) {
+	for _, pid := range pids {
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			log.printf("--pid %d: no such process (yet): its rows will show if one starts", pid)
+		}
+	}
+}
+
+// lookupUser finds --user's account before anything is loaded: one that
+// does not exist is a usage error. No --user is nil.
+func lookupUser(name string) (*privs.User, error) {
+	if name == "" {
+		return nil, nil
+	}
+	u, err := privs.LookupUser(name)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%w: give a user name or number that getent passwd knows", err)}
+	}
+	return u, nil
+}
+
 // dropPrivileges gives up, once the probes are attached, every capability
 // the tick loop does not use (docs/security.md), and root if --user says
 // so. It returns what was kept, for -v.
-func dropPrivileges(src *source.Source, user string) (string, error) {
+func dropPrivileges(src *source.Source, user *privs.User) (string, error) {
 	var keep []privs.Cap
 	if src.NeedsProcOwners() {
 		keep = append(keep, privs.SysPtrace, privs.DACReadSearch) // other users' /proc/PID/fd
 	}
 	kept, err := privs.Drop(privs.Request{Keep: keep, Optional: []privs.Cap{privs.BPF}, Needed: src.Probe, User: user})
-	if errors.Is(err, privs.ErrUnsupported) && user == "" {
+	if errors.Is(err, privs.ErrUnsupported) && user == nil {
 		return "all (" + err.Error() + ")", nil
 	}
 	if err != nil {

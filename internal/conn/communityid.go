@@ -28,17 +28,16 @@ const CommunityIDLen = 2 + 28
 // family (rows carry IPv4 unmapped); for any other input, or another
 // protocol, nothing is appended.
 func AppendCommunityID(dst []byte, seed uint16, p Proto, a, b netip.AddrPort) []byte {
-	sum, ok := CommunityIDSum(seed, p, a, b)
+	sum, ok := communityIDSum(seed, p, a, b)
 	if !ok {
 		return dst
 	}
-	return AppendCommunityIDSum(dst, &sum)
+	return base64.StdEncoding.AppendEncode(append(dst, '1', ':'), sum[:])
 }
 
-// CommunityIDSum is the SHA-1 digest of AppendCommunityID, which a caller
-// may keep (20 bytes) and render with AppendCommunityIDSum; ok is false
+// communityIDSum is the SHA-1 digest of AppendCommunityID; ok is false
 // when the flow has no ID.
-func CommunityIDSum(seed uint16, p Proto, a, b netip.AddrPort) (sum [sha1.Size]byte, ok bool) {
+func communityIDSum(seed uint16, p Proto, a, b netip.AddrPort) (sum [sha1.Size]byte, ok bool) {
 	var proto byte
 	switch p {
 	case TCP:
@@ -63,12 +62,6 @@ func CommunityIDSum(seed uint16, p Proto, a, b netip.AddrPort) (sum [sha1.Size]b
 	in = binary.BigEndian.AppendUint16(in, a.Port())
 	in = binary.BigEndian.AppendUint16(in, b.Port())
 	return sha1.Sum(in), true
-}
-
-// AppendCommunityIDSum appends the Community ID of a digest: "1:" and its
-// base64.
-func AppendCommunityIDSum(dst []byte, sum *[sha1.Size]byte) []byte {
-	return base64.StdEncoding.AppendEncode(append(dst, '1', ':'), sum[:])
 }
 
 func appendAddrBytes(b []byte, a netip.Addr) []byte {

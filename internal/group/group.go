@@ -37,10 +37,9 @@ type Grouper struct {
 // key is a key field of the row: where it is, how its value is encoded
 // into a group's key and how two values are ordered.
 type key struct {
-	off  uintptr
-	enc  func(b []byte, p unsafe.Pointer) []byte
-	cmp  func(x, y unsafe.Pointer) int
-	text bool // a string, copied when a group is made
+	off uintptr
+	enc func(b []byte, p unsafe.Pointer) []byte
+	cmp func(x, y unsafe.Pointer) int
 }
 
 // sum is a summed field: an int64, or a float64 (the rates).
@@ -75,11 +74,9 @@ func New(keys []string) (*Grouper, error) {
 func keyOf(f conn.Field) key {
 	switch f.Type {
 	case reflect.TypeFor[string]():
-		k := keyFor(f.Offset, func(b []byte, s string) []byte {
+		return keyFor(f.Offset, func(b []byte, s string) []byte {
 			return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 		}, strings.Compare)
-		k.text = true
-		return k
 	case reflect.TypeFor[int]():
 		return keyFor(f.Offset, func(b []byte, v int) []byte { return binary.LittleEndian.AppendUint64(b, uint64(v)) }, cmp.Compare[int])
 	case reflect.TypeFor[int64]():
@@ -133,9 +130,8 @@ func (g *Grouper) Add(r *conn.Row) {
 	if !ok {
 		i = len(g.groups)
 		g.index[string(g.buf)] = i
-		g.groups = append(g.groups, conn.GroupRow{Row: *r})
+		g.groups = append(g.groups, conn.GroupRow{Row: *r}) // and its strings: a row owns them
 		g.rtt = append(g.rtt, rttSum{})
-		g.own(&g.groups[i].Row)
 	} else {
 		g.add(&g.groups[i].Row, r)
 	}
@@ -145,17 +141,6 @@ func (g *Grouper) Add(r *conn.Row) {
 	if r.RTTMicros > 0 {
 		s.sum += r.RTTMicros
 		s.n++
-	}
-}
-
-// own copies the strings of a new group's key, which may live in a buffer
-// the next row reuses (community_id).
-func (g *Grouper) own(r *conn.Row) {
-	for _, k := range g.keys {
-		if k.text {
-			p := (*string)(unsafe.Add(unsafe.Pointer(r), k.off))
-			*p = strings.Clone(*p)
-		}
 	}
 }
 

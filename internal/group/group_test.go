@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
 )
@@ -105,27 +104,6 @@ func TestGroupByRemoteOrder(t *testing.T) {
 	want := []string{"192.0.2.1:9×1", "10.0.0.9:80×1", "10.0.0.9:443×1", "10.0.0.10:80×2", "[::1]:80×1"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("order %v, want %v", got, want)
-	}
-}
-
-// TestGroupKeyOwned: a key string that lives in a buffer the next row
-// overwrites (community_id) is copied when its group is made.
-func TestGroupKeyOwned(t *testing.T) {
-	g, err := New([]string{"community_id"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := []byte("1:aaaa")
-	g.Begin()
-	r := row("x", "10.0.0.1", 1, 1, 1, 0, 0, 0)
-	r.CommunityID = unsafe.String(&buf[0], len(buf))
-	g.Add(&r)
-	copy(buf, "1:bbbb")
-	g.Add(&r)
-	var keys []string
-	_ = g.Each(func(gr *conn.GroupRow) error { keys = append(keys, gr.Row.CommunityID); return nil })
-	if !reflect.DeepEqual(keys, []string{"1:aaaa", "1:bbbb"}) {
-		t.Errorf("groups %q, want 1:aaaa and 1:bbbb", keys)
 	}
 }
 

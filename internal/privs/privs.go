@@ -70,9 +70,36 @@ type Request struct {
 	// Needed runs with each dropped from the effective set.
 	Optional []Cap
 	Needed   func() error
-	// User, if not empty, is the user (name or number) to become; its
-	// primary group too, with no supplementary groups.
-	User string
+	// User, if not nil, is the user to become; its primary group too,
+	// with no supplementary groups.
+	User *User
+}
+
+// User is an account to become, looked up before anything is loaded, so
+// that one that does not exist is a usage error, not a failure after the
+// probes are attached.
+type User struct {
+	Name     string
+	UID, GID int
+}
+
+// LookupUser finds a user by name or, failing that, by number.
+func LookupUser(name string) (*User, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if u, err = user.LookupId(name); err != nil {
+			return nil, fmt.Errorf("--user %q: no such user", name)
+		}
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return nil, fmt.Errorf("--user %q: user id %q is not a number", name, u.Uid)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return nil, fmt.Errorf("--user %q: group id %q is not a number", name, u.Gid)
+	}
+	return &User{Name: name, UID: uid, GID: gid}, nil
 }
 
 // ErrUnsupported is returned when privileges cannot be changed on every
@@ -85,7 +112,7 @@ func Drop(r Request) ([]Cap, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.User != "" {
+	if r.User != nil {
 		if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); err != nil {
 			return nil, fmt.Errorf("keep capabilities across the user switch: %w", err)
 		}
@@ -105,7 +132,7 @@ func Drop(r Request) ([]Cap, error) {
 	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
 		return nil, fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	if r.User != "" {
+	if r.User != nil {
 		if err := switchUser(r.User); err != nil {
 			return nil, err
 		}
@@ -116,7 +143,7 @@ func Drop(r Request) ([]Cap, error) {
 	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); err != nil {
 		return nil, fmt.Errorf("set no_new_privs: %w", err)
 	}
-	if r.User != "" {
+	if r.User != nil {
 		_ = allThreads(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0)
 	}
 	return keep, nil
@@ -163,17 +190,10 @@ func decide(r Request) ([]Cap, error) {
 	return keep, nil
 }
 
-// switchUser becomes the named user, with its primary group and no
-// supplementary groups.
-func switchUser(name string) error {
-	u, err := user.Lookup(name)
-	if err != nil {
-		if u, err = user.LookupId(name); err != nil {
-			return fmt.Errorf("--user %q: no such user", name)
-		}
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+// switchUser becomes u, with its primary group and no supplementary
+// groups.
+func switchUser(u *User) error {
+	name, uid, gid := u.Name, u.UID, u.GID
 	// The syscall package applies these to every thread.
 	if err := syscall.Setgroups(nil); err != nil {
 		return fmt.Errorf("--user %s: drop supplementary groups: %w", name, err)
