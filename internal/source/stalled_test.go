@@ -54,7 +54,35 @@ func TestStalledSenderReadEveryTick(t *testing.T) {
 					tick, span, gained, span)
 			}
 		}
+		if d.OpenJiffies != 0 {
+			t.Errorf("tick %d: open_jiffies %d for a connection older than tcptop, want 0", tick, d.OpenJiffies)
+		}
 		prev = o
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A connection tcptop saw open says when, in jiffies: its chrono times,
+// 0 then, fit in the time since.
+func TestOpenJiffies(t *testing.T) {
+	s := openSource(t)
+	rec := newRecorder(s)
+	rec.poll(t)
+	srv := testnet.Start(t, "tt-noread", "", "tcp-hold-noread", "127.0.0.1:0")
+	defer srv.Release()
+	flood := testnet.Start(t, "tt-flood", "", "tcp-flood", "127.0.0.1:"+strconv.Itoa(srv.Port), "0")
+	defer flood.Release()
+	time.Sleep(300 * time.Millisecond)
+	var o conn.Observation
+	rec.pollUntil(t, 5*time.Second, func() bool {
+		var ok bool
+		o, ok = rec.latest(func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == flood.Port })
+		return ok
+	})
+	d := o.Diag
+	life := d.ChronoJiffies - d.OpenJiffies
+	if d.OpenJiffies == 0 || life >= 1<<31 || d.Chrono[0]+d.Chrono[1]+d.Chrono[2] > life {
+		t.Errorf("open_jiffies %d, read at %d, chrono %v: want the open, before the read, with the chrono times within the %d jiffies since",
+			d.OpenJiffies, d.ChronoJiffies, d.Chrono, life)
 	}
 }
