@@ -205,6 +205,10 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 	c->sk = (__u64)sk;
 	c->flags = flags;
 	c->start_ns = bpf_ktime_get_ns();
+	/* Its chrono times start from 0 here: its first row's limit is
+	 * measured from now (see tcp_conn.open_jiffies). */
+	if (flags & CONN_OPEN_SEEN)
+		c->open_jiffies = (__u32)bpf_jiffies64() ?: 1;
 	c->netns = FN(sock_netns)(sk);
 	FN(snapshot)(sk, c);
 	if (!(flags & CONN_OPEN_SEEN)) {

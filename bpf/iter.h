@@ -27,6 +27,20 @@ static __always_inline void write_record(struct seq_file *seq, __u64 cookie, con
 	bpf_seq_write(seq, (void *)c, sizeof(*c));
 }
 
+/* keep_hot puts a connection that the sweep or the table read found with
+ * data in flight on the hot list, as a send would have: one older than
+ * tcptop, or one whose sends went unseen (the list overflowed), is then
+ * re-read every tick while the data waits, like one tcptop saw send.
+ * Without it a stalled sender (a receiver that stopped reading) was read
+ * only when a window probe moved its counters, and its limit, measured
+ * between two reads, was missing from most ticks. c is 0 for a
+ * connection without a table entry. */
+static __always_inline void keep_hot(struct tcp_conn *c, __u64 cookie, const struct sock *sk)
+{
+	if (in_flight(sk))
+		hot_mark_probe(c, cookie, sk);
+}
+
 static __always_inline __u64 cookie_at(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
@@ -162,8 +176,10 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 			fill_untracked_btf(sk, &r.conn);
 			bpf_seq_write(seq, &r, sizeof(r));
 		}
+		keep_hot(c, cookie, sk);
 		return 0;
 	}
+	keep_hot(c, cookie, sk);
 	/* Report what moved since the connection was last reported, and
 	 * again what this sweep reported already (a second run, see above). */
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
@@ -208,6 +224,7 @@ static __always_inline bool refresh_take(__u64 cookie, struct tcp_conn *c)
 	if (cookie_at(sk) != cookie)
 		return false;
 	c->sweep_tick = tick;
+	keep_hot(c, cookie, sk);
 	return true;
 }
 

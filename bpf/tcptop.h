@@ -83,7 +83,7 @@ struct tcp_conn {
 	__u32 rst_out;   /* resets sent */
 	__u32 chrono_jiffies; /* jiffies when the chrono times below were read */
 	__u32 chrono[3]; /* busy, rwnd-limited, sndbuf-limited time, jiffies (32-bit, as the kernel's) */
-	__u32 _pad2;
+	__u32 open_jiffies; /* jiffies when tcptop saw it open (0: it did not; a 0 read is stored as 1) */
 	__u64 delivery_rate; /* bytes/s */
 	__u64 pacing_rate;   /* bytes/s, ~0 for none */
 	__u64 end_ns;        /* bpf_ktime_get_ns when the socket was released (the closed record) */

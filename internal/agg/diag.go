@@ -64,16 +64,28 @@ const (
 )
 
 // limit says what held the sender back between the previous read of the
-// flow's diagnostics and this one. The kernel splits the time it has data
-// to send into busy (sending as fast as the congestion window allows),
-// limited by the receiver's window and limited by the send buffer (the
-// chrono times of tcp_info that ss -ti prints, here their differences);
-// the rest of the interval it had nothing to send (the application). The
-// largest share names the limit. A flow that sent nothing and has nothing
-// queued, or whose diagnostics were not read before, has none.
+// flow's diagnostics (p) and this one. The kernel splits the time it has
+// data to send into busy (sending as fast as the congestion window
+// allows), limited by the receiver's window and limited by the send buffer
+// (the chrono times of tcp_info that ss -ti prints, here their
+// differences); the rest of the interval it had nothing to send (the
+// application). The largest share names the limit. A flow that sent
+// nothing and has nothing queued has none, and so has one whose
+// diagnostics were never read.
+//
+// A connection's first read is measured from its open where tcptop saw
+// that (p holds the open's jiffies and no time counted). Where there is
+// no interval to measure (p is nil: not read this tick; p's jiffies are
+// 0: the first read of a connection older than tcptop; or the same as
+// this read's: not read again since, as on the batch fallback), the
+// kernel's lifetime busy and limited times alone compete, as ss -ti
+// shows their shares: the idle time before tcptop is unknown.
 func limit(d *diagState, p *diagPrev, sent bool) string {
-	if !sent && d.unacked == 0 && d.notsent == 0 || p.jiffies == 0 {
+	if !sent && d.unacked == 0 && d.notsent == 0 || d.jiffies == 0 {
 		return limitNone
+	}
+	if p == nil || p.jiffies == 0 || p.jiffies == d.jiffies {
+		p = &diagPrev{jiffies: d.jiffies - d.chrono[0] - d.chrono[1] - d.chrono[2]} // no idle time
 	}
 	span := d.jiffies - p.jiffies
 	busy, rwnd, sndbuf := d.chrono[0]-p.chrono[0], d.chrono[1]-p.chrono[1], d.chrono[2]-p.chrono[2]
@@ -91,7 +103,7 @@ func limit(d *diagState, p *diagPrev, sent bool) string {
 		}
 	}
 	if best == 0 {
-		return limitApp // sent within a jiffy, held back by nothing measurable
+		return limitApp // queued for less than a jiffy, held back by nothing measurable
 	}
 	return name
 }

@@ -36,6 +36,11 @@ func (a *Aggregator) observe(o *conn.Observation) {
 	}
 	st := a.flows.at(idx)
 	t := a.touch(idx, st, !known)
+	if !known {
+		// Where tcptop saw it open, its first row's limit is measured
+		// from then (its chrono times were 0).
+		t.prevDiag.jiffies = o.Diag.OpenJiffies
+	}
 	rekey, changed := a.apply(st, o, !known)
 	t.rekey = t.rekey || rekey && !t.first
 	t.changed = t.changed || changed

@@ -51,7 +51,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 }
 
 // fillDiag writes a TCP flow's diagnostics; the per-tick values (retrans
-// and lost gained, the limit) only when it was observed this tick.
+// and lost gained) only when it was observed this tick.
 func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	d := &st.diag
 	r.Cwnd, r.Ssthresh = int64(d.cwnd), int64(d.ssthresh)
@@ -61,11 +61,13 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	r.SndWnd, r.RcvWnd = int64(d.sndWnd), int64(d.rcvWnd)
 	r.RstIn, r.RstOut = int64(d.rstIn), int64(d.rstOut)
 	r.CC, r.Error = a.names.get(d.cc), a.names.get(d.err)
-	if t != nil {
-		r.RetransDelta = int64(st.retrans - t.prevRetr)
-		r.Lost = int64(d.lost - t.prevDiag.lost)
-		r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
+	if t == nil {
+		r.Limit = limit(d, nil, false) // not read this tick: sent nothing; what is queued waits still
+		return
 	}
+	r.RetransDelta = int64(st.retrans - t.prevRetr)
+	r.Lost = int64(d.lost - t.prevDiag.lost)
+	r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
 }
 
 // fillOwner writes who the flow belongs to, where, and since when.

@@ -207,3 +207,65 @@ func TestDiagnosticsAgreeWithSS(t *testing.T) {
 		t.Errorf("no congestion control or cwnd: %v", last)
 	}
 }
+
+// A sender whose receiver stopped reading before tcptop started (issue
+// 16: the limit flickered between "rwnd" and "" on such a connection) is
+// rwnd-limited in every row: the first, from the kernel's lifetime times
+// as ss -ti shows them, and every tick after it, whichever way the tick
+// reads the table. With neither map-element iterators nor walkers the
+// table is not re-read between sweeps: the rows carry the limit last
+// measured. A snapshot (-n 1) says so too.
+func TestLimitStalledBeforeStart(t *testing.T) {
+	requireRoot(t)
+	testnet.RequireTool(t, "ss")
+	srv := testnet.Start(t, "tt-noread", "", "tcp-hold-noread", "127.0.0.1:0")
+	defer srv.Release()
+	flood := testnet.Start(t, "tt-flood", "", "tcp-flood", "127.0.0.1:"+strconv.Itoa(srv.Port), "0")
+	defer flood.Release()
+	waitRwndLimited(t, flood.Port)
+	where := fmt.Sprintf(`proto=="tcp" && local_port==%d`, flood.Port)
+	for _, refuse := range []string{"", "iter/bpf_map_elem,raw_tp"} {
+		t.Run("refuse="+refuse, func(t *testing.T) {
+			t.Setenv(refuseEnv, refuse)
+			tt := startTcptop(t, "-o", "ndjson", "-i", "250ms", "-n", "11", "--where", where)
+			<-tt.done
+			var limits []any
+			for _, r := range tt.records(t) {
+				limits = append(limits, r["limit"])
+			}
+			if len(limits) != 11 {
+				t.Fatalf("%d rows, want 11 (one a tick); limits %v; stderr %s", len(limits), limits, tt.stderr.String())
+			}
+			for _, l := range limits {
+				if l != "rwnd" {
+					t.Errorf("limits %q, want rwnd in every tick; ss -ti: %s", limits, ssInfo(t, flood.Port))
+					break
+				}
+			}
+		})
+	}
+	t.Run("snapshot", func(t *testing.T) {
+		tt := startTcptop(t, "-o", "ndjson", "-n", "1", "--where", where)
+		<-tt.done
+		recs := tt.records(t)
+		if len(recs) != 1 || recs[0]["limit"] != "rwnd" {
+			t.Errorf("tcptop -n 1: %v, want one row with limit rwnd; ss -ti: %s", recs, ssInfo(t, flood.Port))
+		}
+	})
+}
+
+// waitRwndLimited waits until ss -ti says the connection at local port
+// port has been held back by the receiver's window most of its life, for
+// at least a second.
+func waitRwndLimited(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		info := ssInfo(t, port)
+		if limitedShare(info, "rwnd_limited") > 80 && ssNumber(t, info, "rwnd_limited") >= 1000 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the connection never stalled on the receiver's window: ss -ti: %s", ssInfo(t, port))
+}

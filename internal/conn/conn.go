@@ -127,7 +127,9 @@ func (d Direction) String() string {
 // sending at one read (the fields ss -ti prints). Chrono are the kernel's
 // cumulative busy, receive-window-limited and send-buffer-limited times,
 // in jiffies, 32-bit, as of ChronoJiffies: their differences between two
-// reads say what held the sender back in between.
+// reads say what held the sender back in between. OpenJiffies is when
+// the connection opened, where tcptop saw it open (0 otherwise): its
+// chrono times were 0 then.
 type TCPDiag struct {
 	Cwnd, Ssthresh             uint32 // segments; Ssthresh 0 while not set
 	MinRTTMicros, RTTVarMicros uint32
@@ -139,6 +141,7 @@ type TCPDiag struct {
 	CC                         string // congestion control
 	Chrono                     [3]uint32
 	ChronoJiffies              uint32
+	OpenJiffies                uint32
 }
 
 // Snapshot is one read of the kernel: the flows that may have changed since

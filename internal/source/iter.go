@@ -51,7 +51,7 @@ func (s *Source) attachReads(spec *ebpf.CollectionSpec) {
 }
 
 // mapReadLoss is what tcptop loses with neither way to read a map.
-const mapReadLoss = "the table is copied out whole each tick instead (bytes and closes stay exact, at a cost that grows with the table); packets, rtt and state are refreshed by the socket sweep every 10 s, in tcptop's own network namespace only"
+const mapReadLoss = "the table is copied out whole each tick instead (bytes and closes stay exact, at a cost that grows with the table); packets, rtt, state and the diagnostics are refreshed by the socket sweep every 10 s, in tcptop's own network namespace only (limit is meanwhile the connection's over its life)"
 
 // attachMapRead loads the iterator over m, else the walker over it.
 func (s *Source) attachMapRead(spec *ebpf.CollectionSpec, name, iterProg, walkProg string, m *ebpf.Map) mapRead {

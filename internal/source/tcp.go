@@ -191,7 +191,7 @@ func (s *Source) diag(c *tcptopTcpConn) conn.TCPDiag {
 		DeliveryRate: c.DeliveryRate, PacingRate: c.PacingRate,
 		NotsentBytes: c.NotsentBytes, UnackedBytes: c.UnackedBytes,
 		SndWnd: c.SndWnd, RcvWnd: c.RcvWnd, Lost: c.Lost, RstIn: c.RstIn, RstOut: c.RstOut,
-		CC: s.names.name(c.Cc), Chrono: c.Chrono, ChronoJiffies: c.ChronoJiffies,
+		CC: s.names.name(c.Cc), Chrono: c.Chrono, ChronoJiffies: c.ChronoJiffies, OpenJiffies: c.OpenJiffies,
 	}
 	if d.Ssthresh >= infiniteSsthresh {
 		d.Ssthresh = 0 // not set yet (ss does not print it either)

@@ -91,7 +91,7 @@ type tcptopTcpConn struct {
 	RstOut        uint32
 	ChronoJiffies uint32
 	Chrono        [3]uint32
-	Pad2          uint32
+	OpenJiffies   uint32
 	DeliveryRate  uint64
 	PacingRate    uint64
 	EndNs         uint64
