@@ -93,11 +93,17 @@ func (r *screenRun) file(name string) string { return filepath.Join(r.dir, name)
 // (env first, as NAME=VALUE words), and waits until the screen shows.
 func startScreen(t *testing.T, tm *tmuxServer, env string, args ...string) *screenRun {
 	t.Helper()
+	return startScreenAt(t, tm, 100, 30, env, args...)
+}
+
+// startScreenAt is startScreen on a terminal width×height.
+func startScreenAt(t *testing.T, tm *tmuxServer, width, height int, env string, args ...string) *screenRun {
+	t.Helper()
 	r := &screenRun{tm: tm, dir: t.TempDir()}
 	// The pid comes through an exec, so it is tcptop's own.
 	cmd := fmt.Sprintf("stty -a > %s; %s sh -c 'echo $$ > %s; exec %s %s'; echo $? > %s; stty -a > %s",
 		r.file("stty.before"), env, r.file("pid"), tcptopBin, strings.Join(args, " "), r.file("exit"), r.file("stty.after"))
-	tm.run("new-session", "-d", "-s", "screen", "-x", "100", "-y", "30", "env", "PS1=$ ", "bash", "--norc", "--noprofile")
+	tm.run("new-session", "-d", "-s", "screen", "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), "env", "PS1=$ ", "bash", "--norc", "--noprofile")
 	tm.run("send-keys", "-t", "screen", cmd, "Enter")
 	tm.waitPane("the screen", 20*time.Second, func(lines []string) bool { return len(screenRows(lines)) > 0 })
 	pid, err := os.ReadFile(r.file("pid"))

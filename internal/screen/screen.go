@@ -86,7 +86,7 @@ func (s *Screen) Close(keepLast bool) {
 // held (or the screen not yet shared).
 func (s *Screen) draw() {
 	w, h := s.term.Size()
-	_ = s.term.Draw(Layout(s.model.Frame(), w, h), w)
+	_ = s.term.Draw(Layout(s.model.Frame(), w, h), w, h)
 }
 
 // restoreOnPanic gives the terminal back before a panic in one of the
