@@ -58,11 +58,12 @@ func (s *Screen) SetDrops(drops string) {
 	}
 }
 
-// SetMessage shows a warning on the status line until the next one.
+// SetMessage shows a warning, with the time it came, on a line of its own
+// until the next one.
 func (s *Screen) SetMessage(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.model.Message = msg
+	s.model.Say(time.Now(), msg)
 	s.draw()
 }
 
