@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,13 +64,15 @@ func (s *tmuxServer) waitPane(what string, timeout time.Duration, ok func(lines 
 }
 
 // screenRows are the rows of the live screen: the lines after its
-// column header.
+// column header (the line naming COMM) with a cell under each column
+// (the test's process names have no blanks), which leaves out "… N
+// more", blanks, and what shows before the first tick.
 func screenRows(lines []string) []string {
 	for i, l := range lines {
-		if strings.HasPrefix(l, "PROTO ") {
+		if head := strings.Fields(l); i >= 2 && slices.Contains(head, "COMM") {
 			var rows []string
 			for _, r := range lines[i+1:] {
-				if strings.HasPrefix(r, "tcp ") || strings.HasPrefix(r, "udp ") {
+				if len(strings.Fields(r)) == len(head) {
 					rows = append(rows, r)
 				}
 			}
