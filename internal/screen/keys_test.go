@@ -1,6 +1,7 @@
 package screen
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -163,6 +164,24 @@ func TestLayoutKeepsKeysAndDatesMessages(t *testing.T) {
 		}
 		if !strings.Contains(lines[3].Text, "COMM") {
 			t.Errorf("width %d: header %q", w, lines[3].Text)
+		}
+	}
+}
+
+// TestREADMEListsTheKeys: the README's live-screen section names every
+// key the help screen lists.
+func TestREADMEListsTheKeys(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## The live screen")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, k := range keyDocs {
+		for key := range strings.SplitSeq(k.keys, "/") {
+			if !strings.Contains(section, "`"+key+"`") {
+				t.Errorf("README's live screen section does not name the key %s (%s)", key, k.word)
+			}
 		}
 	}
 }
