@@ -18,6 +18,7 @@ import (
 
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/screen"
 	"github.com/tcptop/tcptop/internal/source"
 )
 
@@ -46,7 +47,7 @@ type Options struct {
 	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
 	Sort       string        `placeholder:"FIELD[,FIELD...]" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
 	Top        int           `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
-	Screen     string        `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (q quit, s/S sort, r reverse, p pause, t/u TCP/UDP only, ? help). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
+	Screen     string        `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (${screenkeys}). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
 	Changed    bool          `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
 	NoHeader   bool          `help:"Same as --header=never (kept for scripts that use it)."`
 	UDPTimeout time.Duration `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
@@ -196,7 +197,7 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Name("tcptop"),
 		kong.Description(description),
 		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
-			"timeformats": strings.Join(emit.TimeFormats(), ",")},
+			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary()},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),

@@ -28,7 +28,7 @@ func useScreen(opts *Options, stdout io.Writer) bool {
 
 // liveScreen is tcptop's screen mode: the screen, fed by a writer in
 // place of the text format, and the log lines, which would tear the
-// screen and so go to its status line while it shows, and to stderr once
+// screen and so go to its warning line while it shows, and to stderr once
 // the terminal is back.
 type liveScreen struct {
 	scr   *screen.Screen

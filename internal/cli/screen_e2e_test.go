@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,13 +64,15 @@ func (s *tmuxServer) waitPane(what string, timeout time.Duration, ok func(lines 
 }
 
 // screenRows are the rows of the live screen: the lines after its
-// column header.
+// column header (the line naming COMM) with a cell under each column
+// (the test's process names have no blanks), which leaves out "… N
+// more", blanks, and what shows before the first tick.
 func screenRows(lines []string) []string {
 	for i, l := range lines {
-		if strings.HasPrefix(l, "PROTO ") {
+		if head := strings.Fields(l); i >= 2 && slices.Contains(head, "COMM") {
 			var rows []string
 			for _, r := range lines[i+1:] {
-				if strings.HasPrefix(r, "tcp ") || strings.HasPrefix(r, "udp ") {
+				if len(strings.Fields(r)) == len(head) {
 					rows = append(rows, r)
 				}
 			}
@@ -93,11 +96,17 @@ func (r *screenRun) file(name string) string { return filepath.Join(r.dir, name)
 // (env first, as NAME=VALUE words), and waits until the screen shows.
 func startScreen(t *testing.T, tm *tmuxServer, env string, args ...string) *screenRun {
 	t.Helper()
+	return startScreenAt(t, tm, 100, 30, env, args...)
+}
+
+// startScreenAt is startScreen on a terminal width×height.
+func startScreenAt(t *testing.T, tm *tmuxServer, width, height int, env string, args ...string) *screenRun {
+	t.Helper()
 	r := &screenRun{tm: tm, dir: t.TempDir()}
 	// The pid comes through an exec, so it is tcptop's own.
 	cmd := fmt.Sprintf("stty -a > %s; %s sh -c 'echo $$ > %s; exec %s %s'; echo $? > %s; stty -a > %s",
 		r.file("stty.before"), env, r.file("pid"), tcptopBin, strings.Join(args, " "), r.file("exit"), r.file("stty.after"))
-	tm.run("new-session", "-d", "-s", "screen", "-x", "100", "-y", "30", "env", "PS1=$ ", "bash", "--norc", "--noprofile")
+	tm.run("new-session", "-d", "-s", "screen", "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), "env", "PS1=$ ", "bash", "--norc", "--noprofile")
 	tm.run("send-keys", "-t", "screen", cmd, "Enter")
 	tm.waitPane("the screen", 20*time.Second, func(lines []string) bool { return len(screenRows(lines)) > 0 })
 	pid, err := os.ReadFile(r.file("pid"))

@@ -2,19 +2,22 @@ package screen
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/tcptop/tcptop/internal/emit"
 )
 
-// The columns of the screen, in order on the line.
+// The columns of the screen, in order on the line. A view shows some of
+// them (flowColumns, procColumns), less those the person hid with f.
 const (
 	colProto = iota
 	colLocal
 	colRemote
 	colPID
 	colComm
+	colFlows
 	colState
 	colRxRate
 	colTxRate
@@ -23,26 +26,37 @@ const (
 	colRTT
 	colPktRx
 	colPktTx
+	colRetrans
+	colLost
+	colCwnd
+	colLimit
+	colCC
+	colError
+	colDir
+	colUID
+	colContainer
 	numColumns
 )
 
 // column is one column of the screen: a header, an alignment (numbers
-// right, text left), how to write a row's cell, and how a cell too long
-// for the column is cut (addresses in the middle, which keeps the port,
-// names at the end).
+// right, text left), how to write a row's cell, and optionally a shorter
+// cell (fit takes it before cutting anything). An endpoint (host:port) is
+// cut in its host, in the middle, and never in its port; other cells are
+// cut at the end.
 type column struct {
-	name   string
-	right  bool
-	cell   func(b []byte, r *Row) []byte
-	middle bool
+	name     string
+	right    bool
+	cell     func(b []byte, r *Row) []byte
+	short    func(b []byte, r *Row) []byte
+	endpoint bool
 }
 
 var columns = [numColumns]column{
 	colProto: {name: "PROTO", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Proto) }},
-	colLocal: {name: "LOCAL", middle: true, cell: func(b []byte, r *Row) []byte {
+	colLocal: {name: "LOCAL", endpoint: true, cell: func(b []byte, r *Row) []byte {
 		return emit.AppendHostPort(b, r.LocalAddr, r.LocalPort)
 	}},
-	colRemote: {name: "REMOTE", middle: true, cell: func(b []byte, r *Row) []byte {
+	colRemote: {name: "REMOTE", endpoint: true, cell: func(b []byte, r *Row) []byte {
 		return emit.AppendHostPort(b, r.RemoteAddr, r.RemotePort)
 	}},
 	colPID: {name: "PID", right: true, cell: func(b []byte, r *Row) []byte {
@@ -51,93 +65,75 @@ var columns = [numColumns]column{
 		}
 		return strconv.AppendInt(b, int64(r.PID), 10)
 	}},
-	colComm: {name: "COMM", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Comm) }},
-	colState: {name: "STATE", cell: func(b []byte, r *Row) []byte {
-		if r.Closed || r.Gone {
-			return append(b, "CLOSED"...)
-		}
-		return appendName(b, r.State)
-	}},
+	colComm:  {name: "COMM", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Comm) }},
+	colFlows: {name: "FLOWS", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, int64(r.Flows), 10) }},
+	colState: {name: "STATE", cell: func(b []byte, r *Row) []byte { return appendName(b, stateOf(r)) },
+		short: func(b []byte, r *Row) []byte { return appendName(b, shortStates.Replace(stateOf(r))) }},
 	colRxRate: {name: "RX/s", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, r.RateIn, "") }},
 	colTxRate: {name: "TX/s", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, r.RateOut, "") }},
 	colRx:     {name: "RX", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, float64(r.BytesIn), "") }},
 	colTx:     {name: "TX", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, float64(r.BytesOut), "") }},
-	colRTT: {name: "RTT", right: true, cell: func(b []byte, r *Row) []byte {
+	colRTT: {name: "RTT", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte {
+		return emit.AppendRTT(b, r.RTTMicros)
+	})},
+	colPktRx:     {name: "PKT_RX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
+	colPktTx:     {name: "PKT_TX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
+	colRetrans:   {name: "RETRANS", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Retrans, 10) })},
+	colLost:      {name: "LOST", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Lost, 10) })},
+	colCwnd:      {name: "CWND", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Cwnd, 10) })},
+	colLimit:     {name: "LIMIT", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Limit) }},
+	colCC:        {name: "CC", cell: func(b []byte, r *Row) []byte { return appendName(b, r.CC) }},
+	colError:     {name: "ERROR", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Error) }},
+	colDir:       {name: "DIR", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Direction) }},
+	colUID:       {name: "UID", right: true, cell: func(b []byte, r *Row) []byte { return appendID(b, r.UID) }},
+	colContainer: {name: "CONTAINER", cell: func(b []byte, r *Row) []byte { return appendName(b, shortID(r.ContainerID)) }},
+}
+
+// flowColumns are the columns of the flow view, procColumns those of the
+// view by process (g): a process's flows summed.
+var (
+	flowColumns = []int{colProto, colLocal, colRemote, colPID, colComm, colState, colRxRate, colTxRate, colRx, colTx, colRTT,
+		colPktRx, colPktTx, colRetrans, colLost, colCwnd, colLimit, colCC, colError, colDir, colUID, colContainer}
+	procColumns = []int{colPID, colComm, colFlows, colRxRate, colTxRate, colRx, colTx, colPktRx, colPktTx}
+)
+
+// hiddenAtStart are the columns f shows only when asked.
+var hiddenAtStart = []int{colRetrans, colLost, colCwnd, colLimit, colCC, colError, colDir, colUID, colContainer}
+
+// stateOf is a row's state as the screen says it: CLOSED once closed.
+func stateOf(r *Row) string {
+	if r.Closed || r.Gone {
+		return "CLOSED"
+	}
+	return r.State
+}
+
+// shortStates are the states as ss writes them where the name is long.
+var shortStates = strings.NewReplacer("ESTABLISHED", "ESTAB")
+
+// tcpOnly writes "-" for a UDP row, which has no such counter.
+func tcpOnly(cell func(b []byte, r *Row) []byte) func(b []byte, r *Row) []byte {
+	return func(b []byte, r *Row) []byte {
 		if r.Proto == "udp" {
 			return append(b, '-')
 		}
-		return emit.AppendRTT(b, r.RTTMicros)
-	}},
-	colPktRx: {name: "PKT_RX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
-	colPktTx: {name: "PKT_TX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
-}
-
-// fitStep is one way to make the columns narrower: drop columns, or cut
-// one down to at most a width (only as far as needed). fitSteps are tried
-// in order, least important first, until the line fits: the packet
-// counters, the middle of long IPv6 addresses, the round-trip time, the
-// byte totals, the state, the middle of any address, long names, the
-// protocol and the pid. The rates, the name and the remote end stay whole
-// the longest: they are what a person looks at a top for.
-type fitStep struct {
-	drop []int
-	col  int
-	to   int
-}
-
-// ipv4Width is the widest IPv4 endpoint, 255.255.255.255:65535.
-const ipv4Width = 21
-
-var fitSteps = []fitStep{
-	{drop: []int{colPktRx, colPktTx}},
-	{col: colLocal, to: 27},
-	{col: colRemote, to: 27},
-	{drop: []int{colRTT}},
-	{drop: []int{colRx, colTx}},
-	{col: colLocal, to: ipv4Width},
-	{col: colRemote, to: ipv4Width},
-	{drop: []int{colState}},
-	{col: colLocal, to: 15},
-	{col: colRemote, to: 15},
-	{col: colComm, to: 10},
-	{drop: []int{colProto}},
-	{drop: []int{colPID}},
-	{col: colComm, to: 6},
-	{col: colLocal, to: 9},
-	{col: colRemote, to: 9},
-}
-
-// columnGap separates columns.
-const columnGap = " "
-
-// fit returns the width of each column, -1 for a dropped one, so that a
-// line is at most width runes; natural are the widths the cells and
-// headers want. If even the last step is too wide the lines are cut.
-func fit(natural [numColumns]int, width int) [numColumns]int {
-	w := natural
-	total := func() int {
-		n, cols := 0, 0
-		for _, x := range w {
-			if x >= 0 {
-				n += x
-				cols++
-			}
-		}
-		return n + max(cols-1, 0)*len(columnGap)
+		return cell(b, r)
 	}
-	for _, s := range fitSteps {
-		excess := total() - width
-		if excess <= 0 {
-			break
-		}
-		for _, c := range s.drop {
-			w[c] = -1
-		}
-		if s.drop == nil && w[s.col] > s.to {
-			w[s.col] = max(s.to, w[s.col]-excess)
-		}
+}
+
+func appendID(b []byte, id int64) []byte {
+	if id < 0 {
+		return append(b, '-')
 	}
-	return w
+	return strconv.AppendInt(b, id, 10)
+}
+
+// shortID is a container id as docker ps shows it: its first 12 digits.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 // cut shortens s to at most n runes, marking the cut with "…": in the
@@ -159,6 +155,34 @@ func cut(s string, n int, middle bool) string {
 	left := (n - 1) / 2
 	right := n - 1 - left
 	return string(r[:left]) + "…" + string(r[len(r)-right:])
+}
+
+// cutEndpoint shortens host:port (or [host]:port) to at most n runes by
+// cutting the host in the middle: the port stays whole, even if that
+// takes more than n (fit never gives an endpoint less room than its
+// port needs). A host with too little room is "…" alone.
+func cutEndpoint(s string, n int) string {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || utf8.RuneCountInString(s) <= n {
+		return cut(s, n, true)
+	}
+	host, port := s[:i], s[i:]
+	room := n - len(port)
+	if room < minHost {
+		return "…" + port
+	}
+	return cut(host, room, true) + port
+}
+
+// minHost is the least of a host worth showing ("1…1" tells nothing).
+const minHost = 5
+
+// leastEndpoint is the narrowest an endpoint can be cut: "…" and its port.
+func leastEndpoint(s string) int {
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		return 1 + len(s) - i
+	}
+	return utf8.RuneCountInString(s)
 }
 
 // appendName appends a name as a person reads it: control characters and

@@ -5,38 +5,40 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/tcptop/tcptop/internal/emit"
 )
 
 // Layout draws f on a screen width runes wide and height lines high: a
-// summary line, a status line, the column header, then as many rows as
-// fit, the last line saying "… N more" when some do not. No line is wider
-// than width: columns are dropped or shortened to fit (fit), and summary
-// items dropped, least important first. It is pure: the same frame and
-// size give the same lines.
+// summary line, a status line (or the filter being typed), the latest
+// warning on a line of its own with its time, the column header, then as
+// many rows as fit, the last line saying "… N more" when some do not. No
+// line is wider than width: columns are dropped or shortened to fit
+// (fit), and summary items dropped, least important first, an "…" in
+// their place. It is pure: the same frame and size give the same lines.
 func Layout(f *Frame, width, height int) []Line {
 	if width <= 0 || height <= 0 {
 		return nil
 	}
-	body := height - 3
+	var msg []Line
+	if f.Message != "" {
+		msg = []Line{{Text: cut(f.MessageTime.Format(time.TimeOnly)+"  "+f.Message, width, false)}}
+	}
+	body := height - 3 - len(msg)
 	var rows []Row
 	switch {
-	case f.Help || f.Time.IsZero() || f.Total == 0 || body <= 0:
+	case f.Help || f.Choices != nil || f.Time.IsZero() || f.Total == 0 || body <= 0:
 	case f.Total <= body:
 		rows = f.Rows[:min(f.Total, len(f.Rows))]
 	default:
 		rows = f.Rows[:min(body-1, len(f.Rows))]
 	}
-	lines := []Line{
-		{Text: fitItems(summaryItems(f, len(rows)), width)},
-		{Text: fitItems(statusItems(f), width)},
-	}
+	lines := append([]Line{{Text: fitItems(summaryItems(f, len(rows)), width)}, {Text: statusLine(f, width)}}, msg...)
 	t := newTable(f, rows, width)
 	lines = append(lines, Line{Text: t.header(), Style: Bold})
 	switch {
 	case f.Help:
-		lines = append(lines, textLines(helpText, width)...)
+		lines = append(lines, textLines(helpText(), width)...)
+	case f.Choices != nil:
+		lines = append(lines, chooserLines(f.Choices, width)...)
 	case f.Time.IsZero():
 		lines = append(lines, Line{Text: cut("waiting for the first tick (every "+interval(f.Interval)+") …", width, false)})
 	case f.Total == 0:
@@ -62,23 +64,45 @@ type table struct {
 	width  int
 	cells  [][numColumns]string
 	widths [numColumns]int
+	short  [numColumns]bool // the column's short cells are shown
 }
 
 func newTable(f *Frame, rows []Row, width int) *table {
 	t := &table{f: f, width: width, cells: make([][numColumns]string, len(rows))}
-	var natural [numColumns]int
-	for j := range columns {
-		natural[j] = utf8.RuneCountInString(t.name(j))
+	var in widths
+	for j := range in.natural {
+		in.natural[j] = -1
 	}
+	for _, j := range f.Cols {
+		n := utf8.RuneCountInString(t.name(j))
+		in.natural[j], in.short[j], in.least[j] = n, n, n
+	}
+	shortCells := make([][numColumns]string, len(rows))
 	var b []byte
 	for i := range rows {
-		for j, c := range columns {
+		for _, j := range f.Cols {
+			c := &columns[j]
 			b = c.cell(b[:0], &rows[i])
 			t.cells[i][j] = string(b)
-			natural[j] = max(natural[j], utf8.RuneCount(b))
+			in.natural[j] = max(in.natural[j], utf8.RuneCount(b))
+			if c.endpoint {
+				in.least[j] = max(in.least[j], leastEndpoint(t.cells[i][j]))
+			}
+			if c.short != nil {
+				b = c.short(b[:0], &rows[i])
+			}
+			shortCells[i][j] = string(b)
+			in.short[j] = max(in.short[j], utf8.RuneCount(b))
 		}
 	}
-	t.widths = fit(natural, width)
+	t.widths, t.short = fit(in, width)
+	for j, s := range t.short {
+		if s {
+			for i := range t.cells {
+				t.cells[i][j] = shortCells[i][j]
+			}
+		}
+	}
 	return t
 }
 
@@ -122,8 +146,13 @@ func (t *table) join(cell func(j int) string) string {
 		if b.Len() > 0 {
 			b.WriteString(columnGap)
 		}
-		s := cut(cell(j), w, columns[j].middle)
-		pad := strings.Repeat(" ", w-utf8.RuneCountInString(s))
+		s := cell(j)
+		if columns[j].endpoint {
+			s = cutEndpoint(s, w)
+		} else {
+			s = cut(s, w, false)
+		}
+		pad := strings.Repeat(" ", max(w-utf8.RuneCountInString(s), 0))
 		switch {
 		case columns[j].right:
 			b.WriteString(pad + s)
@@ -134,124 +163,4 @@ func (t *table) join(cell func(j int) string) string {
 		}
 	}
 	return cut(b.String(), t.width, false)
-}
-
-// item is one part of a summary or status line; when the line is too
-// wide, the items of lowest rank go first.
-type item struct {
-	text string
-	rank int
-}
-
-// fitItems joins items with two blanks, leaving out the lowest ranked
-// until the line fits, and cuts what still does not.
-func fitItems(items []item, width int) string {
-	for {
-		var parts []string
-		lowest := -1
-		for i, it := range items {
-			if it.text == "" {
-				continue
-			}
-			parts = append(parts, it.text)
-			if lowest < 0 || it.rank < items[lowest].rank {
-				lowest = i
-			}
-		}
-		line := strings.Join(parts, "  ")
-		if utf8.RuneCountInString(line) <= width || len(parts) <= 1 {
-			return cut(line, width, false)
-		}
-		items[lowest].text = ""
-	}
-}
-
-// summaryItems: the time, the interval, rows shown of all, TCP and UDP,
-// total rates, opens and closes, kernel-side drops.
-func summaryItems(f *Frame, shown int) []item {
-	if f.Time.IsZero() {
-		return []item{{"tcptop", 1}, {"every " + interval(f.Interval), 2}}
-	}
-	return []item{
-		{"tcptop", 1},
-		{f.Time.Format(time.TimeOnly), 6},
-		{"every " + interval(f.Interval), 3},
-		{"shown " + strconv.Itoa(shown) + "/" + strconv.Itoa(f.Total), 9},
-		{"tcp " + strconv.Itoa(f.TCP) + " udp " + strconv.Itoa(f.UDP), 7},
-		{"in " + rate(f.RateIn) + " out " + rate(f.RateOut), 10},
-		{"opened " + strconv.Itoa(f.Opened) + " closed " + strconv.Itoa(f.Closed), 5},
-		{f.Drops, 8},
-	}
-}
-
-// statusItems: the sort, the filter, TCP or UDP only, pause, a warning,
-// and how to get help.
-func statusItems(f *Frame) []item {
-	items := []item{{"sort " + f.Sort, 7}}
-	if f.Filter != "" {
-		items = append(items, item{"where " + oneLine(f.Filter), 6})
-	}
-	if f.Proto != "" {
-		items = append(items, item{strings.ToUpper(f.Proto) + " only", 9})
-	}
-	if f.Paused {
-		items = append(items, item{"PAUSED", 10})
-	}
-	items = append(items, item{f.Message, 8}, item{"? keys  q quit", 1})
-	return items
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func rate(v float64) string { return string(emit.AppendSize(nil, v, "/s")) }
-
-// interval writes 1s, 500ms, 1m30s without the zero units Duration.String
-// adds ("1m0s").
-func interval(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-func emptyText(f *Frame) string {
-	what, again := "connections", ""
-	if f.Proto != "" {
-		what = strings.ToUpper(f.Proto) + " connections"
-		again = " (press " + f.Proto[:1] + " again for all)"
-	}
-	if f.Filter != "" {
-		return "No " + what + " match the filter in this tick" + again + "."
-	}
-	if f.Proto != "" {
-		return "No " + what + " in this tick" + again + "."
-	}
-	return "No connections in this tick: tcptop is watching and shows them as they come."
-}
-
-var helpText = `Keys
-  q        quit (Ctrl-C too)
-  s / S    sort by the next / previous column: rate (RX/s + TX/s),
-           RX/s, TX/s, RX, TX, packets, RTT, PID, COMM, REMOTE
-  r        reverse the sort
-  p        pause the screen (counting goes on)
-  t / u    only TCP / only UDP (the same key again: both)
-  ?        this help (any other key closes it)
-
-Rows are the flows of the last tick that --where and -p let through; a
-closed connection stays for a few ticks, marked CLOSED. RX/s and TX/s
-are bytes per second received and sent, RX and TX totals. Every field,
-as a stream: tcptop --screen=never, tcptop | cat, tcptop -o ndjson.`
-
-// textLines splits text into lines cut to width.
-func textLines(text string, width int) []Line {
-	var out []Line
-	for l := range strings.SplitSeq(text, "\n") {
-		out = append(out, Line{Text: cut(l, width, false)})
-	}
-	return out
 }

@@ -54,7 +54,8 @@ func busyTick(tick int64) []conn.Row {
 
 // frames are the golden cases: a busy host after a tick in which two
 // connections closed and the next, where they linger; an idle host; the
-// help; the screen before the first tick.
+// help; the screen before the first tick; a busy host by process; the
+// column chooser.
 func frames() map[string]*Frame {
 	cfg := Config{Interval: time.Second, Filter: `proto=="tcp" || proto=="udp"`}
 	busy := NewModel(cfg)
@@ -69,7 +70,17 @@ func frames() map[string]*Frame {
 	help.Tick(t0, busyTick(1))
 	help.Key('?')
 
+	procs := NewModel(cfg)
+	procs.Tick(t0, busyTick(1))
+	procs.Key('g')
+
+	chooser := NewModel(cfg)
+	chooser.Tick(t0, busyTick(1))
+	chooser.Key('f')
+
 	return map[string]*Frame{
+		"procs":   procs.Frame(),
+		"columns": chooser.Frame(),
 		"busy":    busy.Frame(),
 		"closing": func() *Frame { m := NewModel(cfg); m.Tick(t0, busyTick(1)); return m.Frame() }(),
 		"empty":   idle.Frame(),
@@ -78,7 +89,7 @@ func frames() map[string]*Frame {
 	}
 }
 
-var sizes = [][2]int{{80, 24}, {120, 40}, {200, 50}}
+var sizes = [][2]int{{40, 16}, {60, 20}, {80, 24}, {120, 40}, {200, 50}}
 
 func TestLayoutGolden(t *testing.T) {
 	for name, f := range frames() {
@@ -142,13 +153,32 @@ func TestLayoutFillsTheHeight(t *testing.T) {
 	}
 }
 
+// TestFitDropsLeastImportantFirst: as the screen narrows, the packet
+// counters go, then the byte totals; long addresses are cut in their
+// hosts, ESTABLISHED becomes ESTAB; at 80 columns the state and the
+// round-trip time stay; at 60 the state stays; no endpoint is cut below
+// its port ("…" and the port: 7).
 func TestFitDropsLeastImportantFirst(t *testing.T) {
-	natural := [numColumns]int{5, 21, 26, 7, 15, 11, 7, 7, 7, 7, 6, 6, 6}
+	var in widths
+	for j := range in.natural {
+		in.natural[j], in.short[j], in.least[j] = -1, -1, -1
+	}
+	for j, n := range map[int]int{colProto: 5, colLocal: 21, colRemote: 26, colPID: 7, colComm: 15, colState: 11,
+		colRxRate: 7, colTxRate: 7, colRx: 7, colTx: 7, colRTT: 6, colPktRx: 6, colPktTx: 6} {
+		in.natural[j], in.short[j], in.least[j] = n, n, len(columns[j].name)
+	}
+	in.short[colState] = 6
+	in.least[colLocal], in.least[colRemote] = 7, 7
 	kept := func(width int) string {
 		var names []string
-		for j, w := range fit(natural, width) {
-			if w >= 0 {
-				names = append(names, fmt.Sprintf("%s:%d", columns[j].name, w))
+		w, short := fit(in, width)
+		for j, x := range w {
+			if x >= 0 {
+				s := fmt.Sprintf("%s:%d", columns[j].name, x)
+				if short[j] {
+					s += "s"
+				}
+				names = append(names, s)
 			}
 		}
 		return strings.Join(names, " ")
@@ -159,11 +189,12 @@ func TestFitDropsLeastImportantFirst(t *testing.T) {
 	}{
 		{200, "PROTO:5 LOCAL:21 REMOTE:26 PID:7 COMM:15 STATE:11 RX/s:7 TX/s:7 RX:7 TX:7 RTT:6 PKT_RX:6 PKT_TX:6"},
 		{140, "PROTO:5 LOCAL:21 REMOTE:26 PID:7 COMM:15 STATE:11 RX/s:7 TX/s:7 RX:7 TX:7 RTT:6"},
-		{112, "PROTO:5 LOCAL:21 REMOTE:26 PID:7 COMM:15 STATE:11 RX/s:7 TX/s:7"}, // RX and TX go together
-		{100, "PROTO:5 LOCAL:21 REMOTE:21 PID:7 COMM:15 RX/s:7 TX/s:7"},
-		{80, "PROTO:5 LOCAL:15 REMOTE:18 PID:7 COMM:15 RX/s:7 TX/s:7"}, // the remote end is cut last
-		{60, "LOCAL:15 REMOTE:15 COMM:10 RX/s:7 TX/s:7"},
-		{40, "LOCAL:9 REMOTE:9 COMM:6 RX/s:7 TX/s:7"},
+		{114, "PROTO:5 LOCAL:21 REMOTE:26 PID:7 COMM:15 STATE:11 RX/s:7 TX/s:7 RTT:6"}, // RX and TX go together
+		{112, "PROTO:5 LOCAL:21 REMOTE:26 PID:7 COMM:15 STATE:6s RX/s:7 TX/s:7 RTT:6"}, // ESTABLISHED as ESTAB
+		{100, "PROTO:5 LOCAL:21 REMOTE:21 PID:7 COMM:12 STATE:6s RX/s:7 TX/s:7 RTT:6"},
+		{80, "LOCAL:7 REMOTE:21 PID:7 COMM:12 STATE:6s RX/s:7 TX/s:7 RTT:6"}, // state and RTT stay, the local port too
+		{60, "REMOTE:21 COMM:8 STATE:6s RX/s:7 TX/s:7"},
+		{40, "REMOTE:10 COMM:6 STATE:6s RX/s:7 TX/s:7"},
 	} {
 		if got := kept(tt.width); got != tt.want {
 			t.Errorf("width %d:\n got %s\nwant %s", tt.width, got, tt.want)

@@ -1,13 +1,13 @@
 package screen
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/filter"
+	"github.com/tcptop/tcptop/internal/group"
 )
 
 // Config is what the screen is told once, at the start.
@@ -18,8 +18,9 @@ type Config struct {
 	// it (named SortName), and s leaves it for the screen's own columns.
 	Sort     func(x, y *conn.Row) int
 	SortName string
-	Top      int // --top: show at most this many rows (0: as many as fit)
-	Linger   int // ticks a closed connection stays on the screen (0: 3)
+	Top      int              // --top: show at most this many rows (0: as many as fit)
+	Linger   int              // ticks a closed connection stays on the screen (0: 3)
+	Now      func() time.Time // the clock that dates messages made by keys (nil: time.Now)
 }
 
 // Model is the screen's state between ticks. Tick hands it the rows of a
@@ -41,21 +42,43 @@ type Model struct {
 	paused bool
 	help   bool
 	proto  string // "tcp" or "udp" when only those are shown
+	procs  bool   // one row per process (g)
+	hidden [numColumns]bool
+	keys   keyState // the filter being typed (w), the column chooser (f)
+	where  where    // the filter typed with w
 
-	Drops   string // kernel-side drops, for the summary line ("" if none)
-	Message string // the latest warning, for the status line
+	Drops string  // kernel-side drops, for the summary line ("" if none)
+	msg   message // the latest warning
 
-	view  []Row // shown's rows, filtered by proto and sorted
-	stale bool  // view needs making again
+	view    []Row  // shown's rows, filtered and sorted
+	counts  counts // of shown's rows that the typed filter lets through
+	grouper *group.Grouper
+	stale   bool // view needs making again
 }
 
 // snapshot is one tick as the screen keeps it.
 type snapshot struct {
-	time            time.Time
-	rows            []Row // the tick's rows, then the lingering closed ones
+	time time.Time
+	rows []Row // the tick's rows, then the lingering closed ones
+}
+
+// counts are what the summary line sums up of a tick.
+type counts struct {
 	tcp, udp        int
 	rateIn, rateOut float64
 	opened, closed  int
+}
+
+// message is a warning and when it came.
+type message struct {
+	at   time.Time
+	text string
+}
+
+// where is the filter typed with w: its text and the compiled filter.
+type where struct {
+	text string
+	f    *filter.Filter
 }
 
 // lingering is a connection that closed in an earlier tick, kept for a
@@ -80,11 +103,21 @@ func NewModel(cfg Config) *Model {
 	if cfg.Linger <= 0 {
 		cfg.Linger = 3
 	}
-	m := &Model{cfg: cfg, seen: map[flowKey]bool{}, desc: true}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g, err := group.New([]string{"pid", "comm"})
+	if err != nil {
+		panic(err) // fixed keys of the schema
+	}
+	m := &Model{cfg: cfg, seen: map[flowKey]bool{}, desc: true, grouper: g}
 	if cfg.Sort == nil {
 		m.sort = 0
 	} else {
 		m.sort = -1
+	}
+	for _, c := range hiddenAtStart {
+		m.hidden[c] = true
 	}
 	return m
 }
@@ -98,22 +131,9 @@ func (m *Model) Tick(t time.Time, rows []conn.Row) {
 	seen := make(map[flowKey]bool, len(rows))
 	for i := range rows {
 		r := &rows[i]
-		s.rows = append(s.rows, Row{Row: *r})
-		if r.Proto == "udp" {
-			s.udp++
-		} else {
-			s.tcp++
-		}
-		s.rateIn += r.RateIn
-		s.rateOut += r.RateOut
 		k := keyOf(r)
-		if !m.seen[k] && !r.Partial {
-			s.opened++
-		}
+		s.rows = append(s.rows, Row{Row: *r, opened: !m.seen[k] && !r.Partial})
 		seen[k] = true
-		if r.Closed {
-			s.closed++
-		}
 	}
 	kept := m.gone[:0]
 	for _, g := range m.gone {
@@ -136,61 +156,22 @@ func (m *Model) Tick(t time.Time, rows []conn.Row) {
 	}
 }
 
-// Key acts on one key and reports whether it asks to quit: q (or
-// Ctrl-C, which raw mode turns into a key). While the help shows, any
-// other key closes it.
-func (m *Model) Key(k byte) (quit bool) {
-	if k == 'q' || k == 'Q' || k == 3 {
-		return true
-	}
-	if m.help {
-		m.help = false
-		return false
-	}
-	switch k {
-	case 's':
-		m.setSort(m.sort + 1)
-	case 'S':
-		m.setSort(m.sort - 1)
-	case 'r':
-		m.desc = !m.desc
-	case 'p':
-		m.paused = !m.paused
-		m.shown = m.live
-	case 't', 'u':
-		p := map[byte]string{'t': "tcp", 'u': "udp"}[k]
-		if m.proto == p {
-			p = ""
-		}
-		m.proto = p
-	case '?', 'h':
-		m.help = true
-	default:
-		return false
-	}
-	m.stale = true
-	return false
-}
-
-// setSort picks the screen's sort i, wrapping around, in its own
-// direction.
-func (m *Model) setSort(i int) {
-	m.sort = (i + len(sorts)) % len(sorts)
-	m.desc = sorts[m.sort].desc
-}
+// Say shows a warning, made at t, until the next one.
+func (m *Model) Say(t time.Time, text string) { m.msg = message{t, text} }
 
 // Frame makes what the screen shows now.
 func (m *Model) Frame() *Frame {
 	if m.stale {
 		m.makeView()
 	}
-	s := &m.shown
+	c := &m.counts
 	f := &Frame{
-		Time: s.time, Interval: m.cfg.Interval, Rows: m.view, Total: len(m.view),
-		TCP: s.tcp, UDP: s.udp, RateIn: s.rateIn, RateOut: s.rateOut, Opened: s.opened, Closed: s.closed,
-		Drops: m.Drops, Filter: m.cfg.Filter, Message: m.Message,
-		Desc: m.desc, Proto: m.proto, Paused: m.paused, Help: m.help,
+		Time: m.shown.time, Interval: m.cfg.Interval, Rows: m.view, Total: len(m.view), Cols: m.columns(),
+		TCP: c.tcp, UDP: c.udp, RateIn: c.rateIn, RateOut: c.rateOut, Opened: c.opened, Closed: c.closed,
+		Drops: m.Drops, Filter: m.filterText(), Message: m.msg.text, MessageTime: m.msg.at,
+		Desc: m.desc, Proto: m.proto, Procs: m.procs, Paused: m.paused, Help: m.help,
 	}
+	m.keys.frame(f, m)
 	if m.sort < 0 {
 		f.Sort = m.cfg.SortName
 		if !m.desc {
@@ -202,6 +183,36 @@ func (m *Model) Frame() *Frame {
 	return f
 }
 
+// filterText is --where and the typed filter, as both must hold.
+func (m *Model) filterText() string {
+	switch {
+	case m.where.text == "":
+		return m.cfg.Filter
+	case m.cfg.Filter == "":
+		return m.where.text
+	}
+	return m.cfg.Filter + " && (" + m.where.text + ")"
+}
+
+// offered are the columns of the view, shown or hidden.
+func (m *Model) offered() []int {
+	if m.procs {
+		return procColumns
+	}
+	return flowColumns
+}
+
+// columns are the view's columns that are not hidden.
+func (m *Model) columns() []int {
+	var out []int
+	for _, c := range m.offered() {
+		if !m.hidden[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func arrow(desc bool) string {
 	if desc {
 		return "▼"
@@ -209,14 +220,31 @@ func arrow(desc bool) string {
 	return "▲"
 }
 
-// makeView filters the shown rows by protocol and sorts them, stably, so
-// rows the sort cannot tell apart keep the aggregator's order.
+// makeView counts the shown rows the typed filter lets through, keeps
+// those of the protocol shown, sums them per process in that view, and
+// sorts them, stably, so rows the sort cannot tell apart keep the
+// aggregator's order.
 func (m *Model) makeView() {
-	m.view = m.view[:0]
+	m.view, m.counts = m.view[:0], counts{}
+	failed := false
 	for _, r := range m.shown.rows {
+		ok, err := m.where.f.Match(&r.Row)
+		if err != nil && !failed {
+			m.Say(m.shown.time, filterSays+err.Error())
+			failed = true
+		}
+		if !ok {
+			continue
+		}
+		if !r.Gone {
+			m.counts.add(&r)
+		}
 		if m.proto == "" || r.Proto == m.proto {
 			m.view = append(m.view, r)
 		}
+	}
+	if m.procs {
+		m.view = m.byProcess(m.view)
 	}
 	compare := m.cfg.Sort
 	if m.sort >= 0 {
@@ -239,34 +267,39 @@ func (m *Model) makeView() {
 	m.stale = false
 }
 
-// sortBy is one sort of the screen's s and S keys: a name, the columns
-// it reads (marked in the header), its first direction, and the order of
-// two rows, smallest first.
-type sortBy struct {
-	name string
-	cols []int
-	desc bool
-	cmp  func(x, y *conn.Row) int
+func (c *counts) add(r *Row) {
+	if r.Proto == "udp" {
+		c.udp++
+	} else {
+		c.tcp++
+	}
+	c.rateIn += r.RateIn
+	c.rateOut += r.RateOut
+	if r.opened {
+		c.opened++
+	}
+	if r.Closed {
+		c.closed++
+	}
 }
 
-var sorts = []sortBy{
-	{"rate", []int{colRxRate, colTxRate}, true, func(x, y *conn.Row) int {
-		return cmp.Compare(x.RateIn+x.RateOut, y.RateIn+y.RateOut)
-	}},
-	{"rx/s", []int{colRxRate}, true, func(x, y *conn.Row) int { return cmp.Compare(x.RateIn, y.RateIn) }},
-	{"tx/s", []int{colTxRate}, true, func(x, y *conn.Row) int { return cmp.Compare(x.RateOut, y.RateOut) }},
-	{"rx", []int{colRx}, true, func(x, y *conn.Row) int { return cmp.Compare(x.BytesIn, y.BytesIn) }},
-	{"tx", []int{colTx}, true, func(x, y *conn.Row) int { return cmp.Compare(x.BytesOut, y.BytesOut) }},
-	{"packets", []int{colPktRx, colPktTx}, true, func(x, y *conn.Row) int {
-		return cmp.Compare(x.PacketsIn+x.PacketsOut, y.PacketsIn+y.PacketsOut)
-	}},
-	{"rtt", []int{colRTT}, true, func(x, y *conn.Row) int { return cmp.Compare(x.RTTMicros, y.RTTMicros) }},
-	{"pid", []int{colPID}, false, func(x, y *conn.Row) int { return cmp.Compare(x.PID, y.PID) }},
-	{"comm", []int{colComm}, false, func(x, y *conn.Row) int { return strings.Compare(x.Comm, y.Comm) }},
-	{"remote", []int{colRemote}, false, func(x, y *conn.Row) int {
-		if c := x.RemoteAddr.Compare(y.RemoteAddr); c != 0 {
-			return c
+// byProcess sums the flows of rows per pid and name, as nethogs shows
+// them: a row per process with its flows counted and their bytes,
+// packets and rates summed. Connections that closed in an earlier tick
+// no longer count.
+func (m *Model) byProcess(rows []Row) []Row {
+	m.grouper.Begin()
+	for i := range rows {
+		if !rows[i].Gone {
+			m.grouper.Add(&rows[i].Row)
 		}
-		return cmp.Compare(x.RemotePort, y.RemotePort)
-	}},
+	}
+	out := rows[:0] // the groups are fewer than the rows, and copied out of the grouper
+	_ = m.grouper.Each(func(gr *conn.GroupRow) error {
+		r := Row{Row: gr.Row, Flows: int(gr.Connections)}
+		r.Closed = false
+		out = append(out, r)
+		return nil
+	})
+	return out
 }

@@ -58,11 +58,12 @@ func (s *Screen) SetDrops(drops string) {
 	}
 }
 
-// SetMessage shows a warning on the status line until the next one.
+// SetMessage shows a warning, with the time it came, on a line of its own
+// until the next one.
 func (s *Screen) SetMessage(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.model.Message = msg
+	s.model.Say(time.Now(), msg)
 	s.draw()
 }
 
@@ -86,7 +87,7 @@ func (s *Screen) Close(keepLast bool) {
 // held (or the screen not yet shared).
 func (s *Screen) draw() {
 	w, h := s.term.Size()
-	_ = s.term.Draw(Layout(s.model.Frame(), w, h), w)
+	_ = s.term.Draw(Layout(s.model.Frame(), w, h), w, h)
 }
 
 // restoreOnPanic gives the terminal back before a panic in one of the

@@ -104,8 +104,10 @@ func envSize(name string, def int) int {
 // half-drawn frame shows: each line is written at its place and erased to
 // its right only when shorter than the screen (erasing after the last
 // column would erase that column on xterm-like terminals), then what is
-// below the last line is erased.
-func (t *Terminal) Draw(lines []Line, width int) error {
+// below the last line is erased, if the lines do not fill the height: on
+// the last row the cursor cannot go below, and "erase below" from there
+// would erase that row.
+func (t *Terminal) Draw(lines []Line, width, height int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -121,9 +123,11 @@ func (t *Terminal) Draw(lines []Line, width int) error {
 			b = append(b, eraseLineRight...)
 		}
 	}
-	b = append(b, "\x1b["...)
-	b = strconv.AppendInt(b, int64(len(lines)+1), 10)
-	b = append(b, ";1H"+eraseBelow...)
+	if len(lines) < height {
+		b = append(b, "\x1b["...)
+		b = strconv.AppendInt(b, int64(len(lines)+1), 10)
+		b = append(b, ";1H"+eraseBelow...)
+	}
 	t.buf, t.last = b, lines
 	_, err := t.out.Write(b)
 	return err

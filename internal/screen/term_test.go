@@ -30,7 +30,7 @@ func TestTerminalFramesAndRestore(t *testing.T) {
 		t.Errorf("size without a terminal: %dx%d, want 80x24", w, h)
 	}
 	lines := []Line{{Text: "summary"}, {Text: "HEADER", Style: Bold}, {Text: "closed row", Style: Dim}, {Text: strings.Repeat("x", 10)}}
-	if err := term.Draw(lines, 10); err != nil {
+	if err := term.Draw(lines, 10, 24); err != nil {
 		t.Fatal(err)
 	}
 	frame := string(out.w[1])
@@ -44,12 +44,20 @@ func TestTerminalFramesAndRestore(t *testing.T) {
 	if frame != want {
 		t.Errorf("frame\n got %q\nwant %q", frame, want)
 	}
-	term.Restore()
-	term.Restore()
-	if len(out.w) != 3 || string(out.w[2]) != sgrReset+showCursor+leaveAltScreen {
-		t.Errorf("restore wrote %q (once, whatever the calls)", out.w[2:])
+	// A frame that fills the height: nothing below to erase, and the
+	// cursor, which cannot go below the last row, does not try.
+	if err := term.Draw(lines, 10, 4); err != nil {
+		t.Fatal(err)
 	}
-	if err := term.Draw(lines, 10); err != nil || len(out.w) != 3 {
+	if got := string(out.w[2]); got != strings.TrimSuffix(want, "\x1b[5;1H\x1b[J") {
+		t.Errorf("full frame\n got %q\nwant no erase below", got)
+	}
+	term.Restore()
+	term.Restore()
+	if len(out.w) != 4 || string(out.w[3]) != sgrReset+showCursor+leaveAltScreen {
+		t.Errorf("restore wrote %q (once, whatever the calls)", out.w[3:])
+	}
+	if err := term.Draw(lines, 10, 24); err != nil || len(out.w) != 4 {
 		t.Errorf("a draw after restore wrote to the shell's screen")
 	}
 }
