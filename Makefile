@@ -10,7 +10,7 @@ help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
 	@echo "man             write the man page bin/tcptop.1"
 	@echo "completions     write bash, zsh and fish completion scripts to bin/completions/"
-	@echo "image           build the FROM scratch container image with podman"
+	@echo "image           build the FROM scratch container image with podman (tcptop:VERSION, tcptop:latest)"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
 	@echo "fuzz            run each fuzz target for FUZZTIME (default 10s)"
 	@echo "test-recipes    build an OpenTelemetry Collector and test the recipe with it (a few minutes)"
@@ -37,10 +37,11 @@ completions: build
 	$(BIN) --completion=zsh > bin/completions/_tcptop
 	$(BIN) --completion=fish > bin/completions/tcptop.fish
 
-# The image holds the static binary only; podman builds it offline.
+# The image holds the static binary only; podman builds it offline. It is
+# tagged with the version and as latest, the tag deploy/kubernetes names.
 image: build
 	podman build -f deploy/container/Containerfile --build-arg VERSION=$(VERSION) \
-		-t tcptop:$(VERSION) $(dir $(BIN))
+		-t tcptop:$(VERSION) -t tcptop:latest $(dir $(BIN))
 
 # Kernel tests share the host's probes and traffic: one package at a time.
 # Without cgo, as the release is built: dropping privileges changes every
