@@ -4,13 +4,16 @@ BIN     ?= bin/tcptop
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/tcptop/tcptop/internal/cli.Version=$(VERSION)
 
-.PHONY: help build man completions image test fuzz test-recipes test-vm deps generate check-generate bench bench-scale soak clean
+.PHONY: help build man completions install uninstall image test fuzz test-recipes test-vm deps generate check-generate bench bench-scale soak clean
 
 help:
 	@echo "build           build $(BIN), static, version stamped (no clang needed: the eBPF object is committed)"
 	@echo "man             write the man page bin/tcptop.1"
 	@echo "completions     write bash, zsh and fish completion scripts to bin/completions/"
-	@echo "image           build the FROM scratch container image with podman"
+	@echo "install         install the binary, man page, completions, systemd unit and recipes"
+	@echo "                under PREFIX (/usr/local), staged under DESTDIR if given"
+	@echo "uninstall       remove what install put there (same PREFIX and DESTDIR)"
+	@echo "image           build the FROM scratch container image with podman (tcptop:VERSION, tcptop:latest)"
 	@echo "test            run all tests; as root the kernel tests load the probes for real"
 	@echo "fuzz            run each fuzz target for FUZZTIME (default 10s)"
 	@echo "test-recipes    build an OpenTelemetry Collector and test the recipe with it (a few minutes)"
@@ -37,10 +40,51 @@ completions: build
 	$(BIN) --completion=zsh > bin/completions/_tcptop
 	$(BIN) --completion=fish > bin/completions/tcptop.fish
 
-# The image holds the static binary only; podman builds it offline.
+# Where distributions put each file. PREFIX=/usr for a package, whose
+# build stages the tree under DESTDIR; systemd also reads units from
+# /usr/local/lib/systemd/system, so the default needs no other setting.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+DOCDIR  ?= $(DATADIR)/doc/tcptop
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# The data files install puts in place, as source:destination. The docs
+# go with the recipes, whose links lead to them.
+DOCS := docs/fields.md docs/fields-otel-ecs.md $(wildcard docs/recipes/*.* docs/recipes/otelcol/*.yaml)
+INSTALL_DATA := \
+	bin/tcptop.1:$(MANDIR)/man1/tcptop.1 \
+	bin/completions/tcptop.bash:$(DATADIR)/bash-completion/completions/tcptop \
+	bin/completions/_tcptop:$(DATADIR)/zsh/site-functions/_tcptop \
+	bin/completions/tcptop.fish:$(DATADIR)/fish/vendor_completions.d/tcptop.fish \
+	$(foreach f,$(DOCS),$(f):$(DOCDIR)/$(f:docs/%=%))
+
+# The unit names the binary where this install puts it.
+install: build man completions
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tcptop
+	@set -e; for p in $(INSTALL_DATA); do \
+		echo "install -D -m 0644 $${p%%:*} $(DESTDIR)$${p#*:}"; \
+		install -D -m 0644 "$${p%%:*}" "$(DESTDIR)$${p#*:}"; \
+	done
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|^ExecStart=/usr/local/bin/tcptop |ExecStart=$(BINDIR)/tcptop |' deploy/systemd/tcptop.service \
+		> $(DESTDIR)$(UNITDIR)/tcptop.service
+	@grep -q '^ExecStart=$(BINDIR)/tcptop ' $(DESTDIR)$(UNITDIR)/tcptop.service || \
+		(echo "install: the unit's ExecStart is not /usr/local/bin/tcptop: update the Makefile" >&2; exit 1)
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tcptop.service
+
+# Removes the files, then tcptop's own folders if nothing else is in them.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tcptop $(DESTDIR)$(UNITDIR)/tcptop.service
+	@for p in $(INSTALL_DATA); do echo "rm -f $(DESTDIR)$${p#*:}"; rm -f "$(DESTDIR)$${p#*:}"; done
+	-rmdir $(DESTDIR)$(DOCDIR)/recipes/otelcol $(DESTDIR)$(DOCDIR)/recipes $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The image holds the static binary only; podman builds it offline. It is
+# tagged with the version and as latest, the tag deploy/kubernetes names.
 image: build
 	podman build -f deploy/container/Containerfile --build-arg VERSION=$(VERSION) \
-		-t tcptop:$(VERSION) $(dir $(BIN))
+		-t tcptop:$(VERSION) -t tcptop:latest $(dir $(BIN))
 
 # Kernel tests share the host's probes and traffic: one package at a time.
 # Without cgo, as the release is built: dropping privileges changes every

@@ -2,9 +2,11 @@
 # Installs, from Debian's apt, what a make target needs and is missing.
 #   deps.sh test      tools the tests drive: ss/ip/tc, jq, mlr; the shells the
 #                     completion scripts are checked in, groff for the man
-#                     page; syslog-ng, systemd-analyze and strace for the
-#                     recipe and service tests; tmux for the live screen test;
-#                     nft for the unreachable-connection test
+#                     page; syslog-ng, systemd-analyze, man (which verify runs
+#                     for the unit's man page) and strace for the recipe,
+#                     service and install tests; tmux for the live screen and
+#                     zsh completion tests; nft for the unreachable-connection
+#                     test
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -20,6 +22,7 @@ test)
 	command -v groff >/dev/null || need+=(groff-base)
 	command -v syslog-ng >/dev/null || need+=(syslog-ng-core)
 	command -v systemd-analyze >/dev/null || need+=(systemd)
+	command -v man >/dev/null || need+=(man-db)
 	command -v strace >/dev/null || need+=(strace)
 	command -v tmux >/dev/null || need+=(tmux)
 	command -v nft >/dev/null || need+=(nftables)

@@ -2,7 +2,9 @@ package configtest
 
 import (
 	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -134,5 +136,48 @@ func TestDaemonSetResourcesAndOutput(t *testing.T) {
 		if len(e.Name) < 7 || e.Name[:7] != "TCPTOP_" {
 			t.Errorf("env %s: tcptop reads TCPTOP_* variables only", e.Name)
 		}
+	}
+}
+
+// TestDaemonSetNodeAgent: the runtime's default system call filter (not
+// Unconfined, which a pod gets when nothing is named) and the priority
+// class of a node agent, so that eviction under memory pressure takes
+// ordinary pods first.
+func TestDaemonSetNodeAgent(t *testing.T) {
+	spec := loadDaemonSet(t).Spec.Template.Spec
+	profile := spec.Containers[0].SecurityContext.SeccompProfile
+	if profile == nil && spec.SecurityContext != nil {
+		profile = spec.SecurityContext.SeccompProfile
+	}
+	if profile == nil || profile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("seccompProfile %v, want type RuntimeDefault", profile)
+	}
+	if spec.PriorityClassName != "system-node-critical" {
+		t.Errorf("priorityClassName %q, want system-node-critical", spec.PriorityClassName)
+	}
+}
+
+// TestDaemonSetImageIsWhatMakeBuilds: the image the DaemonSet names is a
+// tag `make image` gives the image it builds.
+func TestDaemonSetImageIsWhatMakeBuilds(t *testing.T) {
+	c := loadDaemonSet(t).Spec.Template.Spec.Containers[0]
+	out, err := exec.Command("make", "-s", "-n", "-C", "../..", "image", "VERSION=v0.0.0-test").Output()
+	if err != nil {
+		t.Fatalf("make -n image: %v", err)
+	}
+	var tags []string
+	for f := range strings.FieldsSeq(string(out)) {
+		if tag, ok := strings.CutPrefix(f, "tcptop:"); ok {
+			tags = append(tags, "tcptop:"+tag)
+		}
+	}
+	if !slices.Contains(tags, "tcptop:v0.0.0-test") {
+		t.Errorf("make image tags %v: want the version among them", tags)
+	}
+	if !slices.Contains(tags, c.Image) {
+		t.Errorf("image %q: make image builds %v", c.Image, tags)
+	}
+	if c.ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("imagePullPolicy %q, want IfNotPresent: a node that holds the image runs it", c.ImagePullPolicy)
 	}
 }

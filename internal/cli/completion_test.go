@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/source"
 	"github.com/tcptop/tcptop/internal/testnet"
@@ -63,16 +66,29 @@ func TestCompletionScriptsNameEveryFlagAndValue(t *testing.T) {
 
 // bashComplete runs the completion function the way bash does at <TAB>:
 // COMP_WORDS as readline split the line, COMP_CWORD the word under the
-// cursor.
+// cursor. It returns COMPREPLY, one candidate a line.
 func bashComplete(t *testing.T, script string, words ...string) []string {
 	t.Helper()
 	quoted := make([]string, len(words))
 	for i, w := range words {
-		quoted[i] = "'" + w + "'"
+		quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 	}
 	line := "source " + script + "; COMP_WORDS=(" + strings.Join(quoted, " ") + "); COMP_CWORD=" +
-		strconv.Itoa(len(words)-1) + "; _tcptop; printf '%s\\n' \"${COMPREPLY[@]}\""
-	return strings.Fields(shellOutput(t, "bash", "--norc", "--noprofile", "-c", line))
+		strconv.Itoa(len(words)-1) + "; _tcptop; if ((${#COMPREPLY[@]})); then printf '%s\\n' \"${COMPREPLY[@]}\"; fi"
+	out := strings.TrimSuffix(shellOutput(t, "bash", "--norc", "--noprofile", "-c", line), "\n")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// prefixed is each of names with head before it.
+func prefixed(head string, names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = head + n
+	}
+	return out
 }
 
 func TestBashCompletion(t *testing.T) {
@@ -95,6 +111,15 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"tcptop", "--completion", "="}, shells},
 		{[]string{"tcptop", "--interval", ""}, nil},
 		{[]string{"tcptop", "-o", "ndjson", "--no"}, []string{"--no-header"}},
+		// Field names, from the schema, for the name at the end of the word.
+		{[]string{"tcptop", "--sort", ""}, conn.FieldNames()},
+		{[]string{"tcptop", "--sort", "=", "-rtt"}, []string{"-rtt_us", "-rttvar_us"}},
+		{[]string{"tcptop", "--fields", "pid,remote_p"}, []string{"pid,remote_port"}},
+		{[]string{"tcptop", "--fields", "pid,co"}, []string{"pid,comm", "pid,container_id", "pid,community_id"}}, // schema order
+		{[]string{"tcptop", "--group-by", ""}, conn.GroupKeyNames()},
+		{[]string{"tcptop", "--group-by", "comm,bytes_"}, nil}, // grouped rows sum them
+		{[]string{"tcptop", "-w", "rtt_us>5000&&co"}, prefixed("rtt_us>5000&&", "comm", "container_id", "community_id")},
+		{[]string{"tcptop", "--where", "'rtt_us > 0 && comm"}, prefixed("rtt_us > 0 && ", "comm", "community_id")},
 	} {
 		got := bashComplete(t, path, tc.words...)
 		if !slices.Equal(got, tc.want) {
@@ -119,7 +144,7 @@ func TestFishCompletion(t *testing.T) {
 	_, path := completionScript(t, "fish")
 	shellOutput(t, "fish", "--no-config", "-n", path)
 	complete := func(line string) []string {
-		out := shellOutput(t, "fish", "--no-config", "-c", "source "+path+"; complete -C '"+line+"'")
+		out := shellOutput(t, "fish", "--no-config", "-c", "source "+path+"; complete -C "+fishQuote(line))
 		var got []string
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			c, _, _ := strings.Cut(l, "\t")
@@ -133,5 +158,68 @@ func TestFishCompletion(t *testing.T) {
 	}
 	if got := complete("tcptop --udp"); !slices.Equal(got, []string{"--udp-timeout"}) {
 		t.Errorf("fish: --udp completes to %q", got)
+	}
+	for line, want := range map[string][]string{
+		"tcptop --sort ":                       conn.FieldNames(),
+		"tcptop --sort=-rtt_":                  {"--sort=-rtt_us"},
+		"tcptop --fields pid,remote_p":         {"pid,remote_port"},
+		"tcptop --group-by container_":         {"container_id"},
+		"tcptop --where 'rtt_us>0&&container_": {"rtt_us>0&&container_id"},
+		`tcptop --where "rtt_us > 0 && cgroup`: {"rtt_us > 0 && cgroup", "rtt_us > 0 && cgroup_id"},
+	} {
+		if got := complete(line); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			t.Errorf("fish: %q completes to %q, want %q", line, got, want)
+		}
+	}
+	// Every description, of a flag or of a field, is one short line.
+	for _, line := range []string{"tcptop -", "tcptop --sort "} {
+		out := shellOutput(t, "fish", "--no-config", "-c", "source "+path+"; complete -C "+fishQuote(line))
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			c, desc, _ := strings.Cut(l, "\t")
+			if n := utf8.RuneCountInString(desc); n == 0 || n > maxSummary {
+				t.Errorf("fish: %q has a description of %d characters, want 1 to %d: %q", c, n, maxSummary, desc)
+			}
+		}
+	}
+}
+
+// TestCompletionFieldFlags: the flags whose values are field names are
+// tagged with the schema list they take, and no tag names another.
+func TestCompletionFieldFlags(t *testing.T) {
+	app := model(t, &Options{}).Model
+	got := map[string]string{}
+	for _, f := range flagSpecs(app) {
+		if f.names != "" {
+			got[f.long] = f.names
+		}
+	}
+	want := map[string]string{"where": "field", "sort": "field", "fields": "field", "group-by": "group-key"}
+	if !maps.Equal(got, want) {
+		t.Errorf("flags completing schema names %v, want %v", got, want)
+	}
+	for _, f := range app.Flags {
+		if list := f.Tag.Get("complete"); list != "" && nameLists[list] == nil {
+			t.Errorf("--%s: complete:%q names no list (%v)", f.Name, list, slices.Sorted(maps.Keys(nameLists)))
+		}
+	}
+}
+
+func TestShortLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Stop after this many ticks (0: run until interrupted).", "Stop after this many ticks"},
+		{"Output format: text (aligned columns), ndjson or csv.", "Output format"},
+		{"Print a script and exit, e.g. source <(tcptop --completion=bash).", "Print a script and exit"},
+		// A clause of a word or two is not enough on its own.
+		{"TCP: segments received over the connection's life, the kernel's segs_in counter (as in ss -ti).", "TCP: segments received over the connection's life"},
+		{"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if none.", "Process (thread group) ID that last sent or received on…"},
+		{"Tick number, starting at 1.", "Tick number, starting at 1"},
+	} {
+		got := shortLine(tc.in)
+		if got != tc.want {
+			t.Errorf("shortLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if n := utf8.RuneCountInString(got); n > maxSummary {
+			t.Errorf("shortLine(%q) has %d characters, more than %d", tc.in, n, maxSummary)
+		}
 	}
 }

@@ -60,13 +60,14 @@ func CheckGroupKeys(keys []string) error {
 			return fmt.Errorf("%s is named twice", k)
 		}
 		if _, ok := FieldByName(k); !ok {
-			return fmt.Errorf("unknown field %q (valid: %s)", k, strings.Join(groupableNames(), ", "))
+			return fmt.Errorf("unknown field %q (valid: %s)", k, strings.Join(GroupKeyNames(), ", "))
 		}
 	}
 	return nil
 }
 
-func groupableNames() []string {
+// GroupKeyNames are the fields --group-by accepts, in schema order.
+func GroupKeyNames() []string {
 	var out []string
 	for _, f := range Fields {
 		if !slices.Contains(groupHead, f.Name) && !slices.Contains(GroupSums, f.Name) {

@@ -17,26 +17,23 @@ import (
 
 var fieldMapDoc = filepath.Join("..", "..", "docs", "fields-otel-ecs.md")
 
-// docJQ returns the jq program that follows <!-- jq: name --> in the
-// field map, as a reader copies it.
-func docJQ(t *testing.T, doc, name string) string {
-	t.Helper()
-	m := regexp.MustCompile("(?s)<!-- jq: " + name + " -->\n```jq\n(.*?)```").FindStringSubmatch(doc)
-	if m == nil {
-		t.Fatalf("%s has no jq program %q", fieldMapDoc, name)
-	}
-	return m[1]
+// recipeNames are the jq programs shipped as docs/recipes/NAME.jq.
+var recipeNames = []string{"otel", "ecs"}
+
+func recipePath(name string) string {
+	return filepath.Join("..", "..", "docs", "recipes", name+".jq")
 }
 
-// TestFieldMapJQ runs the documented jq programs on the golden NDJSON
-// rows, followed by a --stats record (which they skip), and compares the
-// output with testdata/fieldmap-*.golden byte for byte.
+// docRecipe matches the copy of recipes/NAME.jq that the field map shows.
+func docRecipe(name string) *regexp.Regexp {
+	return regexp.MustCompile("(?s)(<!-- recipes/" + name + "\\.jq -->\n```jq\n)(.*?)(```)")
+}
+
+// TestFieldMapJQ runs the shipped jq programs on the golden NDJSON rows,
+// followed by a --stats record (which they skip), and compares the
+// output with testdata/fieldmap-*.golden.
 func TestFieldMapJQ(t *testing.T) {
 	jq := testnet.RequireTool(t, "jq")
-	doc, err := os.ReadFile(fieldMapDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var in bytes.Buffer
 	w, _ := NewWith("ndjson", &in, Options{})
 	for _, rows := range ticks() {
@@ -44,13 +41,9 @@ func TestFieldMapJQ(t *testing.T) {
 	}
 	_ = w.(StatsWriter).Stats(statsFixture())
 	_ = w.End()
-	for _, name := range []string{"otel", "ecs"} {
+	for _, name := range recipeNames {
 		t.Run(name, func(t *testing.T) {
-			prog := filepath.Join(t.TempDir(), name+".jq")
-			if err := os.WriteFile(prog, []byte(docJQ(t, string(doc), name)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(jq, "-c", "-f", prog)
+			cmd := exec.Command(jq, "-c", "-f", recipePath(name))
 			cmd.Stdin = bytes.NewReader(in.Bytes())
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -76,6 +69,38 @@ func TestFieldMapJQ(t *testing.T) {
 				t.Errorf("jq output differs from %s (go test ./internal/emit -update rewrites it):\n%s", path, out)
 			}
 		})
+	}
+}
+
+// TestFieldMapShowsRecipes: the field map shows each shipped program as
+// the file has it, so a reader who copies it gets the tested one. With
+// -update it copies the files into the page.
+func TestFieldMapShowsRecipes(t *testing.T) {
+	doc, err := os.ReadFile(fieldMapDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	for _, name := range recipeNames {
+		prog, err := os.ReadFile(recipePath(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := docRecipe(name)
+		m := re.FindStringSubmatch(text)
+		switch {
+		case m == nil:
+			t.Errorf("%s does not show recipes/%s.jq (a <!-- recipes/%s.jq --> line, then a jq block)", fieldMapDoc, name, name)
+		case *update:
+			text = re.ReplaceAllLiteralString(text, m[1]+string(prog)+m[3])
+		case m[2] != string(prog):
+			t.Errorf("%s shows a recipes/%s.jq that differs from the file (go test ./internal/emit -update copies it)", fieldMapDoc, name)
+		}
+	}
+	if *update && text != string(doc) {
+		if err := os.WriteFile(fieldMapDoc, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
