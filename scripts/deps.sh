@@ -4,7 +4,8 @@
 #                     completion scripts are checked in, groff for the man
 #                     page; syslog-ng, systemd-analyze and strace for the
 #                     recipe and service tests; tmux for the live screen test;
-#                     nft for the unreachable-connection test
+#                     nft for the unreachable-connection test; setcap and
+#                     setpriv to run tcptop as nobody with capabilities
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -23,6 +24,8 @@ test)
 	command -v strace >/dev/null || need+=(strace)
 	command -v tmux >/dev/null || need+=(tmux)
 	command -v nft >/dev/null || need+=(nftables)
+	command -v setcap >/dev/null || need+=(libcap2-bin)
+	command -v setpriv >/dev/null || need+=(util-linux)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

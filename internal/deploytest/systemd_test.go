@@ -2,7 +2,6 @@ package deploytest
 
 import (
 	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,12 +154,7 @@ func TestServiceCapabilities(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
-		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil {
-				recs = append(recs, m)
-			}
-		}
+		recs = records(out.String())
 		if withTransfer {
 			checkTransfer(t, recs, tr)
 		}
