@@ -97,12 +97,38 @@ func TestUnprivilegedOwnersFromProc(t *testing.T) {
 // with owners forced to come from /proc.
 func unprivilegedTcptop(t *testing.T, setpriv, setcap string, s privilegeSetup) *exec.Cmd {
 	t.Helper()
+	args := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+	var bin string
+	if s.fileCaps {
+		bin = tcptopCopy(t, reachableDir(t), setcap, "cap_"+strings.Join(s.caps, ",cap_")+"+ep")
+	} else {
+		bin = tcptopCopy(t, reachableDir(t), setcap, "")
+		set := "+" + strings.Join(s.caps, ",+")
+		args = append(args, "--bounding-set=-all,"+set, "--inh-caps="+set, "--ambient-caps="+set, "--no-new-privs")
+	}
+	args = append(args, bin, "--output=ndjson", "--interval=300ms", "--count=4", "-v")
+	cmd := exec.Command(setpriv, args...)
+	cmd.Env = append(os.Environ(), "TCPTOP_TEST_REFUSE=iter/task_file")
+	return cmd
+}
+
+// reachableDir is a new directory of the test that every user can reach
+// and read (t.TempDir's are root's alone).
+func reachableDir(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return dir
+}
+
+// tcptopCopy copies the binary under test into dir as "tcptop", with the
+// file capabilities caps (setcap's text form) unless caps is empty.
+func tcptopCopy(t *testing.T, dir, setcap, caps string) string {
+	t.Helper()
 	bin := filepath.Join(dir, "tcptop")
 	b, err := os.ReadFile(tcptopBin)
 	if err != nil {
@@ -112,19 +138,12 @@ func unprivilegedTcptop(t *testing.T, setpriv, setcap string, s privilegeSetup) 
 	if err := os.Chmod(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
-	if s.fileCaps {
-		if out, err := exec.Command(setcap, "cap_"+strings.Join(s.caps, ",cap_")+"+ep", bin).CombinedOutput(); err != nil {
-			t.Fatalf("setcap: %v: %s", err, out)
+	if caps != "" {
+		if out, err := exec.Command(setcap, caps, bin).CombinedOutput(); err != nil {
+			t.Fatalf("setcap %s: %v: %s", caps, err, out)
 		}
-	} else {
-		set := "+" + strings.Join(s.caps, ",+")
-		args = append(args, "--bounding-set=-all,"+set, "--inh-caps="+set, "--ambient-caps="+set, "--no-new-privs")
 	}
-	args = append(args, bin, "--output=ndjson", "--interval=300ms", "--count=4", "-v")
-	cmd := exec.Command(setpriv, args...)
-	cmd.Env = append(os.Environ(), "TCPTOP_TEST_REFUSE=iter/task_file")
-	return cmd
+	return bin
 }
 
 // records parses NDJSON lines.
