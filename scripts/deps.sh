@@ -6,7 +6,8 @@
 #                     for the unit's man page) and strace for the recipe,
 #                     service and install tests; tmux for the live screen and
 #                     zsh completion tests; nft for the unreachable-connection
-#                     test
+#                     test; setcap and setpriv to run tcptop as nobody with
+#                     capabilities
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -26,6 +27,8 @@ test)
 	command -v strace >/dev/null || need+=(strace)
 	command -v tmux >/dev/null || need+=(tmux)
 	command -v nft >/dev/null || need+=(nftables)
+	command -v setcap >/dev/null || need+=(libcap2-bin)
+	command -v setpriv >/dev/null || need+=(util-linux)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

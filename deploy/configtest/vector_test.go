@@ -58,13 +58,18 @@ func TestVectorRecipe(t *testing.T) {
 	if streaming["respawn_on_exit"] != true {
 		t.Errorf("streaming.respawn_on_exit %v, want true", streaming["respawn_on_exit"])
 	}
-	// Vector reads stderr with the same decoder by default: tcptop's log
-	// lines are not JSON.
-	if src["include_stderr"] != false {
-		t.Errorf("include_stderr %v, want false", src["include_stderr"])
+	// tcptop's own lines (stderr) must reach the pipeline: without them a
+	// tcptop that cannot start (Vector's packaged user is not root) is
+	// restarted every respawn_interval_secs without a word. They are not
+	// JSON, so lines are decoded as bytes and only stdout's parsed.
+	if src["include_stderr"] != true {
+		t.Errorf("include_stderr %v, want true", src["include_stderr"])
 	}
-	if codec := nested(src, "decoding", "codec"); codec != "json" {
-		t.Errorf("decoding.codec %v, want json", codec)
+	if codec := nested(src, "decoding", "codec"); codec != "bytes" {
+		t.Errorf("decoding.codec %v, want bytes (stderr lines are not JSON)", codec)
+	}
+	if !regexp.MustCompile(`setcap cap_bpf,cap_perfmon,cap_net_admin\+ep /usr/local/bin/tcptop`).Match(raw) {
+		t.Error("vector.yaml does not say how tcptop, run as Vector's user, gets its capabilities (setcap ...)")
 	}
 	if method := nested(src, "framing", "method"); method != "newline_delimited" {
 		t.Errorf("framing.method %v, want newline_delimited", method)
@@ -76,6 +81,7 @@ func TestVectorRecipe(t *testing.T) {
 		if tr["type"] == "remap" && slices.Contains(tr["inputs"].([]any), any("tcptop")) {
 			remap = name
 			checkVRLTimestamp(t, tr["source"].(string))
+			checkVRLStreams(t, tr["source"].(string))
 		}
 	}
 	if remap == "" {
@@ -104,6 +110,15 @@ func checkVRLTimestamp(t *testing.T, source string) {
 		t.Errorf("timezone %q, want UTC", m[2])
 	}
 	checkParsesExactly(t, m[1], map[string]string{"%.6f": ".000000"})
+}
+
+// checkVRLStreams checks that the remap parses a line as a record only
+// when it came from stdout, and makes the record the event.
+func checkVRLStreams(t *testing.T, source string) {
+	t.Helper()
+	if !regexp.MustCompile(`(?s)if \.stream != "stderr" \{\s*\. = merge\(object!\(parse_json!\(\.message\)\), \{"host": \.host\}\)`).MatchString(source) {
+		t.Errorf("remap source does not parse stdout's lines alone (if .stream != \"stderr\" { . = merge(object!(parse_json!(.message)), {\"host\": .host}) ...}):\n%s", source)
+	}
 }
 
 func nested(m map[string]any, keys ...string) any {

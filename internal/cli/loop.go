@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,7 +70,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		return err
 	}
 	defer src.Close()
-	kept, err := dropPrivileges(src, usr)
+	kept, err := dropPrivileges(src, usr, notes.warn)
 	if err != nil {
 		notes.flush()
 		return err
@@ -135,8 +136,10 @@ func lookupUser(name string) (*privs.User, error) {
 
 // dropPrivileges gives up, once the probes are attached, every capability
 // the tick loop does not use (docs/security.md), and root if --user says
-// so. It returns what was kept, for -v.
-func dropPrivileges(src *source.Source, user *privs.User) (string, error) {
+// so. It returns what was kept, for -v; what the loop would use but the
+// process does not hold (a service started with only the capabilities to
+// attach) costs owners, which warn says once.
+func dropPrivileges(src *source.Source, user *privs.User, warn func(string, ...any)) (string, error) {
 	var keep []privs.Cap
 	if src.NeedsProcOwners() {
 		keep = append(keep, privs.SysPtrace, privs.DACReadSearch) // other users' /proc/PID/fd
@@ -148,14 +151,21 @@ func dropPrivileges(src *source.Source, user *privs.User) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("drop privileges: %w", err)
 	}
-	names := make([]string, len(kept))
-	for i, c := range kept {
+	if missing := capNames(slices.DeleteFunc(keep, func(c privs.Cap) bool { return slices.Contains(kept, c) })); len(missing) > 0 {
+		warn("not available: owners of idle connections in other users' processes (pid 0): on this kernel they are read from /proc/PID/fd, which takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (missing %s)", strings.Join(missing, " and "))
+	}
+	if names := capNames(kept); len(names) > 0 {
+		return strings.Join(names, ", "), nil
+	}
+	return "none", nil
+}
+
+func capNames(caps []privs.Cap) []string {
+	names := make([]string, len(caps))
+	for i, c := range caps {
 		names[i] = c.String()
 	}
-	if len(names) == 0 {
-		return "none", nil
-	}
-	return strings.Join(names, ", "), nil
+	return names
 }
 
 // memory keeps the Go heap near what is live: by default the garbage

@@ -124,16 +124,16 @@ func knownTransfer(t *testing.T) transfer {
 	return tr
 }
 
-// requireNoTcptopLeft fails if a process still runs the binary under test
-// (a shipper that starts tcptop must also stop it).
-func requireNoTcptopLeft(t *testing.T) {
+// requireNoTcptopLeft fails if a process still runs bin, the binary under
+// test or a copy (a shipper that starts tcptop must also stop it).
+func requireNoTcptopLeft(t *testing.T, bin string) {
 	t.Helper()
 	var left []string
 	eventually(t, 5*time.Second, func() bool {
 		left = nil
 		procs, _ := filepath.Glob("/proc/[0-9]*/exe")
 		for _, p := range procs {
-			if exe, err := os.Readlink(p); err == nil && exe == tcptopBin {
+			if exe, err := os.Readlink(p); err == nil && exe == bin {
 				left = append(left, strings.Split(p, "/")[2])
 			}
 		}

@@ -5,8 +5,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,11 +16,13 @@ import (
 )
 
 // TestOTelCollectorRecipe runs the collector built from docs/recipes/otelcol
-// with its config.yaml, tcptop appending NDJSON to the file the filelog
-// receiver tails, and checks the known transfer's closing record arrives
-// as a log record with tcptop's fields as typed attributes and tcptop's
-// timestamp as its time. Building the collector takes minutes, so the
-// test runs under `make test-recipes`, which builds it and names it in
+// with its config.yaml as packaged collectors run, an unprivileged user,
+// and tcptop as the unit runs it (a user of its own with the unit's
+// ambient capabilities) appending NDJSON to the file the recipe's drop-in
+// and tmpfiles lines set up; it checks the known transfer's closing record
+// arrives as a log record with tcptop's fields as typed attributes and
+// tcptop's timestamp as its time. Building the collector takes minutes, so
+// the test runs under `make test-recipes`, which builds it and names it in
 // OTELCOL_BIN.
 func TestOTelCollectorRecipe(t *testing.T) {
 	otelcol := os.Getenv("OTELCOL_BIN")
@@ -26,15 +30,23 @@ func TestOTelCollectorRecipe(t *testing.T) {
 		t.Skip("OTELCOL_BIN not set: make test-recipes builds the collector and runs this test")
 	}
 	testnet.RequireRoot(t)
-	ndjson := filepath.Join(t.TempDir(), "flows.ndjson")
-	file, err := os.OpenFile(ndjson, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	dir := reachableDir(t)
+	ndjson := serviceFile(t, dir)
+	file, err := os.OpenFile(ndjson, os.O_WRONLY|os.O_APPEND, 0) // as systemd does, as root
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
 
-	col := exec.Command(otelcol, "--config", filepath.Join(repoRoot, "docs/recipes/otelcol/config.yaml"))
+	config := filepath.Join(dir, "config.yaml")
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs/recipes/otelcol/config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, config, string(b))
+	col := exec.Command(otelcol, "--config", config)
 	col.Env = append(os.Environ(), "OTELCOL_TCPTOP_FILE="+ndjson)
+	col.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: collectorUID, Gid: collectorGID}}
 	colOut := newOutput(t, "otelcol.log")
 	col.Stdout, col.Stderr = colOut.File, colOut.File
 	stopCol := startStoppable(t, col, "otelcol")
@@ -42,6 +54,10 @@ func TestOTelCollectorRecipe(t *testing.T) {
 		func() string { return "collector did not start: " + colOut.String() })
 
 	tt := exec.Command(tcptopBin, "--output=ndjson", "--interval=200ms", "--verbose")
+	tt.SysProcAttr = &syscall.SysProcAttr{
+		Credential:  &syscall.Credential{Uid: serviceUID, Gid: serviceUID},
+		AmbientCaps: unitCaps(t),
+	}
 	ttErr := newOutput(t, "tcptop.err")
 	tt.Stdout, tt.Stderr = file, ttErr.File
 	stopTcptop := startStoppable(t, tt, "tcptop")
@@ -79,6 +95,81 @@ func TestOTelCollectorRecipe(t *testing.T) {
 	if err != nil || !got.Equal(stamp) {
 		t.Errorf("record time %q (%v), want the tcptop timestamp %v", rec.timestamp, err, stamp)
 	}
+}
+
+// The users of the test's services: a collector's own (nobody, its group
+// standing for otelcol-contrib's) and one from the range DynamicUser=
+// allocates from, for tcptop.
+const (
+	collectorUID, collectorGID = 65534, 65534
+	serviceUID                 = 61234
+)
+
+// serviceFile sets up, under root, the file the recipe's drop-in has the
+// tcptop service append to, as its tmpfiles lines say, with the
+// collector's group standing for theirs; it returns the file's path.
+func serviceFile(t *testing.T, root string) string {
+	t.Helper()
+	var out, stderr []string
+	for _, l := range confLines(t, "docs/recipes/otelcol/tcptop-file.conf") {
+		if v, ok := strings.CutPrefix(l, "StandardOutput=append:"); ok {
+			out = append(out, v)
+		}
+		if v, ok := strings.CutPrefix(l, "StandardError="); ok {
+			stderr = append(stderr, v)
+		}
+	}
+	if len(out) != 1 || !slices.Equal(stderr, []string{"journal"}) {
+		t.Fatalf("the drop-in should set StandardOutput=append:FILE and StandardError=journal once each: %v, %v", out, stderr)
+	}
+	made := false
+	for _, l := range confLines(t, "docs/recipes/otelcol/tcptop.tmpfiles.conf") {
+		f := strings.Fields(l)
+		if len(f) < 5 || (f[0] != "d" && f[0] != "f") {
+			t.Fatalf("tmpfiles line %q: want d or f, path, mode, user, group", l)
+		}
+		mode, err := strconv.ParseUint(f[2], 8, 32)
+		if err != nil || f[3] != "root" {
+			t.Fatalf("tmpfiles line %q: want an octal mode and user root", l)
+		}
+		path := filepath.Join(root, f[1])
+		if f[0] == "d" {
+			err = os.MkdirAll(path, 0o755) // the folders above it: for all to reach
+		} else {
+			err = os.WriteFile(path, nil, 0o600)
+			made = made || f[1] == out[0]
+		}
+		if err == nil {
+			err = os.Chown(path, 0, collectorGID)
+		}
+		if err == nil {
+			err = os.Chmod(path, os.FileMode(mode))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !made {
+		t.Fatalf("the tmpfiles lines do not create %s, the drop-in's file", out[0])
+	}
+	return filepath.Join(root, out[0])
+}
+
+// confLines are the lines of a file of the repository that are not
+// blank or comments.
+func confLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "[") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // logRecord is one "LogRecord #N" block of the debug exporter's detailed

@@ -2,7 +2,6 @@ package deploytest
 
 import (
 	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,12 +93,45 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if out, err := security.CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze security: exposure above 2.5 (%v)\n%s", err, out)
 	}
+	// With the OpenTelemetry recipe's drop-in (its lines appended, as
+	// systemd reads a drop-in).
+	dropIn, err := os.ReadFile(filepath.Join(repoRoot, "docs/recipes/otelcol/tcptop-file.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDropIn := filepath.Join(t.TempDir(), "tcptop.service")
+	writeFile(t, withDropIn, strings.Replace(string(unit), "ExecStart="+unitBinary, "ExecStart="+tcptopBin, 1)+"\n"+string(dropIn))
+	verify = exec.Command(analyze, "verify", withDropIn)
+	verify.Env = env
+	if out, err := verify.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify with docs/recipes/otelcol/tcptop-file.conf: %v\n%s", err, out)
+	}
 }
 
 // capsByName are the capabilities the unit may grant, by unit-file name.
 var capsByName = map[string]uintptr{
 	"CAP_BPF": unix.CAP_BPF, "CAP_PERFMON": unix.CAP_PERFMON, "CAP_NET_ADMIN": unix.CAP_NET_ADMIN,
 	"CAP_SYS_PTRACE": unix.CAP_SYS_PTRACE, "CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH,
+}
+
+// capIDs are the numbers of the named capabilities.
+func capIDs(t *testing.T, names []string) []uintptr {
+	t.Helper()
+	var ids []uintptr
+	for _, c := range names {
+		id, ok := capsByName[c]
+		if !ok {
+			t.Fatalf("unknown capability %s in the unit", c)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// unitCaps are the unit's AmbientCapabilities.
+func unitCaps(t *testing.T) []uintptr {
+	t.Helper()
+	return capIDs(t, strings.Fields(strings.Join(unitSetting(t, "AmbientCapabilities"), " ")))
 }
 
 // TestServiceCapabilities runs tcptop as the unit does, an unprivileged
@@ -120,14 +152,7 @@ func TestServiceCapabilities(t *testing.T) {
 	older := testnet.HeldClient(t, "tt-holdsrv", "tt-hold") // owned by root, before tcptop starts
 
 	run := func(caps []string, withTransfer bool) (code int, recs []map[string]any, stderr string) {
-		var ids []uintptr
-		for _, c := range caps {
-			id, ok := capsByName[c]
-			if !ok {
-				t.Fatalf("unknown capability %s in the unit", c)
-			}
-			ids = append(ids, id)
-		}
+		ids := capIDs(t, caps)
 		args := []string{"--output=ndjson", "--interval=300ms", "--count=3"}
 		if withTransfer {
 			args = append(args, "-v") // to see when it is attached
@@ -155,12 +180,7 @@ func TestServiceCapabilities(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
-		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil {
-				recs = append(recs, m)
-			}
-		}
+		recs = records(out.String())
 		if withTransfer {
 			checkTransfer(t, recs, tr)
 		}

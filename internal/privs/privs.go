@@ -64,10 +64,14 @@ func lastCap() Cap {
 
 // Request says what to keep.
 type Request struct {
-	// Keep are the capabilities the running loop may use.
+	// Keep are the capabilities the running loop may use. Only those
+	// the process holds (in its permitted set) can be kept: one started
+	// with fewer (file or ambient capabilities) goes on without the
+	// rest, and Drop's result says what was kept.
 	Keep []Cap
 	// Optional are kept only if Needed says the loop fails without them:
-	// Needed runs with each dropped from the effective set.
+	// Needed runs with each dropped from the effective set. Those not
+	// held are not tried.
 	Optional []Cap
 	Needed   func() error
 	// User, if not nil, is the user to become; its primary group too,
@@ -149,18 +153,21 @@ func Drop(r Request) ([]Cap, error) {
 	return keep, nil
 }
 
-// decide returns r.Keep plus the optional capabilities r.Needed fails
-// without: each is tried with exactly the others effective, while the
+// decide returns what the process holds of r.Keep, plus the optional
+// capabilities it holds and r.Needed fails without: each is tried with exactly the others effective, while the
 // permitted set still allows going back.
 func decide(r Request) ([]Cap, error) {
-	keep := slices.Clone(r.Keep)
-	if len(r.Optional) == 0 {
-		return keep, nil
-	}
 	var current [2]unix.CapUserData
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	if err := unix.Capget(&hdr, &current[0]); err != nil {
 		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	// capset cannot add to the permitted set: what is not there is gone.
+	held := func(c Cap) bool { return current[c/32].Permitted&(1<<(c%32)) != 0 }
+	keep := slices.DeleteFunc(slices.Clone(r.Keep), func(c Cap) bool { return !held(c) })
+	optional := slices.DeleteFunc(slices.Clone(r.Optional), func(c Cap) bool { return !held(c) })
+	if len(optional) == 0 {
+		return keep, nil
 	}
 	restore := func() error {
 		if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&current[0])), 0); err != nil {
@@ -168,8 +175,8 @@ func decide(r Request) ([]Cap, error) {
 		}
 		return nil
 	}
-	for _, c := range r.Optional {
-		others := append(slices.Clone(keep), r.Optional...)
+	for _, c := range optional {
+		others := append(slices.Clone(keep), optional...)
 		others = slices.DeleteFunc(others, func(k Cap) bool { return k == c })
 		probe := current
 		probe[0].Effective, probe[1].Effective = 0, 0

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tcptop/tcptop/internal/testnet"
@@ -78,7 +79,12 @@ func child(spec string) int {
 func runChild(t *testing.T, spec string) string {
 	t.Helper()
 	testnet.RequireRoot(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return childOutput(t, exec.Command(os.Args[0], "-test.run=^$"), spec)
+}
+
+// childOutput runs cmd, a copy of the test binary, as the child for spec.
+func childOutput(t *testing.T, cmd *exec.Cmd, spec string) string {
+	t.Helper()
 	cmd.Env = append(os.Environ(), childEnv+"="+spec)
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), ErrUnsupported.Error()) {
@@ -152,4 +158,44 @@ func TestLookupUser(t *testing.T) {
 			t.Errorf("LookupUser(%q) = %+v, %v; want no such user", name, u, err)
 		}
 	}
+}
+
+// A service started as a user with a few ambient capabilities (the
+// systemd unit) cannot gain others: Drop keeps what it holds of Keep and
+// says so, rather than fail (it did, where owners come from /proc and
+// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH were asked for).
+func TestDropKeepsWhatIsHeld(t *testing.T) {
+	testnet.RequireRoot(t)
+	// A copy of the test binary that nobody may run.
+	dir, err := os.MkdirTemp("", "tcptop-privs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "privs.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+		AmbientCaps: []uintptr{uintptr(BPF), uintptr(Perfmon)},
+	}
+	// CAP_SYS_PTRACE (19) and CAP_DAC_READ_SEARCH (2) are not held.
+	out := childOutput(t, cmd, "keep=38,19,2 optional=39 needed=fail")
+	if !strings.Contains(out, "kept: [CAP_PERFMON CAP_BPF]") {
+		t.Errorf("want CAP_PERFMON and CAP_BPF kept, the rest not held: %s", out)
+	}
+	want := fmt.Sprintf("%016x", uint64(1)<<38|uint64(1)<<39)
+	every(t, out, "CapEff:", want)
+	every(t, out, "CapPrm:", want)
+	every(t, out, "CapAmb:", "0000000000000000")
+	every(t, out, "NoNewPrivs:", "1")
 }

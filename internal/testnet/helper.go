@@ -10,12 +10,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -36,11 +39,7 @@ func RunHelperIfRequested() {
 		os.Exit(3)
 	}
 	if u := os.Getenv(uidEnv); u != "" {
-		uid, err := strconv.Atoi(u)
-		if err == nil {
-			err = syscall.Setuid(uid) // every thread, since Go 1.16
-		}
-		if err != nil {
+		if err := becomeUser(u); err != nil {
 			fmt.Fprintf(os.Stderr, "testnet %s: become uid %s: %v\n", role, u, err)
 			os.Exit(1)
 		}
@@ -50,6 +49,32 @@ func RunHelperIfRequested() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// becomeUser switches to user id u, its primary group and no others (the
+// syscall package changes every thread), as if that user had started the
+// process: its /proc/PID files are then the user's own.
+func becomeUser(u string) error {
+	uid, err := strconv.Atoi(u)
+	if err != nil {
+		return err
+	}
+	gid := uid
+	if usr, err := user.LookupId(u); err == nil {
+		gid, _ = strconv.Atoi(usr.Gid)
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		return err
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return err
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return err
+	}
+	// Changing user made the process undumpable, which hands its
+	// /proc/PID/fd to root.
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 }
 
 // Helper is a running helper process.
