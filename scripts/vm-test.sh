@@ -138,9 +138,11 @@ initramfs() {
 	add_modules "$kdir" "$root"
 	cp "$work/bin/${arch[$n]}"/* "$root/"
 	cp scripts/vm-init.sh "$root/init"
-	# The README (a test runs its awk recipe; the tests run from /, so
+	# The README and the recipes (tests run the README's awk recipe and
+	# check --help against the recipes; the tests run from /, so
 	# ../../README.md is /README.md) and the users the tests switch to.
 	cp README.md "$root/"
+	mkdir -p "$root/docs" && cp -r docs/recipes "$root/docs/"
 	mkdir -p "$root/etc"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
