@@ -160,15 +160,16 @@ initramfs() {
 }
 
 # timeouts NAME test|vm: go test's -test.timeout per binary, and the limit
-# in seconds for the whole VM. Each VM takes one to three minutes (the
-# source tests run once per offered path; arm64 under TCG a little more);
-# the limits keep a hung guest from eating CI's 90.
+# in seconds for the whole VM. Each VM takes five to ten minutes (the
+# source tests run once per offered path, the cli tests take four to five
+# minutes under TCG; arm64 a little more); the limits keep a hung guest
+# from eating CI's 90.
 timeouts() {
 	case "${arch[$1]}/$2" in
-	amd64/test) echo 4m ;;
-	amd64/vm) echo 900 ;;
-	arm64/test) echo 6m ;;
-	arm64/vm) echo 1200 ;;
+	amd64/test) echo 8m ;;
+	amd64/vm) echo 1500 ;;
+	arm64/test) echo 12m ;;
+	arm64/vm) echo 2100 ;;
 	esac
 }
 
@@ -231,7 +232,7 @@ run_host() {
 		# From the package's directory, as go test runs it (a test reads
 		# ../../README.md).
 		(cd "internal/$t" && CI=true TCPTOP_EXPECT_HOOKS=${offers[$n]} TCPTOP_EXPECT_REFUSED=${refuses[$n]} TCPTOP_BIN="$work/bin/amd64/tcptop" \
-			"$work/bin/amd64/$t.test" -test.run "${RUN:-.}" -test.count=1 -test.v -test.timeout=4m 2>&1) || rc=$?
+			"$work/bin/amd64/$t.test" -test.run "${RUN:-.}" -test.count=1 -test.v -test.timeout=8m 2>&1) || rc=$?
 		echo "TCPTOP-VM-END $t rc=$rc seconds=$(($(date +%s) - start))"
 	done
 	# As vm-init.sh: the source tests with the map-element iterators
@@ -241,7 +242,7 @@ run_host() {
 	rc=0
 	(cd internal/source && CI=true TCPTOP_EXPECT_HOOKS=${offers[$n]} TCPTOP_TEST_REFUSE=iter/bpf_map_elem \
 		"$work/bin/amd64/source.test" -test.run "${RUN:-.}" -test.skip '^(TestEveryHookPathExact|TestEveryFallbackExact)$' \
-		-test.count=1 -test.v -test.timeout=4m 2>&1) || rc=$?
+		-test.count=1 -test.v -test.timeout=8m 2>&1) || rc=$?
 	echo "TCPTOP-VM-END source:refuse=iter/bpf_map_elem rc=$rc seconds=$(($(date +%s) - start))"
 	echo "TCPTOP-VM-DONE"
 }
