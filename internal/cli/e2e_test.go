@@ -110,9 +110,13 @@ func startTcptop(t *testing.T, args ...string) *running {
 }
 
 // waitReady waits until tcptop reports its probes attached.
+// attachWait is how long a test waits for tcptop to attach: seconds on a
+// host, but two emulated VMs on two cores have taken more than ten.
+const attachWait = 40 * time.Second
+
 func (r *running) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(attachWait)
 	for !strings.Contains(r.stderr.String(), "tcptop: attached") {
 		select {
 		case <-r.done:

@@ -82,7 +82,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	requireRoot(t)
 	// The timeout leaves room for a loaded machine (two test VMs on two
 	// cores) to finish all three clients before the first flow expires.
-	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms", "--udp-timeout", "3s")
+	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms", "--udp-timeout", "5s")
 	tt.waitReady(t)
 	srv := testnet.Start(t, "tt-udpserver", "", "udp-server", "127.0.0.1:0", "50")
 	defer srv.Release()
@@ -100,7 +100,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port)
 	}
 	// All three flows in one tick, with exact counts.
-	tt.waitLine(t, 5*time.Second, func(string) bool {
+	tt.waitLine(t, 15*time.Second, func(string) bool {
 		seen := map[float64]bool{}
 		lastTick := map[float64]float64{}
 		for _, r := range tt.records(t) {
@@ -119,7 +119,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 		return len(seen) == 3
 	})
 	// Idle for longer than --udp-timeout: the flows disappear for good.
-	time.Sleep(3800 * time.Millisecond)
+	time.Sleep(5800 * time.Millisecond)
 	recs := tt.records(t)
 	lastTick := recs[len(recs)-1]["tick"].(float64)
 	time.Sleep(600 * time.Millisecond)

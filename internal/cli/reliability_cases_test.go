@@ -48,7 +48,7 @@ func startPiped(t *testing.T, size int, args ...string) *pipedTcptop {
 	w.Close()
 	go func() { p.code = exitCodeOf(p.cmd.Wait()); close(p.done) }()
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done; r.Close() })
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(attachWait)
 	for !strings.Contains(p.stderr.String(), "privileges kept") {
 		if time.Now().After(deadline) {
 			t.Fatalf("tcptop did not attach: %s", p.stderr.String())
@@ -90,6 +90,15 @@ func exitCost(t *testing.T, args ...string) time.Duration {
 	return cost
 }
 
+// exitDeadline is how long tcptop may take to end after ticks intervals:
+// the baseline cost thrice and a second more, since a loaded machine (two
+// emulated VMs on two cores) varies that much between two measurements.
+// A tcptop that waited for its reader would never end: the reader in
+// these tests never reads again.
+func exitDeadline(ticks int, interval, cost time.Duration) time.Duration {
+	return time.Duration(ticks)*interval + 3*cost + time.Second
+}
+
 // A reader that leaves while nothing matches (| head -1 on a rare event)
 // ends tcptop within two ticks, with nothing attached.
 func TestReaderGoneWithNoRows(t *testing.T) {
@@ -103,7 +112,7 @@ func TestReaderGoneWithNoRows(t *testing.T) {
 		t.Fatal("no programs held by the running tcptop: the check proves nothing")
 	}
 	p.r.Close()
-	if code := p.exited(t, 2*interval+2*cost+200*time.Millisecond); code != 0 {
+	if code := p.exited(t, exitDeadline(2, interval, cost)); code != 0 {
 		t.Errorf("exit %d, want 0; stderr %s", code, p.stderr.String())
 	}
 	requireProgramsGone(t, held)
@@ -188,7 +197,7 @@ func TestStalledReaderThenSIGTERM(t *testing.T) {
 	held := programsOf(t, p.cmd.Process.Pid)
 	time.Sleep(4 * time.Second) // stalled: the pipe is full
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.exited(t, interval+2*cost+200*time.Millisecond); code != 0 {
+	if code := p.exited(t, exitDeadline(1, interval, cost)); code != 0 {
 		t.Errorf("exit %d after SIGTERM with a stalled reader, want 0; stderr %s", code, p.stderr.String())
 	}
 	requireProgramsGone(t, held)
