@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,10 +26,15 @@ type tmuxServer struct {
 	socket string
 }
 
+// tmuxServers numbers the servers of one test process: a server killed by
+// the previous test may still be going away when the next one starts, and
+// a client reaching it fails with "server exited unexpectedly".
+var tmuxServers atomic.Int32
+
 func newTmux(t *testing.T) *tmuxServer {
 	t.Helper()
 	bin := testnet.RequireTool(t, "tmux")
-	s := &tmuxServer{t: t, bin: bin, socket: fmt.Sprintf("tcptop-test-%d", os.Getpid())}
+	s := &tmuxServer{t: t, bin: bin, socket: fmt.Sprintf("tcptop-test-%d-%d", os.Getpid(), tmuxServers.Add(1))}
 	t.Cleanup(func() { _ = exec.Command(bin, "-L", s.socket, "kill-server").Run() })
 	return s
 }
