@@ -73,43 +73,49 @@ func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 // this has the rest unnamed ("").
 const MaxDirs = 1 << 17
 
-// Resolver turns cgroup ids into paths. A cgroup's id is the inode number
-// of its directory in the v2 hierarchy (kernfs ids, on 64-bit kernels).
-// It is safe for concurrent use.
+// Resolver turns cgroup ids into paths and container ids. A cgroup's id
+// is the inode number of its directory in the v2 hierarchy (kernfs ids,
+// on 64-bit kernels). It is safe for concurrent use.
 type Resolver struct {
 	root     string
 	interval time.Duration
 
 	mu      sync.Mutex
-	paths   map[uint64]string // from the last walk
-	walked  time.Time         // when the last walk started; zero before the first
+	names   map[uint64]Name // from the last walk
+	walked  time.Time       // when the last walk started; zero before the first
 	walks   int
 	lastErr error
 }
 
-// NewResolver returns a resolver of the hierarchy mounted at root that
-// walks it again, on a miss, at most once per interval. The first walk
-// happens at the first Path.
-func NewResolver(root string, interval time.Duration) *Resolver {
-	return &Resolver{root: root, interval: interval}
+// Name is what a cgroup is called: its path relative to the root of the
+// hierarchy ("/system.slice/ssh.service", "/" for the root) and the id of
+// the container it belongs to, or "".
+type Name struct {
+	Path      string
+	Container string
 }
 
-// Path returns the path of cgroup id relative to the root of the
-// hierarchy ("/system.slice/ssh.service", "/" for the root), or false if
-// no cgroup has that id (it is gone, or new since the last walk and a walk
-// is not due yet).
-func (r *Resolver) Path(id uint64) (string, bool) {
+// NewResolver returns a resolver of the hierarchy mounted at root that
+// walks it again, on a miss, at most once per interval. The first walk
+// happens at the first Name.
+func NewResolver(root string, interval time.Duration) *Resolver {
+	return &Resolver{root: filepath.Clean(root), interval: interval}
+}
+
+// Name returns the name of cgroup id, or false if no cgroup has that id
+// (it is gone, or new since the last walk and a walk is not due yet).
+func (r *Resolver) Name(id uint64) (Name, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p, ok := r.paths[id]; ok {
-		return p, true
+	if n, ok := r.names[id]; ok {
+		return n, true
 	}
 	if !r.walked.IsZero() && time.Since(r.walked) < r.interval {
-		return "", false
+		return Name{}, false
 	}
 	r.walk()
-	p, ok := r.paths[id]
-	return p, ok
+	n, ok := r.names[id]
+	return n, ok
 }
 
 // Walks returns how many times the hierarchy was walked, and the error of
@@ -122,10 +128,15 @@ func (r *Resolver) Walks() (int, error) {
 
 // walk replaces the cache with the hierarchy as it is now: cgroups that
 // are gone are forgotten, so the cache is bounded by the hierarchy.
+// Walking from the root down, it counts for each cgroup how many leading
+// elements of its path root named (see delegated): only those may name
+// a container.
 func (r *Resolver) walk() {
 	r.walked = time.Now()
 	r.walks++
-	paths := make(map[uint64]string, max(len(r.paths), 64))
+	names := make(map[uint64]Name, max(len(r.names), 64))
+	named := map[string]int{} // directory → what its children inherit
+	var rootUID uint32
 	n := 0
 	r.lastErr = filepath.WalkDir(r.root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -144,12 +155,19 @@ func (r *Resolver) walk() {
 		if syscall.Lstat(path, &st) != nil {
 			return nil
 		}
-		rel := strings.TrimPrefix(path, r.root)
+		rel, depth := strings.TrimPrefix(path, r.root), 0
 		if rel == "" {
-			rel = "/"
+			rel, rootUID = "/", st.Uid
+		} else {
+			depth = strings.Count(rel, "/")
 		}
-		paths[st.Ino] = rel
+		k := named[filepath.Dir(path)] // 0 for the root
+		named[path] = k
+		if k == depth && !delegated(path, &st, rootUID) {
+			named[path] = k + 1
+		}
+		names[st.Ino] = Name{Path: rel, Container: ContainerID(rel, k)}
 		return nil
 	})
-	r.paths = paths
+	r.names = names
 }

@@ -21,10 +21,7 @@ func cgroupNamer(interval time.Duration, log logger, verbose bool) func(uint64) 
 	}
 	r := cgroup.NewResolver(root, interval/2)
 	return func(id uint64) (string, string, bool) {
-		p, ok := r.Path(id)
-		if !ok {
-			return "", "", false
-		}
-		return p, cgroup.ContainerID(p), true
+		n, ok := r.Name(id)
+		return n.Path, n.Container, ok
 	}
 }
