@@ -18,36 +18,54 @@ import (
 	"unicode/utf8"
 )
 
+// mode says what is escaped besides what always is.
+type mode uint8
+
+const (
+	data   mode = iota // and a backslash: output fields, reversible
+	word               // and a backslash and blanks: text's fields for awk
+	person             // not a backslash: a message on stderr
+)
+
 // Append appends s escaped.
-func Append(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+func Append(b []byte, s string) []byte { return appendEscaped(b, s, data) }
 
 // AppendWord appends s escaped as Append does, and also each byte of a
 // blank (a space or any other Unicode space), so the text is one field
 // for awk: "my app" is my\x20app.
-func AppendWord(b []byte, s string) []byte { return appendEscaped(b, s, true) }
+func AppendWord(b []byte, s string) []byte { return appendEscaped(b, s, word) }
 
 // String returns s escaped: s itself when nothing needs escaping.
-func String(s string) string {
-	if clean(s, false) {
+func String(s string) string { return escaped(s, data) }
+
+// Line returns a message for a person (an error or warning on stderr)
+// escaped as String does, except that a backslash stays: messages quote
+// what the user typed with Go's %q, whose backslashes are escapes
+// already. So it is not reversible, but as safe to print, and Line of its
+// own result changes nothing.
+func Line(s string) string { return escaped(s, person) }
+
+// Clean reports whether String(s) is s.
+func Clean(s string) bool { return clean(s, data) }
+
+func escaped(s string, m mode) string {
+	if clean(s, m) {
 		return s
 	}
-	return string(appendEscaped(make([]byte, 0, len(s)+16), s, false))
+	return string(appendEscaped(make([]byte, 0, len(s)+16), s, m))
 }
 
-// Clean reports whether s is written as it is.
-func Clean(s string) bool { return clean(s, false) }
-
-func clean(s string, blanks bool) bool {
+func clean(s string, m mode) bool {
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c < 0x20 || c == 0x7f || c == '\\' || blanks && c == ' ' {
+			if asciiNeedsEscape(c, m) {
 				return false
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, blanks) {
+		if needsEscape(r, m) {
 			return false
 		}
 		i += size
@@ -55,20 +73,20 @@ func clean(s string, blanks bool) bool {
 	return true
 }
 
-func appendEscaped(b []byte, s string, blanks bool) []byte {
+func appendEscaped(b []byte, s string, m mode) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != 0x7f && c != '\\' && !(blanks && c == ' ') {
-				b = append(b, c)
-			} else {
+			if asciiNeedsEscape(c, m) {
 				b = appendByte(b, c)
+			} else {
+				b = append(b, c)
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, blanks) {
+		if needsEscape(r, m) {
 			for j := i; j < i+size; j++ {
 				b = appendByte(b, s[j])
 			}
@@ -80,12 +98,16 @@ func appendEscaped(b []byte, s string, blanks bool) []byte {
 	return b
 }
 
+func asciiNeedsEscape(c byte, m mode) bool {
+	return c < 0x20 || c == 0x7f || c == '\\' && m != person || c == ' ' && m == word
+}
+
 // needsEscape is the rule for a character outside ASCII; RuneError stands
 // for a byte that is not valid UTF-8 (and for U+FFFD itself, which is
 // escaped too so that it cannot pass for a lost byte).
-func needsEscape(r rune, blanks bool) bool {
+func needsEscape(r rune, m mode) bool {
 	return r == utf8.RuneError || unicode.IsControl(r) ||
-		unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blanks && unicode.IsSpace(r)
+		unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || m == word && unicode.IsSpace(r)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,6 +1,7 @@
 package escape
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -43,6 +44,19 @@ func TestEscapesWhatATerminalOrAParserWouldChokeOn(t *testing.T) {
 	}
 }
 
+func TestLineKeepsBackslashes(t *testing.T) {
+	for in, want := range map[string]string{
+		`unexpected argument "\x1b"`:         `unexpected argument "\x1b"`,
+		"unexpected argument \x1b]0;pwned\a": `unexpected argument \x1b]0;pwned\x07`,
+		"unknown flag --\x1b[2J\n":           `unknown flag --\x1b[2J\x0a`,
+		"bad\xff":                            `bad\xff`,
+	} {
+		if got := Line(in); got != want {
+			t.Errorf("Line(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestDecodeRejectsWhatAppendCannotWrite(t *testing.T) {
 	for _, s := range []string{`\`, `a\x`, `\x4`, `\x4g`, `\X41`, `\n`, `\xAB`} {
 		if got, ok := Decode(s); ok {
@@ -62,22 +76,28 @@ func FuzzEscape(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, word := range []bool{false, true} {
-			out := string(appendEscaped(nil, s, word))
+		for _, m := range []mode{data, word} {
+			out := string(appendEscaped(nil, s, m))
 			if !utf8.ValidString(out) {
 				t.Fatalf("%q: not valid UTF-8: %q", s, out)
 			}
 			for _, r := range out {
-				if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || word && unicode.IsSpace(r) {
+				if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || m == word && unicode.IsSpace(r) {
 					t.Fatalf("%q: %U left in %q", s, r, out)
 				}
 			}
 			if back, ok := Decode(out); !ok || back != s {
 				t.Fatalf("Decode(%q) = %q, %v; want %q", out, back, ok, s)
 			}
-			if Clean(s) != (out == s) && !word {
+			if Clean(s) != (out == s) && m == data {
 				t.Fatalf("Clean(%q) = %v, escaped %q", s, Clean(s), out)
 			}
+		}
+		line := Line(s)
+		if !utf8.ValidString(line) || Line(line) != line || strings.ContainsFunc(line, func(r rune) bool {
+			return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+		}) {
+			t.Fatalf("Line(%q) = %q: not valid UTF-8 without controls, or not stable", s, line)
 		}
 	})
 }
