@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,4 +58,31 @@ func TestHostileNamesEscaped(t *testing.T) {
 			t.Logf("%s:\n%s", format, strings.Join(tt.snapshot(), "\n"))
 		}
 	}
+}
+
+// TestScreenEscapesHostileNames: on the live screen in a real terminal
+// (tmux), a process named with an ESC[2J (clear the screen), a
+// backslash and invalid UTF-8 shows escaped, as in every format, and the
+// terminal acts on none of it.
+func TestScreenEscapesHostileNames(t *testing.T) {
+	requireRoot(t)
+	tm := newTmux(t)
+	sink := testnet.Start(t, "tt-esink", "", "tcp-sink", "127.0.0.1:0")
+	defer sink.Release()
+	talker := testnet.Start(t, "tt\x1b[2J\\\xffx", "", "tcp-paced", "127.0.0.1:"+strconv.Itoa(sink.Port), "40000")
+	defer talker.Release()
+	r := startScreenAt(t, tm, 160, 30, "", "-i", "300ms", "-p", strconv.Itoa(talker.PID()))
+	lines := tm.waitPane("the escaped name", 20*time.Second, func(lines []string) bool {
+		for _, row := range screenRows(lines) {
+			if slices.Contains(strings.Fields(row), `tt\x1b[2J\x5c\xffx`) {
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(lines[0], "tcptop") {
+		t.Errorf("the status line is gone (the screen was cleared?):\n%s", strings.Join(lines, "\n"))
+	}
+	tm.run("send-keys", "-t", "screen", "q")
+	r.exited(t, false)
 }
