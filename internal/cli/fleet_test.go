@@ -86,8 +86,9 @@ func fixedLog(w *bytes.Buffer, format string) logger {
 	return l
 }
 
-// TestLogJSON checks the JSON lines byte for byte: time, level, msg (with
-// escapes), one object per line.
+// TestLogJSON checks the JSON lines byte for byte: time, level, msg (as
+// every message, escaped: a newline is \x0a, then JSON's escapes), one
+// object per line.
 func TestLogJSON(t *testing.T) {
 	var b bytes.Buffer
 	l := fixedLog(&b, "json")
@@ -96,7 +97,7 @@ func TestLogJSON(t *testing.T) {
 	l.errorf("open %q: <denied> \"quoted\"\n", "/sys/fs/bpf")
 	want := `{"time":"2026-11-26T04:47:55.123456Z","level":"warn","msg":"3 UDP datagrams not counted: flow table full"}
 {"time":"2026-11-26T04:47:55.123456Z","level":"info","msg":"attached tracepoint path"}
-{"time":"2026-11-26T04:47:55.123456Z","level":"error","msg":"open \"/sys/fs/bpf\": <denied> \"quoted\"\n"}
+{"time":"2026-11-26T04:47:55.123456Z","level":"error","msg":"open \"/sys/fs/bpf\": <denied> \"quoted\"\\x0a"}
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

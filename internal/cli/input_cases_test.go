@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tcptop/tcptop/internal/cli"
@@ -62,6 +63,13 @@ var badInputs = []badInput{
 	{"unknown field to show", []string{"--fields=rtt"}, nil, `--fields: unknown field "rtt"`, "(valid: timestamp, tick"},
 	{"unknown shell", []string{"--completion=tcsh"}, nil, `--completion must be one of "bash","zsh","fish"`, "tcptop --help"},
 	{"no such user", []string{"--user", "no-such-user-tcptop"}, nil, `--user "no-such-user-tcptop": no such user`, "getent passwd"},
+	// What the user typed is echoed escaped (internal/escape), so an
+	// argument cannot send the terminal an escape sequence.
+	{"control bytes in an argument", []string{"1", "2", "\x1b]0;pwned\a"}, nil, `unexpected argument \x1b]0;pwned\x07`, "tcptop --help"},
+	{"control bytes in a flag", []string{"--\x1b[2J"}, nil, `unknown flag --\x1b[2J`, "tcptop --help"},
+	{"a newline in a flag", []string{"--a\ntcptop: fake"}, nil, `unknown flag --a (see`, "tcptop --help"}, // one line: the rest is cut
+	{"control bytes in --where", []string{"-w", "comm == \"\x1b[2J\" &&"}, nil, "in `comm == \"\\x1b[2J\" &»&`", "check the syntax"},
+	{"a bidi override in a value", []string{"-o", "\xff\u202e"}, nil, `but got "\xef\xbf\xbd\u202e"`, "tcptop --help"},
 }
 
 // TestBadInput runs every bad command line in process: the filter and the
@@ -91,6 +99,7 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	if !strings.HasPrefix(stderr, "tcptop: ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
 		t.Errorf("stderr is not one tcptop: line: %.300q", stderr)
 	}
+	checkNoControlBytes(t, stderr)
 	// The longest is --fields', which lists every field name.
 	if n := utf8.RuneCountInString(stderr); n > 800 {
 		t.Errorf("stderr is %d characters long: %.300q", n, stderr)
@@ -98,6 +107,40 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	for _, want := range []string{tc.problem, tc.fix} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr %q does not say %q", stderr, want)
+		}
+	}
+}
+
+// checkNoControlBytes fails if stderr, lines ending in "\n", carries a
+// character a terminal acts on or invalid UTF-8.
+func checkNoControlBytes(t *testing.T, stderr string) {
+	t.Helper()
+	if !utf8.ValidString(stderr) || strings.ContainsFunc(stderr, func(r rune) bool {
+		return r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp))
+	}) {
+		t.Errorf("stderr carries a raw control byte or invalid UTF-8: %.300q", stderr)
+	}
+}
+
+// TestUsageErrorsEchoNoControlBytes runs the binary as a shell would,
+// with the arguments of issue 17 (tcptop 1 2 $'\e]0;pwned\a', tcptop
+// --$'\e[2J'), in both log formats: exit 2, and stderr without a raw
+// control byte.
+func TestUsageErrorsEchoNoControlBytes(t *testing.T) {
+	for _, args := range [][]string{{"1", "2", "\x1b]0;pwned\a"}, {"--\x1b[2J"}, {"-w", "comm == \"\x1b[2J\xff\" &&"}} {
+		for _, logFormat := range []string{"text", "json"} {
+			cmd := exec.Command(tcptopBin, args...)
+			cmd.Env = append(os.Environ(), "TCPTOP_LOG_FORMAT="+logFormat)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if code := exitCodeOf(err); code != cli.ExitUsage || stdout.Len() > 0 {
+				t.Errorf("%q (%s): exit %d, stdout %q; want exit 2 and nothing", args, logFormat, code, stdout.String())
+			}
+			if strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("%q (%s): stderr is not one line: %q", args, logFormat, stderr.String())
+			}
+			checkNoControlBytes(t, stderr.String())
 		}
 	}
 }

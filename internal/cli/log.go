@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // logger writes tcptop's lines on stderr: "tcptop: ..." (--log-format
@@ -18,7 +20,9 @@ import (
 // time is when the line was written (UTC, the timestamp's format); level
 // is "error" (what tcptop exits with), "warn" (something was lost or
 // looks wrong) or "info" (-v, and --stats in CSV and text). A JSON line
-// is written with one Write.
+// is written with one Write. Every message is escaped (escape.Line): it
+// may echo what a user typed or a process named, and a line on stderr
+// must not carry a terminal escape or a second line.
 type logger struct {
 	w    io.Writer
 	json bool
@@ -62,6 +66,7 @@ func (l logger) errorf(format string, args ...any) { l.log("error", fmt.Sprintf(
 // log writes one line. extra, a JSON object's members without braces
 // (`"a":1,"b":2`), is added to a JSON line after msg.
 func (l logger) log(level, msg string, extra []byte) {
+	msg = escape.Line(msg)
 	if !l.json {
 		fmt.Fprintf(l.w, "tcptop: %s\n", msg)
 		return

@@ -8,6 +8,23 @@ import (
 
 // The sections of docs/fields.md after the table of flow fields.
 
+func writeStrings(b *strings.Builder) {
+	b.WriteString("\n## Strings\n\n")
+	b.WriteString("A string field holds what the kernel or the host had: `comm` is any bytes a process chose,\n")
+	b.WriteString("`cgroup` any directory name. Every format writes it escaped the same way (internal/escape,\n")
+	b.WriteString("docs/security.md): a backslash, a byte that is not valid UTF-8, and each byte of a control\n")
+	b.WriteString("character (C0, DEL, C1), a format character (bidirectional overrides, zero-width\n")
+	b.WriteString("characters) or a line or paragraph separator is written `\\xNN`, two lowercase hex digits:\n")
+	b.WriteString("ESC is `\\x1b`, a backslash `\\x5c`. The text is valid UTF-8 without control characters,\n")
+	b.WriteString("and a backslash in it always starts an escape, so replacing each `\\xNN` by its byte gives\n")
+	b.WriteString("back the original. NDJSON then quotes the escaped text as JSON (its backslash is `\\\\`),\n")
+	b.WriteString("CSV quotes a cell that holds a comma or a quote or starts with a blank, and text also writes\n")
+	b.WriteString("each byte of a blank `\\xNN` (`my\\x20app`) and an empty string as `-`.\n\n")
+	b.WriteString("`--where`, `--sort` and `--group-by` see the string as it is, unescaped: a process named\n")
+	b.WriteString("`a\\b` (shown `a\\x5cb`) matches `comm == \"a\\\\b\"`, one named with an ESC matches\n")
+	b.WriteString("`comm startsWith \"\\x1b\"`.\n")
+}
+
 func writeTimeFormats(b *strings.Builder) {
 	b.WriteString("\n## Times (`--time-format`)\n\n")
 	b.WriteString("`timestamp` and `start` are written in one of three forms, the same in NDJSON, CSV and\n")

@@ -113,6 +113,7 @@ func FieldsMarkdown() string {
 	for _, f := range Fields {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
 	}
+	writeStrings(&b)
 	writeTimeFormats(&b)
 	writeGroupFields(&b)
 	writeStatsFields(&b)

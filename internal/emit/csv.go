@@ -9,13 +9,15 @@ import (
 	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // csvWriter writes RFC 4180 CSV: the header is conn.FieldNames() (or the
 // fields --fields picks), values follow the same columns, so the two
 // cannot drift from the schema. Lines end in "\n" (as encoding/csv writes
-// by default, and as Miller, xsv and pandas read). Strings are written
-// as-is and quoted only when needed, addresses and times as in NDJSON,
+// by default, and as Miller, xsv and pandas read). Strings are escaped
+// (internal/escape) and quoted only when needed, a cell starting with = +
+// - @ left as it is (docs/security.md); addresses and times as in NDJSON,
 // integers in base 10, booleans as true/false, and floats (the rates) in
 // the shortest decimal form that reads back exactly, without an exponent
 // (strconv 'f', -1: 500, 1234.5, 0.25), so every tool parses them as
@@ -93,11 +95,13 @@ func (c *csvWriter) record(p unsafe.Pointer) error {
 // End implements Writer.
 func (c *csvWriter) End() error { return c.flush() }
 
-// appendCSVString appends s, quoted if it must be. The rule is
-// encoding/csv's: quote a field containing a comma, a quote, CR or LF, or
-// starting with white space, or the field `\.` (a PostgreSQL end marker);
-// a quote inside a quoted field is doubled.
+// appendCSVString appends s escaped (internal/escape), quoted if it must
+// be. The rule is encoding/csv's, for text that has no control character
+// or backslash once escaped (so no CR, LF, or PostgreSQL's `\.`): quote a
+// field containing a comma or a quote, or starting with white space; a
+// quote inside a quoted field is doubled.
 func appendCSVString(b []byte, s string) []byte {
+	s = escape.String(s)
 	if !csvNeedsQuotes(s) {
 		return append(b, s...)
 	}
@@ -119,14 +123,10 @@ func csvNeedsQuotes(s string) bool {
 	if s == "" {
 		return false
 	}
-	if s == `\.` {
-		return true
-	}
 	// A byte loop: strings.ContainsAny builds a set on every call, which
 	// showed up in the profile.
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
+		if s[i] == ',' || s[i] == '"' {
 			return true
 		}
 	}

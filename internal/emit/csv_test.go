@@ -4,12 +4,15 @@ import (
 	"encoding/csv"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // TestCSVParses reads the output back with encoding/csv: one header, then
@@ -86,24 +89,50 @@ func TestCSVQuoting(t *testing.T) {
 		{"a,b", `"a,b"`},
 		{`say "hi"`, `"say ""hi"""`},
 		{`a,b"c`, `"a,b""c"`},
-		{"two\nlines", "\"two\nlines\""},
-		{"cr\r", "\"cr\r\""},
+		{"two\nlines", `two\x0alines`},
+		{"cr\r", `cr\x0d`},
 		{" lead", `" lead"`},
-		{"\tlead", "\"\tlead\""},
+		{"\u00a0lead", "\"\u00a0lead\""},
+		{"\tlead", `\x09lead`},
 		{"trail ", "trail "},
-		{`\.`, `"\."`},
+		{`\.`, `\x5c.`}, // not PostgreSQL's end marker
+		{"\x1b[31m,\xff", `"\x1b[31m,\xff"`},
 		{"héllo", "héllo"},
 	} {
 		if got := string(appendCSVString(nil, tt.in)); got != tt.want {
 			t.Errorf("appendCSVString(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		// Agree with encoding/csv on every case.
+		// Agree with encoding/csv on every case, escaped.
 		var sb strings.Builder
 		w := csv.NewWriter(&sb)
-		_ = w.Write([]string{tt.in})
+		_ = w.Write([]string{escape.String(tt.in)})
 		w.Flush()
 		if std := strings.TrimSuffix(sb.String(), "\n"); std != tt.want {
-			t.Errorf("encoding/csv writes %q as %q, want %q", tt.in, std, tt.want)
+			t.Errorf("encoding/csv writes %q escaped as %q, want %q", tt.in, std, tt.want)
+		}
+	}
+}
+
+// TestCSVEscapesEveryString: a cgroup path is a directory name anyone who
+// may create a cgroup chose; its escape sequence and invalid UTF-8 are
+// written escaped, reversibly, as a process name's are.
+func TestCSVEscapesEveryString(t *testing.T) {
+	rows := tick1()
+	rows[0].Cgroup = "/tt_evil\x1b[31m\xff/x"
+	rows[0].ContainerID = "\x1b]0;pwned\a"
+	out := render(t, "csv", true, [][]conn.Row{rows})
+	if strings.ContainsAny(out, "\x1b\a") || !utf8.ValidString(out) {
+		t.Fatalf("a raw control byte or invalid UTF-8 in:\n%q", out)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := conn.FieldNames()
+	for name, want := range map[string]string{"cgroup": rows[0].Cgroup, "container_id": rows[0].ContainerID} {
+		got := recs[1][slices.Index(names, name)]
+		if back, ok := escape.Decode(got); !ok || back != want {
+			t.Errorf("%s: %q decodes to %q, want %q", name, got, back, want)
 		}
 	}
 }

@@ -8,15 +8,16 @@ import (
 	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // ndjsonWriter writes one JSON object per row per line. The keys are Row's
 // json tags (or those picked by --fields), so every key is present in
 // every object and in schema order. Values are written by a schema-driven
 // appender (columns), byte for byte what encoding/json or goccy/go-json
-// write for the same values with HTML escaping off (a test checks this
-// against goccy): integers in base 10, rates as JSON numbers with as many
-// digits as they need (500, 1234.5), addresses as strings, times as
+// write for the same values, strings escaped (internal/escape), with HTML
+// escaping off (a test checks this against goccy): integers in base 10,
+// rates as JSON numbers with as many digits as they need (500, 1234.5), addresses as strings, times as
 // strings or, with --time-format unix or unix_ms, numbers. docs/design.md
 // has the measurement behind writing it by hand.
 type ndjsonWriter struct {
@@ -108,7 +109,10 @@ func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 		c, k := &rec.cols[i], &rec.keys[i]
 		switch c.kind {
 		case kString:
-			b = appendJSONString(append(b, k.key...), c.str(p))
+			// Escaped as in every format first (internal/escape): a
+			// consumer gets the same text as from CSV, and invalid UTF-8
+			// survives, which a JSON string cannot carry.
+			b = appendJSONString(append(b, k.key...), escape.String(c.str(p)))
 		case kInt:
 			b = appendNDJSONInt(b, k, c.int(p))
 		case kInt64:

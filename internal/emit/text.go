@@ -5,11 +5,11 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
-	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // textWriter writes aligned columns for people, streaming: each tick is a
@@ -251,35 +251,16 @@ func marker(r *conn.Row) string {
 	return ""
 }
 
-// appendText appends s as one blank-free field: each byte of a blank (a
-// space, or any other Unicode space) is written \xHH, so "my app" is
-// my\x20app. Process names come from the source with backslashes,
-// control bytes and invalid UTF-8 already written \xNN (conn.Row.Comm), so
-// a backslash always starts an escape and the escape is unambiguous; a
-// control character or invalid UTF-8 from elsewhere is replaced by '?', so
-// it cannot break a line or the alignment. An empty string is shown as
-// "-".
+// appendText appends s as one blank-free field, escaped as in every
+// format (internal/escape) and each byte of a blank too, so "my app" is
+// my\x20app and a backslash always starts an escape. An empty string is
+// shown as "-".
 func appendText(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError || unicode.IsControl(r):
-			b = append(b, '?')
-		case unicode.IsSpace(r):
-			var enc [utf8.UTFMax]byte
-			for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
-				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
-			}
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return b
+	return escape.AppendWord(b, s)
 }
-
-const hexDigits = "0123456789abcdef"
 
 // AppendHostPort appends addr:port, bracketing IPv6 addresses as in URLs.
 // The text format and the live screen (internal/screen) write endpoints,

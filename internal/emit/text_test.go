@@ -95,12 +95,13 @@ func TestTextNoHeader(t *testing.T) {
 	}
 }
 
-func TestTextSanitizes(t *testing.T) {
+func TestTextEscapes(t *testing.T) {
 	rows := tick1()
 	rows[0].Comm = "evil\nname\x7f\xff"
+	rows[1].Comm = `C:\dir`
 	out := render(t, "text", false, [][]conn.Row{rows})
-	if strings.Count(out, "\n") != 1+len(rows) || !strings.Contains(out, "evil?name??") {
-		t.Errorf("control characters not replaced:\n%s", out)
+	if strings.Count(out, "\n") != 1+len(rows) || !strings.Contains(out, `evil\x0aname\x7f\xff`) || !strings.Contains(out, `C:\x5cdir`) {
+		t.Errorf("control characters, invalid UTF-8 or a backslash not escaped:\n%s", out)
 	}
 }
 
@@ -109,11 +110,11 @@ func TestAppendTextEscapesBlanks(t *testing.T) {
 		"":            "-",
 		"curl":        "curl",
 		"Web Content": `Web\x20Content`,
-		`a\x5cx20b`:   `a\x5cx20b`, // the source writes a backslash \x5c: it stays
-		"tab\there":   "tab?here",
+		`a\x20b`:      `a\x5cx20b`, // a backslash is escaped: this is not a blank
+		"tab\there":   `tab\x09here`,
 		"nb\u00a0sp":  `nb\xc2\xa0sp`,
 		"日本":          "日本",
-		"bad\xffutf8": "bad?utf8",
+		"bad\xffutf8": `bad\xffutf8`,
 	} {
 		if got := string(appendText(nil, in)); got != want {
 			t.Errorf("appendText(%q) = %q, want %q", in, got, want)

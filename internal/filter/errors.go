@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr/file"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // Error is a --where expression that does not compile, or that failed on a
@@ -71,7 +71,7 @@ func oneLine(src string, err error) *Error {
 			out.Excerpt = excerpt(src, fe.From)
 		}
 	}
-	out.Message = clip(printableText(strings.TrimSpace(out.Message)), maxMessage)
+	out.Message = clip(escape.Line(strings.TrimSpace(out.Message)), maxMessage)
 	out.Fix = fixFor(out.Message)
 	return out
 }
@@ -110,7 +110,7 @@ func excerpt(src string, from int) string {
 	}
 	var b strings.Builder
 	if end-start <= excerptBefore+excerptAfter { // short enough to show whole
-		return printableText(string(runes[start:from])) + "»" + printableText(string(runes[from:end]))
+		return escape.Line(string(runes[start:from])) + "»" + escape.Line(string(runes[from:end]))
 	}
 	if from-start > excerptBefore {
 		start = from - excerptBefore + 1
@@ -120,9 +120,9 @@ func excerpt(src string, from int) string {
 	if cut {
 		end = from + excerptAfter - 1
 	}
-	b.WriteString(printableText(string(runes[start:from])))
+	b.WriteString(escape.Line(string(runes[start:from])))
 	b.WriteString("»")
-	b.WriteString(printableText(string(runes[from:end])))
+	b.WriteString(escape.Line(string(runes[from:end])))
 	if cut {
 		b.WriteString("…")
 	}
@@ -137,18 +137,6 @@ func clip(s string, n int) string {
 	r := []rune(s)
 	head := n * 2 / 3
 	return string(r[:head]) + "…" + string(r[len(r)-(n-head-1):])
-}
-
-// printableText keeps a piece of the user's expression on one line: a
-// control character (a newline, a tab, an escape) becomes a space and
-// invalid UTF-8 a replacement character.
-func printableText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // fixFor says what to do about the errors that have a usual cause.

@@ -15,8 +15,9 @@ func TestErrorIsOneShortLine(t *testing.T) {
 	}{
 		{long + `bogus > 1`, []string{"unknown name bogus at 1:3601 in `…", `&& »bogus > 1`}},
 		{`bogus > 1 && ` + long + `true`, []string{"at 1:1 in `»bogus > 1 && proto", "…`"}},
-		{"proto == \"tcp\" &&\n\tbogus > 1", []string{"at 2:2 in ` »bogus > 1`"}},
-		{"comm == \"a\x1bb\" && bogus", []string{"in `comm == \"a b\" && »bogus`"}},
+		{"proto == \"tcp\" &&\n\tbogus > 1", []string{"at 2:2 in `\\x09»bogus > 1`"}},
+		{"comm == \"a\x1bb\" && bogus", []string{"in `comm == \"a\\x1bb\" && »bogus`"}},
+		{"comm == \"\xff\u202e\" && bogus", []string{`\xe2\x80\xae" && »bogus`}},
 		{`remote_addr in cidr("` + strings.Repeat("1", 5000) + `")`, []string{`cidr("1111`, "…"}},
 		{`rtt_us`, []string{"expected bool, but got int64: the expression must be true or false"}},
 	} {
@@ -30,7 +31,7 @@ func TestErrorIsOneShortLine(t *testing.T) {
 				t.Errorf("Compile(%.40q) = %q, want %q in it", tt.where, msg, w)
 			}
 		}
-		if strings.ContainsAny(msg, "\n\r\t\x1b") || utf8.RuneCountInString(msg) > 400 {
+		if strings.ContainsAny(msg, "\n\r\t\x1b\u202e") || !utf8.ValidString(msg) || utf8.RuneCountInString(msg) > 400 {
 			t.Errorf("Compile(%.40q): not one short line: %q", tt.where, msg)
 		}
 	}

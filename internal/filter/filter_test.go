@@ -270,3 +270,28 @@ func TestCIDRParsedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestWhereSeesStringsUnescaped: rows carry strings as the kernel had
+// them; the writers escape them (internal/escape). --where compares the
+// raw bytes, written in an expression as expr's string escapes
+// (docs/fields.md, Strings).
+func TestWhereSeesStringsUnescaped(t *testing.T) {
+	r := row("10.1.2.3")
+	r.Comm, r.Cgroup = "\x1b[2Ja\\b", "/tt_evil\x1b[31m"
+	for where, want := range map[string]bool{
+		`comm startsWith "\x1b"`:             true,
+		`comm endsWith "a\\b"`:               true,
+		`comm contains "\\x1b"`:              false, // the escaped text is not the value
+		`cgroup == "/tt_evil\x1b[31m"`:       true,
+		`cgroup contains "\\x1b"`:            false,
+		`comm matches "^\\x1b\\[2J" && true`: true, // a regexp's own \x1b
+	} {
+		f, err := Compile(where)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		if got, err := f.Match(r); err != nil || got != want {
+			t.Errorf("%s: %v, %v; want %v", where, got, err, want)
+		}
+	}
+}

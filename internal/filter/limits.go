@@ -10,6 +10,8 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/parser"
+
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // Bounds on what a --where expression may cost. A row holds a few dozen
@@ -106,7 +108,7 @@ func checkLimits(where string, opts []expr.Option) error {
 	}
 	e := v.err
 	line, col := position(where, e.from)
-	return &Error{Message: clip(printableText(e.msg), maxMessage), Line: line, Column: col + 1, Excerpt: excerpt(where, e.from), Fix: e.fix}
+	return &Error{Message: clip(escape.Line(e.msg), maxMessage), Line: line, Column: col + 1, Excerpt: excerpt(where, e.from), Fix: e.fix}
 }
 
 // limits is the visitor of checkLimits; it keeps the first violation.

@@ -3,10 +3,10 @@ package screen
 import (
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // The columns of the screen, in order on the line. A view shows some of
@@ -185,18 +185,13 @@ func leastEndpoint(s string) int {
 	return utf8.RuneCountInString(s)
 }
 
-// appendName appends a name as a person reads it: control characters and
-// invalid UTF-8 as '?', so a strange process name cannot move the cursor;
-// "-" for an empty one. Unlike the stream's text, blanks stay blanks.
+// appendName appends a name escaped as in every output format
+// (internal/escape), so a strange process name cannot move the cursor and
+// reads as it does in the stream; "-" for an empty one. Unlike the
+// stream's text, blanks stay blanks.
 func appendName(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) {
-			r = '?'
-		}
-		b = utf8.AppendRune(b, r)
-	}
-	return b
+	return escape.Append(b, s)
 }

@@ -221,3 +221,23 @@ func TestCut(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutEscapesNames: a process name with a terminal escape, a
+// backslash and invalid UTF-8 is shown escaped as in every output format
+// (internal/escape), not as '?' and never raw.
+func TestLayoutEscapesNames(t *testing.T) {
+	rows := busyTick(1)[:2]
+	rows[0].Comm = "ev\x1b[2J\\\xff"
+	m := NewModel(Config{Interval: time.Second})
+	m.Tick(t0, rows)
+	var found bool
+	for _, l := range Layout(m.Frame(), 200, 20) {
+		if strings.ContainsAny(l.Text, "\x1b\xff") || !utf8.ValidString(l.Text) {
+			t.Fatalf("a raw escape or invalid byte in %q", l.Text)
+		}
+		found = found || strings.Contains(l.Text, `ev\x1b[2J\x5c\xff`)
+	}
+	if !found {
+		t.Errorf("no escaped name in:\n%v", Layout(m.Frame(), 200, 20))
+	}
+}

@@ -1,12 +1,8 @@
 package source
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 const (
@@ -70,7 +66,7 @@ func (c commCache) name(raw [16]int8) string {
 	for i := range n {
 		b[i] = byte(raw[i])
 	}
-	s := printable(b)
+	s := string(b) // raw: the writers escape it (internal/escape)
 	if len(c) < 4096 {
 		c[raw] = s
 	}
@@ -105,35 +101,4 @@ func (c clock) wall(ns uint64) time.Time {
 		return time.Time{}
 	}
 	return c.boot.Add(time.Duration(ns)).UTC()
-}
-
-// printable makes a kernel string (a process name: any bytes a process
-// chose with prctl or exec) safe for every output format and a terminal:
-// a byte that is a control character, not valid UTF-8, or a backslash is
-// written \xNN, so the text is valid UTF-8 without control codes, and a
-// backslash in it always starts an escape. Every format shows the same
-// text (docs/fields.md, comm).
-func printable(b []byte) string {
-	clean := true
-	for i := 0; i < len(b) && clean; {
-		r, size := utf8.DecodeRune(b[i:])
-		clean = r != utf8.RuneError && !unicode.IsControl(r) && r != '\\'
-		i += size
-	}
-	if clean {
-		return string(b)
-	}
-	var out strings.Builder
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError || unicode.IsControl(r) || r == '\\' {
-			for _, c := range b[i : i+size] {
-				fmt.Fprintf(&out, "\\x%02x", c)
-			}
-		} else {
-			out.Write(b[i : i+size])
-		}
-		i += size
-	}
-	return out.String()
 }

@@ -27,22 +27,3 @@ func TestUnknownHookPathRejected(t *testing.T) {
 		t.Errorf("auto order %v, %v", order, err)
 	}
 }
-
-func TestPrintableEscapesWhatATerminalOrAParserWouldChokeOn(t *testing.T) {
-	for in, want := range map[string]string{
-		"nginx":           "nginx",
-		"käse":            "käse",
-		"a b":             "a b",
-		"tab\there":       `tab\x09here`,
-		"\x1b[31mred":     `\x1b[31mred`,
-		"bad\xff\xfeutf8": `bad\xff\xfeutf8`,
-		`back\slash`:      `back\x5cslash`,
-		"new\nline\r":     `new\x0aline\x0d`,
-		"del\x7f":         `del\x7f`,
-		"c1\u0085control": `c1\xc2\x85control`,
-	} {
-		if got := printable([]byte(in)); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

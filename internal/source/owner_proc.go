@@ -106,12 +106,12 @@ func unifiedCgroup(b []byte) (string, bool) {
 	return "", false
 }
 
-// readComm reads a process name, made safe as the kernel's are
-// (printable).
+// readComm reads a process name, raw as the kernel's are (the writers
+// escape it).
 func readComm(procRoot, pid string) string {
 	b, err := os.ReadFile(procRoot + "/" + pid + "/comm")
 	if err != nil {
 		return ""
 	}
-	return printable(bytes.TrimSuffix(b, []byte("\n")))
+	return string(bytes.TrimSuffix(b, []byte("\n")))
 }

@@ -37,7 +37,7 @@ func TestStatusUIDAndUnifiedCgroup(t *testing.T) {
 }
 
 // ownersByInode on a made-up /proc and cgroup tree: the socket's holder
-// with its name (made printable), real uid and cgroup id.
+// with its name (raw, as the kernel has it), real uid and cgroup id.
 func TestOwnersByInodeFromProc(t *testing.T) {
 	proc, cg := t.TempDir(), t.TempDir()
 	write := func(path, text string) {
@@ -69,7 +69,7 @@ func TestOwnersByInodeFromProc(t *testing.T) {
 	}
 	write(proc+"/self/comm", "x\n") // not a pid: skipped
 	got := ownersByInode(proc, cg, map[uint32]bool{777: true, 999: true})
-	want := owner{pid: 42, uid: 33, cgroupID: inodeOf(t, st), comm: `we\x1bb`}
+	want := owner{pid: 42, uid: 33, cgroupID: inodeOf(t, st), comm: "we\x1bb"}
 	if len(got) != 1 || got[777] != want {
 		t.Errorf("owners = %+v, want only 777: %+v", got, want)
 	}
