@@ -96,6 +96,9 @@ func Compile(where string) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid --where expression: %w", oneLine(where, err))
 	}
+	if err := checkCost(where, prog.Node()); err != nil {
+		return nil, fmt.Errorf("invalid --where expression: %w", err)
+	}
 	f := &Filter{prog: prog, env: e, where: where, patterns: patterns}
 	f.vm.MemoryBudget = memoryBudget
 	f.fast, _ = compileFast(prog.Node())
