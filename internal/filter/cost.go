@@ -45,7 +45,8 @@ const (
 )
 
 // shape bounds a value: the bytes of a string or the elements of a list
-// or map, and the shape of each element or value (nil for scalars).
+// or map, and the shape of each element (of a map: each key and value;
+// nil for scalars).
 type shape struct {
 	n    float64
 	elem *shape
@@ -157,9 +158,9 @@ func (c *costs) eval(n ast.Node) (float64, *shape) {
 		cost, elem := 0.0, (*shape)(nil)
 		for _, p := range x.Pairs {
 			pair := p.(*ast.PairNode)
-			kc, _ := c.node(pair.Key)
+			kc, ks := c.node(pair.Key)
 			vc, vs := c.node(pair.Value)
-			cost, elem = cost+kc+vc, widest(elem, vs)
+			cost, elem = cost+kc+vc, widest(elem, widest(ks, vs)) // string() prints both
 		}
 		return cost, &shape{n: float64(len(x.Pairs)), elem: elem}
 	case *ast.SequenceNode:
@@ -226,7 +227,7 @@ func valueShape(v reflect.Value, depth int) *shape {
 	case reflect.Map:
 		var elem *shape
 		for it := v.MapRange(); it.Next(); {
-			elem = widest(elem, valueShape(it.Value(), depth+1))
+			elem = widest(elem, widest(valueShape(it.Key(), depth+1), valueShape(it.Value(), depth+1)))
 		}
 		return &shape{n: float64(v.Len()), elem: elem}
 	}
