@@ -4,7 +4,7 @@
 // remote_addr, ...), so a typo, a type mismatch or a non-boolean result is
 // reported by Compile, on one line with the place, before anything is
 // attached to the kernel (errors.go). What an expression may cost is
-// bounded (limits.go).
+// bounded: its memory (limits.go) and its steps per row (cost.go).
 //
 // Besides expr's operators and builtins, expressions can use these address
 // helpers on the address fields (local_addr, remote_addr):

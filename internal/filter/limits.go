@@ -20,8 +20,9 @@ import (
 //
 //   - the text and expr's node count are bounded (and so the parser's
 //     depth of nesting);
-//   - expr's VM counts the elements of ranges, lists and loops against a
-//     budget per row;
+//   - expr's VM counts the elements of the ranges and lists it builds
+//     against a budget per row; the steps of loops, nested or not, are
+//     bounded at compile time (cost.go);
 //   - the builtins that build a value from a value in a loop or share one
 //     (let, map, reduce, join, toJSON, ...) are not offered: without them a
 //     string or list can only grow by the size of the expression;
