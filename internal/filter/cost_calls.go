@@ -137,9 +137,10 @@ func (c *costs) function(name string, nodes []ast.Node, args []*shape, out refle
 		return 0, &shape{n: timeBytes}
 	case ".":
 		// Format and String of a time or duration: each byte of a layout
-		// writes at most a few (Wednesday, September, .000000000).
+		// writes at most a few (Wednesday, September, .000000000), String
+		// about 60 (with the monotonic clock's reading).
 		if out != nil && out.Kind() == reflect.String {
-			return 0, &shape{n: 10*a.n + 64}
+			return 0, &shape{n: 10*a.n + 128}
 		}
 		return 0, scalar
 	}
