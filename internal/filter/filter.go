@@ -4,7 +4,7 @@
 // remote_addr, ...), so a typo, a type mismatch or a non-boolean result is
 // reported by Compile, on one line with the place, before anything is
 // attached to the kernel (errors.go). What an expression may cost is
-// bounded (limits.go).
+// bounded: its memory (limits.go) and its steps per row (cost.go).
 //
 // Besides expr's operators and builtins, expressions can use these address
 // helpers on the address fields (local_addr, remote_addr):
@@ -95,6 +95,9 @@ func Compile(where string) (*Filter, error) {
 	prog, err := expr.Compile(where, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid --where expression: %w", oneLine(where, err))
+	}
+	if err := checkCost(where, prog.Node()); err != nil {
+		return nil, fmt.Errorf("invalid --where expression: %w", err)
 	}
 	f := &Filter{prog: prog, env: e, where: where, patterns: patterns}
 	f.vm.MemoryBudget = memoryBudget

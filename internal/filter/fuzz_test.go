@@ -28,7 +28,8 @@ func fuzzRows() []*conn.Row {
 // Compile must not panic, and its errors are one short line; an
 // expression that compiles must match the sample rows without a panic,
 // within the bounds of limits.go, and where the compiled closures cover
-// it they must agree with expr's VM. Seeds: the expressions of the other
+// it they must agree with expr's VM, and the steps it takes on each row
+// must be within its bound (cost.go). Seeds: the expressions of the other
 // tests, and testdata/fuzz/FuzzCompile/*.
 func FuzzCompile(f *testing.F) {
 	for _, tt := range matchTests {
@@ -47,6 +48,7 @@ func FuzzCompile(f *testing.F) {
 		for _, err := range checkPathsAgree(t, where, flt, rows) {
 			checkFuzzError(t, where, err)
 		}
+		checkMeasured(t, where, rows)
 	})
 }
 

@@ -22,8 +22,9 @@ import (
 //
 //   - the text and expr's node count are bounded (and so the parser's
 //     depth of nesting);
-//   - expr's VM counts the elements of ranges, lists and loops against a
-//     budget per row;
+//   - expr's VM counts the elements of the ranges and lists it builds
+//     against a budget per row; the steps of loops, nested or not, are
+//     bounded at compile time (cost.go);
 //   - the builtins that build a value from a value in a loop or share one
 //     (let, map, reduce, join, toJSON, ...) are not offered: without them a
 //     string or list can only grow by the size of the expression;
@@ -96,7 +97,7 @@ func checkLimits(where string, opts []expr.Option) error {
 	if err != nil {
 		return err // expr reports it the same way when it compiles
 	}
-	v := &limits{inRange: map[ast.Node]bool{}}
+	v := &limits{inRange: map[ast.Node]bool{}, sortDepth: map[ast.Node]int{}}
 	ast.Walk(&tree.Node, v)
 	for _, r := range v.ranges {
 		if !v.inRange[r] {
@@ -113,10 +114,17 @@ func checkLimits(where string, opts []expr.Option) error {
 
 // limits is the visitor of checkLimits; it keeps the first violation.
 type limits struct {
-	err     *violation
-	ranges  []ast.Node        // constant ranges over the budget
-	inRange map[ast.Node]bool // ranges that are the right side of in
+	err       *violation
+	ranges    []ast.Node        // constant ranges over the budget
+	inRange   map[ast.Node]bool // ranges that are the right side of in
+	sortDepth map[ast.Node]int  // sort() calls nested in each, itself included
 }
+
+// maxSortDepth bounds sort() inside sort(): expr's checker checks a sort's
+// argument several times over, so compiling takes about six times longer
+// per level (nine levels took 2 s, 4 KB of them 70 s), and sorting a
+// sorted list again gains nothing.
+const maxSortDepth = 2
 
 type violation struct {
 	from     int // rune offset in the expression
@@ -137,6 +145,9 @@ func (v *limits) Visit(node *ast.Node) {
 	case *ast.BuiltinNode:
 		if !builtins[n.Name] {
 			v.fail(n, n.Name+"() is not supported in --where", builderHint(n.Name))
+		}
+		if n.Name == "sort" {
+			v.sort(n)
 		}
 	case *ast.BinaryNode:
 		v.binary(n)
@@ -190,3 +201,25 @@ func constInt(n ast.Node) (int, bool) {
 	}
 	return 0, false
 }
+
+// sort records how deep sort() calls nest in n (its arguments were
+// visited first) and refuses more than maxSortDepth.
+func (v *limits) sort(n *ast.BuiltinNode) {
+	inner := &deepestSort{depths: v.sortDepth}
+	for i := range n.Arguments {
+		ast.Walk(&n.Arguments[i], inner)
+	}
+	v.sortDepth[n] = inner.max + 1
+	if inner.max+1 > maxSortDepth {
+		v.fail(n, fmt.Sprintf("sort() inside sort() more than %d deep", maxSortDepth), "sort once, at the outside")
+	}
+}
+
+// deepestSort finds the deepest nesting of sort() recorded in a subtree.
+type deepestSort struct {
+	depths map[ast.Node]int
+	max    int
+}
+
+// Visit implements ast.Visitor.
+func (d *deepestSort) Visit(node *ast.Node) { d.max = max(d.max, d.depths[*node]) }

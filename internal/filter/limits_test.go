@@ -31,6 +31,8 @@ func TestRunawayRejectedAtCompileTime(t *testing.T) {
 		{`join(split(comm, ""), "-") == ""`, "join() is not supported"},
 		{`len(replace(comm, "", comm)) > 0`, "replace() is not supported"},
 		{`timestamp.Format(timestamp.Format("1111")) != ""`, "Format of a computed layout"},
+		{`len(` + strings.Repeat("sort(", 4) + `[2, 1]` + strings.Repeat(")", 4) + `) > 0`, "sort() inside sort() more than 2 deep"},
+		{`len(sort(filter(sort(sort([2, 1])), # > 0))) > 0`, "sort() inside sort() more than 2 deep"},
 		{`"` + strings.Repeat("x", 600) + `" + "` + strings.Repeat("y", 600) + `" == comm`, "+ would build a string of 1200 bytes"},
 		{strings.Repeat("1+", 2100) + "1 > 0", "exceeds maximum allowed nodes"},
 		{strings.Repeat("(", 5000) + "true" + strings.Repeat(")", 5000), "the expression is 10004 bytes long"},

@@ -35,18 +35,28 @@ func compilePattern(p string) (*regexp.Regexp, error) {
 	if len(p) > maxPattern {
 		return nil, fmt.Errorf("a regular expression of %d bytes, over the %d that --where allows", len(p), maxPattern)
 	}
-	re, err := syntax.Parse(p, syntax.Perl)
+	insts, err := patternInsts(p)
 	if err != nil {
 		return nil, err // a *syntax.Error, which quotes the bad part
 	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return nil, err
-	}
-	if len(prog.Inst) > maxPatternInsts {
-		return nil, fmt.Errorf("a regular expression compiling to %d instructions, over the %d that --where allows", len(prog.Inst), maxPatternInsts)
+	if insts > maxPatternInsts {
+		return nil, fmt.Errorf("a regular expression compiling to %d instructions, over the %d that --where allows", insts, maxPatternInsts)
 	}
 	return regexp.Compile(p)
+}
+
+// patternInsts is the size of a regular expression's program: matching
+// costs at most that many steps per byte of text.
+func patternInsts(p string) (int, error) {
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	return len(prog.Inst), nil
 }
 
 // patternCache keeps the last patternCacheSize computed regular
