@@ -263,6 +263,7 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 			FN(hot_mark)(0, cookie, sk); /* untracked: re-read from the socket */
 			return;
 		}
+		set_owner(c);
 	} else {
 		/* Before its bytes: a read that sees them sees their owner. */
 		set_owner(c);
@@ -271,7 +272,6 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 		else
 			__sync_fetch_and_add(&c->bytes_in, ret);
 	}
-	set_owner(c); /* a new entry's (done already for one that was there) */
 	FN(hot_mark)(c, cookie, sk);
 }
 
