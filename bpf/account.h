@@ -263,12 +263,15 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 			FN(hot_mark)(0, cookie, sk); /* untracked: re-read from the socket */
 			return;
 		}
-	} else if (out) {
-		__sync_fetch_and_add(&c->bytes_out, ret);
+		set_owner(c);
 	} else {
-		__sync_fetch_and_add(&c->bytes_in, ret);
+		/* Before its bytes: a read that sees them sees their owner. */
+		set_owner(c);
+		if (out)
+			__sync_fetch_and_add(&c->bytes_out, ret);
+		else
+			__sync_fetch_and_add(&c->bytes_in, ret);
 	}
-	set_owner(c);
 	FN(hot_mark)(c, cookie, sk);
 }
 
@@ -317,6 +320,7 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 		if (!f)
 			return;
 	}
+	set_owner(f); /* before its bytes: a read that sees them sees their owner */
 	if (out) {
 		__sync_fetch_and_add(&f->bytes_out, ret);
 		__sync_fetch_and_add(&f->pkts_out, 1);
@@ -325,7 +329,6 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 		__sync_fetch_and_add(&f->pkts_in, 1);
 	}
 	f->last_ns = bpf_ktime_get_ns();
-	set_owner(f);
 }
 
 /* account counts one send (out) or receive call that returned ret. */

@@ -348,6 +348,7 @@ int tcptop_walk_table(void *ctx)
 static __always_inline void owner_from_task(struct tcp_conn *c, const struct task_struct *task)
 {
 	c->pid = task->tgid;
+	note_owning(c->pid);
 	__builtin_memcpy(c->comm, task->comm, TCPTOP_COMM_LEN);
 	c->uid = task->cred->uid.val;
 	c->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
@@ -366,7 +367,9 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	if (!task || !file || task->pid != task->tgid) /* threads share their leader's files */
+	/* Threads share their leader's files; an exiting process's are about
+	 * to be closed (the owner that exited, whose sockets are looked for). */
+	if (!task || !file || task->pid != task->tgid || (task->flags & PF_EXITING))
 		return 0;
 	struct socket *sock = bpf_sock_from_file(file);
 	if (!sock)
@@ -375,12 +378,17 @@ int tcptop_owners(struct bpf_iter__task_file *ctx)
 	if (!sk)
 		return 0;
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
-	if (!cookie || !bpf_map_lookup_elem(&wanted, &cookie))
+	__u8 *want = cookie ? bpf_map_lookup_elem(&wanted, &cookie) : 0;
+	if (!want)
 		return 0;
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (c) {
-		if (!c->pid)
+		/* The first process found owns it; an owner that exited is
+		 * replaced by it. */
+		if (!c->pid || *want == WANT_NEW_OWNER) {
 			owner_from_task(c, task);
+			*want = WANT_OWNER;
+		}
 		write_record(ctx->meta->seq, cookie, c);
 		return 0;
 	}

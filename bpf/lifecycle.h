@@ -255,3 +255,23 @@ int BPF_PROG(tcptop_sk_error, const struct sock *sk)
 		c->err = sk->sk_err;
 	return 0;
 }
+
+/* A process that owns a connection exited: userspace looks for the
+ * process that holds its sockets now (a child it forked them to, which
+ * may not use them for a while), so that the dead pid, which the kernel
+ * may hand to an unrelated process, stops naming them. The tracepoint
+ * fires in each thread's exit; the process is gone with its last thread
+ * (signal->live is 0 by then), before its files are closed. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tcptop_exit, struct task_struct *task)
+{
+	if (task->signal->live.counter)
+		return 0;
+	__u32 tgid = task->tgid;
+	if (!bpf_map_lookup_elem(&owning, &tgid))
+		return 0;
+	bpf_map_delete_elem(&owning, &tgid);
+	__u8 one = 1;
+	bpf_map_update_elem(&exited, &tgid, &one, BPF_ANY);
+	return 0;
+}

@@ -47,6 +47,7 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define MSG_PEEK 2
+#define PF_EXITING 0x00000004 /* task->flags: the task is exiting */
 
 enum {
 	TCP_ESTABLISHED = 1,
@@ -154,6 +155,24 @@ struct {
 	__type(value, __u8);
 } wanted SEC(".maps");
 
+/* Processes that own a connection (set_owner, tcptop_owners), so that
+ * tcptop_exit notes only their exits. LRU: a process whose entry was
+ * pushed out (over 65536 owners at once) exits unnoticed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} owning SEC(".maps");
+
+/* Owners that exited since userspace last emptied it (each tick). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} exited SEC(".maps");
+
 /* Listening ports of every namespace, noted by the sweep at start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -190,20 +209,50 @@ const struct tcp_conn empty_conn = {};
 /* Keep the record types in the object's BTF so bpf2go emits their Go
  * types (ring buffers and iterators carry no value type). */
 const struct conn_record *unused_conn_record __attribute__((unused));
+const enum owner_want *unused_owner_want __attribute__((unused));
+
+/* owner_name reads the current process's name: its thread group
+ * leader's, which ps and /proc/PID/comm show and the owner iterator reads,
+ * not the calling thread's, which a program may set per thread (so one
+ * process's rows would take turns with its threads' names). A probe read:
+ * bpf_get_current_task_btf needs 5.11, and tcptop runs on 5.10. */
+static __always_inline void owner_name(char *comm)
+{
+	const struct task_struct *task = (const struct task_struct *)bpf_get_current_task();
+	const struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	char name[TCPTOP_COMM_LEN];
+	if (leader && !bpf_core_read(name, sizeof(name), &leader->comm))
+		__builtin_memcpy(comm, name, TCPTOP_COMM_LEN);
+}
+
+/* note_owning notes a process that owns a connection, for tcptop_exit. */
+static __always_inline void note_owning(__u32 tgid)
+{
+	__u8 one = 1;
+	bpf_map_update_elem(&owning, &tgid, &one, BPF_ANY);
+}
 
 /* set_owner records the current task: pid, name, cgroup and user. Call
  * it only from hooks that run in the owning process's context (send,
  * receive, connect, close): state changes and receive processing in
  * softirq run on behalf of whatever task was interrupted, and must never
- * overwrite the owner. */
-#define set_owner(o) set_owner_of(&(o)->pid, (o)->comm, &(o)->cgroup_id, &(o)->uid)
-static __always_inline void set_owner_of(__u32 *pid, char *comm, __u64 *cgroup, __u32 *uid)
+ * overwrite the owner. The owner is taken when the pid changes; its name
+ * again at its first call in each tick (checked), since a process renames
+ * itself (prctl PR_SET_NAME) or execs another program under the same pid:
+ * one probe read per connection and tick, not per call. */
+#define set_owner(o) set_owner_of(&(o)->pid, (o)->comm, &(o)->cgroup_id, &(o)->uid, &(o)->owner_tick)
+static __always_inline void set_owner_of(__u32 *pid, char *comm, __u64 *cgroup, __u32 *uid, __u32 *checked)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == 0 || tgid == *pid)
-		return; /* taken once per owner, not per call */
+	__u32 now = tick;
+	if (tgid == 0 || (tgid == *pid && *checked == now))
+		return;
+	*checked = now;
+	owner_name(comm);
+	if (tgid == *pid)
+		return;
 	*pid = tgid;
-	bpf_get_current_comm(comm, TCPTOP_COMM_LEN);
+	note_owning(tgid);
 	*cgroup = bpf_get_current_cgroup_id();
 	*uid = (__u32)bpf_get_current_uid_gid();
 }

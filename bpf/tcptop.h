@@ -88,6 +88,8 @@ struct tcp_conn {
 	__u64 pacing_rate;   /* bytes/s, ~0 for none */
 	__u64 end_ns;        /* bpf_ktime_get_ns when the socket was released (the closed record) */
 	char cc[TCPTOP_COMM_LEN]; /* congestion control */
+	__u32 owner_tick; /* the tick in which the owner's name was last compared */
+	__u32 _pad2;
 };
 
 enum conn_direction {
@@ -107,6 +109,12 @@ struct hot_sock {
 	__u64 sk;
 	__u32 walked; /* the tick whose walk (tcptop_walk_hot) read it last */
 	__u32 _pad;
+};
+
+/* What the owner iterator is asked about a socket in `wanted`. */
+enum owner_want {
+	WANT_OWNER = 1,     /* it has none: the first process found holding it */
+	WANT_NEW_OWNER = 2, /* its owner exited: the first other process holding it */
 };
 
 /* A listening port, noted by the sweep. */
@@ -135,7 +143,8 @@ struct udp_flow {
 	__u32 uid;
 	char comm[TCPTOP_COMM_LEN];
 	__u8 direction; /* DIR_OUT: the first datagram tcptop saw was sent, DIR_IN: received */
-	__u8 _pad[7];
+	__u8 _pad[3];
+	__u32 owner_tick; /* the tick in which the owner's name was last compared */
 };
 
 /* Peer address of the datagram a thread is sending or receiving, left by a

@@ -147,12 +147,23 @@ struct cred {
 	kuid_t uid;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live; /* threads not yet exiting */
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	unsigned int flags; /* PF_* */
 	int pid;
 	int tgid;
 	char comm[16];
 	const struct cred *cred;
 	struct css_set *cgroups;
+	struct task_struct *group_leader;
+	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
 /* BPF iterator contexts (Linux 5.9+). */

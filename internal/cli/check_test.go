@@ -19,7 +19,7 @@ const refuseEnv = "TCPTOP_TEST_REFUSE"
 // that replaced the part, or as its loss.
 func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 	requireRoot(t)
-	parts := []string{"close ring buffer", "opens and state changes", "close", "resets", "socket errors",
+	parts := []string{"close ring buffer", "opens and state changes", "close", "resets", "socket errors", "owners that exit",
 		"hot-list read", "table read", "socket sweep", "cgroup hooks", "owners of idle connections"}
 	for _, tc := range []struct {
 		refuse string
@@ -30,6 +30,7 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 		{"", "", nil, -1},
 		{"iter/bpf_map_elem", "hot-list read", []string{"refused: tcptop_hot (iter/bpf_map_elem)"}, -1},
 		{"tp_btf/tcp_receive_reset", "resets", []string{"resets ", "refused", "lost: rst_in"}, cli.ExitCheckLoss},
+		{"tp_btf/sched_process_exit", "owners that exit", []string{"owners that exit ", "refused: tcptop_exit", "lost: a connection whose owner exited"}, cli.ExitCheckLoss},
 		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (ringbuf)", "lost: closes are read"}, cli.ExitCheckLoss},
 	} {
 		t.Run("refuse="+tc.refuse, func(t *testing.T) {

@@ -21,8 +21,8 @@ type Row struct {
 	RemoteAddr netip.Addr `json:"remote_addr" expr:"remote_addr" doc:"Remote IP address. For UDP, the peer of this flow (an unconnected socket has one flow per peer)."`
 	RemotePort int        `json:"remote_port" expr:"remote_port" doc:"Remote port."`
 
-	PID   int    `json:"pid" expr:"pid" doc:"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if no process has touched it since tcptop started and its owner could not be found in /proc."`
-	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 bytes) of pid: any bytes the process chose, escaped as every string is (see Strings below: ESC is written \\x1b, a backslash \\x5c)."`
+	PID   int    `json:"pid" expr:"pid" doc:"Process (thread group) ID that last sent or received on the socket, taken in process context; 0 if no process has touched it since tcptop started and its owner could not be found in /proc. When that process exits and leaves the socket to another (a child it forked), the process holding it then, found within two ticks."`
+	Comm  string `json:"comm" expr:"comm" doc:"Process name (kernel comm, at most 15 bytes) of pid: its main thread's, as ps shows it, read again at the process's first call on the socket in each tick, so a rename (prctl PR_SET_NAME) or an exec shows from then on. Any bytes the process chose, escaped as every string is (see Strings below: ESC is written \\x1b, a backslash \\x5c)."`
 	State string `json:"state" expr:"state" doc:"Kernel TCP state name: SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING, and CLOSE on the closed record (the kernel hands TIME_WAIT to a separate minisocket after the connection's socket closes, so a connection's last record is CLOSE); \"\" for UDP."`
 
 	BytesIn    int64 `json:"bytes_in" expr:"bytes_in" doc:"Payload bytes received by the application (return values of recv calls) over the flow's life: for a TCP connection older than tcptop (partial), including what it received before tcptop started; for UDP, since tcptop started. Never goes backwards."`

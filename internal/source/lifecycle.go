@@ -40,8 +40,12 @@ func lifecycleParts() []lifecyclePart {
 			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
 		{"socket errors", KindSockError, group("tcptop_sk_error"),
 			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already"},
+		{"owners that exit", KindExit, group("tcptop_exit"), exitLoss},
 	}
 }
+
+// exitLoss is what tcptop loses without the exit hook.
+const exitLoss = "a connection whose owner exited and left it to a child names the dead pid (which the kernel may reuse) until the child sends or receives on it"
 
 // ringbufLoss is what closes lose without a ring buffer.
 const ringbufLoss = "closes are read from the kernel table at the next tick; while the table is full, a connection it could not hold gets no close record"

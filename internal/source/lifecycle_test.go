@@ -220,8 +220,32 @@ func TestPreexistingConnectionLifetimeTotals(t *testing.T) {
 // its owner, in the tick after it opened at the latest: pid, name, user
 // and cgroup, from the owner iterator (5.11+) or from /proc (before).
 func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
-	requireRoot(t)
 	const nobody = 65534
+	eachOwnerLookup(t, func(t *testing.T, s *Source) {
+		rec := newRecorder(s)
+		cg := testnet.NewCgroup(t, "idle-accept")
+		srv := testnet.StartAs(t, nobody, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
+		defer srv.Release()
+		cg.Add(t, srv.PID())
+		cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
+		defer cl.Release()
+		isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
+		rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
+		o, _ := rec.latest(isServer)
+		if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
+			t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
+		}
+		if o.UID != nobody || o.CgroupID != cg.ID {
+			t.Errorf("owner's uid %d cgroup %d, want %d and %d (%s)", o.UID, o.CgroupID, nobody, cg.ID, cg.Path)
+		}
+	})
+}
+
+// eachOwnerLookup runs check with a source whose owner lookup is the
+// owner iterator (5.11+), then with one that reads /proc as the kernels
+// before do.
+func eachOwnerLookup(t *testing.T, check func(t *testing.T, s *Source)) {
+	requireRoot(t)
 	for _, proc := range []bool{false, true} {
 		t.Run(map[bool]string{false: "kernel", true: "proc"}[proc], func(t *testing.T) {
 			cfg := testConfig(t)
@@ -234,22 +258,7 @@ func TestAcceptedIdleConnectionGetsOwner(t *testing.T) {
 			if !proc && s.NeedsProcOwners() {
 				t.Skip("no owner iterator on this kernel (5.11+): the proc case covers it")
 			}
-			rec := newRecorder(s)
-			cg := testnet.NewCgroup(t, "idle-accept")
-			srv := testnet.StartAs(t, nobody, "tt-idleaccept", "", "tcp-idle-accept", "127.0.0.1:0")
-			defer srv.Release()
-			cg.Add(t, srv.PID())
-			cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "0", "0", "hold")
-			defer cl.Release()
-			isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == srv.Port }
-			rec.pollUntil(t, 5*time.Second, func() bool { o, ok := rec.latest(isServer); return ok && o.PID != 0 })
-			o, _ := rec.latest(isServer)
-			if int(o.PID) != srv.PID() || o.Comm != "tt-idleaccept" || o.Partial || o.BytesIn != 0 || o.BytesOut != 0 {
-				t.Errorf("accepted idle connection: %+v, want pid %d tt-idleaccept, not partial, no bytes", o, srv.PID())
-			}
-			if o.UID != nobody || o.CgroupID != cg.ID {
-				t.Errorf("owner's uid %d cgroup %d, want %d and %d (%s)", o.UID, o.CgroupID, nobody, cg.ID, cg.Path)
-			}
+			check(t, s)
 		})
 	}
 }

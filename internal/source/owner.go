@@ -19,6 +19,7 @@ type ownerState struct {
 	pending map[uint64]wanted // to look up at the next tick
 	tried   map[uint64]bool   // looked up ownerAttempts times: given up
 	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
+	held    holders           // who holds each connection, for when its owner exits
 
 	cgroupRoot *string // where cgroup v2 is mounted, once looked up ("" for nowhere)
 }
@@ -28,6 +29,7 @@ type wanted struct {
 	ino      uint32 // socket inode, for /proc
 	sk       uint64 // the socket's address, for a re-read through the hot list
 	attempts int
+	exited   uint32 // the owner that exited, whom the one found replaces (0: it had none)
 }
 
 const ownerAttempts = 5
@@ -36,6 +38,13 @@ func (o *ownerState) init() {
 	o.pending = map[uint64]wanted{}
 	o.tried = map[uint64]bool{}
 	o.found = map[uint64]owner{}
+	o.held.init()
+}
+
+// replace asks for the owner of a connection whose owner exited.
+func (o *ownerState) replace(id uint64, h holding) {
+	delete(o.tried, id)
+	o.pending[id] = wanted{ino: h.ino, sk: h.sk, exited: h.pid}
 }
 
 // done records the outcome of one lookup of id.
@@ -54,6 +63,7 @@ func (o *ownerState) done(id uint64, found bool) {
 // note records whether an observed connection still needs an owner.
 func (o *ownerState) note(obs *conn.Observation, ino uint32, sk uint64) {
 	id := obs.ID.Cookie
+	o.held.note(obs, ino, sk)
 	if obs.Closed {
 		delete(o.pending, id)
 		delete(o.tried, id)
@@ -75,6 +85,7 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32, sk uint64) {
 // is bounded by the number of open files, whatever the number of
 // connections. A connection found is reported this tick, with its owner.
 func (s *Source) findOwners() {
+	s.ownersExited()
 	p := s.owner.pending
 	if len(p) == 0 {
 		return
@@ -91,17 +102,19 @@ func (s *Source) findOwners() {
 func (s *Source) ownersFromKernel() {
 	limit := int(s.objs.Wanted.MaxEntries())
 	keys := make([]uint64, 0, min(len(s.owner.pending), limit))
-	for id := range s.owner.pending {
+	wants := make([]uint8, 0, cap(keys))
+	for id, w := range s.owner.pending {
 		if len(keys) == limit {
 			break // the rest at the next tick
 		}
 		keys = append(keys, id)
+		want := uint8(tcptopOwnerWantWANT_OWNER)
+		if w.exited != 0 {
+			want = uint8(tcptopOwnerWantWANT_NEW_OWNER)
+		}
+		wants = append(wants, want)
 	}
-	one := make([]uint8, len(keys))
-	for i := range one {
-		one[i] = 1
-	}
-	if _, err := s.objs.Wanted.BatchUpdate(keys, one, nil); err != nil {
+	if _, err := s.objs.Wanted.BatchUpdate(keys, wants, nil); err != nil {
 		s.warnOnce(err)
 		return
 	}
@@ -167,6 +180,7 @@ func (s *Source) ownersFromProc() {
 		ow, ok := found[w.ino]
 		s.owner.done(id, ok)
 		if ok {
+			ow.replaces = w.exited
 			s.owner.found[id] = ow
 		}
 		// Re-read at the next tick, tracked or not: one found is reported

@@ -17,6 +17,7 @@ type owner struct {
 	uid      uint32
 	cgroupID uint64 // 0 if unknown
 	comm     string
+	replaces uint32 // the owner that exited, whose pid the kernel table still names (0: none)
 }
 
 // ownersByInode scans /proc/*/fd once for the given socket inodes, the way

@@ -46,6 +46,7 @@ const (
 	KindDestroy   = "tp_btf/tcp_destroy_sock"
 	KindResets    = "tp_btf/tcp_receive_reset"
 	KindSockError = "tp_btf/inet_sk_error_report"
+	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
 )
 
@@ -53,7 +54,7 @@ const (
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindCgroup}
+		KindState, KindDestroy, KindResets, KindSockError, KindExit, KindCgroup}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse

@@ -101,6 +101,9 @@ var lifecycleHooks = []hook{
 	// it the error is read when the connection reaches CLOSE, which an
 	// application woken by the report may have cleared already.
 	{prog: "tcptop_sk_error", target: "inet_sk_error_report", tracepoint: true, optional: true},
+	// A process that owns a connection exited: the process it left the
+	// socket to is looked up (owner_exit.go).
+	{prog: "tcptop_exit", target: "sched_process_exit", tracepoint: true},
 }
 
 // iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded

@@ -90,10 +90,8 @@ func (s *Source) observation(r *tcptopConnRecord) conn.Observation {
 	if o.Closed && c.EndNs != 0 {
 		o.End = s.clock.wall(c.EndNs)
 	}
-	if o.PID == 0 {
-		if ow, ok := s.owner.found[r.Cookie]; ok {
-			o.PID, o.Comm, o.UID, o.CgroupID = ow.pid, ow.comm, ow.uid, ow.cgroupID
-		}
+	if ow, ok := s.owner.found[r.Cookie]; ok && (o.PID == 0 || o.PID == ow.replaces) {
+		o.PID, o.Comm, o.UID, o.CgroupID = ow.pid, ow.comm, ow.uid, ow.cgroupID
 	}
 	u, known := s.tcp.untracked[r.Cookie]
 	if c.Flags&connUntracked == 0 {

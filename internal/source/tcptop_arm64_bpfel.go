@@ -50,6 +50,13 @@ type tcptopListener struct {
 	Pad   uint16
 }
 
+type tcptopOwnerWant uint32
+
+const (
+	tcptopOwnerWantWANT_OWNER     tcptopOwnerWant = 1
+	tcptopOwnerWantWANT_NEW_OWNER tcptopOwnerWant = 2
+)
+
 type tcptopTcpConn struct {
 	_             structs.HostLayout
 	Tuple         tcptopFlowTuple
@@ -96,6 +103,8 @@ type tcptopTcpConn struct {
 	PacingRate    uint64
 	EndNs         uint64
 	Cc            [16]int8
+	OwnerTick     uint32
+	Pad2          uint32
 }
 
 type tcptopUdpFlow struct {
@@ -111,7 +120,8 @@ type tcptopUdpFlow struct {
 	Uid       uint32
 	Comm      [16]int8
 	Direction uint8
-	Pad       [7]uint8
+	Pad       [3]uint8
+	OwnerTick uint32
 }
 
 type tcptopUdpKey struct {
@@ -135,9 +145,11 @@ type tcptopUdpPeer struct {
 const (
 	tcptopMapCalls               = "calls"
 	tcptopMapEvents              = "events"
+	tcptopMapExited              = "exited"
 	tcptopMapHot                 = "hot"
 	tcptopMapIoClaims            = "io_claims"
 	tcptopMapListeners           = "listeners"
+	tcptopMapOwning              = "owning"
 	tcptopMapRecentCloses        = "recent_closes"
 	tcptopMapTcpConns            = "tcp_conns"
 	tcptopMapUdpFlows            = "udp_flows"
@@ -146,6 +158,7 @@ const (
 	tcptopMapWanted              = "wanted"
 	tcptopProgTcptopClosed       = "tcptop_closed"
 	tcptopProgTcptopClosedAgain  = "tcptop_closed_again"
+	tcptopProgTcptopExit         = "tcptop_exit"
 	tcptopProgTcptopFxPage       = "tcptop_fx_page"
 	tcptopProgTcptopFxPageAgain  = "tcptop_fx_page_again"
 	tcptopProgTcptopFxRecv4      = "tcptop_fx_recv4"
@@ -200,6 +213,7 @@ const (
 	tcptopVarUdpAdded            = "udp_added"
 	tcptopVarUdpTableFull        = "udp_table_full"
 	tcptopVarUnusedConnRecord    = "unused_conn_record"
+	tcptopVarUnusedOwnerWant     = "unused_owner_want"
 	tcptopVarWalkMore            = "walk_more"
 )
 
@@ -247,6 +261,7 @@ type tcptopSpecs struct {
 type tcptopProgramSpecs struct {
 	TcptopClosed       *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
+	TcptopExit         *ebpf.ProgramSpec `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.ProgramSpec `ebpf:"tcptop_fx_page_again"`
 	TcptopFxRecv4      *ebpf.ProgramSpec `ebpf:"tcptop_fx_recv4"`
@@ -296,9 +311,11 @@ type tcptopProgramSpecs struct {
 type tcptopMapSpecs struct {
 	Calls        *ebpf.MapSpec `ebpf:"calls"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
+	Exited       *ebpf.MapSpec `ebpf:"exited"`
 	Hot          *ebpf.MapSpec `ebpf:"hot"`
 	IoClaims     *ebpf.MapSpec `ebpf:"io_claims"`
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
+	Owning       *ebpf.MapSpec `ebpf:"owning"`
 	RecentCloses *ebpf.MapSpec `ebpf:"recent_closes"`
 	TcpConns     *ebpf.MapSpec `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.MapSpec `ebpf:"udp_flows"`
@@ -324,6 +341,7 @@ type tcptopVariableSpecs struct {
 	UdpAdded         *ebpf.VariableSpec `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.VariableSpec `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.VariableSpec `ebpf:"unused_conn_record"`
+	UnusedOwnerWant  *ebpf.VariableSpec `ebpf:"unused_owner_want"`
 	WalkMore         *ebpf.VariableSpec `ebpf:"walk_more"`
 }
 
@@ -349,9 +367,11 @@ func (o *tcptopObjects) Close() error {
 type tcptopMaps struct {
 	Calls        *ebpf.Map `ebpf:"calls"`
 	Events       *ebpf.Map `ebpf:"events"`
+	Exited       *ebpf.Map `ebpf:"exited"`
 	Hot          *ebpf.Map `ebpf:"hot"`
 	IoClaims     *ebpf.Map `ebpf:"io_claims"`
 	Listeners    *ebpf.Map `ebpf:"listeners"`
+	Owning       *ebpf.Map `ebpf:"owning"`
 	RecentCloses *ebpf.Map `ebpf:"recent_closes"`
 	TcpConns     *ebpf.Map `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.Map `ebpf:"udp_flows"`
@@ -364,9 +384,11 @@ func (m *tcptopMaps) Close() error {
 	return _TcptopClose(
 		m.Calls,
 		m.Events,
+		m.Exited,
 		m.Hot,
 		m.IoClaims,
 		m.Listeners,
+		m.Owning,
 		m.RecentCloses,
 		m.TcpConns,
 		m.UdpFlows,
@@ -393,6 +415,7 @@ type tcptopVariables struct {
 	UdpAdded         *ebpf.Variable `ebpf:"udp_added"`
 	UdpTableFull     *ebpf.Variable `ebpf:"udp_table_full"`
 	UnusedConnRecord *ebpf.Variable `ebpf:"unused_conn_record"`
+	UnusedOwnerWant  *ebpf.Variable `ebpf:"unused_owner_want"`
 	WalkMore         *ebpf.Variable `ebpf:"walk_more"`
 }
 
@@ -402,6 +425,7 @@ type tcptopVariables struct {
 type tcptopPrograms struct {
 	TcptopClosed       *ebpf.Program `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.Program `ebpf:"tcptop_closed_again"`
+	TcptopExit         *ebpf.Program `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.Program `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.Program `ebpf:"tcptop_fx_page_again"`
 	TcptopFxRecv4      *ebpf.Program `ebpf:"tcptop_fx_recv4"`
@@ -449,6 +473,7 @@ func (p *tcptopPrograms) Close() error {
 	return _TcptopClose(
 		p.TcptopClosed,
 		p.TcptopClosedAgain,
+		p.TcptopExit,
 		p.TcptopFxPage,
 		p.TcptopFxPageAgain,
 		p.TcptopFxRecv4,
