@@ -42,10 +42,10 @@ var Version = "dev"
 type Options struct {
 	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
 	Where      string        `short:"w" placeholder:"EXPR" complete:"field" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
-	PIDs       []int         `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
+	PIDs       []int         `name:"pid" short:"p" type:"list" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
 	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
 	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
-	Sort       string        `placeholder:"FIELD[,FIELD...]" complete:"field" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
+	Sort       string        `type:"list" placeholder:"FIELD[,FIELD...]" complete:"field" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
 	Top        int           `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
 	Screen     string        `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (${screenkeys}). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
 	Changed    bool          `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
@@ -92,9 +92,6 @@ func (o *Options) Validate(kctx *kong.Context) error {
 		return fmt.Errorf("--top must be 0 (all) or more, got %d", o.Top)
 	case o.Screen == "always" && o.Output != "text":
 		return fmt.Errorf("--screen=always shows -o text, not %s", o.Output)
-	}
-	if given["pid"] && len(o.PIDs) == 0 {
-		return errors.New("--pid needs a process id")
 	}
 	for _, pid := range o.PIDs {
 		if pid <= 0 {
@@ -201,6 +198,7 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),
+		kong.NamedMapper("list", listMapper{}),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)
