@@ -53,7 +53,7 @@ type Options struct {
 	UDPTimeout time.Duration `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string        `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
-	User       string        `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
+	User       string        `type:"user" placeholder:"USER[:GROUP]" help:"After attaching, run as this user and group, like tcpdump -Z: names or numbers; numbers need no passwd entry (--user 65534:65534 in a FROM scratch image), a user number without one needs its group. Capabilities are dropped either way (docs/security.md)."`
 	FleetOptions
 	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run)."`
 	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
@@ -199,6 +199,7 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),
 		kong.NamedMapper("list", listMapper{}),
+		kong.NamedMapper("user", userMapper{}),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)

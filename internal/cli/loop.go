@@ -121,19 +121,6 @@ func noteMissingPIDs(pids []int, log logger) {
 	}
 }
 
-// lookupUser finds --user's account before anything is loaded: one that
-// does not exist is a usage error. No --user is nil.
-func lookupUser(name string) (*privs.User, error) {
-	if name == "" {
-		return nil, nil
-	}
-	u, err := privs.LookupUser(name)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("%w: give a user name or number that getent passwd knows", err)}
-	}
-	return u, nil
-}
-
 // dropPrivileges gives up, once the probes are attached, every capability
 // the tick loop does not use (docs/security.md), and root if --user says
 // so. It returns what was kept, for -v; what the loop would use but the
