@@ -29,6 +29,12 @@ const (
 	ExitUsage   = 2 // bad flags or a bad --where expression
 )
 
+// MinInterval is the shortest --interval: a tick at a few dozen flows
+// costs about 1 ms of CPU (docs/design.md, 2026-12-06), so ticks 10 ms
+// apart use about a tenth of a core; shorter ones would mostly measure
+// tcptop itself (-i 1ns kept a core busy).
+const MinInterval = 10 * time.Millisecond
+
 // EnvPrefix starts the name of the environment variable of every flag:
 // --udp-timeout is TCPTOP_UDP_TIMEOUT. A flag given on the command line
 // wins over its variable.
@@ -43,7 +49,7 @@ type Options struct {
 	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
 	Where      string        `short:"w" placeholder:"EXPR" complete:"field" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
 	PIDs       []int         `name:"pid" short:"p" type:"list" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
-	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
+	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5); at least ${mininterval}."`
 	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
 	Sort       string        `type:"list" placeholder:"FIELD[,FIELD...]" complete:"field" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
 	Top        int           `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
@@ -84,6 +90,8 @@ func (o *Options) Validate(kctx *kong.Context) error {
 	switch {
 	case o.Interval <= 0:
 		return fmt.Errorf("--interval must be positive, got %s", o.Interval)
+	case o.Interval < MinInterval:
+		return fmt.Errorf("--interval must be at least %s, got %s", MinInterval, o.Interval)
 	case o.Count < 0:
 		return fmt.Errorf("--count must be 0 (forever) or more, got %d", o.Count)
 	case o.UDPTimeout < 0:
@@ -194,7 +202,7 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Name("tcptop"),
 		kong.Description(description),
 		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
-			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary()},
+			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary(), "mininterval": MinInterval.String()},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),

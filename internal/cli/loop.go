@@ -87,7 +87,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()
-	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}}
 	if !opts.streams() && useScreen(opts, stdout) {
 		ls, err := openScreen(opts, stdout, order, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
@@ -199,6 +199,7 @@ type ticker struct {
 	stats     source.Stats
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
+	joined    joinedNote
 	mem       *memory
 	health    *health // --stats; nil without, and on the live screen
 	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
@@ -266,7 +267,9 @@ func (t *ticker) ticks() error {
 		}
 		if skipped > 0 {
 			t.coalesced += skipped
-			t.log.printf("the reader of stdout fell behind: %d ticks joined into tick %d, which covers them (%d so far)", skipped, t.n+1, t.coalesced)
+			if n := t.joined.add(skipped, time.Now()); n > 0 {
+				t.log.printf("the reader of stdout fell behind: %d ticks joined into the ticks after them, up to tick %d (%d so far; said at most once a minute)", n, t.n+1, t.coalesced)
+			}
 			skipped = 0
 		}
 		err := t.tick()
