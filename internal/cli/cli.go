@@ -27,6 +27,10 @@ const (
 	ExitOK      = 0 // done: --count reached, stopped by a signal, or stdout closed
 	ExitRuntime = 1 // could not run: privileges, kernel features, I/O, stdout closed at start
 	ExitUsage   = 2 // bad flags or a bad --where expression
+	// ExitQuit is SIGQUIT's: 128+3, what a shell reports for a process
+	// the signal ended. Go's own handling (a goroutine dump, exit 2)
+	// would read as a usage error.
+	ExitQuit = 131
 )
 
 // MinInterval is the shortest --interval: a tick at a few dozen flows
@@ -143,8 +147,9 @@ Examples:
   sudo tcptop -o ndjson --changed | fluent-bit -c docs/recipes/fluent-bit.conf
   sudo vector --config docs/recipes/vector.yaml        # Vector runs tcptop itself
 
-Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
-1 runtime error (stdout closed at start, too), 2 usage error.`
+Exit codes: 0 ok (count reached, SIGINT, SIGTERM or SIGHUP, or stdout
+closed), 1 runtime error (stdout closed at start, too), 2 usage error,
+131 SIGQUIT. Every signal detaches everything before the exit.`
 
 // exitRequest carries kong's request to exit (after --help or --version)
 // out of the parser without calling os.Exit.
@@ -228,8 +233,11 @@ func (u usageError) Unwrap() error { return u.err }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) {
+	switch {
+	case errors.As(err, &u):
 		return ExitUsage
+	case errors.Is(err, errQuit):
+		return ExitQuit
 	}
 	return ExitRuntime
 }

@@ -59,9 +59,9 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	// loading still detaches everything. SIGPIPE is caught so a closed
 	// stdout shows up as EPIPE from Write instead of killing the process.
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(stop, stopSignals...)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	defer signal.Reset(append(stopSignals, syscall.SIGPIPE)...)
 
 	notes := &openingNotes{log: log, verbose: opts.Verbose}
 	src, err := source.Open(sourceConfig(opts, notes))
@@ -216,13 +216,13 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 		done <- t.ticks()
 	}()
 	select {
-	case <-stop:
+	case sig := <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
 		// Lines already formatted reach a reader that keeps up; a
 		// stalled one gets whole lines only and does not delay the exit
 		// past the interval.
 		t.sink.waitAtMost(min(t.opts.Interval/2, time.Second))
-		return nil
+		return stoppedBy(sig)
 	case err := <-done:
 		t.srcMu.Lock()
 		return err
