@@ -27,7 +27,17 @@ const (
 	ExitOK      = 0 // done: --count reached, stopped by a signal, or stdout closed
 	ExitRuntime = 1 // could not run: privileges, kernel features, I/O, stdout closed at start
 	ExitUsage   = 2 // bad flags or a bad --where expression
+	// ExitQuit is SIGQUIT's: 128+3, what a shell reports for a process
+	// the signal ended. Go's own handling (a goroutine dump, exit 2)
+	// would read as a usage error.
+	ExitQuit = 131
 )
+
+// MinInterval is the shortest --interval: a tick at a few dozen flows
+// costs about 1 ms of CPU (docs/design.md, 2026-12-06), so ticks 10 ms
+// apart use about a tenth of a core; shorter ones would mostly measure
+// tcptop itself (-i 1ns kept a core busy).
+const MinInterval = 10 * time.Millisecond
 
 // EnvPrefix starts the name of the environment variable of every flag:
 // --udp-timeout is TCPTOP_UDP_TIMEOUT. A flag given on the command line
@@ -42,10 +52,10 @@ var Version = "dev"
 type Options struct {
 	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
 	Where      string        `short:"w" placeholder:"EXPR" complete:"field" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
-	PIDs       []int         `name:"pid" short:"p" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
-	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5)."`
+	PIDs       []int         `name:"pid" short:"p" type:"list" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
+	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5); at least ${mininterval}."`
 	Count      int           `short:"n" default:"0" help:"Stop after this many ticks (0: run until interrupted)."`
-	Sort       string        `placeholder:"FIELD[,FIELD...]" complete:"field" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
+	Sort       string        `type:"list" placeholder:"FIELD[,FIELD...]" complete:"field" help:"Order each tick's rows by these fields, largest first, or smallest first with a leading - (--sort=-comm,pid); any field (see --list-fields). Default: rate_in+rate_out descending, then proto, local and remote address and port, pid. Holds a copy of every row of the tick (at most --top with it)."`
 	Top        int           `default:"0" placeholder:"N" help:"Emit only the first N rows of each tick, in the order of --sort (0: all)."`
 	Screen     string        `enum:"auto,always,never" default:"auto" help:"Live screen for -o text: redrawn in place each tick, with keys (${screenkeys}). auto: when stdout is a terminal; never: stream rows, as into a pipe."`
 	Changed    bool          `help:"Emit only rows that changed in the tick: new flows (opened, or first seen), closed ones, and flows whose bytes, packets, retrans, rtt_us, state, pid or comm differ from the previous tick (an expired UDP flow gets a last row if its counters moved). Deltas and rates are still per tick. What a log shipper wants."`
@@ -53,7 +63,7 @@ type Options struct {
 	UDPTimeout time.Duration `name:"udp-timeout" default:"5s" help:"Forget UDP flows idle for this long (0: never)."`
 	Hooks      string        `enum:"${hooks}" default:"auto" help:"Send/receive hooks: auto picks the first this kernel offers, in the order tracepoint (Linux 6.4+), fexit, kprobe; name one to force it."`
 	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
-	User       string        `placeholder:"USER" help:"After attaching, run as this user (name or number) and its group, like tcpdump -Z; capabilities are dropped either way (docs/security.md)."`
+	User       string        `type:"user" placeholder:"USER[:GROUP]" help:"After attaching, run as this user and group, like tcpdump -Z: names or numbers; numbers need no passwd entry (--user 65534:65534 in a FROM scratch image), a user number without one needs its group. Capabilities are dropped either way (docs/security.md)."`
 	FleetOptions
 	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run)."`
 	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
@@ -84,6 +94,8 @@ func (o *Options) Validate(kctx *kong.Context) error {
 	switch {
 	case o.Interval <= 0:
 		return fmt.Errorf("--interval must be positive, got %s", o.Interval)
+	case o.Interval < MinInterval:
+		return fmt.Errorf("--interval must be at least %s, got %s", MinInterval, o.Interval)
 	case o.Count < 0:
 		return fmt.Errorf("--count must be 0 (forever) or more, got %d", o.Count)
 	case o.UDPTimeout < 0:
@@ -92,9 +104,6 @@ func (o *Options) Validate(kctx *kong.Context) error {
 		return fmt.Errorf("--top must be 0 (all) or more, got %d", o.Top)
 	case o.Screen == "always" && o.Output != "text":
 		return fmt.Errorf("--screen=always shows -o text, not %s", o.Output)
-	}
-	if given["pid"] && len(o.PIDs) == 0 {
-		return errors.New("--pid needs a process id")
 	}
 	for _, pid := range o.PIDs {
 		if pid <= 0 {
@@ -138,8 +147,9 @@ Examples:
   sudo tcptop -o ndjson --changed | fluent-bit -c docs/recipes/fluent-bit.conf
   sudo vector --config docs/recipes/vector.yaml        # Vector runs tcptop itself
 
-Exit codes: 0 ok (count reached, SIGINT/SIGTERM, or stdout closed),
-1 runtime error (stdout closed at start, too), 2 usage error.`
+Exit codes: 0 ok (count reached, SIGINT, SIGTERM or SIGHUP, or stdout
+closed), 1 runtime error (stdout closed at start, too), 2 usage error,
+131 SIGQUIT. Every signal detaches everything before the exit.`
 
 // exitRequest carries kong's request to exit (after --help or --version)
 // out of the parser without calling os.Exit.
@@ -197,10 +207,12 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Name("tcptop"),
 		kong.Description(description),
 		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
-			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary()},
+			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary(), "mininterval": MinInterval.String()},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),
 		kong.NamedMapper("format", formatMapper{}),
+		kong.NamedMapper("list", listMapper{}),
+		kong.NamedMapper("user", userMapper{}),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(exitRequest{c}) }),
 	)
@@ -221,8 +233,11 @@ func (u usageError) Unwrap() error { return u.err }
 
 func exitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) {
+	switch {
+	case errors.As(err, &u):
 		return ExitUsage
+	case errors.Is(err, errQuit):
+		return ExitQuit
 	}
 	return ExitRuntime
 }

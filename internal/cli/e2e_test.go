@@ -81,7 +81,14 @@ type running struct {
 // and args.
 func startTcptop(t *testing.T, args ...string) *running {
 	t.Helper()
-	r := &running{cmd: exec.Command(tcptopBin, append([]string{"-v"}, args...)...), done: make(chan struct{}), before: tcptopPrograms(t)}
+	return startCommand(t, exec.Command(tcptopBin, append([]string{"-v"}, args...)...))
+}
+
+// startCommand runs cmd, which runs tcptop in its own process (exec, not
+// fork: signals go to tcptop).
+func startCommand(t *testing.T, cmd *exec.Cmd) *running {
+	t.Helper()
+	r := &running{cmd: cmd, done: make(chan struct{}), before: tcptopPrograms(t)}
 	r.cmd.Stderr = &r.stderr
 	out, err := r.cmd.StdoutPipe()
 	if err != nil {

@@ -17,8 +17,8 @@ import (
 // and fleets: which fields, grouped how, with which header and times, and
 // the records about tcptop itself.
 type FleetOptions struct {
-	Fields     []string `sep:"," placeholder:"FIELD" complete:"field" help:"Output only these fields, in this order, in every format (NDJSON keys, CSV columns, text columns), e.g. --fields timestamp,comm,remote_addr,bytes_out_delta; with --group-by, among the grouped rows' fields (docs/fields.md). Unknown names are an error that lists the valid ones."`
-	GroupBy    []string `name:"group-by" sep:"," placeholder:"FIELD" complete:"group-key" help:"One row per distinct value of these fields per tick instead of one per flow, e.g. comm, remote_addr,remote_port or container_id: a connection count, bytes, packets, deltas and rates summed, largest and mean rtt_us. --where picks the flows first."`
+	Fields     []string `type:"list" sep:"," placeholder:"FIELD" complete:"field" help:"Output only these fields, in this order, in every format (NDJSON keys, CSV columns, text columns), e.g. --fields timestamp,comm,remote_addr,bytes_out_delta; with --group-by, among the grouped rows' fields (docs/fields.md). Unknown names are an error that lists the valid ones."`
+	GroupBy    []string `name:"group-by" type:"list" sep:"," placeholder:"FIELD" complete:"group-key" help:"One row per distinct value of these fields per tick instead of one per flow, e.g. comm, remote_addr,remote_port or container_id: a connection count, bytes, packets, deltas and rates summed, largest and mean rtt_us. --where picks the flows first."`
 	Header     string   `enum:"auto,always,never" default:"auto" help:"The CSV header line and the text column names: auto writes them unless stdout appends to a non-empty file (>>, so cron appends to one file get one header), always, or never."`
 	TimeFormat string   `name:"time-format" enum:"${timeformats}" default:"rfc3339" help:"How timestamp and start are written: rfc3339 (2026-01-02T15:04:05.123456Z), unix (seconds, six decimals: 1767366245.123456; a number in NDJSON) or unix_ms (whole milliseconds)."`
 	Stats      bool     `help:"End every tick with a record about tcptop itself: rows written, flows tracked, kernel table fill and drops, late ticks, its CPU and memory. In NDJSON a {\"type\":\"stats\",...} line on stdout, even for a tick without rows; in CSV and text a line on stderr."`
@@ -36,9 +36,6 @@ func (o *FleetOptions) validate() error {
 		valid = conn.GroupFieldNames(o.GroupBy)
 	}
 	if o.Fields != nil {
-		if len(o.Fields) == 0 || slices.Contains(o.Fields, "") {
-			return errors.New("--fields: an empty name (want FIELD,FIELD,...)")
-		}
 		for i, f := range o.Fields {
 			if !slices.Contains(valid, f) {
 				return fmt.Errorf("--fields: unknown field %q (valid: %s)", f, strings.Join(valid, ", "))

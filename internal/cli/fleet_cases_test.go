@@ -33,7 +33,7 @@ func TestFleetUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--fields", "comm,bogus"}, `tcptop: --fields: unknown field "bogus" (valid: ` + allNames + `) (see tcptop --help)` + "\n"},
 		{[]string{"--fields", "comm,comm"}, "tcptop: --fields: comm named twice (see tcptop --help)\n"},
-		{[]string{"--fields=,comm"}, "tcptop: --fields: an empty name (want FIELD,FIELD,...) (see tcptop --help)\n"},
+		{[]string{"--fields=,comm"}, "tcptop: --fields: an empty item in \",comm\" (want FIELD,FIELD,...) (see tcptop --help)\n"},
 		{[]string{"--group-by", "bogus"}, `tcptop: --group-by: unknown field "bogus" (valid: proto, family,`},
 		{[]string{"--group-by", "bytes_in"}, "tcptop: --group-by: cannot group by bytes_in: grouped rows sum it"},
 		{[]string{"--group-by", "comm", "--fields", "comm,pid"}, `tcptop: --fields: unknown field "pid" (valid: timestamp, tick, comm, connections, bytes_in,`},

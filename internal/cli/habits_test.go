@@ -103,7 +103,7 @@ func TestBadHabitsAreUsageErrors(t *testing.T) {
 		{[]string{"--top", "-1"}, "--top"},
 		{[]string{"--top", "many"}, "--top"},
 		{[]string{"--sort", "bogus"}, `unknown field "bogus" (want one of timestamp, tick, proto`},
-		{[]string{"--sort=rate_in,,pid"}, `unknown field ""`},
+		{[]string{"--sort=rate_in,,pid"}, `--sort: an empty item in "rate_in,,pid"`},
 		{[]string{"--screen", "sometimes"}, "--screen"},
 		{[]string{"--screen=always", "-o", "csv"}, "--screen=always"},
 		{[]string{"-o", "yaml"}, "--output"},

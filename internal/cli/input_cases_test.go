@@ -56,6 +56,7 @@ var badInputs = []badInput{
 	{"--where without a value", []string{"-w"}, nil, "--where needs a value", "give an expression"},
 	{"--where from the environment", nil, map[string]string{"TCPTOP_WHERE": "rtt > 1"}, "unknown name rtt", "did you mean rtt_us?"},
 	{"zero interval", []string{"-i", "0"}, nil, "--interval must be positive, got 0s", "give a duration such as 1s or 500ms, or a number of seconds"},
+	{"interval below the floor", []string{"-i", "1ms"}, nil, "--interval must be at least 10ms, got 1ms", "give a duration"},
 	{"negative interval", []string{"--interval=-1s"}, nil, "--interval must be positive, got -1s", "give a duration"},
 	{"negative interval, short", []string{"-i", "-1s"}, nil, `--interval: expected duration value but got "-1s"`, "give a duration"},
 	{"not a duration", []string{"-i", "abc"}, nil, `--interval: expected a duration (2s, 500ms) or a number of seconds but got "abc"`, "give a duration"},
@@ -79,6 +80,9 @@ var badInputs = []badInput{
 	{"a newline in a flag", []string{"--a\ntcptop: fake"}, nil, `unknown flag --a (see`, "tcptop --help"}, // one line: the rest is cut
 	{"control bytes in --where", []string{"-w", "comm == \"\x1b[2J\" &&"}, nil, "in `comm == \"\\x1b[2J\" &»&`", "check the syntax"},
 	{"a bidi override in a value", []string{"-o", "\xff\u202e"}, nil, `but got "\xef\xbf\xbd\u202e"`, "tcptop --help"},
+	{"empty user", []string{"--user", ""}, nil, "--user: an empty user", "USER:GROUP"},
+	{"empty user from the environment", nil, map[string]string{"TCPTOP_USER": ""}, "--user: an empty user", `(from envar TCPTOP_USER="")`},
+	{"user id that setresuid ignores", []string{"--user", "4294967295:0"}, nil, `--user "4294967295:0": id 4294967295 is out of range`, "0 to 4294967294"},
 }
 
 // TestBadInput runs every bad command line in process: the filter and the
@@ -162,7 +166,7 @@ func TestUsageErrorsEchoNoControlBytes(t *testing.T) {
 func TestBadInputLoadsNothing(t *testing.T) {
 	requireRoot(t)
 	strace := testnet.RequireTool(t, "strace")
-	for _, i := range []int{0, 8, 9, 13, 18, 22, len(badInputs) - 1} {
+	for _, i := range []int{0, 8, 9, 13, 18, 22, 23, len(badInputs) - 4, len(badInputs) - 3, len(badInputs) - 1} {
 		tc := badInputs[i]
 		t.Run(tc.name, func(t *testing.T) {
 			trace := filepath.Join(t.TempDir(), "strace.out")

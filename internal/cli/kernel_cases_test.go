@@ -12,14 +12,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcptop/tcptop/internal/cli"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/testnet"
 )
 
 func TestSignalsDetachEverything(t *testing.T) {
 	requireRoot(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		said string // on stderr after the signal
+	}{
+		{syscall.SIGINT, 0, ""},
+		{syscall.SIGTERM, 0, ""},
+		{syscall.SIGHUP, 0, ""},
+		{syscall.SIGQUIT, cli.ExitQuit, "tcptop: stopped by SIGQUIT\n"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
 			tt := startTcptop(t, "-o", "ndjson", "-i", "100ms")
 			tt.waitReady(t)
 			held := programsOf(t, tt.cmd.Process.Pid)
@@ -27,8 +37,12 @@ func TestSignalsDetachEverything(t *testing.T) {
 				t.Fatal("no tcptop programs loaded while running: the check below would prove nothing")
 			}
 			time.Sleep(250 * time.Millisecond)
-			if code := tt.stop(t, sig); code != 0 {
-				t.Errorf("exit %d after %v, want 0; stderr %s", code, sig, tt.stderr.String())
+			before := len(tt.stderr.String())
+			if code := tt.stop(t, tc.sig); code != tc.code {
+				t.Errorf("exit %d after %v, want %d; stderr %s", code, tc.sig, tc.code, tt.stderr.String())
+			}
+			if said := tt.stderr.String()[before:]; said != tc.said {
+				t.Errorf("after %v, stderr said %q, want %q", tc.sig, said, tc.said)
 			}
 			requireProgramsGone(t, held)
 		})

@@ -59,9 +59,9 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	// loading still detaches everything. SIGPIPE is caught so a closed
 	// stdout shows up as EPIPE from Write instead of killing the process.
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(stop, stopSignals...)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	defer signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	defer signal.Reset(append(stopSignals, syscall.SIGPIPE)...)
 
 	notes := &openingNotes{log: log, verbose: opts.Verbose}
 	src, err := source.Open(sourceConfig(opts, notes))
@@ -87,7 +87,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()
-	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory()}
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}}
 	if !opts.streams() && useScreen(opts, stdout) {
 		ls, err := openScreen(opts, stdout, order, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
@@ -119,19 +119,6 @@ func noteMissingPIDs(pids []int, log logger) {
 			log.printf("--pid %d: no such process (yet): its rows will show if one starts", pid)
 		}
 	}
-}
-
-// lookupUser finds --user's account before anything is loaded: one that
-// does not exist is a usage error. No --user is nil.
-func lookupUser(name string) (*privs.User, error) {
-	if name == "" {
-		return nil, nil
-	}
-	u, err := privs.LookupUser(name)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("%w: give a user name or number that getent passwd knows", err)}
-	}
-	return u, nil
 }
 
 // dropPrivileges gives up, once the probes are attached, every capability
@@ -212,6 +199,7 @@ type ticker struct {
 	stats     source.Stats
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
+	joined    joinedNote
 	mem       *memory
 	health    *health // --stats; nil without, and on the live screen
 	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
@@ -228,13 +216,13 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 		done <- t.ticks()
 	}()
 	select {
-	case <-stop:
+	case sig := <-stop:
 		t.srcMu.Lock() // let a read in progress end; the deferred Close detaches
 		// Lines already formatted reach a reader that keeps up; a
 		// stalled one gets whole lines only and does not delay the exit
 		// past the interval.
 		t.sink.waitAtMost(min(t.opts.Interval/2, time.Second))
-		return nil
+		return stoppedBy(sig)
 	case err := <-done:
 		t.srcMu.Lock()
 		return err
@@ -279,7 +267,9 @@ func (t *ticker) ticks() error {
 		}
 		if skipped > 0 {
 			t.coalesced += skipped
-			t.log.printf("the reader of stdout fell behind: %d ticks joined into tick %d, which covers them (%d so far)", skipped, t.n+1, t.coalesced)
+			if n := t.joined.add(skipped, time.Now()); n > 0 {
+				t.log.printf("the reader of stdout fell behind: %d ticks joined into the ticks after them, up to tick %d (%d so far; said at most once a minute)", n, t.n+1, t.coalesced)
+			}
 			skipped = 0
 		}
 		err := t.tick()

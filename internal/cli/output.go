@@ -18,15 +18,16 @@ import (
 // next tick written covers the time since the last one (the kernel keeps
 // counting meanwhile), so memory stays bounded by maxQueued.
 type output struct {
-	dst     io.Writer
-	fd      int  // -1 when dst is not a file
-	pipe    bool // dst is a pipe: writes of at most pipeBuf bytes are atomic
-	chunks  chan []byte
-	free    chan []byte // written chunks, for reuse: a tick allocates nothing
-	mu      sync.Mutex
-	queued  int   // bytes handed over and not yet written
-	err     error // the first write error, for good
-	drained chan struct{}
+	dst      io.Writer
+	fd       int  // -1 when dst is not a file
+	pipe     bool // dst is a pipe: writes of at most pipeBuf bytes are atomic
+	noReader bool // dst is a regular file or /dev/null: no reader to fall behind
+	chunks   chan []byte
+	free     chan []byte // written chunks, for reuse: a tick allocates nothing
+	mu       sync.Mutex
+	queued   int   // bytes handed over and not yet written
+	err      error // the first write error, for good
+	drained  chan struct{}
 }
 
 // maxQueued bounds the memory a stalled reader can pin: a tick that has
@@ -44,8 +45,9 @@ func newOutput(w io.Writer) *output {
 	if f, ok := w.(*os.File); ok {
 		o.fd = int(f.Fd())
 		var st unix.Stat_t
-		if unix.Fstat(o.fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
-			o.pipe = true
+		if unix.Fstat(o.fd, &st) == nil {
+			o.pipe = st.Mode&unix.S_IFMT == unix.S_IFIFO
+			o.noReader = st.Mode&unix.S_IFMT == unix.S_IFREG || isDevNull(&st)
 		}
 	}
 	go o.drain()
@@ -95,8 +97,24 @@ func (o *output) hand(c []byte) error {
 	return o.failed()
 }
 
-// behind reports whether lines of an earlier tick are still waiting.
-func (o *output) behind() bool { return o.queuedBytes() > 0 }
+// behind reports whether lines of an earlier tick are still waiting for
+// the reader of stdout. A regular file or /dev/null has no reader that
+// can fall behind: the earlier tick's writes are waited for instead, and
+// a tick is never skipped for them (-i 10ms > file could write slower
+// than it ticks, and was reported as a slow reader hundreds of times a
+// second).
+func (o *output) behind() bool {
+	if o.noReader {
+		_ = o.wait() // a write error comes back from the next Write
+		return false
+	}
+	return o.queuedBytes() > 0
+}
+
+// isDevNull reports whether st is the character device /dev/null (1,3).
+func isDevNull(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
+}
 
 // wait blocks until everything handed over was written (or failed).
 func (o *output) wait() error {
@@ -187,4 +205,30 @@ func (o *output) writeLines(c []byte) error {
 		c = c[n:]
 	}
 	return nil
+}
+
+// joinedNoteEvery is how often, at most, stderr says that ticks were
+// joined for a reader of stdout that fell behind: a reader always a
+// little behind would otherwise get a line every few ticks. --stats
+// counts them every tick (ticks_joined).
+const joinedNoteEvery = time.Minute
+
+// joinedNote decides when to say that ticks were joined: the first time
+// at once, then at most once per every, with the ticks joined since.
+type joinedNote struct {
+	every   time.Duration
+	last    time.Time // when it was last said; zero before
+	pending int64     // ticks joined and not said yet
+}
+
+// add counts n ticks joined at now, and returns how many to say now (0:
+// nothing yet).
+func (j *joinedNote) add(n int64, now time.Time) int64 {
+	j.pending += n
+	if j.pending == 0 || (!j.last.IsZero() && now.Sub(j.last) < j.every) {
+		return 0
+	}
+	j.last = now
+	n, j.pending = j.pending, 0
+	return n
 }

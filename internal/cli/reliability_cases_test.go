@@ -180,7 +180,7 @@ func TestStalledReaderLosesNoClose(t *testing.T) {
 			t.Errorf("connection from port %v closed %d times", port, n)
 		}
 	}
-	if !strings.Contains(p.stderr.String(), "ticks joined into tick") {
+	if !strings.Contains(p.stderr.String(), "ticks joined into the ticks after them") {
 		t.Errorf("no word on stderr of ticks joined while the reader stalled: %s", p.stderr.String())
 	}
 }

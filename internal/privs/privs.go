@@ -87,23 +87,91 @@ type User struct {
 	UID, GID int
 }
 
-// LookupUser finds a user by name or, failing that, by number.
-func LookupUser(name string) (*User, error) {
-	u, err := user.Lookup(name)
+// LookupUser finds the account --user names: USER or USER:GROUP, each a
+// name or a number. A number needs no passwd or group entry, so that
+// --user 65534:65534 works in a FROM scratch image, which has neither
+// file. A user id without an entry has no primary group to take: the
+// group must then be given, rather than guessed (the gid equal to the
+// uid may be a privileged group such as disk on the host).
+func LookupUser(spec string) (*User, error) {
+	name, group, hasGroup := strings.Cut(spec, ":")
+	if name == "" || (hasGroup && group == "") {
+		return nil, fmt.Errorf("--user %q: want USER or USER:GROUP, each a name or a number", spec)
+	}
+	u := &User{Name: spec, UID: -1, GID: -1}
+	id, numeric, err := parseID(name)
 	if err != nil {
-		if u, err = user.LookupId(name); err != nil {
-			return nil, fmt.Errorf("--user %q: no such user", name)
+		return nil, fmt.Errorf("--user %q: %w", spec, err)
+	}
+	if pw, err := lookupPasswd(name, numeric); err == nil {
+		if u.UID, err = parseEntryID(pw.Uid); err == nil {
+			u.GID, err = parseEntryID(pw.Gid)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: passwd entry: %w", spec, err)
+		}
+	} else if numeric {
+		u.UID = id
+	} else {
+		return nil, fmt.Errorf("--user %q: no such user: give one that getent passwd knows, or numbers as in --user 65534:65534", spec)
+	}
+	if hasGroup {
+		if u.GID, err = lookupGroup(group); err != nil {
+			return nil, fmt.Errorf("--user %q: %w", spec, err)
 		}
 	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return nil, fmt.Errorf("--user %q: user id %q is not a number", name, u.Uid)
+	if u.GID < 0 {
+		return nil, fmt.Errorf("--user %q: user %d has no passwd entry to give its group: name one, as in --user %d:%d", spec, u.UID, u.UID, u.UID)
 	}
-	gid, err := strconv.Atoi(u.Gid)
-	if err != nil {
-		return nil, fmt.Errorf("--user %q: group id %q is not a number", name, u.Gid)
+	return u, nil
+}
+
+// maxID is the largest user or group id: (uid_t)-1 tells setresuid to
+// leave the id as it is, so --user 4294967295 would stay root.
+const maxID = 1<<32 - 2
+
+// parseID reads a user or group id; a name is not one (numeric false).
+func parseID(s string) (id int, numeric bool, err error) {
+	if strings.Trim(s, "0123456789") != "" {
+		return 0, false, nil
 	}
-	return &User{Name: name, UID: uid, GID: gid}, nil
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > maxID {
+		return 0, true, fmt.Errorf("id %s is out of range (0 to %d)", s, maxID)
+	}
+	return int(n), true, nil
+}
+
+// parseEntryID reads an id from the passwd or group database.
+func parseEntryID(s string) (int, error) {
+	id, numeric, err := parseID(s)
+	if err == nil && !numeric {
+		err = fmt.Errorf("id %q is not a number", s)
+	}
+	return id, err
+}
+
+// lookupPasswd finds the passwd entry of a user name or number. A
+// missing or unreadable /etc/passwd is the same as no entry.
+func lookupPasswd(name string, numeric bool) (*user.User, error) {
+	if numeric {
+		return user.LookupId(name)
+	}
+	return user.Lookup(name)
+}
+
+// lookupGroup returns the id of a group name or number; a number needs
+// no entry in /etc/group.
+func lookupGroup(group string) (int, error) {
+	id, numeric, err := parseID(group)
+	if err != nil || numeric {
+		return id, err
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return 0, fmt.Errorf("no such group %q", group)
+	}
+	return parseEntryID(g.Gid)
 }
 
 // ErrUnsupported is returned when privileges cannot be changed on every

@@ -144,18 +144,43 @@ func TestDropToAnotherUser(t *testing.T) {
 	every(t, out, "CapPrm:", fmt.Sprintf("%016x", uint64(1)<<39))
 }
 
-// TestLookupUser: a name or a number from the passwd database; anything
-// else is an error that names it (tcptop reports it before loading).
+// TestLookupUser: USER or USER:GROUP, each a name from the passwd and
+// group databases or a number, which needs no entry (a FROM scratch
+// image has no /etc/passwd); anything else is an error that names it
+// (tcptop reports it before loading).
 func TestLookupUser(t *testing.T) {
-	for _, name := range []string{"nobody", "65534"} {
-		u, err := LookupUser(name)
-		if err != nil || u.UID != 65534 || u.Name != name {
-			t.Errorf("LookupUser(%q) = %+v, %v; want uid 65534", name, u, err)
+	for _, tc := range []struct {
+		spec     string
+		uid, gid int
+	}{
+		{"nobody", 65534, 65534},
+		{"65534", 65534, 65534},
+		{"65534:65534", 65534, 65534},
+		{"nobody:0", 65534, 0},
+		{"nobody:root", 65534, 0},
+		{"4000000000:4000000001", 4000000000, 4000000001}, // no entries
+		{"4294967294:4294967294", 4294967294, 4294967294},
+	} {
+		u, err := LookupUser(tc.spec)
+		if err != nil || u.UID != tc.uid || u.GID != tc.gid || u.Name != tc.spec {
+			t.Errorf("LookupUser(%q) = %+v, %v; want uid %d gid %d", tc.spec, u, err, tc.uid, tc.gid)
 		}
 	}
-	for _, name := range []string{"no-such-user-tcptop", "4000000000", ""} {
-		if u, err := LookupUser(name); err == nil || err.Error() != fmt.Sprintf("--user %q: no such user", name) {
-			t.Errorf("LookupUser(%q) = %+v, %v; want no such user", name, u, err)
+	for spec, want := range map[string]string{
+		"no-such-user-tcptop":         "no such user",
+		"no-such-user-tcptop:0":       "no such user",
+		"4000000000":                  "user 4000000000 has no passwd entry to give its group: name one, as in --user 4000000000:4000000000",
+		"nobody:no-such-group-tcptop": `no such group "no-such-group-tcptop"`,
+		"":                            "want USER or USER:GROUP, each a name or a number",
+		":0":                          "want USER or USER:GROUP",
+		"0:":                          "want USER or USER:GROUP",
+		"4294967295:0":                "id 4294967295 is out of range (0 to 4294967294)", // (uid_t)-1: setresuid would leave root
+		"0:4294967295":                "id 4294967295 is out of range",
+		"99999999999999999999999:0":   "is out of range",
+	} {
+		u, err := LookupUser(spec)
+		if prefix := fmt.Sprintf("--user %q: ", spec); err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), want) {
+			t.Errorf("LookupUser(%q) = %+v, %v; want an error %s...%s", spec, u, err, prefix, want)
 		}
 	}
 }
