@@ -37,7 +37,10 @@ static __always_inline void write_record(struct seq_file *seq, __u64 cookie, con
  * connection without a table entry. */
 static __always_inline void keep_hot(struct tcp_conn *c, __u64 cookie, const struct sock *sk)
 {
-	if (in_flight(sk))
+	/* Not one whose close was handed over while this read looked at it
+	 * (its FIN was in flight): back on the list, it would come back as
+	 * a connection of its own. */
+	if (in_flight(sk) && !closed_lately(cookie))
 		hot_mark_probe(c, cookie, sk);
 }
 
@@ -76,6 +79,11 @@ static __always_inline enum hot_verdict hot_check(__u64 cookie, const struct hot
 	*cp = c;
 	if (c && (c->flags & CONN_CLOSED))
 		return HOT_CLOSED;
+	/* Closed and handed over, but put back on the list by a read that
+	 * raced the close (keep_hot): its socket, not yet freed, would be
+	 * read as a connection without an entry, a second one. */
+	if (!c && closed_lately(cookie))
+		return HOT_GONE;
 	const struct sock *sk = (const struct sock *)h->sk;
 	if (cookie_at(sk) == cookie) {
 		if (c)
