@@ -97,36 +97,74 @@ func position(src string, from int) (line, col int) {
 
 // excerpt is the line of src holding rune offset from, cut to at most
 // excerptBefore characters before that place and excerptAfter from it
-// (… marks a cut), with » inserted at the place.
+// (… marks a cut), with » inserted at the place. The characters are
+// counted as printed: a byte that prints as \xNN counts four, so an
+// expression of such bytes cannot make the error long. Each piece keeps
+// its bytes (an invalid one prints as itself, \xNN, not as U+FFFD).
 func excerpt(src string, from int) string {
-	runes := []rune(src)
-	from = min(max(from, 0), len(runes))
+	pieces := printedPieces(src)
+	from = min(max(from, 0), len(pieces))
 	start, end := from, from
-	for start > 0 && runes[start-1] != '\n' {
+	for start > 0 && pieces[start-1] != "\n" {
 		start--
 	}
-	for end < len(runes) && runes[end] != '\n' {
+	for end < len(pieces) && pieces[end] != "\n" {
 		end++
 	}
-	var b strings.Builder
-	if end-start <= excerptBefore+excerptAfter { // short enough to show whole
-		return escape.Line(string(runes[start:from])) + "»" + escape.Line(string(runes[from:end]))
+	before, after := pieces[start:from], pieces[from:end]
+	if width(before)+width(after) <= excerptBefore+excerptAfter { // short enough to show whole
+		return strings.Join(before, "") + "»" + strings.Join(after, "")
 	}
-	if from-start > excerptBefore {
-		start = from - excerptBefore + 1
+	var b strings.Builder
+	if width(before) > excerptBefore {
+		n := len(before)
+		for w := 0; n > 0 && w+utf8.RuneCountInString(before[n-1]) <= excerptBefore-1; n-- {
+			w += utf8.RuneCountInString(before[n-1])
+		}
+		before = before[n:]
 		b.WriteString("…")
 	}
-	cut := end-from > excerptAfter
-	if cut {
-		end = from + excerptAfter - 1
-	}
-	b.WriteString(escape.Line(string(runes[start:from])))
+	b.WriteString(strings.Join(before, ""))
 	b.WriteString("»")
-	b.WriteString(escape.Line(string(runes[from:end])))
+	cut := width(after) > excerptAfter
+	if cut {
+		n := 0
+		for w := 0; n < len(after) && w+utf8.RuneCountInString(after[n]) <= excerptAfter-1; n++ {
+			w += utf8.RuneCountInString(after[n])
+		}
+		after = after[:n]
+	}
+	b.WriteString(strings.Join(after, ""))
 	if cut {
 		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// printedPieces splits src into its characters as expr counts them (an
+// invalid byte is one), each as printed on stderr (escape.Line); a
+// newline is the piece "\n".
+func printedPieces(src string) []string {
+	var pieces []string
+	for i := 0; i < len(src); {
+		_, size := utf8.DecodeRuneInString(src[i:])
+		if src[i] == '\n' {
+			pieces = append(pieces, "\n")
+		} else {
+			pieces = append(pieces, escape.Line(src[i:i+size]))
+		}
+		i += size
+	}
+	return pieces
+}
+
+// width is the number of characters pieces print as.
+func width(pieces []string) int {
+	n := 0
+	for _, p := range pieces {
+		n += utf8.RuneCountInString(p)
+	}
+	return n
 }
 
 // clip shortens s to at most n characters, keeping its start and end.
