@@ -114,24 +114,38 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port)
 	}
 	// All three flows in one tick, with exact counts.
-	tt.waitLine(t, 15*time.Second, func(string) bool {
-		seen := map[float64]bool{}
-		lastTick := map[float64]float64{}
-		for _, r := range tt.records(t) {
-			if isServerFlow(r) {
-				lastTick[r["tick"].(float64)]++
-			}
-		}
+	allThreeExact := func() bool {
+		seen := map[float64]map[float64]bool{} // tick → exact peers
 		for _, r := range tt.records(t) {
 			n, ok := peers[r["remote_port"].(float64)]
-			if isServerFlow(r) && ok && lastTick[r["tick"].(float64)] == 3 &&
+			if isServerFlow(r) && ok &&
 				r["packets_in"] == n && r["bytes_in"] == n*20 && r["packets_out"] == n && r["bytes_out"] == n*50 &&
 				r["pid"] == float64(srv.PID()) && r["state"] == "" {
-				seen[r["remote_port"].(float64)] = true
+				tick := r["tick"].(float64)
+				if seen[tick] == nil {
+					seen[tick] = map[float64]bool{}
+				}
+				seen[tick][r["remote_port"].(float64)] = true
+				if len(seen[tick]) == 3 {
+					return true
+				}
 			}
 		}
-		return len(seen) == 3
-	})
+		return false
+	}
+	for deadline := time.Now().Add(15 * time.Second); !allThreeExact(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			var rows []string
+			for _, r := range tt.records(t) {
+				if isServerFlow(r) {
+					rows = append(rows, fmt.Sprintf("tick %v peer %v pid %v in %v/%v out %v/%v state %q",
+						r["tick"], r["remote_port"], r["pid"], r["packets_in"], r["bytes_in"], r["packets_out"], r["bytes_out"], r["state"]))
+				}
+			}
+			t.Fatalf("no tick with the three flows exact (peers %v, server pid %d) within 15s; the server's rows:\n%s\nstderr: %s",
+				peers, srv.PID(), strings.Join(rows, "\n"), tt.stderr.String())
+		}
+	}
 	// Idle for longer than --udp-timeout: the flows disappear for good.
 	time.Sleep(5800 * time.Millisecond)
 	recs := tt.records(t)
