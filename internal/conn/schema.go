@@ -32,6 +32,12 @@ type Field struct {
 	// read it per row without reflection.
 	Type   reflect.Type
 	Offset uintptr
+
+	// How the field reads for a person (columns.go): its unit, the value
+	// shown as "-", its columns in the text format and on the screen.
+	Unit         Unit
+	None         string
+	Text, Screen *View
 }
 
 // Getter returns a function that reads field f of a row as a T. It panics
@@ -46,7 +52,11 @@ func Getter[T any](f Field) func(*Row) T {
 }
 
 // Fields lists the schema in output order. It is computed from Row once.
-var Fields = fieldsOf(reflect.TypeFor[Row]())
+var Fields = func() []Field {
+	fs := fieldsOf(reflect.TypeFor[Row]())
+	checkViews(fs)
+	return fs
+}()
 
 // FieldNames returns the schema names in output order.
 func FieldNames() []string {
@@ -65,8 +75,10 @@ func fieldsOf(t reflect.Type) []Field {
 		if name == "" || sf.Tag.Get("expr") != name {
 			panic(fmt.Sprintf("conn.Row.%s: json and expr tags must be set and equal", sf.Name))
 		}
-		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
-			Type: sf.Type, Offset: sf.Offset})
+		f := Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
+			Type: sf.Type, Offset: sf.Offset}
+		f.presentation(sf)
+		out = append(out, f)
 	}
 	return out
 }

@@ -26,8 +26,8 @@ type textWriter struct {
 	lines
 	header    bool // print column names at all
 	headerDue bool
-	cols      []textColumn // textColumns, or the columns of --fields (textfields.go)
-	marks     bool         // flag closed and partial rows (textColumns only)
+	cols      []textColumn // textLayout, or the columns of --fields (textfields.go)
+	marks     bool         // flag closed and partial rows (textLayout only)
 	stamp     stamp        // the tick line's time
 	noun      string       // what the tick line counts: "flow" (""), or "group"
 	started   bool         // a tick has ended: the first one prints its header even without rows
@@ -44,7 +44,8 @@ type textWriter struct {
 }
 
 // textColumn is one column of the text format: a name, an alignment
-// (numbers right, text left), a starting width, and how to render it.
+// (numbers right, text left), a starting width, and how to render it,
+// all from the field's tags (textfields.go).
 type textColumn struct {
 	name  string
 	right bool
@@ -52,43 +53,11 @@ type textColumn struct {
 	cell  func(b []byte, r *conn.Row) []byte
 }
 
-// textColumns is the fixed layout of the text format, a human-readable
-// subset of the schema (NDJSON and CSV carry every field).
-var textColumns = []textColumn{
-	{"PROTO", false, 5, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Proto) }},
-	{"LOCAL", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return AppendHostPort(b, r.LocalAddr, r.LocalPort)
-	}},
-	{"REMOTE", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return AppendHostPort(b, r.RemoteAddr, r.RemotePort)
-	}},
-	{"PID", true, 7, func(b []byte, r *conn.Row) []byte {
-		if r.PID == 0 {
-			return append(b, '-')
-		}
-		return strconv.AppendInt(b, int64(r.PID), 10)
-	}},
-	{"COMM", false, 15, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Comm) }},
-	{"STATE", false, len("ESTABLISHED"), func(b []byte, r *conn.Row) []byte { return appendText(b, r.State) }},
-	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesIn), "") }},
-	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesOut), "") }},
-	{"PKTS_IN", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
-	{"PKTS_OUT", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
-	{"RTT", true, 7, func(b []byte, r *conn.Row) []byte {
-		if r.Proto == "udp" {
-			return append(b, '-')
-		}
-		return AppendRTT(b, r.RTTMicros)
-	}},
-	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateIn, "/s") }},
-	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateOut, "/s") }},
-}
-
 // columnGap separates columns.
 const columnGap = "  "
 
 func newText(w io.Writer, header bool) *textWriter {
-	return newTextWith(w, header, textColumns, true, "")
+	return newTextWith(w, header, textLayout(""), true, "")
 }
 
 func newTextWith(w io.Writer, header bool, cols []textColumn, marks bool, timeFormat string) *textWriter {

@@ -18,9 +18,9 @@ type span struct {
 // headerSpans locates each column name on a header line.
 func headerSpans(t *testing.T, header string) []span {
 	t.Helper()
-	spans := make([]span, len(textColumns))
+	spans := make([]span, len(textLayout("")))
 	from := 0
-	for j, c := range textColumns {
+	for j, c := range textLayout("") {
 		i := strings.Index(header[from:], c.name)
 		if i < 0 {
 			t.Fatalf("header %q lacks %s", header, c.name)
@@ -49,7 +49,7 @@ func checkAligned(t *testing.T, line string, spans []span) {
 		}
 		gapOK := s.right || j == 0 || (blank(out) && blank(out-1))
 		if blank(in) || !blank(out) || !gapOK {
-			t.Errorf("column %s is not at rune %d in\n%q", textColumns[j].name, s.edge, line)
+			t.Errorf("column %s is not at rune %d in\n%q", textLayout("")[j].name, s.edge, line)
 		}
 	}
 }
@@ -131,10 +131,10 @@ func TestTextFieldsForAwk(t *testing.T) {
 	out := render(t, "text", true, [][]conn.Row{rows})
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) < len(textColumns) {
-			t.Fatalf("%d fields, want %d: %q", len(f), len(textColumns), line)
+		if len(f) < len(textLayout("")) {
+			t.Fatalf("%d fields, want %d: %q", len(f), len(textLayout("")), line)
 		}
-		for _, m := range f[len(textColumns):] {
+		for _, m := range f[len(textLayout("")):] {
 			if m != "[CLOSED]" && m != "[PARTIAL]" {
 				t.Errorf("field %q after the columns is not a marker: %q", m, line)
 			}

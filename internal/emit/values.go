@@ -18,9 +18,10 @@ import (
 // get method reads the field as the Go type its kind names; columnsOf
 // checks the types once, when the package loads.
 type column struct {
-	name string
-	kind valueKind
-	off  uintptr
+	name  string
+	kind  valueKind
+	off   uintptr
+	field conn.Field // the schema's word on it, for the layouts for people
 }
 
 type valueKind uint8
@@ -55,7 +56,7 @@ func columnsOf(fields []conn.Field) []column {
 		if !ok {
 			panic(fmt.Sprintf("emit: field %s has unsupported type %v", f.Name, f.Type))
 		}
-		out[i] = column{name: f.Name, kind: k, off: f.Offset}
+		out[i] = column{name: f.Name, kind: k, off: f.Offset, field: f}
 	}
 	return out
 }
