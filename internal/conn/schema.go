@@ -113,8 +113,8 @@ func FieldsMarkdown() string {
 	b.WriteString("Every record has every field, unless `--fields` picks some (in the order given). The text\n")
 	b.WriteString("output (`-o text`) is for people: it shows a subset in short columns (LOCAL is\n")
 	b.WriteString("local_addr:local_port, PKTS_IN is packets_in, RTT is rtt_us, sizes and rates in binary\n")
-	b.WriteString("units) and marks closed and partial rows; with `--fields`, one column per field, named\n")
-	b.WriteString("after it in capitals.\n\n")
+	b.WriteString("units: see Columns for people below) and marks closed and partial rows; with `--fields`,\n")
+	b.WriteString("one column per field, named after it in capitals.\n\n")
 	b.WriteString("Counters (bytes_*, packets_*, retrans) never go backwards: the kernel's 32-bit TCP counters are\n")
 	b.WriteString("carried past their wrap, and any other decrease is a bug that tcptop reports once on stderr,\n")
 	b.WriteString("keeping the previous value (delta 0). Every flow gets a row every tick; with `--changed`, only\n")
@@ -126,6 +126,7 @@ func FieldsMarkdown() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
 	}
 	writeStrings(&b)
+	writeColumns(&b)
 	writeTimeFormats(&b)
 	writeGroupFields(&b)
 	writeStatsFields(&b)
