@@ -16,7 +16,8 @@ import (
 //
 //	unit:"bytes"    how a number reads: bytes (binary units, 10KiB),
 //	                bytes/s (a rate, 1.2MiB/s), us (a time in
-//	                microseconds, 850us, 12.3ms; 0 is "-"); none: as it is
+//	                microseconds, 850us, 12.3ms; 0 is "-"), ms (a time in
+//	                milliseconds, 850ms, 12.3s, 4m05s); none: as it is
 //	none:"0"        the value that means "none", shown as "-": a number
 //	                ("0", "-1"), or "udp" for a counter UDP rows do not have
 //	text:"PROTO,order=1,width=5"
@@ -40,6 +41,7 @@ const (
 	UnitBytes  Unit = "bytes"   // binary units: 512B, 1.2KiB, 340KiB
 	UnitRate   Unit = "bytes/s" // bytes per second, in binary units
 	UnitMicros Unit = "us"      // microseconds: 850us, 12.3ms, 1.20s; 0 (unknown) is "-"
+	UnitMillis Unit = "ms"      // milliseconds: 0ms, 850ms, 12.3s, 4m05s, 3h07m
 )
 
 // NoneUDP is the none tag of a TCP-only counter: "-" on a UDP row.
@@ -67,7 +69,7 @@ func (f *Field) presentation(sf reflect.StructField) {
 		panic(fmt.Sprintf("conn: field %s: ", f.Name) + fmt.Sprintf(format, a...))
 	}
 	f.Unit = Unit(sf.Tag.Get("unit"))
-	if !slices.Contains([]Unit{UnitNone, UnitBytes, UnitRate, UnitMicros}, f.Unit) {
+	if !slices.Contains([]Unit{UnitNone, UnitBytes, UnitRate, UnitMicros, UnitMillis}, f.Unit) {
 		fail("unknown unit %q", f.Unit)
 	}
 	if f.Unit != UnitNone && !f.Right() {

@@ -117,6 +117,8 @@ func (f Field) shownAs() string {
 		parts = append(parts, "binary units per second (`3.9KiB/s`; on the screen the header says /s)")
 	case UnitMicros:
 		parts = append(parts, "a time (`850us`, `12.3ms`, `1.20s`), `-` for 0")
+	case UnitMillis:
+		parts = append(parts, "a time (`0ms`, `850ms`, `12.3s`, `4m05s`, `3h07m`)")
 	}
 	switch f.None {
 	case "":

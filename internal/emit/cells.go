@@ -86,6 +86,8 @@ func intCell(c *column, f conn.Field, rateSuffix string) func(b []byte, r *conn.
 		write = func(b []byte, v int64) []byte { return AppendSize(b, float64(v), rateSuffix) }
 	case conn.UnitMicros:
 		write = AppendRTT
+	case conn.UnitMillis:
+		write = AppendMillis
 	default:
 		write = func(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
 	}

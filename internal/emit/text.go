@@ -289,3 +289,21 @@ func AppendRTT(b []byte, us int64) []byte {
 	}
 	return append(strconv.AppendFloat(b, float64(us)/1e6, 'f', 2, 64), 's')
 }
+
+// AppendMillis appends a time given in milliseconds, about three digits
+// and no blank, rounded: "0ms", "850ms", "12.3s", "4m05s", "3h07m".
+func AppendMillis(b []byte, ms int64) []byte {
+	if ms < 1000 {
+		return append(strconv.AppendInt(b, ms, 10), "ms"...)
+	}
+	if ms < 59_950 { // below what would round to 60.0s
+		return append(strconv.AppendFloat(b, float64(ms)/1e3, 'f', 1, 64), 's')
+	}
+	if s := (ms + 500) / 1000; s < 3600 {
+		b = append(strconv.AppendInt(b, s/60, 10), 'm')
+		return append(appendTwo(b, s%60), 's')
+	}
+	m := (ms + 30_000) / 60_000
+	b = append(strconv.AppendInt(b, m/60, 10), 'h')
+	return append(appendTwo(b, m%60), 'm')
+}

@@ -203,6 +203,16 @@ func TestAppendRTT(t *testing.T) {
 	}
 }
 
+func TestAppendMillis(t *testing.T) {
+	for ms, want := range map[int64]string{0: "0ms", 850: "850ms", 999: "999ms", 1000: "1.0s", 12_345: "12.3s",
+		59_949: "59.9s", 59_950: "1m00s", 60_000: "1m00s", 245_000: "4m05s", 3_599_000: "59m59s", 3_599_999: "1h00m",
+		3_600_000: "1h00m", 11_220_000: "3h07m", 360_000_000: "100h00m"} {
+		if got := string(AppendMillis(nil, ms)); got != want {
+			t.Errorf("AppendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	}
+}
+
 func TestAppendHostPort(t *testing.T) {
 	for _, tt := range []struct {
 		addr string
