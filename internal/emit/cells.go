@@ -109,7 +109,9 @@ func floatCell(c *column, unit conn.Unit, rateSuffix string) func(b []byte, r *c
 	case conn.UnitBytes:
 		return func(b []byte, r *conn.Row) []byte { return AppendSize(b, c.float(unsafe.Pointer(r)), "") }
 	}
-	return func(b []byte, r *conn.Row) []byte { return strconv.AppendFloat(b, c.float(unsafe.Pointer(r)), 'f', -1, 64) }
+	return func(b []byte, r *conn.Row) []byte {
+		return strconv.AppendFloat(b, c.float(unsafe.Pointer(r)), 'f', -1, 64)
+	}
 }
 
 // addrCell writes an address, "-" if unset, or with the view's port field

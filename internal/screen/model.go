@@ -41,9 +41,9 @@ type Model struct {
 	desc   bool
 	paused bool
 	help   bool
-	proto  string // "tcp" or "udp" when only those are shown
-	procs  bool   // one row per process (g)
-	hidden []bool // per column
+	proto  string   // "tcp" or "udp" when only those are shown
+	procs  bool     // one row per process (g)
+	hidden []bool   // per column
 	keys   keyState // the filter being typed (w), the column chooser (f)
 	where  where    // the filter typed with w
 
