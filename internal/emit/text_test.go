@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -234,6 +235,37 @@ func TestAppendSpaces(t *testing.T) {
 	for _, n := range []int{0, 1, 31, 32, 33, 70} {
 		if got := string(appendSpaces([]byte("x"), n)); got != "x"+strings.Repeat(" ", n) {
 			t.Errorf("appendSpaces(%d) wrote %q", n, got)
+		}
+	}
+}
+
+// TestTextFieldsUnits: with --fields, each cell reads as its field's unit
+// and none tags say (conn/columns.go), as in the default layout: sizes,
+// rates, microseconds and milliseconds, "-" for none (pid 0, uid -1, a
+// TCP-only counter on a UDP row); a field without a unit as it is.
+func TestTextFieldsUnits(t *testing.T) {
+	var buf bytes.Buffer
+	fields := []string{"proto", "pid", "uid", "retrans", "rtt_us", "idle_ms", "bytes_in_delta", "delivery_rate", "rate_in", "snd_wnd"}
+	w, err := NewWith("text", &buf, Options{Fields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []conn.Row{
+		{Proto: "tcp", PID: 42, UID: 1000, Retrans: 3, RTTMicros: 12_345, IdleMillis: 245_000, BytesInDelta: 5 << 20,
+			DeliveryRate: 1536, RateIn: 2048, SndWnd: 65535},
+		{Proto: "udp", PID: 0, UID: -1, IdleMillis: 850},
+	}
+	if err := writeTick(w, 1, rows); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(buf.String(), "\n")[1:3]
+	want := []string{
+		"tcp 42 1000 3 12.3ms 4m05s 5.0MiB 1.5KiB/s 2.0KiB/s 65535",
+		"udp - - - - 850ms 0B 0B/s 0B/s 0",
+	}
+	for i := range want {
+		if strings.Join(strings.Fields(got[i]), " ") != strings.Join(strings.Fields(want[i]), " ") {
+			t.Errorf("row %d: %q, want %q", i, got[i], want[i])
 		}
 	}
 }
