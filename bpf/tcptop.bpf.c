@@ -206,10 +206,13 @@ struct {
 /* What a new table entry starts as (tcp_conn_new). */
 const struct tcp_conn empty_conn = {};
 
-/* Keep the record types in the object's BTF so bpf2go emits their Go
- * types (ring buffers and iterators carry no value type). */
+/* Keep the record types and the enums Go reads in the object's BTF so
+ * bpf2go emits their Go types and constants (ring buffers and iterators
+ * carry no value type; an enum used only for its values has no BTF). */
 const struct conn_record *unused_conn_record __attribute__((unused));
 const enum owner_want *unused_owner_want __attribute__((unused));
+const enum conn_flags *unused_conn_flags __attribute__((unused));
+const enum conn_direction *unused_conn_direction __attribute__((unused));
 
 /* owner_name reads the current process's name: its thread group
  * leader's, which ps and /proc/PID/comm show and the owner iterator reads,
