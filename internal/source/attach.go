@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptop/tcptop/internal/privs"
 )
 
 // ErrPermission is returned when the process may not load BPF programs.
@@ -20,10 +22,14 @@ var ErrPermission = errors.New("permission denied loading eBPF programs: run as 
 
 // errMissingCaps names the capabilities the process lacks, and is an
 // ErrPermission.
-type errMissingCaps []string
+type errMissingCaps []privs.Cap
 
 func (e errMissingCaps) Error() string {
-	return fmt.Sprintf("missing %s: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)", strings.Join(e, " and "))
+	names := make([]string, len(e))
+	for i, c := range e {
+		names[i] = c.String()
+	}
+	return fmt.Sprintf("missing %s: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)", strings.Join(names, " and "))
 }
 func (e errMissingCaps) Is(target error) bool { return target == ErrPermission }
 
@@ -31,31 +37,14 @@ func (e errMissingCaps) Is(target error) bool { return target == ErrPermission }
 // tcptop needs.
 var ErrKernel = errors.New("kernel lacks a required feature")
 
-const (
-	capPerfmon = 38
-	capBPF     = 39
-)
-
 // checkPrivileges fails early, before anything is loaded, when the
 // process lacks the capabilities to load and attach tracing programs.
+// When the kernel will not say, loading will.
 func checkPrivileges() error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return nil // cannot tell; loading will say
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(unix.CAP_SYS_ADMIN) {
+	if len(privs.Missing(privs.SysAdmin)) == 0 {
 		return nil // CAP_BPF and CAP_PERFMON are split out of it since 5.8
 	}
-	var missing []string
-	if !has(capBPF) {
-		missing = append(missing, "CAP_BPF")
-	}
-	if !has(capPerfmon) {
-		missing = append(missing, "CAP_PERFMON")
-	}
-	if len(missing) > 0 {
+	if missing := privs.Missing(privs.BPF, privs.Perfmon); len(missing) > 0 {
 		return errMissingCaps(missing)
 	}
 	return nil
