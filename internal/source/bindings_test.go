@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 // The Go side names the programs, maps and variables of bpf/ through the
@@ -58,6 +59,50 @@ func TestHooksMatchTheirPrograms(t *testing.T) {
 		}
 		if p.SectionName != h.String() {
 			t.Errorf("program %s: SEC(%q) in bpf/, but Go attaches it as %s", h.prog, p.SectionName, h)
+		}
+	}
+}
+
+// The kinds Config.Refuse names, and --check prints, are the sections of
+// the programs of each part.
+func TestKindsAreTheSectionsOfTheirPrograms(t *testing.T) {
+	spec := embeddedSpec(t)
+	parts := [][2]string{
+		{KindMapIter, tcptopProgTcptopHot}, {KindMapIter, tcptopProgTcptopRefresh},
+		{KindWalker, tcptopProgTcptopWalkHot}, {KindWalker, tcptopProgTcptopWalkTable},
+		{KindTCPIter, tcptopProgTcptopSweep}, {KindTaskIter, tcptopProgTcptopOwners},
+	}
+	// A lifecycle part is named by its first program (the resets' two
+	// attach to two tracepoints).
+	for _, lp := range lifecycleParts() {
+		parts = append(parts, [2]string{lp.kind, lp.hooks[0].prog})
+	}
+	for _, p := range parts {
+		if sec := spec.Programs[p[1]].SectionName; sec != p[0] {
+			t.Errorf("kind %s: its program %s is SEC(%q)", p[0], p[1], sec)
+		}
+	}
+}
+
+// tcpStateNames names each value of enum tcp_state (bpf/tcptop.h) as the
+// enum does, without its TCP_ prefix, and nothing else.
+func TestTCPStateNamesMatchTheEnum(t *testing.T) {
+	var enum *btf.Enum
+	if err := embeddedSpec(t).Types.TypeByName("tcp_state", &enum); err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, name := range tcpStateNames {
+		if name != "" {
+			named++
+		}
+	}
+	if named != len(enum.Values) {
+		t.Errorf("Go names %d states, enum tcp_state has %d", named, len(enum.Values))
+	}
+	for _, v := range enum.Values {
+		if got, want := tcpStateName(uint8(v.Value)), strings.TrimPrefix(v.Name, "TCP_"); got != want {
+			t.Errorf("state %d: Go names it %q, bpf/ %s", v.Value, got, v.Name)
 		}
 	}
 }

@@ -8,11 +8,15 @@ import (
 )
 
 // tcpStateNames are the kernel's TCP state names (include/net/tcp_states.h),
-// spelled as ss and /proc/net/tcp users know them.
+// spelled as ss and /proc/net/tcp users know them, by enum tcp_state of
+// bpf/tcptop.h (-type tcp_state).
 var tcpStateNames = [...]string{
-	1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
-	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
-	11: "CLOSING", 12: "NEW_SYN_RECV",
+	tcptopTcpStateTCP_ESTABLISHED: "ESTABLISHED", tcptopTcpStateTCP_SYN_SENT: "SYN_SENT",
+	tcptopTcpStateTCP_SYN_RECV: "SYN_RECV", tcptopTcpStateTCP_FIN_WAIT1: "FIN_WAIT1",
+	tcptopTcpStateTCP_FIN_WAIT2: "FIN_WAIT2", tcptopTcpStateTCP_TIME_WAIT: "TIME_WAIT",
+	tcptopTcpStateTCP_CLOSE: "CLOSE", tcptopTcpStateTCP_CLOSE_WAIT: "CLOSE_WAIT",
+	tcptopTcpStateTCP_LAST_ACK: "LAST_ACK", tcptopTcpStateTCP_LISTEN: "LISTEN",
+	tcptopTcpStateTCP_CLOSING: "CLOSING", tcptopTcpStateTCP_NEW_SYN_RECV: "NEW_SYN_RECV",
 }
 
 func tcpStateName(s uint8) string {

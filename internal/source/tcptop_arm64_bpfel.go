@@ -124,6 +124,23 @@ type tcptopTcpConn struct {
 	Pad2          uint32
 }
 
+type tcptopTcpState uint32
+
+const (
+	tcptopTcpStateTCP_ESTABLISHED  tcptopTcpState = 1
+	tcptopTcpStateTCP_SYN_SENT     tcptopTcpState = 2
+	tcptopTcpStateTCP_SYN_RECV     tcptopTcpState = 3
+	tcptopTcpStateTCP_FIN_WAIT1    tcptopTcpState = 4
+	tcptopTcpStateTCP_FIN_WAIT2    tcptopTcpState = 5
+	tcptopTcpStateTCP_TIME_WAIT    tcptopTcpState = 6
+	tcptopTcpStateTCP_CLOSE        tcptopTcpState = 7
+	tcptopTcpStateTCP_CLOSE_WAIT   tcptopTcpState = 8
+	tcptopTcpStateTCP_LAST_ACK     tcptopTcpState = 9
+	tcptopTcpStateTCP_LISTEN       tcptopTcpState = 10
+	tcptopTcpStateTCP_CLOSING      tcptopTcpState = 11
+	tcptopTcpStateTCP_NEW_SYN_RECV tcptopTcpState = 12
+)
+
 type tcptopUdpFlow struct {
 	_         structs.HostLayout
 	BytesIn   uint64
@@ -233,6 +250,7 @@ const (
 	tcptopVarUnusedConnFlags     = "unused_conn_flags"
 	tcptopVarUnusedConnRecord    = "unused_conn_record"
 	tcptopVarUnusedOwnerWant     = "unused_owner_want"
+	tcptopVarUnusedTcpState      = "unused_tcp_state"
 	tcptopVarWalkMore            = "walk_more"
 )
 
@@ -363,6 +381,7 @@ type tcptopVariableSpecs struct {
 	UnusedConnFlags     *ebpf.VariableSpec `ebpf:"unused_conn_flags"`
 	UnusedConnRecord    *ebpf.VariableSpec `ebpf:"unused_conn_record"`
 	UnusedOwnerWant     *ebpf.VariableSpec `ebpf:"unused_owner_want"`
+	UnusedTcpState      *ebpf.VariableSpec `ebpf:"unused_tcp_state"`
 	WalkMore            *ebpf.VariableSpec `ebpf:"walk_more"`
 }
 
@@ -439,6 +458,7 @@ type tcptopVariables struct {
 	UnusedConnFlags     *ebpf.Variable `ebpf:"unused_conn_flags"`
 	UnusedConnRecord    *ebpf.Variable `ebpf:"unused_conn_record"`
 	UnusedOwnerWant     *ebpf.Variable `ebpf:"unused_owner_want"`
+	UnusedTcpState      *ebpf.Variable `ebpf:"unused_tcp_state"`
 	WalkMore            *ebpf.Variable `ebpf:"walk_more"`
 }
 
