@@ -37,7 +37,7 @@ const (
 
 // hook is one program of a path and where it attaches.
 type hook struct {
-	prog       string // program name in bpf/tcptop.bpf.c
+	prog       string // a program of bpf/, by its bpf2go constant (tcptopProg...)
 	kind       hookKind
 	target     string // kernel function or tracepoint
 	tracepoint bool   // target is a tracepoint (tp_btf), not a function
