@@ -79,7 +79,7 @@ func TestWithoutPrivilegesSaysHowToFix(t *testing.T) {
 func TestNDJSONTransferExactAndClosedOnce(t *testing.T) {
 	requireRoot(t)
 	const sent, answered = 1234567, 7654321
-	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms")
+	tt := startTcptop(t, "-o", "ndjson", "--stats", "-i", "200ms")
 	tt.waitReady(t)
 	srv := testnet.Start(t, "tt-server", "", "tcp-server", "127.0.0.1:0", strconv.Itoa(sent), strconv.Itoa(answered))
 	cl := testnet.Start(t, "tt-client", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), strconv.Itoa(sent), strconv.Itoa(answered))
@@ -94,11 +94,11 @@ func TestNDJSONTransferExactAndClosedOnce(t *testing.T) {
 	tt.waitLine(t, 5*time.Second, func(l string) bool {
 		return strings.Contains(l, closedOf(srv.Port, cl.Port)) && strings.Contains(l, `"closed":true`)
 	})
-	time.Sleep(500 * time.Millisecond) // two more ticks: a closed row must not come back
+	tt.waitStats(t, tt.lastTick(t)+2, 5*time.Second) // two more ticks: a closed row must not come back
 	if code := tt.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("exit %d after SIGINT; stderr %s", code, tt.stderr.String())
 	}
-	recs := tt.records(t)
+	recs := withoutStats(tt.records(t))
 	checkKeys(t, recs)
 	for _, side := range []struct {
 		local, remote int

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -35,12 +36,23 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 	} {
 		t.Run("refuse="+tc.refuse, func(t *testing.T) {
 			t.Setenv(refuseEnv, tc.refuse)
-			before := tcptopPrograms(t)
+			before := programsOf(t, os.Getpid())
 			var out, errb bytes.Buffer
 			code := cli.Run([]string{"--check"}, &out, &errb)
 			t.Logf("tcptop --check (exit %d):\n%s%s", code, out.String(), errb.String())
-			requireProgramsGone(t, newProgramSet(t, before))
+			// --check runs in this process: what it loaded and did not
+			// close would still be held here. That it loaded something
+			// at all, the report's "loaded" lines show.
+			for id := range programsOf(t, os.Getpid()) {
+				if !before[id] {
+					t.Errorf("program %d still held after --check returned", id)
+				}
+			}
+			requireNoOrphanPrograms(t)
 			report := out.String()
+			if strings.Count(report, " loaded ") < 2 { // the hooks' line, then a part's
+				t.Errorf("no part loaded: that nothing is left proves nothing")
+			}
 			for _, p := range parts {
 				if !strings.Contains(report, "\n"+p+" ") {
 					t.Errorf("no line for part %q", p)

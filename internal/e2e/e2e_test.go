@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +77,6 @@ type running struct {
 	lines  []string
 	done   chan struct{}
 	code   int
-	before map[ebpf.ProgramID]bool // tcptop programs loaded before it started
 }
 
 // startTcptop runs tcptop with -v (so the test can see when it attached)
@@ -88,7 +90,7 @@ func startTcptop(t *testing.T, args ...string) *running {
 // fork: signals go to tcptop).
 func startCommand(t *testing.T, cmd *exec.Cmd) *running {
 	t.Helper()
-	r := &running{cmd: cmd, done: make(chan struct{}), before: tcptopPrograms(t)}
+	r := &running{cmd: cmd, done: make(chan struct{})}
 	r.cmd.Stderr = &r.stderr
 	out, err := r.cmd.StdoutPipe()
 	if err != nil {
@@ -198,86 +200,71 @@ func (r *running) records(t *testing.T) []map[string]any {
 	return recs
 }
 
-// tcptopPrograms returns the IDs of the BPF programs named tcptop_* in
-// the kernel, the ones `bpftool prog` lists. Other tcptop instances may
-// run at the same time (another test package, a user's): tests compare
-// against what was loaded before the instance they check started.
-func tcptopPrograms(t *testing.T) map[ebpf.ProgramID]bool {
-	t.Helper()
-	ids := map[ebpf.ProgramID]bool{}
-	id := ebpf.ProgramID(0)
-	for {
-		next, err := ebpf.ProgramGetNextID(id)
-		if err != nil {
-			return ids
-		}
-		id = next
-		p, err := ebpf.NewProgramFromID(id)
-		if err != nil {
-			continue // freed meanwhile
-		}
-		info, err := p.Info()
-		p.Close()
-		if err == nil && strings.HasPrefix(info.Name, "tcptop_") {
-			ids[id] = true
-		}
-	}
-}
-
-// newPrograms lists the tcptop programs loaded now that were not before.
-func newPrograms(t *testing.T, before map[ebpf.ProgramID]bool) []ebpf.ProgramID {
-	t.Helper()
-	var out []ebpf.ProgramID
-	for id := range tcptopPrograms(t) {
-		if !before[id] {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// newProgramSet is newPrograms as a set, for requireProgramsGone.
-func newProgramSet(t *testing.T, before map[ebpf.ProgramID]bool) map[ebpf.ProgramID]bool {
-	set := map[ebpf.ProgramID]bool{}
-	for _, id := range newPrograms(t, before) {
-		set[id] = true
-	}
-	return set
-}
-
 // programsOf lists the BPF programs a running process holds, through
-// its file descriptors (programs, and links, which name their program).
+// its file descriptors (programs, and links, which name their program):
+// the kernel tests identify their own programs by the process that holds
+// them, so they can run beside another tcptop (another test package, a
+// user's). A descriptor closed between the listing and the read is
+// skipped; any other error fails the test, as does a process that is
+// gone.
 func programsOf(t *testing.T, pid int) map[ebpf.ProgramID]bool {
 	t.Helper()
-	ids := map[ebpf.ProgramID]bool{}
-	infos, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
-	for _, f := range infos {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
-				if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
-					ids[ebpf.ProgramID(n)] = true
-				}
-			}
-		}
+	ids, err := heldBy(pid)
+	if err != nil {
+		t.Fatalf("programs of process %d: %v", pid, err)
 	}
 	return ids
 }
 
-// requireProgramsGone waits briefly and fails if any of ids is still
-// loaded.
+// heldBy is programsOf returning its error.
+func heldBy(pid int) (map[ebpf.ProgramID]bool, error) {
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[ebpf.ProgramID]bool{}
+	for _, fd := range fds {
+		b, err := os.ReadFile(filepath.Join(dir, fd.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // closed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+				n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %q: %w", fd.Name(), line, err)
+				}
+				ids[ebpf.ProgramID(n)] = true
+			}
+		}
+	}
+	return ids, nil
+}
+
+// requireProgramsGone fails if ids is empty (the process never held a
+// program, so its absence after the exit would prove nothing), then waits
+// briefly (programs are freed after their last reference,
+// asynchronously) and fails if any of ids is still loaded.
 func requireProgramsGone(t *testing.T, ids map[ebpf.ProgramID]bool) {
 	t.Helper()
+	if len(ids) == 0 {
+		t.Fatal("the process held no BPF program while it ran: that none is left proves nothing")
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		var left []ebpf.ProgramID
 		for id := range ids {
-			if p, err := ebpf.NewProgramFromID(id); err == nil {
+			p, err := ebpf.NewProgramFromID(id)
+			switch {
+			case err == nil:
 				p.Close()
 				left = append(left, id)
+			case !errors.Is(err, os.ErrNotExist):
+				t.Fatalf("look up program %d: %v", id, err)
 			}
 		}
 		if len(left) == 0 {
@@ -290,20 +277,141 @@ func requireProgramsGone(t *testing.T, ids map[ebpf.ProgramID]bool) {
 	}
 }
 
-// requireNoProgramsLeft waits briefly (programs are freed after their
-// last reference, asynchronously) and fails if any tcptop program loaded
-// since before remains.
-func requireNoProgramsLeft(t *testing.T, before map[ebpf.ProgramID]bool) {
+// requireNoOrphanPrograms fails if a tcptop program (named tcptop_*)
+// stays loaded that no live process holds: what a tcptop that exited
+// would leave attached behind it (a pin, or a legacy attachment that
+// outlives its descriptor). Programs of the tcptops that run meanwhile
+// are held by them, so the check holds beside other tests; those of one
+// that just exited get the time the kernel takes to free them. A tcptop
+// whose descriptors this process may not read (one that changed user
+// with --user) could hold any of them: the check waits for it to end.
+func requireNoOrphanPrograms(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	freed := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		left := newPrograms(t, before)
+		left, unreadable := orphanPrograms(t)
 		if len(left) == 0 {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tcptop programs still loaded after exit: %v", left)
+		if now := time.Now(); now.After(deadline) || now.After(freed) && len(unreadable) == 0 {
+			t.Fatalf("tcptop programs loaded that no process holds: %v (tcptop processes whose descriptors cannot be read: %v)", left, unreadable)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// orphanPrograms lists the tcptop programs in the kernel that no process
+// holds, and the tcptop processes whose holdings cannot be read.
+// Enumerating fails the test on any error but the end of the list and a
+// program freed while it is looked at.
+func orphanPrograms(t *testing.T) (orphans []string, unreadable []int) {
+	t.Helper()
+	var tcptop []ebpf.ProgramID
+	names := map[ebpf.ProgramID]string{}
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("list BPF programs after %d: %v", id, err)
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // freed meanwhile
+		}
+		if err != nil {
+			t.Fatalf("open program %d: %v", id, err)
+		}
+		info, err := p.Info()
+		p.Close()
+		if err != nil {
+			t.Fatalf("program %d: %v", id, err)
+		}
+		if strings.HasPrefix(info.Name, "tcptop_") {
+			tcptop = append(tcptop, id)
+			names[id] = info.Name
+		}
+	}
+	if len(tcptop) == 0 {
+		return nil, nil
+	}
+	held, unreadable := heldByAnyProcess(t)
+	for _, id := range tcptop {
+		if !held[id] {
+			orphans = append(orphans, fmt.Sprintf("%d (%s)", id, names[id]))
+		}
+	}
+	return orphans, unreadable
+}
+
+// heldByAnyProcess is the union of programsOf over the live processes;
+// one that exits while it is read is skipped. Processes whose
+// descriptors this one may not read (without CAP_SYS_PTRACE: another
+// user's, or pid 1 of a container) are skipped too; those named tcptop
+// are returned.
+func heldByAnyProcess(t *testing.T) (map[ebpf.ProgramID]bool, []int) {
+	t.Helper()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[ebpf.ProgramID]bool{}
+	var unreadable []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue // not a process
+		}
+		ids, err := heldBy(pid)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH):
+			continue // exited meanwhile
+		case errors.Is(err, fs.ErrPermission):
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "tcptop" {
+				unreadable = append(unreadable, pid)
+			}
+			continue
+		case err != nil:
+			t.Fatalf("programs of process %d: %v", pid, err)
+		}
+		for id := range ids {
+			all[id] = true
+		}
+	}
+	return all, unreadable
+}
+
+// waitStats waits for the --stats record of tick n (tcptop run with -o
+// ndjson --stats) and returns it: proof that tcptop ticked that far,
+// where a sleep would also pass while it stalled.
+func (r *running) waitStats(t *testing.T, n float64, timeout time.Duration) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	r.waitLine(t, timeout, func(l string) bool {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["type"] != "stats" || m["tick"].(float64) < n {
+			return false
+		}
+		rec = m
+		return true
+	})
+	return rec
+}
+
+// lastTick is the tick of the last record written so far (0 before any).
+func (r *running) lastTick(t *testing.T) float64 {
+	t.Helper()
+	recs := r.records(t)
+	if len(recs) == 0 {
+		return 0
+	}
+	return recs[len(recs)-1]["tick"].(float64)
+}
+
+// withoutStats drops the --stats records.
+func withoutStats(recs []map[string]any) []map[string]any {
+	return slices.DeleteFunc(recs, func(r map[string]any) bool { return r["type"] == "stats" })
 }

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,13 +32,10 @@ func TestSignalsDetachEverything(t *testing.T) {
 		{syscall.SIGQUIT, cli.ExitQuit, "tcptop: stopped by SIGQUIT\n"},
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
-			tt := startTcptop(t, "-o", "ndjson", "-i", "100ms")
+			tt := startTcptop(t, "-o", "ndjson", "--stats", "-i", "100ms")
 			tt.waitReady(t)
 			held := programsOf(t, tt.cmd.Process.Pid)
-			if len(held) == 0 {
-				t.Fatal("no tcptop programs loaded while running: the check below would prove nothing")
-			}
-			time.Sleep(250 * time.Millisecond)
+			tt.waitStats(t, 2, 5*time.Second) // ticking
 			before := len(tt.stderr.String())
 			if code := tt.stop(t, tc.sig); code != tc.code {
 				t.Errorf("exit %d after %v, want %d; stderr %s", code, tc.sig, tc.code, tt.stderr.String())
@@ -96,7 +95,8 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	requireRoot(t)
 	// The timeout leaves room for a loaded machine (two test VMs on two
 	// cores) to finish all three clients before the first flow expires.
-	tt := startTcptop(t, "-o", "ndjson", "-i", "200ms", "--udp-timeout", "5s")
+	const timeout = 5 * time.Second
+	tt := startTcptop(t, "-o", "ndjson", "--stats", "-i", "200ms", "--udp-timeout", timeout.String())
 	tt.waitReady(t)
 	srv := testnet.Start(t, "tt-udpserver", "", "udp-server", "127.0.0.1:0", "50")
 	defer srv.Release()
@@ -110,11 +110,22 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	for _, c := range clients {
 		c.Wait(t, 10*time.Second)
 	}
+	done := time.Now() // the last datagram went before this
 	isServerFlow := func(r map[string]any) bool {
 		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port)
 	}
+	serverRows := func() string {
+		var rows []string
+		for _, r := range tt.records(t) {
+			if isServerFlow(r) {
+				rows = append(rows, fmt.Sprintf("tick %v peer %v pid %v in %v/%v out %v/%v state %q",
+					r["tick"], r["remote_port"], r["pid"], r["packets_in"], r["bytes_in"], r["packets_out"], r["bytes_out"], r["state"]))
+			}
+		}
+		return strings.Join(rows, "\n")
+	}
 	// All three flows in one tick, with exact counts.
-	allThreeExact := func() bool {
+	exactTick := func() float64 {
 		seen := map[float64]map[float64]bool{} // tick → exact peers
 		for _, r := range tt.records(t) {
 			n, ok := peers[r["remote_port"].(float64)]
@@ -127,33 +138,43 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 				}
 				seen[tick][r["remote_port"].(float64)] = true
 				if len(seen[tick]) == 3 {
-					return true
+					return tick
 				}
 			}
 		}
-		return false
+		return 0
 	}
-	for deadline := time.Now().Add(15 * time.Second); !allThreeExact(); time.Sleep(50 * time.Millisecond) {
+	// Each tick ends with its --stats record: the wait is for ticks
+	// written, and a tcptop that stalls fails it, naming what it saw.
+	exact := 0.0
+	for deadline := time.Now().Add(15 * time.Second); exact == 0; exact = exactTick() {
 		if time.Now().After(deadline) {
-			var rows []string
-			for _, r := range tt.records(t) {
-				if isServerFlow(r) {
-					rows = append(rows, fmt.Sprintf("tick %v peer %v pid %v in %v/%v out %v/%v state %q",
-						r["tick"], r["remote_port"], r["pid"], r["packets_in"], r["bytes_in"], r["packets_out"], r["bytes_out"], r["state"]))
-				}
-			}
-			t.Fatalf("no tick with the three flows exact (peers %v, server pid %d) within 15s; the server's rows:\n%s\nstderr: %s",
-				peers, srv.PID(), strings.Join(rows, "\n"), tt.stderr.String())
+			t.Fatalf("no tick with the three flows exact (peers %v, server pid %d) within 15s; last tick %v; the server's rows:\n%s\nstderr: %s",
+				peers, srv.PID(), tt.lastTick(t), serverRows(), tt.stderr.String())
+		}
+		tt.waitStats(t, tt.lastTick(t)+1, 5*time.Second)
+	}
+	// Idle for longer than --udp-timeout: the flows go, and stay gone in
+	// the ticks written after (--stats records prove those were written).
+	var gone map[string]any // the stats record of the first tick without them
+	for tick := exact + 1; gone == nil; tick++ {
+		st := tt.waitStats(t, tick, 2*timeout)
+		tick = st["tick"].(float64)
+		if !slices.ContainsFunc(tt.records(t), func(r map[string]any) bool { return isServerFlow(r) && r["tick"] == tick }) {
+			gone = st
 		}
 	}
-	// Idle for longer than --udp-timeout: the flows disappear for good.
-	time.Sleep(5800 * time.Millisecond)
-	recs := tt.records(t)
-	lastTick := recs[len(recs)-1]["tick"].(float64)
-	time.Sleep(600 * time.Millisecond)
+	at, err := time.Parse(time.RFC3339Nano, gone["timestamp"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early := done.Add(timeout / 2); at.Before(early) {
+		t.Errorf("the flows went in tick %v at %v, before half the timeout after the last datagram (%v): not an expiry", gone["tick"], at, early)
+	}
+	after := tt.waitStats(t, gone["tick"].(float64)+3, 5*time.Second)["tick"].(float64)
 	for _, r := range tt.records(t) {
-		if isServerFlow(r) && r["tick"].(float64) > lastTick {
-			t.Fatalf("UDP flow still reported after the idle timeout: %v", r)
+		if isServerFlow(r) && r["tick"].(float64) >= gone["tick"].(float64) && r["tick"].(float64) <= after {
+			t.Fatalf("UDP flow reported again after the idle timeout: %v\nthe server's rows:\n%s", r, serverRows())
 		}
 	}
 	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
@@ -278,7 +299,6 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 	offered := os.Getenv("TCPTOP_EXPECT_HOOKS")
 	failures := 0
 	for _, path := range []string{"tracepoint", "fexit", "kprobe"} {
-		before := tcptopPrograms(t)
 		cmd := exec.Command(tcptopBin, "--hooks", path, "-n", "1", "-i", "100ms")
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -297,7 +317,7 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("--hooks %s printed on stdout: %q", path, stdout.String())
 		}
-		requireNoProgramsLeft(t, before)
+		requireNoOrphanPrograms(t) // it exited: nothing of it may stay attached
 	}
 	if offered != "" && failures != 3-len(strings.Split(offered, ",")) {
 		t.Errorf("%d paths failed; TCPTOP_EXPECT_HOOKS=%s says %d should", failures, offered, 3-len(strings.Split(offered, ",")))
@@ -306,29 +326,33 @@ func TestMissingHookPathExitsOneNamingIt(t *testing.T) {
 
 // TestChangedSkipsIdleFlows runs --changed next to a held, idle
 // connection: it is reported when it appears, not while it idles, and
-// once more when it closes.
+// once more when it closes. The --stats records count the ticks.
 func TestChangedSkipsIdleFlows(t *testing.T) {
 	requireRoot(t)
-	tt := startTcptop(t, "-o", "ndjson", "--changed", "-i", "100ms")
+	tt := startTcptop(t, "-o", "ndjson", "--changed", "--stats", "-i", "100ms")
 	tt.waitReady(t)
 	cl := testnet.HeldClient(t, "tt-server", "tt-client")
 	mine := func(r map[string]any) bool { return r["proto"] == "tcp" && r["local_port"] == float64(cl.Port) }
-	count := func() (n int, closed bool) {
+	rowsIn := func(from, to float64) (n int, closed bool) { // ticks from..to
 		for _, r := range tt.records(t) {
-			if mine(r) {
+			if tick := r["tick"].(float64); mine(r) && tick >= from && tick <= to {
 				n++
 				closed = closed || r["closed"] == true
 			}
 		}
 		return n, closed
 	}
-	tt.waitLine(t, 5*time.Second, func(l string) bool { return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") })
-	time.Sleep(time.Second) // the exchange settles
-	idle, _ := count()
-	time.Sleep(time.Second) // ten ticks of an idle connection
-	if n, _ := count(); n != idle {
-		t.Errorf("--changed printed %d rows for an idle connection over ten ticks", n-idle)
+	first := tt.waitLine(t, 5*time.Second, func(l string) bool { return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") })
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(first), &rec); err != nil {
+		t.Fatal(err)
 	}
+	settled := tt.waitStats(t, rec["tick"].(float64)+10, 5*time.Second)["tick"].(float64) // the exchange settles
+	idle := tt.waitStats(t, settled+10, 5*time.Second)["tick"].(float64)                  // ten ticks of an idle connection
+	if n, _ := rowsIn(settled+1, idle); n != 0 {
+		t.Errorf("--changed printed %d rows for an idle connection over ticks %v to %v", n, settled+1, idle)
+	}
+	before, _ := rowsIn(0, idle)
 	cl.Release()
 	tt.waitLine(t, 5*time.Second, func(l string) bool {
 		return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") && strings.Contains(l, `"closed":true`)
@@ -336,8 +360,8 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	if n, closed := count(); !closed || n > idle+2 {
-		t.Errorf("%d rows (%d before the close), closed=%v", n, idle, closed)
+	if n, closed := rowsIn(0, math.Inf(1)); !closed || n > before+2 {
+		t.Errorf("%d rows (%d before the close), closed=%v", n, before, closed)
 	}
 }
 
