@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"errors"
@@ -11,11 +11,11 @@ import (
 // the cgroup v2 hierarchy mounted here, walked again on a miss at most
 // once per half interval (so once per tick), containers from the paths.
 // Without a v2 hierarchy nothing is named, and -v says so.
-func cgroupNamer(interval time.Duration, log logger, verbose bool) func(uint64) (string, string, bool) {
+func cgroupNamer(interval time.Duration, log Logger, verbose bool) func(uint64) (string, string, bool) {
 	root, err := cgroup.Mount()
 	if err != nil {
 		if verbose || !errors.Is(err, cgroup.ErrNoV2) {
-			log.printf("cgroup and container_id stay empty: %v", err)
+			log.Printf("cgroup and container_id stay empty: %v", err)
 		}
 		return nil
 	}

@@ -1,11 +1,9 @@
-package cli
+package run
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -22,101 +20,13 @@ import (
 	"github.com/tcptop/tcptop/internal/source"
 )
 
-// run is the program after flag parsing: check everything the user typed,
-// then attach, then tick until done.
-func run(opts *Options, stdout io.Writer, log logger) int {
-	if err := setup(opts, stdout, log); err != nil {
-		log.errorf("%v", err)
-		return exitCode(err)
-	}
-	return ExitOK
-}
-
-func setup(opts *Options, stdout io.Writer, log logger) error {
-	logs := &logSink{w: log.w} // the live screen takes the log lines while it shows
-	log.w = logs
-	// Compile the filter and pick the writer before touching the kernel,
-	// so a usage error attaches nothing.
-	flt, order, err := compileRows(opts)
-	if err != nil {
-		return err
-	}
-	header, err := headerWanted(opts, stdout)
-	if err != nil {
-		return usageError{err}
-	}
-	sink := newOutput(stdout)
-	p, err := newPipe(opts, flt, order, sink, header, log)
-	if err != nil {
-		return err
-	}
-	usr, err := lookupUser(opts.User)
-	if err != nil {
-		return err
-	}
-
-	// Signals are caught before attaching, so a SIGINT that arrives while
-	// loading still detaches everything. SIGPIPE is caught so a closed
-	// stdout shows up as EPIPE from Write instead of killing the process.
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, stopSignals...)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	defer signal.Reset(append(stopSignals, syscall.SIGPIPE)...)
-
-	notes := &openingNotes{log: log, verbose: opts.Verbose}
-	src, err := source.Open(sourceConfig(opts, notes))
-	if err != nil {
-		notes.flush()
-		return err
-	}
-	defer src.Close()
-	kept, err := dropPrivileges(src, usr, notes.warn)
-	if err != nil {
-		notes.flush()
-		return err
-	}
-	if opts.Verbose {
-		gaps := "every field available"
-		if u := src.Unavailable(); len(u) > 0 {
-			gaps = "not available: " + strings.Join(u, "; ")
-		}
-		log.infof("attached %s path: %s; %s", src.Path(), strings.Join(src.Hooks(), ", "), gaps)
-	}
-	notes.flush()
-	if opts.Verbose {
-		log.infof("privileges kept: %s", kept)
-	}
-	start := time.Now()
-	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}}
-	if !opts.streams() && useScreen(opts, stdout) {
-		ls, err := openScreen(opts, stdout, order, logs, func() {
-			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
-			case stop <- syscall.SIGINT:
-			default:
-			}
-		})
-		if err != nil {
-			return err
-		}
-		defer ls.close()
-		t.onPanic = ls.close
-		p.toScreen(ls.writer(src.Stats)) // the screen sorts, and cuts to --top, itself
-	} else if opts.Stats {
-		t.health = newHealth(opts.Interval, start) // the screen shows the drops itself
-	}
-	noteMissingPIDs(opts.PIDs, log) // on the live screen, its status line shows it
-	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
-		CommunityID: needsCommunityID(opts, flt)})
-	return t.loop(stop)
-}
-
 // noteMissingPIDs says once, for each -p process that does not exist,
 // that it does not (yet): without a word, tcptop would print nothing at
 // all and look broken. It is not an error: the process may start later.
-func noteMissingPIDs(pids []int, log logger) {
+func noteMissingPIDs(pids []int, log Logger) {
 	for _, pid := range pids {
 		if unix.Kill(pid, 0) == unix.ESRCH {
-			log.printf("--pid %d: no such process (yet): its rows will show if one starts", pid)
+			log.Printf("--pid %d: no such process (yet): its rows will show if one starts", pid)
 		}
 	}
 }
@@ -189,13 +99,13 @@ func (m *memory) adjust() {
 
 // ticker is the per-tick pipeline: source → agg → filter → emit.
 type ticker struct {
-	opts      *Options
+	cfg       *Config
 	src       *source.Source
 	agg       *agg.Aggregator
 	pipe      *pipe // --where, --sort and --top or --group-by, the writer
-	sink      *output
+	out       *output
 	srcMu     sync.Mutex // held while reading the kernel, so a signal waits for the read before detaching
-	log       logger
+	log       Logger
 	stats     source.Stats
 	n         int64 // the tick being written (ticks skipped while the reader was behind do not count)
 	coalesced int64 // ticks skipped while the reader was behind
@@ -221,7 +131,7 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 		// Lines already formatted reach a reader that keeps up; a
 		// stalled one gets whole lines only and does not delay the exit
 		// past the interval.
-		t.sink.waitAtMost(min(t.opts.Interval/2, time.Second))
+		t.out.waitAtMost(min(t.cfg.Interval/2, time.Second))
 		return stoppedBy(sig)
 	case err := <-done:
 		t.srcMu.Lock()
@@ -230,7 +140,7 @@ func (t *ticker) loop(stop <-chan os.Signal) error {
 }
 
 // repanic lets onPanic restore what it must before a panic in the ticks
-// goroutine, which no deferred call of setup's would see, ends tcptop.
+// goroutine, which no deferred call of Run's would see, ends tcptop.
 func (t *ticker) repanic() {
 	if r := recover(); r != nil {
 		if t.onPanic != nil {
@@ -245,35 +155,35 @@ func (t *ticker) repanic() {
 // skipped: the next one written covers the time since the last one
 // written, as the kernel's counters do.
 func (t *ticker) ticks() error {
-	tk := time.NewTicker(t.opts.Interval)
+	tk := time.NewTicker(t.cfg.Interval)
 	defer tk.Stop()
 	var skipped int64
-	for written := 0; t.opts.Count == 0 || written < t.opts.Count; {
+	for written := 0; t.cfg.Count == 0 || written < t.cfg.Count; {
 		<-tk.C
-		if t.sink.readerGone() {
+		if t.out.readerGone() {
 			return nil // | head: a normal end, even with nothing to write
 		}
-		if t.sink.behind() {
+		if t.out.behind() {
 			// A tick that comes late, because the one before overran the
 			// interval (a first tick at 100,000 sockets can), may find
 			// that tick's last lines still on their way to a reader that
 			// keeps up: they get a moment, so that only a reader that is
 			// really behind costs a tick.
-			t.sink.waitAtMost(t.opts.Interval / 10)
+			t.out.waitAtMost(t.cfg.Interval / 10)
 		}
-		if t.sink.behind() {
+		if t.out.behind() {
 			skipped++
 			continue
 		}
 		if skipped > 0 {
 			t.coalesced += skipped
 			if n := t.joined.add(skipped, time.Now()); n > 0 {
-				t.log.printf("the reader of stdout fell behind: %d ticks joined into the ticks after them, up to tick %d (%d so far; said at most once a minute)", n, t.n+1, t.coalesced)
+				t.log.Printf("the reader of stdout fell behind: %d ticks joined into the ticks after them, up to tick %d (%d so far; said at most once a minute)", n, t.n+1, t.coalesced)
 			}
 			skipped = 0
 		}
 		err := t.tick()
-		if errors.Is(err, syscall.EPIPE) || t.sink.readerGone() {
+		if errors.Is(err, syscall.EPIPE) || t.out.readerGone() {
 			return nil
 		}
 		if err != nil {
@@ -282,7 +192,7 @@ func (t *ticker) ticks() error {
 		written++
 	}
 	// --count reached: what was handed over is written before exiting.
-	if err := t.sink.wait(); err != nil && !errors.Is(err, syscall.EPIPE) {
+	if err := t.out.wait(); err != nil && !errors.Is(err, syscall.EPIPE) {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
@@ -314,7 +224,7 @@ func (t *ticker) write(tick emit.Tick) error {
 	if err := t.pipe.begin(tick); err != nil {
 		return err
 	}
-	err := t.agg.Each(t.opts.Changed, t.pipe.row)
+	err := t.agg.Each(t.cfg.Changed, t.pipe.row)
 	if errors.Is(err, errEnough) {
 		err = nil
 	}
@@ -332,13 +242,13 @@ func (t *ticker) reportDrops() {
 		return
 	}
 	if st.TCPUntracked > t.stats.TCPUntracked {
-		t.log.printf("%d TCP connections not tracked (connection table full): their counters are read from the kernel's sockets each tick instead", st.TCPUntracked-t.stats.TCPUntracked)
+		t.log.Printf("%d TCP connections not tracked (connection table full): their counters are read from the kernel's sockets each tick instead", st.TCPUntracked-t.stats.TCPUntracked)
 	}
 	if st.UDPTableFull > t.stats.UDPTableFull {
-		t.log.printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)
+		t.log.Printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)
 	}
-	if t.opts.Verbose && st.EventsLost > t.stats.EventsLost {
-		t.log.printf("%d close events found the ring buffer full and were read from the map instead", st.EventsLost-t.stats.EventsLost)
+	if t.cfg.Verbose && st.EventsLost > t.stats.EventsLost {
+		t.log.Printf("%d close events found the ring buffer full and were read from the map instead", st.EventsLost-t.stats.EventsLost)
 	}
 	t.stats = st
 }

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/screen"
@@ -15,15 +14,18 @@ import (
 )
 
 // useScreen decides --screen: auto shows the live screen when the output
-// is text and stdout a terminal.
-func useScreen(opts *Options, stdout io.Writer) bool {
-	switch opts.Screen {
+// is text and stdout a terminal. --fields and --group-by always stream.
+func useScreen(cfg *Config, stdout io.Writer) bool {
+	if cfg.streams() {
+		return false
+	}
+	switch cfg.Screen {
 	case "always":
 		return true
 	case "never":
 		return false
 	}
-	return opts.Output == "text" && screen.IsTerminal(stdout)
+	return cfg.Output == "text" && screen.IsTerminal(stdout)
 }
 
 // liveScreen is tcptop's screen mode: the screen, fed by a writer in
@@ -40,16 +42,16 @@ type liveScreen struct {
 }
 
 // openScreen takes the terminal over. quit is called when q is pressed.
-func openScreen(opts *Options, stdout io.Writer, order agg.Order, log *logSink, quit func()) (*liveScreen, error) {
-	cfg := screen.Config{Interval: opts.Interval, Filter: filterExpr(opts.Where, opts.PIDs), Top: opts.Top}
-	if !order.IsZero() {
-		cfg.Sort, cfg.SortName = order.Compare, order.String()
+func openScreen(c *Config, stdout io.Writer, log *logSink, quit func()) (*liveScreen, error) {
+	cfg := screen.Config{Interval: c.Interval, Filter: c.FilterText, Top: c.Top}
+	if !c.Order.IsZero() {
+		cfg.Sort, cfg.SortName = c.Order.Compare, c.Order.String()
 	}
 	term, err := screen.OpenTerminal(os.Stdin, stdout, os.Getenv("NO_COLOR") == "")
 	if err != nil {
 		return nil, fmt.Errorf("open the terminal: %w", err)
 	}
-	l := &liveScreen{scr: screen.Start(screen.NewModel(cfg), term, quit), log: log, count: opts.Count}
+	l := &liveScreen{scr: screen.Start(screen.NewModel(cfg), term, quit), log: log, count: c.Count}
 	log.divert(func(line string) {
 		l.held = append(l.held, line)
 		l.scr.SetMessage(strings.TrimPrefix(line, "tcptop: "))
@@ -122,7 +124,7 @@ func dropsText(st source.Stats) string {
 	return "kernel drops: " + strings.Join(parts, ", ")
 }
 
-// logSink is where the logger writes: stderr, or while the screen shows,
+// logSink is where the Logger writes: stderr, or while the screen shows,
 // a function that takes each line.
 type logSink struct {
 	mu  sync.Mutex

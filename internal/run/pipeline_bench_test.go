@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	stdjson "encoding/json"
@@ -45,16 +45,15 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	log := newLogger(io.Discard)
-	p := &pipe{flt: flt, out: &countRows{Writer: out}, log: log}
-	p.shape = newShaper(p.out, agg.Order{}, 0)
-	t := &ticker{opts: &Options{Changed: changed}, pipe: p, log: log,
+	p := &pipe{flt: flt, sink: &streamSink{w: out}, log: log}
+	t := &ticker{cfg: &Config{Changed: changed}, pipe: p, log: log,
 		agg: agg.New(agg.Config{Start: start, CommunityID: true})} // the default output has community_id
 	now := start.Add(time.Second)
 	// The first snapshot comes in the order the kernel lists sockets (its
 	// hash tables'), not in the rows' order.
 	first := slices.Clone(obs)
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
-	t.agg.Tick(conn.Snapshot{Time: now, Obs: first})
+	observe(t.agg, now, first)
 	if err := t.write(emit.Tick{N: 1, Time: now}); err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 			active[i] = *o
 		}
 		next++
-		t.agg.Tick(conn.Snapshot{Time: now, Obs: active})
+		observe(t.agg, now, active)
 		if err := t.write(emit.Tick{N: int64(next), Time: now}); err != nil {
 			b.Fatal(err)
 		}
@@ -81,6 +80,16 @@ func benchPipeline(b *testing.B, where string, changed bool, out emit.Writer) {
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "live-MiB")
 	runtime.KeepAlive(t)
 	runtime.KeepAlive(obs)
+}
+
+// observe hands the aggregator one read of the kernel, as the source's
+// Read does: obs, read at now.
+func observe(a *agg.Aggregator, now time.Time, obs []conn.Observation) {
+	a.Begin()
+	for i := range obs {
+		a.Observe(&obs[i])
+	}
+	a.End(now)
 }
 
 // BenchmarkPipeline100k is the userspace cost of one tick at 100,000

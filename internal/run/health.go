@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bufio"
@@ -101,7 +101,7 @@ func vmRSS(status []byte) int64 {
 // carry it: "tcptop: stats tick=3 rows=12 ..." with every field but type,
 // or a JSON line whose msg is "stats" followed by the record's members
 // as NDJSON writes them.
-func (l logger) stats(s *conn.Stats, timeFormat string) {
+func (l Logger) stats(s *conn.Stats, timeFormat string) {
 	if l.json {
 		var b bytes.Buffer
 		w, _ := emit.NewWith("ndjson", &b, emit.Options{Time: timeFormat})

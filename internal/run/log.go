@@ -1,18 +1,16 @@
-package cli
+package run
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/tcptop/tcptop/internal/escape"
 )
 
-// logger writes tcptop's lines on stderr: "tcptop: ..." (--log-format
+// Logger writes tcptop's lines on stderr: "tcptop: ..." (--log-format
 // text), or one JSON object per line (--log-format json):
 //
 //	{"time":"2026-01-02T15:04:05.123456Z","level":"warn","msg":"..."}
@@ -23,49 +21,33 @@ import (
 // is written with one Write. Every message is escaped (escape.Line): it
 // may echo what a user typed or a process named, and a line on stderr
 // must not carry a terminal escape or a second line.
-type logger struct {
+type Logger struct {
 	w    io.Writer
 	json bool
 	now  func() time.Time
 }
 
-// newLogger returns a logger of text lines.
-func newLogger(w io.Writer) logger { return newLogFormat(w, "text") }
+// newLogger returns a Logger of text lines.
+func newLogger(w io.Writer) Logger { return NewLogger(w, "text") }
 
-// newLogFormat returns a logger of lines in format (--log-format).
-func newLogFormat(w io.Writer, format string) logger {
-	return logger{w: w, json: format == "json", now: time.Now}
+// NewLogger returns a Logger of lines in format, text or json
+// (--log-format).
+func NewLogger(w io.Writer, format string) Logger {
+	return Logger{w: w, json: format == "json", now: time.Now}
 }
 
-// logFor is the logger for args before they are parsed: a usage error
-// is written as --log-format (or TCPTOP_LOG_FORMAT) asks, if it can tell.
-func logFor(args []string, w io.Writer) logger {
-	format := os.Getenv(EnvPrefix + "_LOG_FORMAT")
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
-			format = v
-		} else if a == "--log-format" && i+1 < len(args) {
-			format = args[i+1]
-		}
-	}
-	return newLogFormat(w, format)
-}
+// Printf logs a warning.
+func (l Logger) Printf(format string, args ...any) { l.log("warn", fmt.Sprintf(format, args...), nil) }
 
-// printf logs a warning.
-func (l logger) printf(format string, args ...any) { l.log("warn", fmt.Sprintf(format, args...), nil) }
+// Infof logs what -v asks for.
+func (l Logger) Infof(format string, args ...any) { l.log("info", fmt.Sprintf(format, args...), nil) }
 
-// infof logs what -v asks for.
-func (l logger) infof(format string, args ...any) { l.log("info", fmt.Sprintf(format, args...), nil) }
-
-// errorf logs what tcptop exits with.
-func (l logger) errorf(format string, args ...any) { l.log("error", fmt.Sprintf(format, args...), nil) }
+// Errorf logs what tcptop exits with.
+func (l Logger) Errorf(format string, args ...any) { l.log("error", fmt.Sprintf(format, args...), nil) }
 
 // log writes one line. extra, a JSON object's members without braces
 // (`"a":1,"b":2`), is added to a JSON line after msg.
-func (l logger) log(level, msg string, extra []byte) {
+func (l Logger) log(level, msg string, extra []byte) {
 	msg = escape.Line(msg)
 	if !l.json {
 		fmt.Fprintf(l.w, "tcptop: %s\n", msg)
