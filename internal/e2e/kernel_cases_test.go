@@ -128,7 +128,8 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	exactTick := func() float64 {
 		seen := map[float64]map[float64]bool{} // tick → exact peers
 		for _, r := range tt.records(t) {
-			n, ok := peers[r["remote_port"].(float64)]
+			port, _ := r["remote_port"].(float64) // none in a --stats record
+			n, ok := peers[port]
 			if isServerFlow(r) && ok &&
 				r["packets_in"] == n && r["bytes_in"] == n*20 && r["packets_out"] == n && r["bytes_out"] == n*50 &&
 				r["pid"] == float64(srv.PID()) && r["state"] == "" {
@@ -156,11 +157,16 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	}
 	// Idle for longer than --udp-timeout: the flows go, and stay gone in
 	// the ticks written after (--stats records prove those were written).
+	isPeerFlow := func(r map[string]any) bool {
+		port, _ := r["remote_port"].(float64)
+		_, ok := peers[port]
+		return isServerFlow(r) && ok
+	}
 	var gone map[string]any // the stats record of the first tick without them
 	for tick := exact + 1; gone == nil; tick++ {
 		st := tt.waitStats(t, tick, 2*timeout)
 		tick = st["tick"].(float64)
-		if !slices.ContainsFunc(tt.records(t), func(r map[string]any) bool { return isServerFlow(r) && r["tick"] == tick }) {
+		if !slices.ContainsFunc(tt.records(t), func(r map[string]any) bool { return isPeerFlow(r) && r["tick"] == tick }) {
 			gone = st
 		}
 	}
@@ -173,7 +179,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	}
 	after := tt.waitStats(t, gone["tick"].(float64)+3, 5*time.Second)["tick"].(float64)
 	for _, r := range tt.records(t) {
-		if isServerFlow(r) && r["tick"].(float64) >= gone["tick"].(float64) && r["tick"].(float64) <= after {
+		if isPeerFlow(r) && r["tick"].(float64) >= gone["tick"].(float64) && r["tick"].(float64) <= after {
 			t.Fatalf("UDP flow reported again after the idle timeout: %v\nthe server's rows:\n%s", r, serverRows())
 		}
 	}
