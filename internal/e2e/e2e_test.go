@@ -38,7 +38,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	tcptopBin = filepath.Join(dir, "tcptop")
-	if out, err := exec.Command("go", "build", "-o", tcptopBin, "../../cmd/tcptop").CombinedOutput(); err != nil {
+	// Static, as make build and the release build it: with cgo, --user
+	// and the privilege drop refuse to run (internal/privs).
+	build := exec.Command("go", "build", "-o", tcptopBin, "../../cmd/tcptop")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build tcptop: %v\n%s", err, out)
 		os.Exit(1)
 	}

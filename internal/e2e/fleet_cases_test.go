@@ -359,7 +359,10 @@ func TestCronAppendsOneHeader(t *testing.T) {
 	defer cl.Release()
 	file := filepath.Join(t.TempDir(), "snap.csv")
 	for range 3 {
-		cmd := exec.Command("sh", "-c", `exec "$0" -o csv -n 1 -i 200ms -w "local_port == $1" >> "$2"`, tcptopBin, strconv.Itoa(cl.Port), file)
+		// The port and the name: a connection of a test running beside
+		// this one (another package's) may have the same local port,
+		// to another peer.
+		cmd := exec.Command("sh", "-c", `exec "$0" -o csv -n 1 -i 200ms -w "local_port == $1 && comm == \"tt-cron\"" >> "$2"`, tcptopBin, strconv.Itoa(cl.Port), file)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("tcptop: %v: %s", err, out)
 		}
@@ -401,7 +404,7 @@ func TestHeaderAfterOtherOutput(t *testing.T) {
 	requireRoot(t)
 	cl := testnet.HeldClient(t, "tt-hsrv", "tt-hcli")
 	file := filepath.Join(t.TempDir(), "report.csv")
-	tcptop := `"$0" -o csv -n 1 -i 200ms -w "local_port == $1"`
+	tcptop := `"$0" -o csv -n 1 -i 200ms -w "local_port == $1 && comm == \"tt-hcli\""` // see TestCronAppendsOneHeader
 	for _, script := range []string{`(echo "# report"; ` + tcptop + `) > "$2"`, tcptop + ` >> "$2"`} {
 		if out, err := exec.Command("sh", "-c", script, tcptopBin, strconv.Itoa(cl.Port), file).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v: %s", script, err, out)
@@ -428,7 +431,7 @@ func TestFieldsAndTimeFormatEndToEnd(t *testing.T) {
 	cl := testnet.Start(t, "tt-picked", "", "tcp-client", "127.0.0.1:"+strconv.Itoa(srv.Port), "10", "20", "hold")
 	defer cl.Release()
 	before := time.Now().UnixMilli()
-	out, err := exec.Command(tcptopBin, "-o", "csv", "-n", "2", "-i", "200ms", "-w", "local_port == "+strconv.Itoa(cl.Port),
+	out, err := exec.Command(tcptopBin, "-o", "csv", "-n", "2", "-i", "200ms", "-w", "local_port == "+strconv.Itoa(cl.Port)+` && comm == "tt-picked"`,
 		"--fields", "timestamp,comm,bytes_out,direction,start", "--time-format", "unix_ms").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -338,7 +338,9 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 	tt := startTcptop(t, "-o", "ndjson", "--changed", "--stats", "-i", "100ms")
 	tt.waitReady(t)
 	cl := testnet.HeldClient(t, "tt-server", "tt-client")
-	mine := func(r map[string]any) bool { return r["proto"] == "tcp" && r["local_port"] == float64(cl.Port) }
+	mine := func(r map[string]any) bool { // by pid too: another test's connection may have the port
+		return r["proto"] == "tcp" && r["local_port"] == float64(cl.Port) && r["pid"] == float64(cl.PID())
+	}
 	rowsIn := func(from, to float64) (n int, closed bool) { // ticks from..to
 		for _, r := range tt.records(t) {
 			if tick := r["tick"].(float64); mine(r) && tick >= from && tick <= to {
@@ -348,7 +350,10 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 		}
 		return n, closed
 	}
-	first := tt.waitLine(t, 5*time.Second, func(l string) bool { return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") })
+	mineLine := func(l string) bool {
+		return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") && strings.Contains(l, `"pid":`+strconv.Itoa(cl.PID())+",")
+	}
+	first := tt.waitLine(t, 5*time.Second, mineLine)
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(first), &rec); err != nil {
 		t.Fatal(err)
@@ -360,9 +365,7 @@ func TestChangedSkipsIdleFlows(t *testing.T) {
 	}
 	before, _ := rowsIn(0, idle)
 	cl.Release()
-	tt.waitLine(t, 5*time.Second, func(l string) bool {
-		return strings.Contains(l, `"local_port":`+strconv.Itoa(cl.Port)+",") && strings.Contains(l, `"closed":true`)
-	})
+	tt.waitLine(t, 5*time.Second, func(l string) bool { return mineLine(l) && strings.Contains(l, `"closed":true`) })
 	if code := tt.stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("exit %d", code)
 	}
