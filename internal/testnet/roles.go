@@ -21,6 +21,9 @@ var roles = map[string]func(args []string) error{
 	"tcp-blocked": tcpBlocked,
 	"udp-server":  udpServer,
 	"udp-client":  udpClient,
+	// udp-client-on-release: as udp-client, but it sends only once the
+	// test releases it, so that several clients can start together.
+	"udp-client-on-release": func(args []string) error { return runUDPClient(args, true) },
 }
 
 func atoi(s string) int {
@@ -158,7 +161,11 @@ func udpServer(args []string) error {
 // udpClient ADDR COUNT SIZE [LOCAL]: from an unconnected socket (bound
 // to LOCAL if given), send COUNT datagrams of SIZE bytes, waiting for each
 // reply.
-func udpClient(args []string) error {
+func udpClient(args []string) error { return runUDPClient(args, false) }
+
+// runUDPClient is udp-client; onRelease makes it wait for the release
+// between "ready" and its first datagram.
+func runUDPClient(args []string, onRelease bool) error {
 	raddr, err := net.ResolveUDPAddr("udp", args[0])
 	if err != nil {
 		return err
@@ -179,6 +186,9 @@ func udpClient(args []string) error {
 	}
 	defer pc.Close()
 	ready(pc.LocalAddr().(*net.UDPAddr).Port)
+	if onRelease {
+		waitRelease()
+	}
 	payload := bytes.Repeat([]byte{'u'}, atoi(args[2]))
 	buf := make([]byte, 65536)
 	for range atoi(args[1]) {
