@@ -128,10 +128,12 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 // character a terminal acts on or invalid UTF-8.
 func checkNoControlBytes(t *testing.T, stderr string) {
 	t.Helper()
-	if !utf8.ValidString(stderr) || strings.ContainsFunc(stderr, func(r rune) bool {
-		return r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp))
-	}) {
-		t.Errorf("stderr carries a raw control byte or invalid UTF-8: %.300q", stderr)
+	for _, line := range strings.SplitAfter(stderr, "\n") {
+		if !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool {
+			return r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp))
+		}) {
+			t.Errorf("stderr carries a raw control byte or invalid UTF-8 in the line %q (of %d bytes)", line, len(stderr))
+		}
 	}
 }
 
