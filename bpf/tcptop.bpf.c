@@ -49,21 +49,6 @@
 #define MSG_PEEK 2
 #define PF_EXITING 0x00000004 /* task->flags: the task is exiting */
 
-enum {
-	TCP_ESTABLISHED = 1,
-	TCP_SYN_SENT,
-	TCP_SYN_RECV,
-	TCP_FIN_WAIT1,
-	TCP_FIN_WAIT2,
-	TCP_TIME_WAIT,
-	TCP_CLOSE,
-	TCP_CLOSE_WAIT,
-	TCP_LAST_ACK,
-	TCP_LISTEN,
-	TCP_CLOSING,
-	TCP_NEW_SYN_RECV,
-};
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Under lazy preemption (Linux 7.x) a task preempted inside a tracing
@@ -206,10 +191,14 @@ struct {
 /* What a new table entry starts as (tcp_conn_new). */
 const struct tcp_conn empty_conn = {};
 
-/* Keep the record types in the object's BTF so bpf2go emits their Go
- * types (ring buffers and iterators carry no value type). */
+/* Keep the record types and the enums Go reads in the object's BTF so
+ * bpf2go emits their Go types and constants (ring buffers and iterators
+ * carry no value type; an enum used only for its values has no BTF). */
 const struct conn_record *unused_conn_record __attribute__((unused));
 const enum owner_want *unused_owner_want __attribute__((unused));
+const enum conn_flags *unused_conn_flags __attribute__((unused));
+const enum conn_direction *unused_conn_direction __attribute__((unused));
+const enum tcp_state *unused_tcp_state __attribute__((unused));
 
 /* owner_name reads the current process's name: its thread group
  * leader's, which ps and /proc/PID/comm show and the owner iterator reads,

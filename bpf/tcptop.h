@@ -9,6 +9,23 @@
 
 #define TCPTOP_COMM_LEN 16
 
+/* The kernel's TCP states (include/net/tcp_states.h), which tcp_conn's
+ * state holds as the kernel has them; Go names them by these values. */
+enum tcp_state {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT,
+	TCP_SYN_RECV,
+	TCP_FIN_WAIT1,
+	TCP_FIN_WAIT2,
+	TCP_TIME_WAIT,
+	TCP_CLOSE,
+	TCP_CLOSE_WAIT,
+	TCP_LAST_ACK,
+	TCP_LISTEN,
+	TCP_CLOSING,
+	TCP_NEW_SYN_RECV,
+};
+
 /* A flow's endpoints. Ports in host byte order. */
 struct flow_tuple {
 	__u8 saddr[16];

@@ -219,6 +219,9 @@ func (a *Aggregator) remove(idx uint32, st *flowState, t *touch) {
 func (a *Aggregator) settle(t *touch) {
 	st := a.flows.at(t.idx)
 	moved := st.cur != t.prev
+	if st.cur[cBytesIn] != t.prev[cBytesIn] || st.cur[cBytesOut] != t.prev[cBytesOut] {
+		st.moved = a.nowMicro
+	}
 	t.changed = t.changed || moved || t.first || st.flags&fClosed != 0
 	if st.flags&(fExpired|fClosed) == fExpired && !moved {
 		// An expired flow says goodbye only if it has news.

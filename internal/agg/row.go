@@ -88,6 +88,7 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 		end = t.end // closed: its life, not up to this read
 	}
 	r.DurationMillis = max(0, (end-st.start)/1000)
+	r.IdleMillis = max(0, (a.nowMicro-max(st.moved, st.start))/1000)
 }
 
 // dirNames are the conn.Direction names, without a call per row.

@@ -30,6 +30,7 @@ type flowState struct {
 	flags   uint8
 	dir     conn.Direction
 	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
+	moved   int64     // Unix microseconds: the read that last saw its bytes grow; 0: not since start
 	diag    diagState // TCP only
 }
 

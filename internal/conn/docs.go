@@ -78,6 +78,67 @@ func writeStatsFields(b *strings.Builder) {
 	}
 }
 
+func writeColumns(b *strings.Builder) {
+	b.WriteString("\n## Columns for people (`-o text`, the live screen)\n\n")
+	b.WriteString("How a field reads for a person is declared with it in `internal/conn/row.go` (its `unit`,\n")
+	b.WriteString("`none`, `text` and `screen` tags), and every layout for people follows it. The text\n")
+	b.WriteString("format's default layout has the fields with a text column, in that column's order; the live\n")
+	b.WriteString("screen those with a screen column (\\* hidden until chosen with `f`). With `--fields`, text\n")
+	b.WriteString("has one column per field, named after it in capitals, its cells as below. NDJSON and CSV\n")
+	b.WriteString("carry the numbers as they are.\n\n")
+	b.WriteString("| name | text | screen | shown as |\n|---|---|---|---|\n")
+	for _, f := range Fields {
+		shown := f.shownAs()
+		if f.Text == nil && f.Screen == nil && shown == "" {
+			continue
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", f.Name, viewCell(f.Text), viewCell(f.Screen), shown)
+	}
+}
+
+// viewCell is a column's header for the table of columns, "" if none.
+func viewCell(v *View) string {
+	switch {
+	case v == nil:
+		return ""
+	case v.Hidden:
+		return "`" + v.Header + "`\\*"
+	}
+	return "`" + v.Header + "`"
+}
+
+// shownAs says in words how the field's cells read.
+func (f Field) shownAs() string {
+	var parts []string
+	switch f.Unit {
+	case UnitBytes:
+		parts = append(parts, "binary units (`512B`, `1.2KiB`, `340KiB`)")
+	case UnitRate:
+		parts = append(parts, "binary units per second (`3.9KiB/s`; on the screen the header says /s)")
+	case UnitMicros:
+		parts = append(parts, "a time (`850us`, `12.3ms`, `1.20s`), `-` for 0")
+	case UnitMillis:
+		parts = append(parts, "a time (`0ms`, `850ms`, `12.3s`, `4m05s`, `3h07m`)")
+	}
+	switch f.None {
+	case "":
+	case NoneUDP:
+		parts = append(parts, "`-` on a UDP row")
+	default:
+		parts = append(parts, "`-` for "+f.None)
+	}
+	for _, v := range []*View{f.Text, f.Screen} {
+		if v != nil && v.Port != "" {
+			parts = append(parts, "in its column, the endpoint "+f.Name+":"+v.Port+" (an IPv6 host in brackets)")
+			break
+		}
+	}
+	if f.Screen != nil && f.Screen.Prefix > 0 {
+		parts = append(parts, fmt.Sprintf("on the screen, its first %d characters", f.Screen.Prefix))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // GroupFieldNames lists the names a grouped row of keys has, for --fields
 // and its error message.
 func GroupFieldNames(keys []string) []string {

@@ -17,8 +17,8 @@ type GroupRow struct {
 	Row Row `json:"-"`
 
 	Connections   int64 `json:"connections" doc:"Flows in the group this tick: the TCP connections and UDP flows whose rows passed --where and have the group's key (a closed connection counts in the tick of its closed record)."`
-	RTTMaxMicros  int64 `json:"rtt_max_us" doc:"Largest rtt_us among the group's flows; 0 if none has one (UDP)."`
-	RTTMeanMicros int64 `json:"rtt_mean_us" doc:"Mean rtt_us of the group's flows that have one (rtt_us > 0), rounded to the nearest microsecond; 0 if none has."`
+	RTTMaxMicros  int64 `json:"rtt_max_us" unit:"us" doc:"Largest rtt_us among the group's flows; 0 if none has one (UDP)."`
+	RTTMeanMicros int64 `json:"rtt_mean_us" unit:"us" doc:"Mean rtt_us of the group's flows that have one (rtt_us > 0), rounded to the nearest microsecond; 0 if none has."`
 }
 
 // GroupSums are the fields of a flow row that a grouped row sums.
@@ -113,8 +113,10 @@ func taggedFields(t reflect.Type, base uintptr) []Field {
 		if name == "" || sf.Tag.Get("doc") == "" {
 			panic(fmt.Sprintf("conn.%s.%s: json and doc tags must be set", t.Name(), sf.Name))
 		}
-		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
-			Type: sf.Type, Offset: base + sf.Offset})
+		f := Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
+			Type: sf.Type, Offset: base + sf.Offset}
+		f.presentation(sf)
+		out = append(out, f)
 	}
 	return out
 }

@@ -32,6 +32,12 @@ type Field struct {
 	// read it per row without reflection.
 	Type   reflect.Type
 	Offset uintptr
+
+	// How the field reads for a person (columns.go): its unit, the value
+	// shown as "-", its columns in the text format and on the screen.
+	Unit         Unit
+	None         string
+	Text, Screen *View
 }
 
 // Getter returns a function that reads field f of a row as a T. It panics
@@ -46,7 +52,11 @@ func Getter[T any](f Field) func(*Row) T {
 }
 
 // Fields lists the schema in output order. It is computed from Row once.
-var Fields = fieldsOf(reflect.TypeFor[Row]())
+var Fields = func() []Field {
+	fs := fieldsOf(reflect.TypeFor[Row]())
+	checkViews(fs)
+	return fs
+}()
 
 // FieldNames returns the schema names in output order.
 func FieldNames() []string {
@@ -65,8 +75,10 @@ func fieldsOf(t reflect.Type) []Field {
 		if name == "" || sf.Tag.Get("expr") != name {
 			panic(fmt.Sprintf("conn.Row.%s: json and expr tags must be set and equal", sf.Name))
 		}
-		out = append(out, Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
-			Type: sf.Type, Offset: sf.Offset})
+		f := Field{Name: name, Kind: kindOf(sf.Type), Doc: sf.Tag.Get("doc"), Index: i,
+			Type: sf.Type, Offset: sf.Offset}
+		f.presentation(sf)
+		out = append(out, f)
 	}
 	return out
 }
@@ -101,8 +113,8 @@ func FieldsMarkdown() string {
 	b.WriteString("Every record has every field, unless `--fields` picks some (in the order given). The text\n")
 	b.WriteString("output (`-o text`) is for people: it shows a subset in short columns (LOCAL is\n")
 	b.WriteString("local_addr:local_port, PKTS_IN is packets_in, RTT is rtt_us, sizes and rates in binary\n")
-	b.WriteString("units) and marks closed and partial rows; with `--fields`, one column per field, named\n")
-	b.WriteString("after it in capitals.\n\n")
+	b.WriteString("units: see Columns for people below) and marks closed and partial rows; with `--fields`,\n")
+	b.WriteString("one column per field, named after it in capitals.\n\n")
 	b.WriteString("Counters (bytes_*, packets_*, retrans) never go backwards: the kernel's 32-bit TCP counters are\n")
 	b.WriteString("carried past their wrap, and any other decrease is a bug that tcptop reports once on stderr,\n")
 	b.WriteString("keeping the previous value (delta 0). Every flow gets a row every tick; with `--changed`, only\n")
@@ -114,6 +126,7 @@ func FieldsMarkdown() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, f.Kind, strings.ReplaceAll(f.Doc, "|", `\|`))
 	}
 	writeStrings(&b)
+	writeColumns(&b)
 	writeTimeFormats(&b)
 	writeGroupFields(&b)
 	writeStatsFields(&b)

@@ -3,23 +3,35 @@ package emit
 import (
 	"fmt"
 	"io"
+	"math"
+	"reflect"
 	"strconv"
-	"unicode/utf8"
+	"time"
 	"unsafe"
+
+	"github.com/goccy/go-json"
 
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/escape"
 )
 
-// ndjsonWriter writes one JSON object per row per line. The keys are Row's
-// json tags (or those picked by --fields), so every key is present in
-// every object and in schema order. Values are written by a schema-driven
-// appender (columns), byte for byte what encoding/json or goccy/go-json
-// write for the same values, strings escaped (internal/escape), with HTML
-// escaping off (a test checks this against goccy): integers in base 10,
-// rates as JSON numbers with as many digits as they need (500, 1234.5), addresses as strings, times as
-// strings or, with --time-format unix or unix_ms, numbers. docs/design.md
-// has the measurement behind writing it by hand.
+// ndjsonWriter writes one JSON object per row per line with goccy/go-json's
+// encoder. The keys are Row's json tags (or those picked by --fields), so
+// every key is present in every object and in schema order. Values are as
+// encoding/json writes them with HTML escaping off: strings escaped first
+// (internal/escape), integers in base 10, rates as JSON numbers with as
+// many digits as they need (500, 1234.5), addresses as strings, times as
+// strings or, with --time-format unix or unix_ms, numbers.
+//
+// goccy cannot write the typed row as NDJSON carries it (time.Time would
+// be RFC 3339 with nanoseconds, strings unescaped), so each record is
+// first copied into a struct made for its columns with reflect.StructOf:
+// strings escaped, addresses and rfc3339 times as strings in a reused
+// arena, unix times as json.Number. goccy compiles its encoder for that
+// type once. A hand-written appender did the same at most 1.15× faster,
+// short of the 2× that would pay for keeping it (docs/design.md,
+// BenchmarkNDJSONEncoders); it is kept in the tests as that benchmark's
+// baseline and a second reference.
 type ndjsonWriter struct {
 	lines
 	rec   ndjsonRecord  // rows (or grouped rows)
@@ -28,45 +40,70 @@ type ndjsonWriter struct {
 }
 
 // ndjsonRecord is how one shape of record is written: its columns, the
-// text before each value, and a stamp per time column.
+// struct goccy encodes (one field per column, at offs), a stamp per time
+// column, and the arena that holds the text of its addresses and times.
 type ndjsonRecord struct {
-	cols      []column
-	keys      []ndjsonKey
-	stamps    []stamp
-	quoteTime bool
+	cols   []column
+	offs   []uintptr
+	wire   unsafe.Pointer
+	value  any // wire, boxed once as a pointer to its struct type
+	stamps []stamp
+	arena  []byte
+	time   string
+	enc    *json.Encoder
 }
 
-// ndjsonKey is the text before a column's value, `{"timestamp":` or
-// `,"tick":`, and the key with the commonest values already written: zero
-// for numbers (idle flows have zero deltas and rates), both booleans. One
-// append instead of two is a tenth of the cost of a row.
-type ndjsonKey struct {
-	key, zero, yes string
-}
+// bufSink appends what the encoder writes (one line) to the writer's
+// buffer of lines.
+type bufSink struct{ buf *[]byte }
+
+func (s bufSink) Write(p []byte) (int, error) { *s.buf = append(*s.buf, p...); return len(p), nil }
 
 func newNDJSON(w io.Writer) *ndjsonWriter { return newNDJSONWith(w, columns, "") }
 
 func newNDJSONWith(w io.Writer, cols []column, timeFormat string) *ndjsonWriter {
-	return &ndjsonWriter{lines: newLines(w), rec: newNDJSONRecord(cols, timeFormat), time: timeFormat}
+	n := &ndjsonWriter{lines: newLines(w), time: timeFormat}
+	n.rec = newNDJSONRecord(cols, timeFormat, &n.buf)
+	return n
 }
 
-func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
-	rec := ndjsonRecord{cols: cols, stamps: make([]stamp, len(cols)),
-		quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
+func newNDJSONRecord(cols []column, timeFormat string, buf *[]byte) ndjsonRecord {
+	fields := make([]reflect.StructField, len(cols))
 	for i, c := range cols {
-		sep := ","
-		if i == 0 {
-			sep = "{"
-		}
-		k := sep + strconv.Quote(c.name) + ":"
-		zero, yes := k+"0", ""
-		if c.kind == kBool {
-			zero, yes = k+"false", k+"true"
-		}
-		rec.keys = append(rec.keys, ndjsonKey{key: k, zero: zero, yes: yes})
+		fields[i] = reflect.StructField{Name: "F" + strconv.Itoa(i), Type: wireTypeOf(c.kind, timeFormat),
+			Tag: reflect.StructTag(`json:` + strconv.Quote(c.name))}
+	}
+	typ := reflect.StructOf(fields)
+	v := reflect.New(typ)
+	rec := ndjsonRecord{cols: cols, wire: v.UnsafePointer(), value: v.Interface(),
+		stamps: make([]stamp, len(cols)), time: timeFormat}
+	for i := range cols {
+		rec.offs = append(rec.offs, typ.Field(i).Offset)
 		rec.stamps[i].format = timeFormat
 	}
+	rec.enc = json.NewEncoder(bufSink{buf})
+	rec.enc.SetEscapeHTML(false)
 	return rec
+}
+
+// wireTypeOf is the Go type goccy encodes a column of kind k as.
+func wireTypeOf(k valueKind, timeFormat string) reflect.Type {
+	switch k {
+	case kInt, kInt64:
+		return reflect.TypeFor[int64]()
+	case kFloat:
+		return reflect.TypeFor[float64]()
+	case kBool:
+		return reflect.TypeFor[bool]()
+	case kTime:
+		switch timeFormat {
+		case TimeUnix:
+			return reflect.TypeFor[json.Number]()
+		case TimeUnixMs:
+			return reflect.TypeFor[int64]()
+		}
+	}
+	return reflect.TypeFor[string]() // strings, addresses, rfc3339 times
 }
 
 // Begin implements Writer.
@@ -80,7 +117,7 @@ func (n *ndjsonWriter) record(p unsafe.Pointer) error { return n.write(&n.rec, p
 // Stats implements StatsWriter.
 func (n *ndjsonWriter) Stats(s *conn.Stats) error {
 	if n.stats == nil {
-		rec := newNDJSONRecord(columnsOf(conn.StatsFields), n.time)
+		rec := newNDJSONRecord(columnsOf(conn.StatsFields), n.time, &n.buf)
 		n.stats = &rec
 	}
 	return n.write(n.stats, unsafe.Pointer(s))
@@ -90,123 +127,78 @@ func (n *ndjsonWriter) write(rec *ndjsonRecord, p unsafe.Pointer) error {
 	if n.err != nil {
 		return n.err
 	}
+	if err := rec.fill(p); err != nil {
+		return err
+	}
 	start := len(n.buf)
-	b, err := rec.append(n.buf, p)
-	if err != nil {
-		n.buf = b
+	if err := rec.enc.Encode(rec.value); err != nil {
 		n.drop(start)
 		return err
 	}
-	n.buf = append(b, '}', '\n')
 	return n.done(start)
 }
 
 // End implements Writer.
 func (n *ndjsonWriter) End() error { return n.flush() }
 
-func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
+// fill copies the record at p into the wire struct. A rate that is not a
+// number is an error naming the field, before anything is written.
+func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
+	rec.arena = rec.arena[:0]
 	for i := range rec.cols {
-		c, k := &rec.cols[i], &rec.keys[i]
+		c := &rec.cols[i]
+		dst := unsafe.Add(rec.wire, rec.offs[i])
 		switch c.kind {
 		case kString:
 			// Escaped as in every format first (internal/escape): a
 			// consumer gets the same text as from CSV, and invalid UTF-8
 			// survives, which a JSON string cannot carry.
-			b = appendJSONString(append(b, k.key...), escape.String(c.str(p)))
+			*(*string)(dst) = escape.String(c.str(p))
 		case kInt:
-			b = appendNDJSONInt(b, k, c.int(p))
+			*(*int64)(dst) = c.int(p)
 		case kInt64:
-			b = appendNDJSONInt(b, k, c.int64(p))
+			*(*int64)(dst) = c.int64(p)
 		case kFloat:
 			f := c.float(p)
-			if f == 0 {
-				b = append(b, k.zero...)
-				break
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("encode %s: %v is not a JSON number", c.name, f)
 			}
-			var err error
-			if b, err = appendJSONFloat(append(b, k.key...), f); err != nil {
-				return b, fmt.Errorf("encode %s: %w", c.name, err)
-			}
+			*(*float64)(dst) = f
 		case kBool:
-			if c.bool(p) {
-				b = append(b, k.yes...)
-			} else {
-				b = append(b, k.zero...)
-			}
+			*(*bool)(dst) = c.bool(p)
 		case kAddr:
-			b = append(appendAddr(append(append(b, k.key...), '"'), c.addr(p)), '"')
+			*(*string)(dst) = rec.text(appendAddr(rec.arena, c.addr(p)))
 		case kTime:
-			if rec.quoteTime {
-				b = append(rec.stamps[i].append(append(append(b, k.key...), '"'), c.time(p)), '"')
-			} else {
-				b = rec.stamps[i].append(append(b, k.key...), c.time(p))
-			}
+			rec.fillTime(dst, &rec.stamps[i], c.time(p))
 		}
 	}
-	return b, nil
+	return nil
 }
 
-func appendNDJSONInt(b []byte, k *ndjsonKey, v int64) []byte {
-	if v == 0 {
-		return append(b, k.zero...)
+// fillTime sets a time column: rfc3339 as a string, unix as a number with
+// six decimals (json.Number, written as it is), unix_ms as an integer.
+func (rec *ndjsonRecord) fillTime(dst unsafe.Pointer, s *stamp, t time.Time) {
+	switch rec.time {
+	case TimeUnixMs:
+		*(*int64)(dst) = t.UnixMilli()
+	case TimeUnix:
+		*(*json.Number)(dst) = json.Number(rec.text(s.append(rec.arena, t)))
+	default:
+		*(*string)(dst) = rec.text(s.append(rec.arena, t))
 	}
-	return appendInt(append(b, k.key...), v)
 }
 
-// appendJSONString appends s as a JSON string the way encoding/json does
-// with HTML escaping off: quote, backslash and control characters escaped
-// (\b \f \n \r \t short, the rest \u00XX), invalid UTF-8 as \ufffd, and
-// U+2028 and U+2029 escaped for JavaScript's sake.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
+// text takes b, the arena with one value appended, as the arena, and
+// returns that value as a string aliasing it. The string is read by the
+// Encode that follows and never after (the next record reuses the
+// arena), and does not leave the package, so it needs no copy; if the
+// append moved the arena, the strings made before still point at the old
+// array, which nothing writes any more.
+func (rec *ndjsonRecord) text(b []byte) string {
+	start := len(rec.arena)
+	rec.arena = b
+	if len(b) == start {
+		return ""
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return unsafe.String(&b[start], len(b)-start)
 }
-
-const hex = "0123456789abcdef"

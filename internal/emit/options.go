@@ -105,7 +105,7 @@ func open(format string, w io.Writer, o Options, cols []column, ownLayout bool) 
 		return newCSVWith(w, o.Header, cols, o.Time), nil
 	case "text":
 		if ownLayout {
-			return newTextWith(w, o.Header, textColumns, true, o.Time), nil
+			return newTextWith(w, o.Header, textLayout(o.Time), true, o.Time), nil
 		}
 		return newTextWith(w, o.Header, textColumnsOf(cols, o.Time), false, o.Time), nil
 	}

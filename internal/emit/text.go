@@ -26,8 +26,8 @@ type textWriter struct {
 	lines
 	header    bool // print column names at all
 	headerDue bool
-	cols      []textColumn // textColumns, or the columns of --fields (textfields.go)
-	marks     bool         // flag closed and partial rows (textColumns only)
+	cols      []textColumn // textLayout, or the columns of --fields (textfields.go)
+	marks     bool         // flag closed and partial rows (textLayout only)
 	stamp     stamp        // the tick line's time
 	noun      string       // what the tick line counts: "flow" (""), or "group"
 	started   bool         // a tick has ended: the first one prints its header even without rows
@@ -44,7 +44,8 @@ type textWriter struct {
 }
 
 // textColumn is one column of the text format: a name, an alignment
-// (numbers right, text left), a starting width, and how to render it.
+// (numbers right, text left), a starting width, and how to render it,
+// all from the field's tags (textfields.go).
 type textColumn struct {
 	name  string
 	right bool
@@ -52,43 +53,11 @@ type textColumn struct {
 	cell  func(b []byte, r *conn.Row) []byte
 }
 
-// textColumns is the fixed layout of the text format, a human-readable
-// subset of the schema (NDJSON and CSV carry every field).
-var textColumns = []textColumn{
-	{"PROTO", false, 5, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Proto) }},
-	{"LOCAL", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return AppendHostPort(b, r.LocalAddr, r.LocalPort)
-	}},
-	{"REMOTE", false, len("255.255.255.255:65535"), func(b []byte, r *conn.Row) []byte {
-		return AppendHostPort(b, r.RemoteAddr, r.RemotePort)
-	}},
-	{"PID", true, 7, func(b []byte, r *conn.Row) []byte {
-		if r.PID == 0 {
-			return append(b, '-')
-		}
-		return strconv.AppendInt(b, int64(r.PID), 10)
-	}},
-	{"COMM", false, 15, func(b []byte, r *conn.Row) []byte { return appendText(b, r.Comm) }},
-	{"STATE", false, len("ESTABLISHED"), func(b []byte, r *conn.Row) []byte { return appendText(b, r.State) }},
-	{"BYTES_IN", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesIn), "") }},
-	{"BYTES_OUT", true, 9, func(b []byte, r *conn.Row) []byte { return AppendSize(b, float64(r.BytesOut), "") }},
-	{"PKTS_IN", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
-	{"PKTS_OUT", true, 8, func(b []byte, r *conn.Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
-	{"RTT", true, 7, func(b []byte, r *conn.Row) []byte {
-		if r.Proto == "udp" {
-			return append(b, '-')
-		}
-		return AppendRTT(b, r.RTTMicros)
-	}},
-	{"RATE_IN", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateIn, "/s") }},
-	{"RATE_OUT", true, 10, func(b []byte, r *conn.Row) []byte { return AppendSize(b, r.RateOut, "/s") }},
-}
-
 // columnGap separates columns.
 const columnGap = "  "
 
 func newText(w io.Writer, header bool) *textWriter {
-	return newTextWith(w, header, textColumns, true, "")
+	return newTextWith(w, header, textLayout(""), true, "")
 }
 
 func newTextWith(w io.Writer, header bool, cols []textColumn, marks bool, timeFormat string) *textWriter {
@@ -319,4 +288,22 @@ func AppendRTT(b []byte, us int64) []byte {
 		return append(strconv.AppendFloat(b, float64(us)/1e3, 'f', 1, 64), "ms"...)
 	}
 	return append(strconv.AppendFloat(b, float64(us)/1e6, 'f', 2, 64), 's')
+}
+
+// AppendMillis appends a time given in milliseconds, about three digits
+// and no blank, rounded: "0ms", "850ms", "12.3s", "4m05s", "3h07m".
+func AppendMillis(b []byte, ms int64) []byte {
+	if ms < 1000 {
+		return append(strconv.AppendInt(b, ms, 10), "ms"...)
+	}
+	if ms < 59_950 { // below what would round to 60.0s
+		return append(strconv.AppendFloat(b, float64(ms)/1e3, 'f', 1, 64), 's')
+	}
+	if s := (ms + 500) / 1000; s < 3600 {
+		b = append(strconv.AppendInt(b, s/60, 10), 'm')
+		return append(appendTwo(b, s%60), 's')
+	}
+	m := (ms + 30_000) / 60_000
+	b = append(strconv.AppendInt(b, m/60, 10), 'h')
+	return append(appendTwo(b, m%60), 'm')
 }

@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -18,9 +19,9 @@ type span struct {
 // headerSpans locates each column name on a header line.
 func headerSpans(t *testing.T, header string) []span {
 	t.Helper()
-	spans := make([]span, len(textColumns))
+	spans := make([]span, len(textLayout("")))
 	from := 0
-	for j, c := range textColumns {
+	for j, c := range textLayout("") {
 		i := strings.Index(header[from:], c.name)
 		if i < 0 {
 			t.Fatalf("header %q lacks %s", header, c.name)
@@ -49,7 +50,7 @@ func checkAligned(t *testing.T, line string, spans []span) {
 		}
 		gapOK := s.right || j == 0 || (blank(out) && blank(out-1))
 		if blank(in) || !blank(out) || !gapOK {
-			t.Errorf("column %s is not at rune %d in\n%q", textColumns[j].name, s.edge, line)
+			t.Errorf("column %s is not at rune %d in\n%q", textLayout("")[j].name, s.edge, line)
 		}
 	}
 }
@@ -131,10 +132,10 @@ func TestTextFieldsForAwk(t *testing.T) {
 	out := render(t, "text", true, [][]conn.Row{rows})
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) < len(textColumns) {
-			t.Fatalf("%d fields, want %d: %q", len(f), len(textColumns), line)
+		if len(f) < len(textLayout("")) {
+			t.Fatalf("%d fields, want %d: %q", len(f), len(textLayout("")), line)
 		}
-		for _, m := range f[len(textColumns):] {
+		for _, m := range f[len(textLayout("")):] {
 			if m != "[CLOSED]" && m != "[PARTIAL]" {
 				t.Errorf("field %q after the columns is not a marker: %q", m, line)
 			}
@@ -203,6 +204,16 @@ func TestAppendRTT(t *testing.T) {
 	}
 }
 
+func TestAppendMillis(t *testing.T) {
+	for ms, want := range map[int64]string{0: "0ms", 850: "850ms", 999: "999ms", 1000: "1.0s", 12_345: "12.3s",
+		59_949: "59.9s", 59_950: "1m00s", 60_000: "1m00s", 245_000: "4m05s", 3_599_000: "59m59s", 3_599_999: "1h00m",
+		3_600_000: "1h00m", 11_220_000: "3h07m", 360_000_000: "100h00m"} {
+		if got := string(AppendMillis(nil, ms)); got != want {
+			t.Errorf("AppendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	}
+}
+
 func TestAppendHostPort(t *testing.T) {
 	for _, tt := range []struct {
 		addr string
@@ -224,6 +235,37 @@ func TestAppendSpaces(t *testing.T) {
 	for _, n := range []int{0, 1, 31, 32, 33, 70} {
 		if got := string(appendSpaces([]byte("x"), n)); got != "x"+strings.Repeat(" ", n) {
 			t.Errorf("appendSpaces(%d) wrote %q", n, got)
+		}
+	}
+}
+
+// TestTextFieldsUnits: with --fields, each cell reads as its field's unit
+// and none tags say (conn/columns.go), as in the default layout: sizes,
+// rates, microseconds and milliseconds, "-" for none (pid 0, uid -1, a
+// TCP-only counter on a UDP row); a field without a unit as it is.
+func TestTextFieldsUnits(t *testing.T) {
+	var buf bytes.Buffer
+	fields := []string{"proto", "pid", "uid", "retrans", "rtt_us", "idle_ms", "bytes_in_delta", "delivery_rate", "rate_in", "snd_wnd"}
+	w, err := NewWith("text", &buf, Options{Fields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []conn.Row{
+		{Proto: "tcp", PID: 42, UID: 1000, Retrans: 3, RTTMicros: 12_345, IdleMillis: 245_000, BytesInDelta: 5 << 20,
+			DeliveryRate: 1536, RateIn: 2048, SndWnd: 65535},
+		{Proto: "udp", PID: 0, UID: -1, IdleMillis: 850},
+	}
+	if err := writeTick(w, 1, rows); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(buf.String(), "\n")[1:3]
+	want := []string{
+		"tcp 42 1000 3 12.3ms 4m05s 5.0MiB 1.5KiB/s 2.0KiB/s 65535",
+		"udp - - - - 850ms 0B 0B/s 0B/s 0",
+	}
+	for i := range want {
+		if strings.Join(strings.Fields(got[i]), " ") != strings.Join(strings.Fields(want[i]), " ") {
+			t.Errorf("row %d: %q, want %q", i, got[i], want[i])
 		}
 	}
 }

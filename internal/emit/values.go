@@ -2,7 +2,6 @@ package emit
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -19,9 +18,10 @@ import (
 // get method reads the field as the Go type its kind names; columnsOf
 // checks the types once, when the package loads.
 type column struct {
-	name string
-	kind valueKind
-	off  uintptr
+	name  string
+	kind  valueKind
+	off   uintptr
+	field conn.Field // the schema's word on it, for the layouts for people
 }
 
 type valueKind uint8
@@ -56,7 +56,7 @@ func columnsOf(fields []conn.Field) []column {
 		if !ok {
 			panic(fmt.Sprintf("emit: field %s has unsupported type %v", f.Name, f.Type))
 		}
-		out[i] = column{name: f.Name, kind: k, off: f.Offset}
+		out[i] = column{name: f.Name, kind: k, off: f.Offset, field: f}
 	}
 	return out
 }
@@ -207,30 +207,4 @@ func appendAddr(b []byte, a netip.Addr) []byte {
 		return b
 	}
 	return a.AppendTo(b)
-}
-
-// appendJSONFloat appends f as encoding/json (and goccy/go-json) write a
-// float64: the shortest decimal that reads back exactly, in exponent form
-// only below 1e-6 or from 1e21, with a two-digit exponent shortened. It
-// fails on NaN and the infinities, which JSON cannot carry.
-func appendJSONFloat(b []byte, f float64) ([]byte, error) {
-	if f == 0 {
-		return append(b, '0'), nil // the rate of an idle flow
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return b, fmt.Errorf("%v is not a JSON number", f)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-07 becomes e-7, as encoding/json writes it.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, nil
 }

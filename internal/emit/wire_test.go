@@ -21,8 +21,8 @@ import (
 // wireType mirrors conn.Row as NDJSON carries it: the same fields, names and
 // tags, with addresses and the time as strings, and strings escaped. It is built from
 // conn.Fields, so it follows the schema; goccy/go-json and encoding/json
-// encode it as a plain struct, which is what the hand-written appender is
-// checked against.
+// encode it as a plain struct, which is what the NDJSON writer (which
+// builds a struct of its own per record shape) is checked against.
 var wireType = func() reflect.Type {
 	rt := reflect.TypeFor[conn.Row]()
 	fields := make([]reflect.StructField, rt.NumField())
@@ -90,7 +90,7 @@ func ndjsonLine(t *testing.T, r *conn.Row) string {
 	return buf.String()
 }
 
-// TestNDJSONMatchesGoccy checks the hand-written appender byte for byte
+// TestNDJSONMatchesGoccy checks the NDJSON writer byte for byte
 // against goccy/go-json on the golden rows and on random ones, with
 // strings and floats chosen to hit every escape and number form.
 func TestNDJSONMatchesGoccy(t *testing.T) {

@@ -1,5 +1,8 @@
-// Package privs gives up the privileges tcptop no longer needs once its
-// probes are attached: every capability the running loop does not use
+// Package privs is tcptop's one capability module: it names the
+// capabilities tcptop uses (x/sys/unix's numbers, never typed again),
+// tells which the process lacks before anything is loaded (Missing), and
+// gives up the privileges tcptop no longer needs once its probes are
+// attached: every capability the running loop does not use
 // (from the effective, permitted, inheritable, ambient and bounding sets),
 // optionally the root user itself (like tcpdump -Z), and for good with
 // no_new_privs, so that no later execve can gain any back.
@@ -30,11 +33,47 @@ type Cap uint
 const (
 	DACReadSearch Cap = unix.CAP_DAC_READ_SEARCH
 	SysPtrace     Cap = unix.CAP_SYS_PTRACE
-	BPF           Cap = 39 // unix.CAP_BPF, Linux 5.8+
-	Perfmon       Cap = 38 // unix.CAP_PERFMON
+	BPF           Cap = unix.CAP_BPF     // Linux 5.8+; before, CAP_SYS_ADMIN
+	Perfmon       Cap = unix.CAP_PERFMON // Linux 5.8+; before, CAP_SYS_ADMIN
 	NetAdmin      Cap = unix.CAP_NET_ADMIN
 	SysAdmin      Cap = unix.CAP_SYS_ADMIN
 )
+
+// sets are a thread's capability sets as capget and capset take them:
+// two 32-bit words per set.
+type sets [2]unix.CapUserData
+
+// readSets reads the calling thread's capability sets.
+func readSets() (sets, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data sets
+	err := unix.Capget(&hdr, &data[0])
+	return data, err
+}
+
+// bit is where c sits in a set: its word, and its mask in that word.
+func (c Cap) bit() (word int, mask uint32) { return int(c / 32), 1 << (c % 32) }
+
+func (s *sets) effective(c Cap) bool {
+	w, m := c.bit()
+	return s[w].Effective&m != 0
+}
+
+func (s *sets) permitted(c Cap) bool {
+	w, m := c.bit()
+	return s[w].Permitted&m != 0
+}
+
+// Missing returns those of caps that are not in the calling thread's
+// effective set, in their order. When the kernel will not say, it returns
+// nil: loading the probes will.
+func Missing(caps ...Cap) []Cap {
+	s, err := readSets()
+	if err != nil {
+		return nil
+	}
+	return slices.DeleteFunc(slices.Clone(caps), s.effective)
+}
 
 var names = map[Cap]string{
 	DACReadSearch: "CAP_DAC_READ_SEARCH", SysPtrace: "CAP_SYS_PTRACE", BPF: "CAP_BPF",
@@ -53,11 +92,11 @@ func (c Cap) String() string {
 func lastCap() Cap {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
-		return 40
+		return unix.CAP_LAST_CAP
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 40
+		return unix.CAP_LAST_CAP
 	}
 	return Cap(n)
 }
@@ -225,15 +264,15 @@ func Drop(r Request) ([]Cap, error) {
 // capabilities it holds and r.Needed fails without: each is tried with exactly the others effective, while the
 // permitted set still allows going back.
 func decide(r Request) ([]Cap, error) {
-	var current [2]unix.CapUserData
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	if err := unix.Capget(&hdr, &current[0]); err != nil {
+	current, err := readSets()
+	if err != nil {
 		return nil, fmt.Errorf("read capabilities: %w", err)
 	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	// capset cannot add to the permitted set: what is not there is gone.
-	held := func(c Cap) bool { return current[c/32].Permitted&(1<<(c%32)) != 0 }
-	keep := slices.DeleteFunc(slices.Clone(r.Keep), func(c Cap) bool { return !held(c) })
-	optional := slices.DeleteFunc(slices.Clone(r.Optional), func(c Cap) bool { return !held(c) })
+	notHeld := func(c Cap) bool { return !current.permitted(c) }
+	keep := slices.DeleteFunc(slices.Clone(r.Keep), notHeld)
+	optional := slices.DeleteFunc(slices.Clone(r.Optional), notHeld)
 	if len(optional) == 0 {
 		return keep, nil
 	}
@@ -249,7 +288,8 @@ func decide(r Request) ([]Cap, error) {
 		probe := current
 		probe[0].Effective, probe[1].Effective = 0, 0
 		for _, k := range others {
-			probe[k/32].Effective |= 1 << (k % 32) & probe[k/32].Permitted
+			w, m := k.bit()
+			probe[w].Effective |= m & probe[w].Permitted
 		}
 		if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&probe[0])), 0); err != nil {
 			return nil, fmt.Errorf("set capabilities: %w", err)
@@ -286,12 +326,14 @@ func switchUser(u *User) error {
 // inheritable set is emptied.
 func setCaps(effective, permitted []Cap) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
+	var data sets
 	for _, c := range effective {
-		data[c/32].Effective |= 1 << (c % 32)
+		w, m := c.bit()
+		data[w].Effective |= m
 	}
 	for _, c := range permitted {
-		data[c/32].Permitted |= 1 << (c % 32)
+		w, m := c.bit()
+		data[w].Permitted |= m
 	}
 	if err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); err != nil {
 		return fmt.Errorf("set capabilities: %w", err)
@@ -312,14 +354,13 @@ func allThreads(trap, a1, a2, a3 uintptr) error {
 
 // Effective lists the capabilities in the calling thread's effective set.
 func Effective() []Cap {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
+	s, err := readSets()
+	if err != nil {
 		return nil
 	}
 	var out []Cap
 	for c := Cap(0); c < 64; c++ {
-		if data[c/32].Effective&(1<<(c%32)) != 0 {
+		if s.effective(c) {
 			out = append(out, c)
 		}
 	}

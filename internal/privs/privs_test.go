@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,7 @@ func child(spec string) int {
 		return 1
 	}
 	fmt.Println("kept:", kept)
+	fmt.Println("missing:", Missing(SysAdmin, BPF, Perfmon, SysPtrace))
 	fmt.Printf("uid: %d\n", os.Getuid())
 	tasks, _ := filepath.Glob("/proc/self/task/*/status")
 	for _, t := range tasks {
@@ -125,6 +127,9 @@ func TestDropKeepsOnlyWhatIsAsked(t *testing.T) {
 	every(t, out, "NoNewPrivs:", "1")
 	if !strings.Contains(out, "kept: [CAP_BPF]") {
 		t.Errorf("want CAP_SYS_PTRACE dropped as not needed: %s", out)
+	}
+	if !strings.Contains(out, "missing: [CAP_SYS_ADMIN CAP_PERFMON CAP_SYS_PTRACE]") {
+		t.Errorf("want Missing to name what was dropped, in the order asked: %s", out)
 	}
 }
 
@@ -218,9 +223,39 @@ func TestDropKeepsWhatIsHeld(t *testing.T) {
 	if !strings.Contains(out, "kept: [CAP_PERFMON CAP_BPF]") {
 		t.Errorf("want CAP_PERFMON and CAP_BPF kept, the rest not held: %s", out)
 	}
+	if !strings.Contains(out, "missing: [CAP_SYS_ADMIN CAP_SYS_PTRACE]") {
+		t.Errorf("want Missing to name the capabilities not held: %s", out)
+	}
 	want := fmt.Sprintf("%016x", uint64(1)<<38|uint64(1)<<39)
 	every(t, out, "CapEff:", want)
 	every(t, out, "CapPrm:", want)
 	every(t, out, "CapAmb:", "0000000000000000")
 	every(t, out, "NoNewPrivs:", "1")
+}
+
+// Missing agrees with the kernel's own account of the effective set
+// (CapEff in /proc/self/status), whoever runs the test.
+func TestMissingAgreesWithProcStatus(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eff uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			if eff, err = strconv.ParseUint(strings.TrimSpace(v), 16, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var all, want []Cap
+	for c := Cap(0); c <= lastCap(); c++ {
+		all = append(all, c)
+		if eff&(1<<c) == 0 {
+			want = append(want, c)
+		}
+	}
+	if got := Missing(all...); !slices.Equal(got, want) {
+		t.Errorf("Missing = %v, want %v (CapEff %016x)", got, want, eff)
+	}
 }

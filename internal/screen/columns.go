@@ -1,104 +1,112 @@
 package screen
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/escape"
 )
 
-// The columns of the screen, in order on the line. A view shows some of
-// them (flowColumns, procColumns), less those the person hid with f.
-const (
-	colProto = iota
-	colLocal
-	colRemote
-	colPID
-	colComm
-	colFlows
-	colState
-	colRxRate
-	colTxRate
-	colRx
-	colTx
-	colRTT
-	colPktRx
-	colPktTx
-	colRetrans
-	colLost
-	colCwnd
-	colLimit
-	colCC
-	colError
-	colDir
-	colUID
-	colContainer
-	numColumns
-)
-
-// column is one column of the screen: a header, an alignment (numbers
+// column is one column of the screen: the schema field it shows ("" for
+// FLOWS, the view by process's own), a header, an alignment (numbers
 // right, text left), how to write a row's cell, and optionally a shorter
 // cell (fit takes it before cutting anything). An endpoint (host:port) is
 // cut in its host, in the middle, and never in its port; other cells are
-// cut at the end.
+// cut at the end. Hidden columns are shown only when chosen with f.
 type column struct {
+	field    string
 	name     string
 	right    bool
+	hidden   bool
 	cell     func(b []byte, r *Row) []byte
 	short    func(b []byte, r *Row) []byte
 	endpoint bool
 }
 
-var columns = [numColumns]column{
-	colProto: {name: "PROTO", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Proto) }},
-	colLocal: {name: "LOCAL", endpoint: true, cell: func(b []byte, r *Row) []byte {
-		return emit.AppendHostPort(b, r.LocalAddr, r.LocalPort)
-	}},
-	colRemote: {name: "REMOTE", endpoint: true, cell: func(b []byte, r *Row) []byte {
-		return emit.AppendHostPort(b, r.RemoteAddr, r.RemotePort)
-	}},
-	colPID: {name: "PID", right: true, cell: func(b []byte, r *Row) []byte {
-		if r.PID == 0 {
-			return append(b, '-')
+// columns are the screen's columns, in order on the line: the fields with
+// a screen tag (conn/columns.go) in its order, their cells as the tags
+// say, and FLOWS after COMM. A view shows some of them (flowColumns,
+// procColumns), less those the person hid with f.
+var columns = screenColumns()
+
+func screenColumns() []column {
+	style := emit.CellStyle{Text: appendName} // rates without "/s": the headers say it
+	var out []column
+	for _, f := range conn.Layout(conn.Fields, conn.ScreenView) {
+		v := f.Screen
+		cell := emit.Cell(f, v, style)
+		c := column{field: f.Name, name: v.Header, right: f.Right(), hidden: v.Hidden, endpoint: v.Port != "",
+			cell: func(b []byte, r *Row) []byte { return cell(b, &r.Row) }}
+		if f.Name == "state" { // CLOSED once closed; ESTAB, as ss says, where room is short
+			c.cell = func(b []byte, r *Row) []byte { return appendName(b, stateOf(r)) }
+			c.short = func(b []byte, r *Row) []byte { return appendName(b, shortStates.Replace(stateOf(r))) }
 		}
-		return strconv.AppendInt(b, int64(r.PID), 10)
-	}},
-	colComm:  {name: "COMM", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Comm) }},
-	colFlows: {name: "FLOWS", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, int64(r.Flows), 10) }},
-	colState: {name: "STATE", cell: func(b []byte, r *Row) []byte { return appendName(b, stateOf(r)) },
-		short: func(b []byte, r *Row) []byte { return appendName(b, shortStates.Replace(stateOf(r))) }},
-	colRxRate: {name: "RX/s", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, r.RateIn, "") }},
-	colTxRate: {name: "TX/s", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, r.RateOut, "") }},
-	colRx:     {name: "RX", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, float64(r.BytesIn), "") }},
-	colTx:     {name: "TX", right: true, cell: func(b []byte, r *Row) []byte { return emit.AppendSize(b, float64(r.BytesOut), "") }},
-	colRTT: {name: "RTT", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte {
-		return emit.AppendRTT(b, r.RTTMicros)
-	})},
-	colPktRx:     {name: "PKT_RX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsIn, 10) }},
-	colPktTx:     {name: "PKT_TX", right: true, cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.PacketsOut, 10) }},
-	colRetrans:   {name: "RETRANS", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Retrans, 10) })},
-	colLost:      {name: "LOST", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Lost, 10) })},
-	colCwnd:      {name: "CWND", right: true, cell: tcpOnly(func(b []byte, r *Row) []byte { return strconv.AppendInt(b, r.Cwnd, 10) })},
-	colLimit:     {name: "LIMIT", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Limit) }},
-	colCC:        {name: "CC", cell: func(b []byte, r *Row) []byte { return appendName(b, r.CC) }},
-	colError:     {name: "ERROR", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Error) }},
-	colDir:       {name: "DIR", cell: func(b []byte, r *Row) []byte { return appendName(b, r.Direction) }},
-	colUID:       {name: "UID", right: true, cell: func(b []byte, r *Row) []byte { return appendID(b, r.UID) }},
-	colContainer: {name: "CONTAINER", cell: func(b []byte, r *Row) []byte { return appendName(b, shortID(r.ContainerID)) }},
+		out = append(out, c)
+		if f.Name == "comm" {
+			out = append(out, column{name: "FLOWS", right: true,
+				cell: func(b []byte, r *Row) []byte { return strconv.AppendInt(b, int64(r.Flows), 10) }})
+		}
+	}
+	if len(out) > len(chooserKeys) {
+		panic("screen: more columns than chooser keys")
+	}
+	return out
 }
 
-// flowColumns are the columns of the flow view, procColumns those of the
-// view by process (g): a process's flows summed.
+// colOf is the column of a field ("" for FLOWS).
+func colOf(field string) int {
+	i := slices.IndexFunc(columns, func(c column) bool { return c.field == field })
+	if i < 0 {
+		panic("screen: no column for field " + field)
+	}
+	return i
+}
+
+// The columns that sorts and fitting name.
 var (
-	flowColumns = []int{colProto, colLocal, colRemote, colPID, colComm, colState, colRxRate, colTxRate, colRx, colTx, colRTT,
-		colPktRx, colPktTx, colRetrans, colLost, colCwnd, colLimit, colCC, colError, colDir, colUID, colContainer}
-	procColumns = []int{colPID, colComm, colFlows, colRxRate, colTxRate, colRx, colTx, colPktRx, colPktTx}
+	colProto   = colOf("proto")
+	colLocal   = colOf("local_addr")
+	colRemote  = colOf("remote_addr")
+	colPID     = colOf("pid")
+	colComm    = colOf("comm")
+	colFlows   = colOf("")
+	colState   = colOf("state")
+	colRxRate  = colOf("rate_in")
+	colTxRate  = colOf("rate_out")
+	colRx      = colOf("bytes_in")
+	colTx      = colOf("bytes_out")
+	colRTT     = colOf("rtt_us")
+	colPktRx   = colOf("packets_in")
+	colPktTx   = colOf("packets_out")
+	colRetrans = colOf("retrans")
+)
+
+// flowColumns are the columns of the flow view: all but FLOWS.
+// procColumns are those of the view by process (g), a process's flows
+// summed: its keys (pid, comm), FLOWS, and the fields it sums.
+var (
+	flowColumns = columnsWhere(func(c column) bool { return c.field != "" })
+	procColumns = columnsWhere(func(c column) bool {
+		return c.field == "" || c.field == "pid" || c.field == "comm" || slices.Contains(conn.GroupSums, c.field)
+	})
 )
 
 // hiddenAtStart are the columns f shows only when asked.
-var hiddenAtStart = []int{colRetrans, colLost, colCwnd, colLimit, colCC, colError, colDir, colUID, colContainer}
+var hiddenAtStart = columnsWhere(func(c column) bool { return c.hidden })
+
+func columnsWhere(keep func(c column) bool) []int {
+	var out []int
+	for j, c := range columns {
+		if keep(c) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
 
 // stateOf is a row's state as the screen says it: CLOSED once closed.
 func stateOf(r *Row) string {
@@ -110,31 +118,6 @@ func stateOf(r *Row) string {
 
 // shortStates are the states as ss writes them where the name is long.
 var shortStates = strings.NewReplacer("ESTABLISHED", "ESTAB")
-
-// tcpOnly writes "-" for a UDP row, which has no such counter.
-func tcpOnly(cell func(b []byte, r *Row) []byte) func(b []byte, r *Row) []byte {
-	return func(b []byte, r *Row) []byte {
-		if r.Proto == "udp" {
-			return append(b, '-')
-		}
-		return cell(b, r)
-	}
-}
-
-func appendID(b []byte, id int64) []byte {
-	if id < 0 {
-		return append(b, '-')
-	}
-	return strconv.AppendInt(b, id, 10)
-}
-
-// shortID is a container id as docker ps shows it: its first 12 digits.
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
 
 // cut shortens s to at most n runes, marking the cut with "…": in the
 // middle or at the end.

@@ -1,5 +1,7 @@
 package screen
 
+import "slices"
+
 // fitStep is one way to make the columns narrower: drop columns, take a
 // column's short cells, or cut a column down to at most a width (only as
 // far as needed; to 0: as narrow as it goes, for an endpoint its port
@@ -18,11 +20,12 @@ const ipv4Width = 21
 // the middle of long IPv6 addresses, ESTABLISHED as ESTAB, the middle of
 // any address, long names, the local host (its port stays), the
 // protocol (a UDP row still shows "-" as its state), the columns added
-// with f, the round-trip time, the pid, the local end, the remote host,
-// and at last the state. The rates, the name and the remote port stay the
-// longest: they are what a person looks at a top for, and the state and
-// the round-trip time stay on an 80-column terminal. No step cuts a port.
-var fitSteps = []fitStep{
+// with f (the last first), the round-trip time, the pid, the local end,
+// the remote host, and at last the state. The rates, the name and the
+// remote port stay the longest: they are what a person looks at a top for,
+// and the state and the round-trip time stay on an 80-column terminal. No
+// step cuts a port.
+var fitSteps = slices.Concat([]fitStep{
 	{drop: []int{colPktRx, colPktTx}},
 	{drop: []int{colRx, colTx}},
 	{col: colLocal, to: 27},
@@ -33,15 +36,7 @@ var fitSteps = []fitStep{
 	{col: colComm, to: 12},
 	{col: colLocal},
 	{drop: []int{colProto}},
-	{drop: []int{colContainer}},
-	{drop: []int{colUID}},
-	{drop: []int{colDir}},
-	{drop: []int{colError}},
-	{drop: []int{colCC}},
-	{drop: []int{colLimit}},
-	{drop: []int{colCwnd}},
-	{drop: []int{colLost}},
-	{drop: []int{colRetrans}},
+}, dropHidden(), []fitStep{
 	{drop: []int{colRTT}},
 	{col: colComm, to: 8},
 	{drop: []int{colPID}},
@@ -50,6 +45,15 @@ var fitSteps = []fitStep{
 	{col: colComm, to: 6},
 	{col: colRemote},
 	{drop: []int{colState}},
+})
+
+// dropHidden drops the columns f shows, one at a time, the last first.
+func dropHidden() []fitStep {
+	var out []fitStep
+	for _, c := range slices.Backward(hiddenAtStart) {
+		out = append(out, fitStep{drop: []int{c}})
+	}
+	return out
 }
 
 // columnGap separates columns.
@@ -59,14 +63,23 @@ const columnGap = " "
 // header want (-1 for a column not shown), that with its short cells, and
 // the narrowest it can be cut to.
 type widths struct {
-	natural, short, least [numColumns]int
+	natural, short, least []int
+}
+
+// newWidths are widths for every column, none shown yet.
+func newWidths() widths {
+	in := widths{make([]int, len(columns)), make([]int, len(columns)), make([]int, len(columns))}
+	for j := range in.natural {
+		in.natural[j] = -1
+	}
+	return in
 }
 
 // fit returns the width of each column, -1 for a dropped one, and which
 // take their short cells, so that a line is at most width runes. If even
 // the last step is too wide, the lines are cut.
-func fit(in widths, width int) (w [numColumns]int, short [numColumns]bool) {
-	w = in.natural
+func fit(in widths, width int) (w []int, short []bool) {
+	w, short = slices.Clone(in.natural), make([]bool, len(columns))
 	total := func() int {
 		n, cols := 0, 0
 		for _, x := range w {

@@ -23,9 +23,18 @@ var keyDocs = []keyDoc{
 	{"p", "pause", "pause the screen (counting goes on)"},
 	{"t/u", "TCP/UDP only", "only TCP / only UDP (the same key again: both)"},
 	{"w", "filter", "filter: type a --where expression (top's o does the same); Enter applies it, with --where both must hold; empty, it clears; Esc keeps the one before"},
-	{"f", "columns", "choose the columns: RETRANS, LOST, CWND, LIMIT, CC, ERROR, DIR, UID, CONTAINER and the others"},
+	{"f", "columns", "choose the columns: " + hiddenNames() + " and the others"},
 	{"g", "by process", "one row per process (pid and name), as nethogs: its flows counted, their bytes and rates summed (g again: flows)"},
 	{"?", "help", "this help (any other key closes it)"},
+}
+
+// hiddenNames are the columns hidden at the start, which f shows.
+func hiddenNames() string {
+	var names []string
+	for _, c := range hiddenAtStart {
+		names = append(names, columns[c].name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // KeysSummary lists the keys in a few words, for --help.
@@ -222,8 +231,8 @@ func (m *Model) editKey(k byte) {
 }
 
 // chooserKeys are the keys of the columns in the chooser, in order: not
-// f, which closes it, nor q.
-const chooserKeys = "abcdeghijklmnoprstuvwxyz"
+// f, which closes it, nor q; capitals once the small letters run out.
+const chooserKeys = "abcdeghijklmnoprstuvwxyzABCDEGHIJKLMNOPRSTUVWXYZ"
 
 // chooseKey shows or hides the column of key k; f, Enter or Esc closes
 // the chooser.

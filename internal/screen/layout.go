@@ -62,24 +62,22 @@ func Layout(f *Frame, width, height int) []Line {
 type table struct {
 	f      *Frame
 	width  int
-	cells  [][numColumns]string
-	widths [numColumns]int
-	short  [numColumns]bool // the column's short cells are shown
+	cells  [][]string // [row][column]
+	widths []int
+	short  []bool // the column's short cells are shown
 }
 
 func newTable(f *Frame, rows []Row, width int) *table {
-	t := &table{f: f, width: width, cells: make([][numColumns]string, len(rows))}
-	var in widths
-	for j := range in.natural {
-		in.natural[j] = -1
-	}
+	t := &table{f: f, width: width, cells: make([][]string, len(rows))}
+	in := newWidths()
 	for _, j := range f.Cols {
 		n := utf8.RuneCountInString(t.name(j))
 		in.natural[j], in.short[j], in.least[j] = n, n, n
 	}
-	shortCells := make([][numColumns]string, len(rows))
+	shortCells := make([][]string, len(rows))
 	var b []byte
 	for i := range rows {
+		t.cells[i], shortCells[i] = make([]string, len(columns)), make([]string, len(columns))
 		for _, j := range f.Cols {
 			c := &columns[j]
 			b = c.cell(b[:0], &rows[i])

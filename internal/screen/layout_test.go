@@ -159,9 +159,9 @@ func TestLayoutFillsTheHeight(t *testing.T) {
 // round-trip time stay; at 60 the state stays; no endpoint is cut below
 // its port ("…" and the port: 7).
 func TestFitDropsLeastImportantFirst(t *testing.T) {
-	var in widths
+	in := newWidths()
 	for j := range in.natural {
-		in.natural[j], in.short[j], in.least[j] = -1, -1, -1
+		in.short[j], in.least[j] = -1, -1
 	}
 	for j, n := range map[int]int{colProto: 5, colLocal: 21, colRemote: 26, colPID: 7, colComm: 15, colState: 11,
 		colRxRate: 7, colTxRate: 7, colRx: 7, colTx: 7, colRTT: 6, colPktRx: 6, colPktTx: 6} {

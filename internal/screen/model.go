@@ -41,9 +41,9 @@ type Model struct {
 	desc   bool
 	paused bool
 	help   bool
-	proto  string // "tcp" or "udp" when only those are shown
-	procs  bool   // one row per process (g)
-	hidden [numColumns]bool
+	proto  string   // "tcp" or "udp" when only those are shown
+	procs  bool     // one row per process (g)
+	hidden []bool   // per column
 	keys   keyState // the filter being typed (w), the column chooser (f)
 	where  where    // the filter typed with w
 
@@ -110,7 +110,7 @@ func NewModel(cfg Config) *Model {
 	if err != nil {
 		panic(err) // fixed keys of the schema
 	}
-	m := &Model{cfg: cfg, seen: map[flowKey]bool{}, desc: true, grouper: g}
+	m := &Model{cfg: cfg, seen: map[flowKey]bool{}, desc: true, grouper: g, hidden: make([]bool, len(columns))}
 	if cfg.Sort == nil {
 		m.sort = 0
 	} else {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptop/tcptop/internal/privs"
 )
 
 // ErrPermission is returned when the process may not load BPF programs.
@@ -21,10 +22,14 @@ var ErrPermission = errors.New("permission denied loading eBPF programs: run as 
 
 // errMissingCaps names the capabilities the process lacks, and is an
 // ErrPermission.
-type errMissingCaps []string
+type errMissingCaps []privs.Cap
 
 func (e errMissingCaps) Error() string {
-	return fmt.Sprintf("missing %s: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)", strings.Join(e, " and "))
+	names := make([]string, len(e))
+	for i, c := range e {
+		names[i] = c.String()
+	}
+	return fmt.Sprintf("missing %s: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (sudo setcap cap_bpf,cap_perfmon,cap_net_admin+ep tcptop)", strings.Join(names, " and "))
 }
 func (e errMissingCaps) Is(target error) bool { return target == ErrPermission }
 
@@ -32,31 +37,14 @@ func (e errMissingCaps) Is(target error) bool { return target == ErrPermission }
 // tcptop needs.
 var ErrKernel = errors.New("kernel lacks a required feature")
 
-const (
-	capPerfmon = 38
-	capBPF     = 39
-)
-
 // checkPrivileges fails early, before anything is loaded, when the
 // process lacks the capabilities to load and attach tracing programs.
+// When the kernel will not say, loading will.
 func checkPrivileges() error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return nil // cannot tell; loading will say
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(unix.CAP_SYS_ADMIN) {
+	if len(privs.Missing(privs.SysAdmin)) == 0 {
 		return nil // CAP_BPF and CAP_PERFMON are split out of it since 5.8
 	}
-	var missing []string
-	if !has(capBPF) {
-		missing = append(missing, "CAP_BPF")
-	}
-	if !has(capPerfmon) {
-		missing = append(missing, "CAP_PERFMON")
-	}
-	if len(missing) > 0 {
+	if missing := privs.Missing(privs.BPF, privs.Perfmon); len(missing) > 0 {
 		return errMissingCaps(missing)
 	}
 	return nil
@@ -187,30 +175,30 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	// kernels before 6.1: there they are preallocated, and smaller.
 	prealloc := path == HooksKprobe
 	sizes := map[string]uint32{
-		"tcp_conns": s.cfg.TCPTableSize, "udp_flows": s.cfg.UDPTableSize,
-		"hot": s.cfg.HotListSize, "events": s.cfg.EventBufferBytes,
+		tcptopMapTcpConns: s.cfg.TCPTableSize, tcptopMapUdpFlows: s.cfg.UDPTableSize,
+		tcptopMapHot: s.cfg.HotListSize, tcptopMapEvents: s.cfg.EventBufferBytes,
 	}
-	if prealloc && sizes["tcp_conns"] == 0 {
-		sizes["tcp_conns"] = 65536
+	if prealloc && sizes[tcptopMapTcpConns] == 0 {
+		sizes[tcptopMapTcpConns] = 65536
 	}
-	sizes["wanted"] = max(sizes["tcp_conns"], spec.Maps["tcp_conns"].MaxEntries)
-	if prealloc && sizes["udp_flows"] == 0 {
-		sizes["udp_flows"] = 32768
+	sizes[tcptopMapWanted] = max(sizes[tcptopMapTcpConns], spec.Maps[tcptopMapTcpConns].MaxEntries)
+	if prealloc && sizes[tcptopMapUdpFlows] == 0 {
+		sizes[tcptopMapUdpFlows] = 32768
 	}
-	if prealloc && sizes["hot"] == 0 {
-		sizes["hot"] = 65536
+	if prealloc && sizes[tcptopMapHot] == 0 {
+		sizes[tcptopMapHot] = 65536
 	}
 	for name, size := range sizes {
 		if size > 0 {
 			spec.Maps[name].MaxEntries = size
 		}
 	}
-	for _, name := range []string{"tcp_conns", "udp_flows", "hot", "wanted"} {
-		if !prealloc || name == "wanted" {
+	for _, name := range []string{tcptopMapTcpConns, tcptopMapUdpFlows, tcptopMapHot, tcptopMapWanted} {
+		if !prealloc || name == tcptopMapWanted {
 			spec.Maps[name].Flags |= unix.BPF_F_NO_PREALLOC
 		}
 	}
-	if err := spec.Variables["cookie_helper"].Set(cookieHelper); err != nil {
+	if err := spec.Variables[tcptopVarCookieHelper].Set(cookieHelper); err != nil {
 		return nil, fmt.Errorf("configure eBPF object: %w", err)
 	}
 	if err := s.ringbufOrStandIn(spec); err != nil {
@@ -239,6 +227,10 @@ func (s *Source) load(spec *ebpf.CollectionSpec, hooks []hook) error {
 		return explainLoadError(spec, err)
 	}
 	s.progs = coll
+	// Assign takes the named maps out of the collection into s.objs (the
+	// data sections behind the variables stay): s.maps keeps every one by
+	// name for the parts loaded on their own.
+	s.maps = maps.Clone(coll.Maps)
 	return coll.Assign(&s.objs)
 }
 
@@ -271,7 +263,7 @@ func (s *Source) loadOwners(spec *ebpf.CollectionSpec) {
 		return
 	}
 	p.Using, p.Fallback, p.Same = "/proc/PID/fd", true, true
-	p.Refused = []string{s.refusal(KindTaskIter, ownersProgram, err)}
+	p.Refused = []string{s.refusal(KindTaskIter, tcptopProgTcptopOwners, err)}
 	p.Loss = "a non-root tcptop needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other users' /proc/PID/fd"
 	s.part(p)
 	s.hooks = append(s.hooks, "owners from /proc")
@@ -282,24 +274,16 @@ func (s *Source) ownerIter(spec *ebpf.CollectionSpec) (*link.Iter, error) {
 	if s.cfg.ownersFromProc {
 		return nil, errRefusedOnPurpose
 	}
-	return s.loadIter(spec, ownersProgram, KindTaskIter, nil)
+	return s.loadIter(spec, tcptopProgTcptopOwners, KindTaskIter, nil)
 }
 
 // allMaps names every map of the loaded collection that spec uses, so
-// that a program loaded on its own shares them. Assign took the named
-// maps out of the collection into s.objs; the rest (the data sections
-// behind the variables) are still in it.
+// that a program loaded on its own shares them.
 func (s *Source) allMaps(spec *ebpf.CollectionSpec) map[string]*ebpf.Map {
-	all := maps.Clone(s.progs.Maps)
-	v := reflect.ValueOf(&s.objs.tcptopMaps).Elem()
-	for i := range v.NumField() {
-		if m, ok := v.Field(i).Interface().(*ebpf.Map); ok && m != nil {
-			all[v.Type().Field(i).Tag.Get("ebpf")] = m
-		}
-	}
-	for name := range all {
-		if _, used := spec.Maps[name]; !used {
-			delete(all, name)
+	all := map[string]*ebpf.Map{}
+	for name, m := range s.maps {
+		if _, used := spec.Maps[name]; used {
+			all[name] = m
 		}
 	}
 	return all

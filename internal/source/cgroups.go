@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -21,10 +22,6 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	if !cookieHelper {
 		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
 	}
-	var names []string
-	for _, c := range hooks {
-		names = append(names, c.prog)
-	}
 	path := s.cfg.CgroupPath
 	err := s.forced(KindCgroup)
 	if err == nil && path == "" {
@@ -32,10 +29,10 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	}
 	var coll *ebpf.Collection
 	if err == nil {
-		coll, err = s.loadSeparately(spec, names...)
+		coll, err = s.loadSeparately(spec, hooks...)
 	}
 	if err != nil {
-		why := s.refusal(KindCgroup, strings.Join(names, "+"), err)
+		why := s.refusal(KindCgroup, strings.Join(hooks, "+"), err)
 		if (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) && !errors.Is(err, errRefusedOnPurpose) {
 			why += " (the cgroup hooks need CAP_NET_ADMIN)"
 		}
@@ -44,15 +41,16 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 		return
 	}
 	var attached []string
-	for _, c := range hooks {
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: c.attach, Program: coll.Programs[c.prog]})
+	for _, name := range hooks {
+		ps := spec.Programs[name]
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: path, Attach: ps.AttachType, Program: coll.Programs[name]})
 		if err != nil {
-			p.Refused = append(p.Refused, s.refusal(KindCgroup, c.prog+" at "+path, err))
+			p.Refused = append(p.Refused, s.refusal(KindCgroup, name+" at "+path, err))
 			continue
 		}
 		s.links = append(s.links, l)
-		s.hooks = append(s.hooks, c.name+"@"+path)
-		attached = append(attached, c.name)
+		s.hooks = append(s.hooks, ps.SectionName+"@"+path)
+		attached = append(attached, ps.SectionName)
 	}
 	if len(p.Refused) == 0 {
 		p.Using = strings.Join(attached, ", ") + " at " + path
@@ -60,12 +58,12 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	s.part(p)
 }
 
-// cgroupHooks are the cgroup programs a path needs.
-func cgroupHooks(cookieHelper bool) []cgroupHook {
+// cgroupHooks names the cgroup programs a path needs.
+func cgroupHooks(cookieHelper bool) []string {
 	if cookieHelper {
 		return peerHooks
 	}
-	return append(append([]cgroupHook(nil), peerHooks...), cookieHooks...)
+	return append(slices.Clone(peerHooks), cookieHooks...)
 }
 
 // cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified

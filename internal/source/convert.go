@@ -3,19 +3,20 @@ package source
 import (
 	"net/netip"
 	"time"
-)
 
-const (
-	afInet  = 2
-	afInet6 = 10
+	"golang.org/x/sys/unix"
 )
 
 // tcpStateNames are the kernel's TCP state names (include/net/tcp_states.h),
-// spelled as ss and /proc/net/tcp users know them.
+// spelled as ss and /proc/net/tcp users know them, by enum tcp_state of
+// bpf/tcptop.h (-type tcp_state).
 var tcpStateNames = [...]string{
-	1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
-	6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
-	11: "CLOSING", 12: "NEW_SYN_RECV",
+	tcptopTcpStateTCP_ESTABLISHED: "ESTABLISHED", tcptopTcpStateTCP_SYN_SENT: "SYN_SENT",
+	tcptopTcpStateTCP_SYN_RECV: "SYN_RECV", tcptopTcpStateTCP_FIN_WAIT1: "FIN_WAIT1",
+	tcptopTcpStateTCP_FIN_WAIT2: "FIN_WAIT2", tcptopTcpStateTCP_TIME_WAIT: "TIME_WAIT",
+	tcptopTcpStateTCP_CLOSE: "CLOSE", tcptopTcpStateTCP_CLOSE_WAIT: "CLOSE_WAIT",
+	tcptopTcpStateTCP_LAST_ACK: "LAST_ACK", tcptopTcpStateTCP_LISTEN: "LISTEN",
+	tcptopTcpStateTCP_CLOSING: "CLOSING", tcptopTcpStateTCP_NEW_SYN_RECV: "NEW_SYN_RECV",
 }
 
 func tcpStateName(s uint8) string {
@@ -30,7 +31,7 @@ func tcpStateName(s uint8) string {
 // dual-stack socket talking to an IPv4 peer becomes 0.0.0.0.
 func endpoints(t *tcptopFlowTuple) (local, remote netip.AddrPort) {
 	var l, r netip.Addr
-	if t.Family == afInet {
+	if t.Family == unix.AF_INET {
 		l = netip.AddrFrom4([4]byte(t.Saddr[:4]))
 		r = netip.AddrFrom4([4]byte(t.Daddr[:4]))
 	} else {
@@ -50,11 +51,15 @@ func sameFamily(a, other netip.Addr) netip.Addr {
 	return a
 }
 
+// comm is a process name as struct tcp_conn holds it (TCPTOP_COMM_LEN
+// bytes): its length comes from the generated type, not typed again.
+type comm = [len(tcptopTcpConn{}.Comm)]int8
+
 // commCache interns process names: the same few names recur every tick,
 // and interning saves one allocation per row.
-type commCache map[[16]int8]string
+type commCache map[comm]string
 
-func (c commCache) name(raw [16]int8) string {
+func (c commCache) name(raw comm) string {
 	if s, ok := c[raw]; ok {
 		return s
 	}
@@ -73,19 +78,21 @@ func (c commCache) name(raw [16]int8) string {
 	return s
 }
 
-// Flags of struct tcp_conn (bpf/tcptop.h).
+// Flags of struct tcp_conn: enum conn_flags of bpf/tcptop.h, as bpf2go
+// generated it (-type conn_flags), in the width of the field.
 const (
-	connOpenSeen  = 1
-	connClosed    = 2
-	connUntracked = 4
-	connCool      = 8
-	connGone      = 16
+	connOpenSeen  = uint8(tcptopConnFlagsCONN_OPEN_SEEN)
+	connClosed    = uint8(tcptopConnFlagsCONN_CLOSED)
+	connUntracked = uint8(tcptopConnFlagsCONN_UNTRACKED)
+	connCool      = uint8(tcptopConnFlagsCONN_COOL)
+	connGone      = uint8(tcptopConnFlagsCONN_GONE)
 )
 
-// Directions of struct tcp_conn.
+// Directions of struct tcp_conn and struct udp_flow: enum conn_direction
+// (-type conn_direction).
 const (
-	dirOut = 1
-	dirIn  = 2
+	dirOut = uint8(tcptopConnDirectionDIR_OUT)
+	dirIn  = uint8(tcptopConnDirectionDIR_IN)
 )
 
 // clock turns the kernel's CLOCK_MONOTONIC (bpf_ktime_get_ns) into wall

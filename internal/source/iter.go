@@ -45,8 +45,8 @@ const readBufSize = 64 << 10
 // and the table through their map-element iterators, else their walkers;
 // the socket sweep through iter/tcp.
 func (s *Source) attachReads(spec *ebpf.CollectionSpec) {
-	s.iters.hot = s.attachMapRead(spec, "hot-list read", "tcptop_hot", "tcptop_walk_hot", s.objs.Hot)
-	s.iters.refresh = s.attachMapRead(spec, "table read", "tcptop_refresh", "tcptop_walk_table", s.objs.TcpConns)
+	s.iters.hot = s.attachMapRead(spec, "hot-list read", tcptopProgTcptopHot, tcptopProgTcptopWalkHot, s.objs.Hot)
+	s.iters.refresh = s.attachMapRead(spec, "table read", tcptopProgTcptopRefresh, tcptopProgTcptopWalkTable, s.objs.TcpConns)
 	s.attachSweep(spec)
 }
 
@@ -126,9 +126,9 @@ const sweepLoss = "connections older than tcptop are listed only once they send,
 
 // attachSweep loads the TCP socket iterator.
 func (s *Source) attachSweep(spec *ebpf.CollectionSpec) {
-	it, err := s.loadIter(spec, "tcptop_sweep", KindTCPIter, nil)
+	it, err := s.loadIter(spec, tcptopProgTcptopSweep, KindTCPIter, nil)
 	if err != nil {
-		s.part(Part{Name: "socket sweep", Refused: []string{s.refusal(KindTCPIter, "tcptop_sweep", err)}, Loss: sweepLoss})
+		s.part(Part{Name: "socket sweep", Refused: []string{s.refusal(KindTCPIter, tcptopProgTcptopSweep, err)}, Loss: sweepLoss})
 		return
 	}
 	s.iters.sweep = it

@@ -32,15 +32,15 @@ func lifecycleParts() []lifecyclePart {
 		return out
 	}
 	return []lifecyclePart{
-		{"opens and state changes", KindState, group("tcptop_state", "tcptop_state_again"),
+		{"opens and state changes", KindState, group(tcptopProgTcptopState, tcptopProgTcptopStateAgain),
 			"new connections show once they send or receive, as partial, without direction; state changes show at the next read; the error of a failed connect is lost"},
-		{"close", KindDestroy, group("tcptop_closed", "tcptop_closed_again"),
+		{"close", KindDestroy, group(tcptopProgTcptopClosed, tcptopProgTcptopClosedAgain),
 			"closed connections are not reported and their entries stay in the kernel table until tcptop exits"},
-		{"resets", KindResets, group("tcptop_rst_in", "tcptop_rst_out"),
+		{"resets", KindResets, group(tcptopProgTcptopRstIn, tcptopProgTcptopRstOut),
 			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
-		{"socket errors", KindSockError, group("tcptop_sk_error"),
+		{"socket errors", KindSockError, group(tcptopProgTcptopSkError),
 			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already"},
-		{"owners that exit", KindExit, group("tcptop_exit"), exitLoss},
+		{"owners that exit", KindExit, group(tcptopProgTcptopExit), exitLoss},
 	}
 }
 
@@ -58,18 +58,18 @@ func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
 	err := s.forced(KindRingbuf)
 	if err == nil {
 		var m *ebpf.Map
-		if m, err = ebpf.NewMap(spec.Maps["events"]); err == nil {
+		if m, err = ebpf.NewMap(spec.Maps[tcptopMapEvents]); err == nil {
 			m.Close()
 			s.noRingbuf = false
 			return nil
 		}
 	}
 	s.noRingbuf = true
-	s.ringbufRefusal = s.refusal(KindRingbuf, "events", err)
-	for _, name := range []string{"events", "walk_out"} {
+	s.ringbufRefusal = s.refusal(KindRingbuf, tcptopMapEvents, err)
+	for _, name := range []string{tcptopMapEvents, tcptopMapWalkOut} {
 		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	}
-	if err := spec.Variables["have_ringbuf"].Set(false); err != nil {
+	if err := spec.Variables[tcptopVarHaveRingbuf].Set(false); err != nil {
 		return fmt.Errorf("configure eBPF object: %w", err)
 	}
 	return nil

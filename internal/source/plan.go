@@ -37,7 +37,7 @@ const (
 
 // hook is one program of a path and where it attaches.
 type hook struct {
-	prog       string // program name in bpf/tcptop.bpf.c
+	prog       string // a program of bpf/, by its bpf2go constant (tcptopProg...)
 	kind       hookKind
 	target     string // kernel function or tracepoint
 	tracepoint bool   // target is a tracepoint (tp_btf), not a function
@@ -51,34 +51,34 @@ var plans = map[string][]hook{
 	// must run first. A tracepoint runs its programs in the order they
 	// were attached; a trampoline (fexit) the newest first.
 	HooksTracepoint: {
-		{prog: "tcptop_send", target: "sock_send_length", tracepoint: true},
-		{prog: "tcptop_send_again", target: "sock_send_length", tracepoint: true},
-		{prog: "tcptop_recv", target: "sock_recv_length", tracepoint: true},
-		{prog: "tcptop_recv_again", target: "sock_recv_length", tracepoint: true},
+		{prog: tcptopProgTcptopSend, target: "sock_send_length", tracepoint: true},
+		{prog: tcptopProgTcptopSendAgain, target: "sock_send_length", tracepoint: true},
+		{prog: tcptopProgTcptopRecv, target: "sock_recv_length", tracepoint: true},
+		{prog: tcptopProgTcptopRecvAgain, target: "sock_recv_length", tracepoint: true},
 	},
 	HooksFexit: {
-		{prog: "tcptop_fx_send4_again", target: "inet_sendmsg"},
-		{prog: "tcptop_fx_send4", target: "inet_sendmsg"},
-		{prog: "tcptop_fx_send6_again", target: "inet6_sendmsg"},
-		{prog: "tcptop_fx_send6", target: "inet6_sendmsg"},
-		{prog: "tcptop_fx_recv4_again", target: "inet_recvmsg"},
-		{prog: "tcptop_fx_recv4", target: "inet_recvmsg"},
-		{prog: "tcptop_fx_recv6_again", target: "inet6_recvmsg"},
-		{prog: "tcptop_fx_recv6", target: "inet6_recvmsg"},
-		{prog: "tcptop_fx_page_again", target: "inet_sendpage", optional: true},
-		{prog: "tcptop_fx_page", target: "inet_sendpage", optional: true},
+		{prog: tcptopProgTcptopFxSend4Again, target: "inet_sendmsg"},
+		{prog: tcptopProgTcptopFxSend4, target: "inet_sendmsg"},
+		{prog: tcptopProgTcptopFxSend6Again, target: "inet6_sendmsg"},
+		{prog: tcptopProgTcptopFxSend6, target: "inet6_sendmsg"},
+		{prog: tcptopProgTcptopFxRecv4Again, target: "inet_recvmsg"},
+		{prog: tcptopProgTcptopFxRecv4, target: "inet_recvmsg"},
+		{prog: tcptopProgTcptopFxRecv6Again, target: "inet6_recvmsg"},
+		{prog: tcptopProgTcptopFxRecv6, target: "inet6_recvmsg"},
+		{prog: tcptopProgTcptopFxPageAgain, target: "inet_sendpage", optional: true},
+		{prog: tcptopProgTcptopFxPage, target: "inet_sendpage", optional: true},
 	},
 	HooksKprobe: {
-		{prog: "tcptop_kp_send4", kind: kprobe, target: "inet_sendmsg"},
-		{prog: "tcptop_kr_send4", kind: kretprobe, target: "inet_sendmsg"},
-		{prog: "tcptop_kp_send6", kind: kprobe, target: "inet6_sendmsg"},
-		{prog: "tcptop_kr_send6", kind: kretprobe, target: "inet6_sendmsg"},
-		{prog: "tcptop_kp_recv4", kind: kprobe, target: "inet_recvmsg"},
-		{prog: "tcptop_kr_recv4", kind: kretprobe, target: "inet_recvmsg"},
-		{prog: "tcptop_kp_recv6", kind: kprobe, target: "inet6_recvmsg"},
-		{prog: "tcptop_kr_recv6", kind: kretprobe, target: "inet6_recvmsg"},
-		{prog: "tcptop_kp_page", kind: kprobe, target: "inet_sendpage", optional: true},
-		{prog: "tcptop_kr_page", kind: kretprobe, target: "inet_sendpage", optional: true},
+		{prog: tcptopProgTcptopKpSend4, kind: kprobe, target: "inet_sendmsg"},
+		{prog: tcptopProgTcptopKrSend4, kind: kretprobe, target: "inet_sendmsg"},
+		{prog: tcptopProgTcptopKpSend6, kind: kprobe, target: "inet6_sendmsg"},
+		{prog: tcptopProgTcptopKrSend6, kind: kretprobe, target: "inet6_sendmsg"},
+		{prog: tcptopProgTcptopKpRecv4, kind: kprobe, target: "inet_recvmsg"},
+		{prog: tcptopProgTcptopKrRecv4, kind: kretprobe, target: "inet_recvmsg"},
+		{prog: tcptopProgTcptopKpRecv6, kind: kprobe, target: "inet6_recvmsg"},
+		{prog: tcptopProgTcptopKrRecv6, kind: kretprobe, target: "inet6_recvmsg"},
+		{prog: tcptopProgTcptopKpPage, kind: kprobe, target: "inet_sendpage", optional: true},
+		{prog: tcptopProgTcptopKrPage, kind: kretprobe, target: "inet_sendpage", optional: true},
 	},
 }
 
@@ -91,47 +91,28 @@ var lifecycleHooks = []hook{
 	// Twice each: a state change or release that interrupts the other's
 	// run on one CPU would otherwise be skipped by the kernel
 	// (bpf/lifecycle.h).
-	{prog: "tcptop_state", target: "inet_sock_set_state", tracepoint: true},
-	{prog: "tcptop_state_again", target: "inet_sock_set_state", tracepoint: true},
-	{prog: "tcptop_closed", target: "tcp_destroy_sock", tracepoint: true},
-	{prog: "tcptop_closed_again", target: "tcp_destroy_sock", tracepoint: true},
-	{prog: "tcptop_rst_in", target: "tcp_receive_reset", tracepoint: true},
-	{prog: "tcptop_rst_out", target: "tcp_send_reset", tracepoint: true},
+	{prog: tcptopProgTcptopState, target: "inet_sock_set_state", tracepoint: true},
+	{prog: tcptopProgTcptopStateAgain, target: "inet_sock_set_state", tracepoint: true},
+	{prog: tcptopProgTcptopClosed, target: "tcp_destroy_sock", tracepoint: true},
+	{prog: tcptopProgTcptopClosedAgain, target: "tcp_destroy_sock", tracepoint: true},
+	{prog: tcptopProgTcptopRstIn, target: "tcp_receive_reset", tracepoint: true},
+	{prog: tcptopProgTcptopRstOut, target: "tcp_send_reset", tracepoint: true},
 	// Optional: the socket error as the kernel reports it (5.13+). Without
 	// it the error is read when the connection reaches CLOSE, which an
 	// application woken by the report may have cleared already.
-	{prog: "tcptop_sk_error", target: "inet_sk_error_report", tracepoint: true, optional: true},
+	{prog: tcptopProgTcptopSkError, target: "inet_sk_error_report", tracepoint: true, optional: true},
 	// A process that owns a connection exited: the process it left the
 	// socket to is looked up (owner_exit.go).
-	{prog: "tcptop_exit", target: "sched_process_exit", tracepoint: true},
+	{prog: tcptopProgTcptopExit, target: "sched_process_exit", tracepoint: true},
 }
-
-// iterPrograms are read each tick (bpf/iter.h); tcptop_owners is loaded
-// separately since it needs a newer kernel than the rest.
-var iterPrograms = []string{"tcptop_hot", "tcptop_sweep", "tcptop_refresh"}
-
-const ownersProgram = "tcptop_owners"
 
 // cgroup programs: the UDP peer hooks, and the cookie generators needed
-// where tracing programs cannot call bpf_get_socket_cookie.
+// where tracing programs cannot call bpf_get_socket_cookie. Where each
+// attaches (its attach type and section) is read from the object.
 var (
-	peerHooks = []cgroupHook{
-		{"tcptop_sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, "cgroup/sendmsg4"},
-		{"tcptop_sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, "cgroup/sendmsg6"},
-		{"tcptop_recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, "cgroup/recvmsg4"},
-		{"tcptop_recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, "cgroup/recvmsg6"},
-	}
-	cookieHooks = []cgroupHook{
-		{"tcptop_sock_new", ebpf.AttachCGroupInetSockCreate, "cgroup/sock_create"},
-		{"tcptop_sockops", ebpf.AttachCGroupSockOps, "sockops"},
-	}
+	peerHooks   = []string{tcptopProgTcptopSendmsg4, tcptopProgTcptopSendmsg6, tcptopProgTcptopRecvmsg4, tcptopProgTcptopRecvmsg6}
+	cookieHooks = []string{tcptopProgTcptopSockNew, tcptopProgTcptopSockops}
 )
-
-type cgroupHook struct {
-	prog   string
-	attach ebpf.AttachType
-	name   string
-}
 
 // pathOrder returns the paths to try for the configured choice.
 func pathOrder(choice string) ([]string, error) {

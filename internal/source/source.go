@@ -76,7 +76,8 @@ type Source struct {
 	cfg     Config
 	objs    kernelObjects
 	progs   *ebpf.Collection
-	extra   []*ebpf.Collection // optional programs, loaded one by one
+	maps    map[string]*ebpf.Map // every map of progs by name, assigned or not (not owned)
+	extra   []*ebpf.Collection   // optional programs, loaded one by one
 	links   []link.Link
 	events  *ringbuf.Reader
 	walkOut *ringbuf.Reader // the walkers' records, where they replace map-element iterators
@@ -255,7 +256,7 @@ func (s *Source) detach() error {
 		s.progs.Close() // the programs and the maps behind the variables
 		s.progs = nil
 	}
-	s.objs = kernelObjects{}
+	s.objs, s.maps = kernelObjects{}, nil
 	return errors.Join(errs...)
 }
 

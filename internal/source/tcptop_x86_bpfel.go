@@ -20,6 +20,23 @@ type tcptopCallArgs struct {
 	Pad   int32
 }
 
+type tcptopConnDirection uint32
+
+const (
+	tcptopConnDirectionDIR_OUT tcptopConnDirection = 1
+	tcptopConnDirectionDIR_IN  tcptopConnDirection = 2
+)
+
+type tcptopConnFlags uint32
+
+const (
+	tcptopConnFlagsCONN_OPEN_SEEN tcptopConnFlags = 1
+	tcptopConnFlagsCONN_CLOSED    tcptopConnFlags = 2
+	tcptopConnFlagsCONN_UNTRACKED tcptopConnFlags = 4
+	tcptopConnFlagsCONN_COOL      tcptopConnFlags = 8
+	tcptopConnFlagsCONN_GONE      tcptopConnFlags = 16
+)
+
 type tcptopConnRecord struct {
 	_      structs.HostLayout
 	Cookie uint64
@@ -106,6 +123,23 @@ type tcptopTcpConn struct {
 	OwnerTick     uint32
 	Pad2          uint32
 }
+
+type tcptopTcpState uint32
+
+const (
+	tcptopTcpStateTCP_ESTABLISHED  tcptopTcpState = 1
+	tcptopTcpStateTCP_SYN_SENT     tcptopTcpState = 2
+	tcptopTcpStateTCP_SYN_RECV     tcptopTcpState = 3
+	tcptopTcpStateTCP_FIN_WAIT1    tcptopTcpState = 4
+	tcptopTcpStateTCP_FIN_WAIT2    tcptopTcpState = 5
+	tcptopTcpStateTCP_TIME_WAIT    tcptopTcpState = 6
+	tcptopTcpStateTCP_CLOSE        tcptopTcpState = 7
+	tcptopTcpStateTCP_CLOSE_WAIT   tcptopTcpState = 8
+	tcptopTcpStateTCP_LAST_ACK     tcptopTcpState = 9
+	tcptopTcpStateTCP_LISTEN       tcptopTcpState = 10
+	tcptopTcpStateTCP_CLOSING      tcptopTcpState = 11
+	tcptopTcpStateTCP_NEW_SYN_RECV tcptopTcpState = 12
+)
 
 type tcptopUdpFlow struct {
 	_         structs.HostLayout
@@ -212,8 +246,11 @@ const (
 	tcptopVarTick                = "tick"
 	tcptopVarUdpAdded            = "udp_added"
 	tcptopVarUdpTableFull        = "udp_table_full"
+	tcptopVarUnusedConnDirection = "unused_conn_direction"
+	tcptopVarUnusedConnFlags     = "unused_conn_flags"
 	tcptopVarUnusedConnRecord    = "unused_conn_record"
 	tcptopVarUnusedOwnerWant     = "unused_owner_want"
+	tcptopVarUnusedTcpState      = "unused_tcp_state"
 	tcptopVarWalkMore            = "walk_more"
 )
 
@@ -328,21 +365,24 @@ type tcptopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
-	CloseAtState     *ebpf.VariableSpec `ebpf:"close_at_state"`
-	CookieHelper     *ebpf.VariableSpec `ebpf:"cookie_helper"`
-	EmptyConn        *ebpf.VariableSpec `ebpf:"empty_conn"`
-	EventsLost       *ebpf.VariableSpec `ebpf:"events_lost"`
-	HaveRingbuf      *ebpf.VariableSpec `ebpf:"have_ringbuf"`
-	HotFull          *ebpf.VariableSpec `ebpf:"hot_full"`
-	TcpAdded         *ebpf.VariableSpec `ebpf:"tcp_added"`
-	TcpDeleted       *ebpf.VariableSpec `ebpf:"tcp_deleted"`
-	TcpTableFull     *ebpf.VariableSpec `ebpf:"tcp_table_full"`
-	Tick             *ebpf.VariableSpec `ebpf:"tick"`
-	UdpAdded         *ebpf.VariableSpec `ebpf:"udp_added"`
-	UdpTableFull     *ebpf.VariableSpec `ebpf:"udp_table_full"`
-	UnusedConnRecord *ebpf.VariableSpec `ebpf:"unused_conn_record"`
-	UnusedOwnerWant  *ebpf.VariableSpec `ebpf:"unused_owner_want"`
-	WalkMore         *ebpf.VariableSpec `ebpf:"walk_more"`
+	CloseAtState        *ebpf.VariableSpec `ebpf:"close_at_state"`
+	CookieHelper        *ebpf.VariableSpec `ebpf:"cookie_helper"`
+	EmptyConn           *ebpf.VariableSpec `ebpf:"empty_conn"`
+	EventsLost          *ebpf.VariableSpec `ebpf:"events_lost"`
+	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
+	HotFull             *ebpf.VariableSpec `ebpf:"hot_full"`
+	TcpAdded            *ebpf.VariableSpec `ebpf:"tcp_added"`
+	TcpDeleted          *ebpf.VariableSpec `ebpf:"tcp_deleted"`
+	TcpTableFull        *ebpf.VariableSpec `ebpf:"tcp_table_full"`
+	Tick                *ebpf.VariableSpec `ebpf:"tick"`
+	UdpAdded            *ebpf.VariableSpec `ebpf:"udp_added"`
+	UdpTableFull        *ebpf.VariableSpec `ebpf:"udp_table_full"`
+	UnusedConnDirection *ebpf.VariableSpec `ebpf:"unused_conn_direction"`
+	UnusedConnFlags     *ebpf.VariableSpec `ebpf:"unused_conn_flags"`
+	UnusedConnRecord    *ebpf.VariableSpec `ebpf:"unused_conn_record"`
+	UnusedOwnerWant     *ebpf.VariableSpec `ebpf:"unused_owner_want"`
+	UnusedTcpState      *ebpf.VariableSpec `ebpf:"unused_tcp_state"`
+	WalkMore            *ebpf.VariableSpec `ebpf:"walk_more"`
 }
 
 // tcptopObjects contains all objects after they have been loaded into the kernel.
@@ -402,21 +442,24 @@ func (m *tcptopMaps) Close() error {
 //
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
-	CloseAtState     *ebpf.Variable `ebpf:"close_at_state"`
-	CookieHelper     *ebpf.Variable `ebpf:"cookie_helper"`
-	EmptyConn        *ebpf.Variable `ebpf:"empty_conn"`
-	EventsLost       *ebpf.Variable `ebpf:"events_lost"`
-	HaveRingbuf      *ebpf.Variable `ebpf:"have_ringbuf"`
-	HotFull          *ebpf.Variable `ebpf:"hot_full"`
-	TcpAdded         *ebpf.Variable `ebpf:"tcp_added"`
-	TcpDeleted       *ebpf.Variable `ebpf:"tcp_deleted"`
-	TcpTableFull     *ebpf.Variable `ebpf:"tcp_table_full"`
-	Tick             *ebpf.Variable `ebpf:"tick"`
-	UdpAdded         *ebpf.Variable `ebpf:"udp_added"`
-	UdpTableFull     *ebpf.Variable `ebpf:"udp_table_full"`
-	UnusedConnRecord *ebpf.Variable `ebpf:"unused_conn_record"`
-	UnusedOwnerWant  *ebpf.Variable `ebpf:"unused_owner_want"`
-	WalkMore         *ebpf.Variable `ebpf:"walk_more"`
+	CloseAtState        *ebpf.Variable `ebpf:"close_at_state"`
+	CookieHelper        *ebpf.Variable `ebpf:"cookie_helper"`
+	EmptyConn           *ebpf.Variable `ebpf:"empty_conn"`
+	EventsLost          *ebpf.Variable `ebpf:"events_lost"`
+	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
+	HotFull             *ebpf.Variable `ebpf:"hot_full"`
+	TcpAdded            *ebpf.Variable `ebpf:"tcp_added"`
+	TcpDeleted          *ebpf.Variable `ebpf:"tcp_deleted"`
+	TcpTableFull        *ebpf.Variable `ebpf:"tcp_table_full"`
+	Tick                *ebpf.Variable `ebpf:"tick"`
+	UdpAdded            *ebpf.Variable `ebpf:"udp_added"`
+	UdpTableFull        *ebpf.Variable `ebpf:"udp_table_full"`
+	UnusedConnDirection *ebpf.Variable `ebpf:"unused_conn_direction"`
+	UnusedConnFlags     *ebpf.Variable `ebpf:"unused_conn_flags"`
+	UnusedConnRecord    *ebpf.Variable `ebpf:"unused_conn_record"`
+	UnusedOwnerWant     *ebpf.Variable `ebpf:"unused_owner_want"`
+	UnusedTcpState      *ebpf.Variable `ebpf:"unused_tcp_state"`
+	WalkMore            *ebpf.Variable `ebpf:"walk_more"`
 }
 
 // tcptopPrograms contains all programs after they have been loaded into the kernel.
