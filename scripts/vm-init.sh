@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # /init of a test VM (scripts/vm-test.sh): mount what tcptop needs, load
-# the sock_diag modules, run every test of the source and cli test
+# the sock_diag modules, run every test of the source and e2e test
 # binaries, print the results on the serial console, power off. The host
 # reads the TCPTOP-VM-* lines; it decides pass or fail.
 /bin/busybox --install -s /bin
@@ -33,7 +33,7 @@ done
 # TCPTOP_VM tells the tests that tools busybox lacks (ss, jq, mlr, tc,
 # ip netns, go) are missing on purpose: those tests skip, saying so.
 export CI=true TCPTOP_VM=1 HOME=/tmp TMPDIR=/tmp TCPTOP_BIN=/tcptop
-for t in source cli; do
+for t in source e2e; do
 	echo "TCPTOP-VM-BEGIN $t"
 	start=$(date +%s)
 	"/$t.test" -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" 2>&1

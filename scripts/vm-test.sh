@@ -3,7 +3,7 @@
 # (scripts/kernels.conf), one after the other: Debian kernels booted under
 # qemu (software emulation, there is no KVM here), amd64 and arm64, each
 # with a busybox initramfs and the static test binaries cross-built for its
-# architecture. Every test of the source and cli packages runs; the report
+# architecture. Every test of the source and e2e packages runs; the report
 # lists, per kernel and hook path, the exact-value checks that ran, and
 # every skipped test with its reason.
 #
@@ -91,7 +91,7 @@ build() {
 	log "building static test binaries for $a"
 	mkdir -p "$out"
 	GOARCH=$a CGO_ENABLED=0 go test -c -o "$out/source.test" ./internal/source
-	GOARCH=$a CGO_ENABLED=0 go test -c -o "$out/cli.test" ./internal/cli
+	GOARCH=$a CGO_ENABLED=0 go test -c -o "$out/e2e.test" ./internal/e2e
 	GOARCH=$a CGO_ENABLED=0 go build -o "$out/tcptop" ./cmd/tcptop
 }
 
@@ -161,7 +161,7 @@ initramfs() {
 
 # timeouts NAME test|vm: go test's -test.timeout per binary, and the limit
 # in seconds for the whole VM. Each VM takes five to ten minutes (the
-# source tests run once per offered path, the cli tests take four to five
+# source tests run once per offered path, the e2e tests take four to five
 # minutes under TCG; arm64 a little more); the limits keep a hung guest
 # from eating CI's 90.
 timeouts() {
@@ -225,7 +225,7 @@ boot_watched() {
 run_host() {
 	local n=$1 t start rc
 	echo "TCPTOP-VM-KERNEL $n $(uname -r) $(uname -m)"
-	for t in source cli; do
+	for t in source e2e; do
 		echo "TCPTOP-VM-BEGIN $t"
 		start=$(date +%s)
 		rc=0

@@ -4,14 +4,17 @@
 // pure logic: time comes from the snapshots, so every behaviour can be
 // tested with fixed times.
 //
-// A tick is one Tick call, with the snapshot the source read, then one or
-// more Each calls that stream the tick's rows, in order, to a callback:
+// A tick is Begin, one Observe per observation as the source reads them,
+// End with the time of the read, then one or more Each calls that stream
+// the tick's rows, in order, to a callback (internal/run does this):
 //
-//	a.Tick(snap)
-//	err := a.Each(changedOnly, func(r *conn.Row) error { ... })
+//	a.Begin()
+//	t, err := src.Read(a.Observe)
+//	a.End(t)
+//	err = a.Each(changedOnly, func(r *conn.Row) error { ... })
 //
-// Tick does work in proportion to the snapshot's observations, never to
-// the number of flows known: the source reports only flows that may have
+// A tick does work in proportion to its observations, never to the
+// number of flows known: the source reports only flows that may have
 // changed, and a flow it does not report is unchanged. Each with
 // changedOnly (tcptop --changed) visits only the tick's changed rows, so it
 // costs as little; Each of every row visits every flow (it has to write
@@ -103,18 +106,6 @@ func (a *Aggregator) Len() int { return len(a.tcp) + len(a.udp) }
 // Lens is the number of TCP and of UDP flows the aggregator knows.
 func (a *Aggregator) Lens() (tcp, udp int) { return len(a.tcp), len(a.udp) }
 
-// Tick folds in one snapshot of the source: the observations of the flows
-// that may have changed, read at snap.Time. It is Begin, Observe for each
-// observation, then End.
-func (a *Aggregator) Tick(snap conn.Snapshot) {
-	a.Begin()
-	a.reserve(len(snap.Obs))
-	for i := range snap.Obs {
-		a.Observe(&snap.Obs[i])
-	}
-	a.End(snap.Time)
-}
-
 // Begin starts a tick whose observations are handed over one by one, as
 // the source reads them, so that a tick that observes every flow (the
 // first) never holds them all at once.
@@ -175,22 +166,6 @@ func (a *Aggregator) eachUDP(fn func(uint32)) {
 	for _, idx := range a.udp {
 		fn(idx)
 	}
-}
-
-// reserve makes room for n observations at once, rather than by doubling:
-// a snapshot of every flow (the first, or a sweep) would otherwise leave
-// about twice its size in garbage, which is what sets the peak of the
-// heap. endTick lets the room go once snapshots are small again.
-func (a *Aggregator) reserve(n int) {
-	if n <= cap(a.touched) {
-		return
-	}
-	a.touched = make([]touch, 0, n)
-	a.active = make([]active, 0, n)
-	if a.Len() == 0 {
-		a.tcp = make(map[uint64]uint32, n) // the first snapshot: size the map once
-	}
-	a.keys.reserve(n)
 }
 
 // warn reports a counter that went backwards, the first time only.

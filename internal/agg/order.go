@@ -44,17 +44,6 @@ func (k *keyOrder) add(idx, gen uint32) {
 	}
 }
 
-// reserve makes room for n more pending flows, and for an order that
-// holds them, at once.
-func (k *keyOrder) reserve(n int) {
-	if k.tracked && cap(k.pending)-len(k.pending) < n {
-		k.pending = append(make([]ref, 0, len(k.pending)+n), k.pending...)
-	}
-	if want := len(k.order) + len(k.pending) + n; k.tracked && cap(k.spare) < want {
-		k.spare = make([]ref, 0, want)
-	}
-}
-
 // pendingFloor is how many pending flows the order may gather, at the
 // least, before bound drops it (a variable for the tests).
 var pendingFloor = 4096

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcptop/tcptop/internal/run"
 	"github.com/tcptop/tcptop/internal/source"
 )
 
@@ -21,49 +22,10 @@ const ExitCheckLoss = 3
 // forces each fallback with it, on kernels where the preferred part loads.
 const refuseEnv = EnvPrefix + "_TEST_REFUSE"
 
-// openingNotes keeps what the source says while it opens (each part lost,
-// and under -v each refusal and each same-numbers fallback), so that -v's
-// line naming what was attached comes first; once open, warnings go out
-// as they come.
-type openingNotes struct {
-	log      logger
-	verbose  bool
-	opened   bool
-	warnings []string
-	details  []string
-}
-
-func (n *openingNotes) warn(format string, args ...any) {
-	if n.opened {
-		n.log.printf(format, args...)
-		return
-	}
-	n.warnings = append(n.warnings, fmt.Sprintf(format, args...))
-}
-
-func (n *openingNotes) detail(format string, args ...any) {
-	if n.verbose {
-		n.details = append(n.details, fmt.Sprintf(format, args...))
-	}
-}
-
-// flush writes what was kept, after the attached line (which the caller
-// writes first under -v), and lets later warnings through.
-func (n *openingNotes) flush() {
-	n.opened = true
-	for _, w := range n.warnings {
-		n.log.printf("%s", w)
-	}
-	for _, d := range n.details {
-		n.log.infof("%s", d)
-	}
-	n.warnings, n.details = nil, nil
-}
-
-// sourceConfig is the source's configuration for opts, its notices going
-// to notes.
-func sourceConfig(opts *Options, notes *openingNotes) source.Config {
-	cfg := source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout, Warn: notes.warn, Detail: notes.detail}
+// sourceConfig is the source's configuration for opts; the engine sets
+// where its notices go.
+func sourceConfig(opts *Options) source.Config {
+	cfg := source.Config{Hooks: opts.Hooks, UDPTimeout: opts.UDPTimeout}
 	if v := os.Getenv(refuseEnv); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
 	}
@@ -73,12 +35,12 @@ func sourceConfig(opts *Options, notes *openingNotes) source.Config {
 // check loads every part of the kernel side, prints what became of each,
 // and detaches it all: what a user runs first on a new kernel, and pastes
 // into a bug report.
-func check(opts *Options, stdout io.Writer, log logger) int {
-	cfg := sourceConfig(opts, &openingNotes{log: log})
+func check(opts *Options, stdout io.Writer, log run.Logger) int {
+	cfg := sourceConfig(opts)
 	cfg.Warn, cfg.Detail = func(string, ...any) {}, func(string, ...any) {} // the report says it all
 	src, err := source.Open(cfg)
 	if err != nil {
-		log.errorf("%v", err)
+		log.Errorf("%v", err)
 		return ExitRuntime
 	}
 	defer src.Close()

@@ -1,7 +1,7 @@
-// Package cli is tcptop's command line: the kong options, exit codes,
-// signal handling and the tick loop that wires source → agg → filter →
-// emit. Run takes its arguments and output streams so the whole command is
-// testable in-process.
+// Package cli is tcptop's command line: the kong options, their
+// validation, exit codes and messages. It hands a typed configuration to
+// the engine (internal/run), which ticks. Run takes its arguments and
+// output streams so the whole command is testable in-process.
 package cli
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/run"
 	"github.com/tcptop/tcptop/internal/screen"
 	"github.com/tcptop/tcptop/internal/source"
 )
@@ -159,7 +161,7 @@ type exitRequest struct{ code int }
 // exit code. Output goes to stdout only, logs to stderr.
 func Run(args []string, stdout, stderr io.Writer) (code int) {
 	if stdoutClosed(stdout) {
-		logFor(args, stderr).errorf("stdout is closed: redirect it to a file or a pipe, as in tcptop > flows.txt")
+		logFor(args, stderr).Errorf("stdout is closed: redirect it to a file or a pipe, as in tcptop > flows.txt")
 		return ExitRuntime
 	}
 	var opts Options
@@ -182,7 +184,7 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 		err = givenOnce(kctx)
 	}
 	if err != nil {
-		logFor(args, stderr).errorf("%s", usageLine(err))
+		logFor(args, stderr).Errorf("%s", usageLine(err))
 		return ExitUsage
 	}
 	if opts.ListFields {
@@ -193,9 +195,9 @@ func Run(args []string, stdout, stderr io.Writer) (code int) {
 		return writeCompletion(stdout, stderr, parser.Model, *opts.Completion)
 	}
 	if opts.Check {
-		return check(&opts, stdout, newLogFormat(stderr, opts.LogFormat))
+		return check(&opts, stdout, run.NewLogger(stderr, opts.LogFormat))
 	}
-	return run(&opts, stdout, newLogFormat(stderr, opts.LogFormat))
+	return runEngine(&opts, stdout, run.NewLogger(stderr, opts.LogFormat))
 }
 
 // newParser builds the kong model of Options: the command line, the
@@ -225,18 +227,15 @@ func printFields(w io.Writer) {
 	}
 }
 
-// usageError marks errors the user can fix by changing the command line.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+// usageError marks errors the user can fix by changing the command line,
+// as the engine's do.
+type usageError = run.UsageError
 
 func exitCode(err error) int {
-	var u usageError
 	switch {
-	case errors.As(err, &u):
+	case run.IsUsage(err):
 		return ExitUsage
-	case errors.Is(err, errQuit):
+	case errors.Is(err, run.ErrQuit):
 		return ExitQuit
 	}
 	return ExitRuntime
@@ -288,4 +287,21 @@ func (formatMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error 
 	}
 	target.SetString(s)
 	return nil
+}
+
+// logFor is the logger for args before they are parsed: a usage error
+// is written as --log-format (or TCPTOP_LOG_FORMAT) asks, if it can tell.
+func logFor(args []string, w io.Writer) run.Logger {
+	format := os.Getenv(EnvPrefix + "_LOG_FORMAT")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
+			format = v
+		} else if a == "--log-format" && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return run.NewLogger(w, format)
 }

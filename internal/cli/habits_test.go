@@ -2,16 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tcptop/tcptop/internal/agg"
 	"github.com/tcptop/tcptop/internal/conn"
-	"github.com/tcptop/tcptop/internal/emit"
-	"github.com/tcptop/tcptop/internal/source"
 )
 
 // parse parses args as Run does, without running anything.
@@ -156,115 +152,4 @@ func TestFilterExprFoldsPIDs(t *testing.T) {
 			t.Errorf("-p 5,6 -w %q on %+v: %v", opts.Where, tt.row, got)
 		}
 	}
-}
-
-// rowsWriter records the pids of the rows it is given.
-type rowsWriter struct{ pids []int }
-
-func (w *rowsWriter) Begin(emit.Tick) error { return nil }
-func (w *rowsWriter) Row(r *conn.Row) error { w.pids = append(w.pids, r.PID); return nil }
-func (w *rowsWriter) End() error            { return nil }
-
-func TestShaperSortAndTop(t *testing.T) {
-	rows := []conn.Row{{PID: 1, RTTMicros: 30}, {PID: 2, RTTMicros: 10}, {PID: 3, RTTMicros: 20}, {PID: 4, RTTMicros: 40}}
-	for _, tt := range []struct {
-		sort string
-		top  int
-		want []int
-	}{
-		{"", 0, []int{1, 2, 3, 4}}, // as the aggregator ordered them
-		{"", 2, []int{1, 2}},       // --top alone: the first N, as they come
-		{"rtt_us", 0, []int{4, 1, 3, 2}},
-		{"-rtt_us", 3, []int{2, 3, 1}},
-	} {
-		order, err := agg.ParseOrder(tt.sort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var w rowsWriter
-		s := newShaper(&w, order, tt.top)
-		for tick := range 2 { // the second tick starts afresh
-			w.pids = nil
-			var err error
-			for i := range rows {
-				if err = s.row(&rows[i]); err != nil {
-					break
-				}
-			}
-			if err != nil && !errors.Is(err, errEnough) {
-				t.Fatal(err)
-			}
-			if err := s.end(); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(w.pids, tt.want) {
-				t.Errorf("--sort %q --top %d, tick %d: %v, want %v", tt.sort, tt.top, tick, w.pids, tt.want)
-			}
-		}
-	}
-}
-
-func TestUseScreen(t *testing.T) {
-	var pipe bytes.Buffer // not a terminal
-	for _, tt := range []struct {
-		screen, output string
-		want           bool
-	}{
-		{"auto", "text", false}, // into a pipe: the stream
-		{"never", "text", false},
-		{"always", "text", true},
-		{"auto", "ndjson", false},
-	} {
-		if got := useScreen(&Options{Screen: tt.screen, Output: tt.output}, &pipe); got != tt.want {
-			t.Errorf("--screen=%s -o %s to a pipe: screen %v, want %v", tt.screen, tt.output, got, tt.want)
-		}
-	}
-}
-
-func TestDropsText(t *testing.T) {
-	for _, tt := range []struct {
-		st   source.Stats
-		want string
-	}{
-		{source.Stats{}, ""},
-		{source.Stats{EventsLost: 3, HotListFull: 2}, ""}, // recovered from: not drops
-		{source.Stats{TCPUntracked: 2}, "kernel drops: 2 conns untracked"},
-		{source.Stats{TCPUntracked: 2, UDPTableFull: 7}, "kernel drops: 2 conns untracked, 7 datagrams uncounted"},
-	} {
-		if got := dropsText(tt.st); got != tt.want {
-			t.Errorf("dropsText(%+v) = %q, want %q", tt.st, got, tt.want)
-		}
-	}
-}
-
-func TestLogSinkHoldsLinesWhileDiverted(t *testing.T) {
-	var stderr bytes.Buffer
-	sink := &logSink{w: &stderr}
-	log := newLogger(sink)
-	log.printf("before")
-	var held []string
-	sink.divert(func(line string) { held = append(held, line) })
-	log.printf("during %d", 1)
-	log.printf("during %d", 2)
-	sink.divert(nil)
-	log.printf("after")
-	if stderr.String() != "tcptop: before\ntcptop: after\n" || !slices.Equal(held, []string{"tcptop: during 1", "tcptop: during 2"}) {
-		t.Errorf("stderr %q, held %q", stderr.String(), held)
-	}
-}
-
-// TestPanicInTicksRestoresFirst: a panic in the ticks goroutine, which
-// setup's deferred calls do not see, gives the terminal back, then goes on.
-func TestPanicInTicksRestoresFirst(t *testing.T) {
-	restored := false
-	tk := &ticker{onPanic: func() { restored = true }}
-	defer func() {
-		if r := recover(); r != "boom" || !restored {
-			t.Errorf("recovered %v, restored %v: want the panic to go on after the restore", r, restored)
-		}
-	}()
-	func() {
-		defer tk.repanic()
-		panic("boom")
-	}()
 }

@@ -34,7 +34,7 @@ func lookupUser(spec string) (*privs.User, error) {
 	}
 	u, err := privs.LookupUser(spec)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	return u, nil
 }

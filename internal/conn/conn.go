@@ -146,7 +146,9 @@ type TCPDiag struct {
 
 // Snapshot is one read of the kernel: the flows that may have changed since
 // the previous read, and when their counters were read (rates are measured
-// between these times, not between the ends of ticks).
+// between these times, not between the ends of ticks). For tests only:
+// tcptop itself hands the observations over one by one as the source
+// reads them, never holding a read whole.
 type Snapshot struct {
 	Time time.Time
 	Obs  []Observation

@@ -240,7 +240,7 @@ func TestChunks(t *testing.T) {
 	}
 }
 
-// chunkTaker takes chunks over as internal/cli's stdout does. It holds
+// chunkTaker takes chunks over as internal/run's stdout does. It holds
 // the last two as they were handed over, checking at each hand-over that
 // they are untouched; then it scribbles over a chunk and hands it back as
 // a buffer to fill, so a writer that kept using a chunk it handed over

@@ -13,7 +13,7 @@ const chunkSize = 64 << 10
 const takenChunkSize = 256 << 10
 
 // A ChunkTaker takes buffers of whole lines over instead of having them
-// copied: the stdout of internal/cli, whose own goroutine writes them.
+// copied: the stdout of internal/run, whose own goroutine writes them.
 type ChunkTaker interface {
 	// TakeChunk owns p from now on. It returns an empty buffer, never p,
 	// for the lines after it, and the first error writing any chunk.

@@ -332,7 +332,8 @@ func (s *Source) Stats() (Stats, error) {
 // Snapshot returns the flows that may have changed since the previous
 // call, with lifetime counters, and the time they were read: Read,
 // collected, one observation per flow (the last). Its slice is reused by
-// the next call.
+// the next call. For tests only: tcptop reads with Read, which never holds
+// a read whole.
 func (s *Source) Snapshot() (conn.Snapshot, error) {
 	s.obs = s.obs[:0]
 	clear(s.tcp.index)

@@ -1,0 +1,87 @@
+package e2e_test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tcptop/tcptop/internal/cli"
+)
+
+// refuseEnv is the test switch that makes tcptop treat kinds of kernel
+// program as refused.
+const refuseEnv = "TCPTOP_TEST_REFUSE"
+
+// tcptop --check names every part with what became of it, exits 0 when
+// nothing is lost and 3 when something is (each lost part then says what
+// it costs), and leaves no program loaded behind it, even while the
+// process that ran it lives on. A forced refusal shows as the fallback
+// that replaced the part, or as its loss.
+func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	parts := []string{"close ring buffer", "opens and state changes", "close", "resets", "socket errors", "owners that exit",
+		"hot-list read", "table read", "socket sweep", "cgroup hooks", "owners of idle connections"}
+	for _, tc := range []struct {
+		refuse string
+		part   string // the part the refusal shows on, replaced or refused
+		want   []string
+		code   int // -1: 0 or 3, as this kernel has it
+	}{
+		{"", "", nil, -1},
+		{"iter/bpf_map_elem", "hot-list read", []string{"refused: tcptop_hot (iter/bpf_map_elem)"}, -1},
+		{"tp_btf/tcp_receive_reset", "resets", []string{"resets ", "refused", "lost: rst_in"}, cli.ExitCheckLoss},
+		{"tp_btf/sched_process_exit", "owners that exit", []string{"owners that exit ", "refused: tcptop_exit", "lost: a connection whose owner exited"}, cli.ExitCheckLoss},
+		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (ringbuf)", "lost: closes are read"}, cli.ExitCheckLoss},
+	} {
+		t.Run("refuse="+tc.refuse, func(t *testing.T) {
+			t.Setenv(refuseEnv, tc.refuse)
+			before := programsOf(t, os.Getpid())
+			var out, errb bytes.Buffer
+			code := cli.Run([]string{"--check"}, &out, &errb)
+			t.Logf("tcptop --check (exit %d):\n%s%s", code, out.String(), errb.String())
+			// --check runs in this process: what it loaded and did not
+			// close would still be held here. That it loaded something
+			// at all, the report's "loaded" lines show.
+			for id := range programsOf(t, os.Getpid()) {
+				if !before[id] {
+					t.Errorf("program %d still held after --check returned", id)
+				}
+			}
+			requireNoOrphanPrograms(t)
+			report := out.String()
+			if strings.Count(report, " loaded ") < 2 { // the hooks' line, then a part's
+				t.Errorf("no part loaded: that nothing is left proves nothing")
+			}
+			for _, p := range parts {
+				if !strings.Contains(report, "\n"+p+" ") {
+					t.Errorf("no line for part %q", p)
+				}
+			}
+			switch {
+			case tc.code >= 0 && code != tc.code:
+				t.Errorf("exit %d, want %d", code, tc.code)
+			case code == cli.ExitOK && strings.Contains(report, "lost:"):
+				t.Errorf("exit 0, but a part is lost")
+			case code == cli.ExitCheckLoss && !strings.Contains(report, "lost:"):
+				t.Errorf("exit %d without a lost part", code)
+			case code != cli.ExitOK && code != cli.ExitCheckLoss:
+				t.Errorf("exit %d, want 0 or %d", code, cli.ExitCheckLoss)
+			}
+			if tc.part != "" {
+				line, _, _ := strings.Cut(report[strings.Index(report, "\n"+tc.part+" ")+1:], "\n")
+				if !strings.Contains(line, "replaced") && !strings.Contains(line, "refused") {
+					t.Errorf("part %q neither replaced nor refused: %q", tc.part, line)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(report, w) {
+					t.Errorf("report lacks %q", w)
+				}
+			}
+			if strings.Contains(report+errb.String(), "MEMLOCK") {
+				t.Errorf("the report blames a memlock limit")
+			}
+		})
+	}
+}
