@@ -54,6 +54,12 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	if err != nil {
 		return err
 	}
+	pr, err := openProm(opts, log) // --listen: before the kernel, so a port in use attaches nothing
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	p.metrics = pr.sink()
 
 	// Signals are caught before attaching, so a SIGINT that arrives while
 	// loading still detaches everything. SIGPIPE is caught so a closed
@@ -87,7 +93,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 		log.infof("privileges kept: %s", kept)
 	}
 	start := time.Now()
-	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}}
+	t := &ticker{opts: opts, src: src, pipe: p, sink: sink, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}, prom: pr}
 	if !opts.streams() && useScreen(opts, stdout) {
 		ls, err := openScreen(opts, stdout, order, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
@@ -203,6 +209,7 @@ type ticker struct {
 	mem       *memory
 	health    *health // --stats; nil without, and on the live screen
 	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
+	prom      *prom   // --listen; nil without
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -291,6 +298,7 @@ func (t *ticker) ticks() error {
 // tick reads the kernel once and streams the tick's rows, filtered, to
 // the writer: no tick's rows are ever held at once.
 func (t *ticker) tick() error {
+	began := time.Now()
 	t.agg.Begin()
 	t.srcMu.Lock()
 	read, err := t.src.Read(t.agg.Observe)
@@ -303,6 +311,7 @@ func (t *ticker) tick() error {
 	if err := t.write(emit.Tick{N: t.n, Time: read}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
+	t.prom.endTick(t, read, time.Since(began))
 	t.reportDrops()
 	t.mem.adjust()
 	return nil

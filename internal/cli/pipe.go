@@ -10,6 +10,7 @@ import (
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
 	"github.com/tcptop/tcptop/internal/group"
+	"github.com/tcptop/tcptop/internal/metrics"
 )
 
 // pipe takes each row the aggregator hands out through the rest of the
@@ -28,6 +29,7 @@ type pipe struct {
 	groups  emit.GroupWriter // with --group-by
 	top     int              // --top, for groups
 	stats   emit.StatsWriter // --stats in NDJSON; nil otherwise
+	metrics *metrics.Sink    // --listen; nil without
 
 	written    int64  // grouped rows written this tick
 	timeFormat string // for --stats on stderr
@@ -104,11 +106,18 @@ func (p *pipe) row(r *conn.Row) error {
 	if !ok {
 		return nil
 	}
+	if p.metrics != nil {
+		p.metrics.Row(r)
+	}
 	if p.grouper != nil {
 		p.grouper.Add(r)
 		return nil
 	}
-	return p.shape.row(r)
+	err = p.shape.row(r)
+	if errors.Is(err, errEnough) && p.metrics != nil {
+		return nil // --top has its rows; the metrics count every row
+	}
+	return err
 }
 
 // end writes what the tick collected (sorted rows, or the groups), then

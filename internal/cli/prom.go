@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/emit"
+	"github.com/tcptop/tcptop/internal/metrics"
+)
+
+// PromOptions are the flags of the Prometheus endpoint. Everything else
+// of it lives in internal/metrics: this file only checks the flags,
+// listens, and hands the sink each row and each tick's health.
+type PromOptions struct {
+	Listen    string `placeholder:"ADDR" help:"Serve Prometheus metrics on http://ADDR/metrics (OpenMetrics to Prometheus), e.g. :9917 or 127.0.0.1:9917, beside any output (-o none for none): bytes, packets, connections opened, closed and failed, retransmits, lost segments and an RTT histogram per label set of the --group-by fields (default proto,comm,remote_port,direction), of the rows --where passes, and tcptop's own health. Counters never go backwards: a closed connection's bytes stay."`
+	MaxSeries int    `name:"max-series" default:"1000" placeholder:"N" help:"With --listen: at most N label sets per metric; rows of further ones are counted in the series whose labels are all \"other\" (tcptop_metrics_overflow_rows_total counts them; said once on stderr)."`
+}
+
+// validateProm checks --listen, --max-series and -o none; given names the
+// flags typed on the command line.
+func (o *Options) validateProm(given map[string]bool) error {
+	if o.Listen == "" {
+		switch {
+		case o.Output == emit.None:
+			return errors.New("-o none writes nothing: add --listen ADDR to serve the metrics, or pick another format")
+		case given["max-series"]:
+			return errors.New("--max-series applies to --listen ADDR: add it, or drop --max-series")
+		}
+		return nil
+	}
+	if o.MaxSeries < 1 {
+		return fmt.Errorf("--max-series must be 1 or more, got %d", o.MaxSeries)
+	}
+	_, port, err := net.SplitHostPort(o.Listen)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("--listen takes HOST:PORT or :PORT (:9917, 127.0.0.1:9917, [::1]:9917), got %q", o.Listen)
+	}
+	return nil
+}
+
+// prom is the running endpoint: the sink the rows go to and its server.
+type prom struct {
+	counts *metrics.Sink
+	srv    *metrics.Server
+}
+
+// openProm makes the sink and listens, before the kernel is touched, so
+// an address in use attaches nothing; nil without --listen.
+func openProm(opts *Options, log logger) (*prom, error) {
+	if opts.Listen == "" {
+		return nil, nil
+	}
+	sink, err := metrics.New(metrics.Config{Labels: opts.GroupBy, MaxSeries: opts.MaxSeries, Warn: log.printf})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w (pick another port, or stop what listens there)", opts.Listen, err)
+	}
+	return &prom{counts: sink, srv: metrics.Serve(ln, sink)}, nil
+}
+
+func (p *prom) close() {
+	if p != nil {
+		_ = p.srv.Close()
+	}
+}
+
+// endTick hands the sink the tick's health, after its rows.
+func (p *prom) endTick(t *ticker, read time.Time, took time.Duration) {
+	if p == nil {
+		return
+	}
+	h := metrics.Health{Read: read, Took: took}
+	t.kernelStats(&h.Stats)
+	h.Stats.TicksJoined = t.coalesced
+	p.counts.EndTick(h)
+}
+
+// sink is where the rows go; nil without --listen.
+func (p *prom) sink() *metrics.Sink {
+	if p == nil {
+		return nil
+	}
+	return p.counts
+}
+
+// outputFormats are -o's choices: the formats that write, and none.
+func outputFormats() []string { return append(emit.Formats(), emit.None) }
