@@ -25,7 +25,7 @@ func (o *Options) validateProm(given map[string]bool) error {
 	if o.Listen == "" {
 		switch {
 		case o.Output == emit.None:
-			return errors.New("-o none writes nothing: add --listen ADDR to serve the metrics, or pick another format")
+			return errors.New("--output none writes nothing: add --listen ADDR to serve the metrics, or pick another format")
 		case given["max-series"]:
 			return errors.New("--max-series applies to --listen ADDR: add it, or drop --max-series")
 		}
@@ -39,7 +39,7 @@ func (o *Options) validateProm(given map[string]bool) error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		return fmt.Errorf("--listen takes HOST:PORT or :PORT (:9917, 127.0.0.1:9917, [::1]:9917), got %q", o.Listen)
+		return fmt.Errorf("--listen must be HOST:PORT or :PORT, got %q", o.Listen)
 	}
 	return nil
 }
