@@ -28,7 +28,12 @@ type Server struct {
 func Serve(ln net.Listener, s *Sink) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: reg})
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		EnableOpenMetrics: true, Registry: reg,
+		// A scrape collects every label set under the sink's lock:
+		// a few at once is all Prometheus and a curl need.
+		MaxRequestsInFlight: 4, Timeout: 30 * time.Second,
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) {
 		if s.Ticks() == 0 {
