@@ -7,7 +7,8 @@
 #                     service and install tests; tmux for the live screen and
 #                     zsh completion tests; nft for the unreachable-connection
 #                     test; setcap and setpriv to run tcptop as nobody with
-#                     capabilities
+#                     capabilities; prometheus and promtool for the
+#                     metrics endpoint's tests (--listen)
 #   deps.sh generate  the pinned eBPF toolchain: clang-19, llvm-strip-19, libbpf headers
 set -euo pipefail
 
@@ -29,6 +30,8 @@ test)
 	command -v nft >/dev/null || need+=(nftables)
 	command -v setcap >/dev/null || need+=(libcap2-bin)
 	command -v setpriv >/dev/null || need+=(util-linux)
+	command -v prometheus >/dev/null || need+=(prometheus)
+	command -v promtool >/dev/null || need+=(prometheus)
 	;;
 generate)
 	command -v clang-19 >/dev/null || need+=(clang-19)

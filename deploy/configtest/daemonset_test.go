@@ -181,3 +181,24 @@ func TestDaemonSetImageIsWhatMakeBuilds(t *testing.T) {
 		t.Errorf("imagePullPolicy %q, want IfNotPresent: a node that holds the image runs it", c.ImagePullPolicy)
 	}
 }
+
+// TestDaemonSetServesMetrics: --listen's port is the container's port
+// named metrics, the readiness probe's and the scrape annotations'.
+func TestDaemonSetServesMetrics(t *testing.T) {
+	ds := loadDaemonSet(t)
+	c := ds.Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--listen=:9917") {
+		t.Errorf("args %v: want --listen=:9917", c.Args)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "metrics" || c.Ports[0].ContainerPort != 9917 {
+		t.Errorf("ports %+v, want metrics 9917", c.Ports)
+	}
+	p := c.ReadinessProbe
+	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("readinessProbe %+v, want GET /metrics on the metrics port", p)
+	}
+	a := ds.Spec.Template.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "9917" || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("annotations %v, want prometheus.io/scrape, port 9917 and path /metrics", a)
+	}
+}

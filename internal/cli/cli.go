@@ -52,7 +52,7 @@ var Version = "dev"
 // Options are tcptop's flags, and the two positional arguments that BCC
 // tcptop and vmstat users type: tcptop [interval [count]].
 type Options struct {
-	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) or csv (RFC 4180, one header)."`
+	Output     string        `short:"o" type:"format" enum:"${formats}" default:"text" help:"Output format: text (aligned columns for people: a live screen on a terminal, a stream otherwise), ndjson (one JSON object per line; json is the same) csv (RFC 4180, one header), or none (nothing: only the metrics of --listen)."`
 	Where      string        `short:"w" placeholder:"EXPR" complete:"field" help:"Emit only rows for which EXPR is true, e.g. 'proto==\"tcp\" && rtt_us>5000' or 'remote_addr in cidr(\"10.0.0.0/8\")'. Field names are those of the output: see --list-fields."`
 	PIDs       []int         `name:"pid" short:"p" type:"list" sep:"," placeholder:"PID" help:"Emit only rows of these processes: the same as --where 'pid in [PID,...]', and with --where both must hold. A process that does not exist is noted once on stderr; its rows come if it starts."`
 	Interval   time.Duration `short:"i" type:"seconds" default:"1s" help:"Time between ticks: a duration (500ms, 2s, 1m) or a number of seconds (5); at least ${mininterval}."`
@@ -67,6 +67,7 @@ type Options struct {
 	Verbose    bool          `short:"v" help:"Log the hooks attached, fields this kernel cannot provide, and kernel-side drop counters on stderr."`
 	User       string        `type:"user" placeholder:"USER[:GROUP]" help:"After attaching, run as this user and group, like tcpdump -Z: names or numbers; numbers need no passwd entry (--user 65534:65534 in a FROM scratch image), a user number without one needs its group. Capabilities are dropped either way (docs/security.md)."`
 	FleetOptions
+	PromOptions
 	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run)."`
 	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
@@ -111,6 +112,9 @@ func (o *Options) Validate(kctx *kong.Context) error {
 		if pid <= 0 {
 			return fmt.Errorf("--pid must list process ids (1 or more), got %d", pid)
 		}
+	}
+	if err := o.validateProm(given); err != nil {
+		return err
 	}
 	return o.validateFleet()
 }
@@ -208,7 +212,7 @@ func newParser(opts *Options, stdout, stderr io.Writer) (*kong.Kong, error) {
 	return kong.New(opts,
 		kong.Name("tcptop"),
 		kong.Description(description),
-		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(emit.Formats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
+		kong.Vars{"version": "tcptop " + Version, "formats": strings.Join(outputFormats(), ","), "hooks": strings.Join(source.HookPaths(), ","), "shells": strings.Join(shells, ","),
 			"timeformats": strings.Join(emit.TimeFormats(), ","), "screenkeys": screen.KeysSummary(), "mininterval": MinInterval.String()},
 		kong.DefaultEnvars(EnvPrefix),
 		kong.NamedMapper("seconds", secondsMapper{}),

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tcptop/tcptop/internal/conn"
-	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/source"
 	"github.com/tcptop/tcptop/internal/testnet"
 )
@@ -103,10 +102,10 @@ func TestBashCompletion(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"tcptop", "--ou"}, []string{"--output"}},
-		{[]string{"tcptop", "--output", ""}, emit.Formats()},
+		{[]string{"tcptop", "--output", ""}, outputFormats()},
 		{[]string{"tcptop", "-o", "nd"}, []string{"ndjson"}},
 		{[]string{"tcptop", "--output", "=", "c"}, []string{"csv"}},
-		{[]string{"tcptop", "--output", "="}, emit.Formats()},
+		{[]string{"tcptop", "--output", "="}, outputFormats()},
 		{[]string{"tcptop", "--hooks", ""}, source.HookPaths()},
 		{[]string{"tcptop", "--completion", "="}, shells},
 		{[]string{"tcptop", "--interval", ""}, nil},
@@ -153,7 +152,7 @@ func TestFishCompletion(t *testing.T) {
 		slices.Sort(got) // fish sorts its candidates
 		return got
 	}
-	if got, want := complete("tcptop --output "), slices.Sorted(slices.Values(emit.Formats())); !slices.Equal(got, want) {
+	if got, want := complete("tcptop --output "), slices.Sorted(slices.Values(outputFormats())); !slices.Equal(got, want) {
 		t.Errorf("fish: --output completes to %q, want %q", got, want)
 	}
 	if got := complete("tcptop --udp"); !slices.Equal(got, []string{"--udp-timeout"}) {

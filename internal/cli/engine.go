@@ -42,5 +42,6 @@ func engineConfig(opts *Options, stdout io.Writer) (run.Config, error) {
 		Filter: flt, FilterText: filterExpr(opts.Where, opts.PIDs), Order: order, Top: opts.Top, Changed: opts.Changed,
 		Screen: opts.Screen, Interval: opts.Interval, Count: opts.Count, PIDs: opts.PIDs,
 		Verbose: opts.Verbose, User: usr, Source: sourceConfig(opts),
+		Listen: opts.Listen, MaxSeries: opts.MaxSeries,
 	}, nil
 }

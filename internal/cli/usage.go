@@ -17,6 +17,8 @@ var flagFixes = map[string]string{
 	"count":       "give a number of ticks, or 0 to run until interrupted",
 	"udp-timeout": "give a duration such as 5s, or 0 to keep idle UDP flows",
 	"where":       `give an expression, as in --where 'proto == "tcp"'`,
+	"listen":      "give an address and port such as :9917, 127.0.0.1:9917 or [::1]:9917",
+	"max-series":  "give the most label sets per metric, such as 1000",
 }
 
 // givenOnce rejects a flag that takes a value and was given twice on the

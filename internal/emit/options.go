@@ -99,6 +99,8 @@ func open(format string, w io.Writer, o Options, cols []column, ownLayout bool) 
 		return nil, fmt.Errorf("unknown time format %q (want one of %s)", o.Time, strings.Join(TimeFormats(), ", "))
 	}
 	switch format {
+	case None:
+		return noneWriter{}, nil
 	case "ndjson":
 		return newNDJSONWith(w, cols, o.Time), nil
 	case "csv":

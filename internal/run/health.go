@@ -38,18 +38,24 @@ func (t *ticker) statsRecord(tick emit.Tick) func(written int64) *conn.Stats {
 		h := t.health
 		s := &h.rec
 		*s = conn.Stats{Type: "stats", Timestamp: tick.Time, Tick: tick.N, Rows: written}
-		tcp, udp := t.agg.Lens()
-		s.TCPFlows, s.UDPFlows = int64(tcp), int64(udp)
-		s.Flows = s.TCPFlows + s.UDPFlows
-		if st, err := t.src.Stats(); err == nil {
-			s.TCPTableEntries, s.TCPTableSize = int64(st.TCPEntries), int64(st.TCPTableSize)
-			s.UDPTableEntries, s.UDPTableSize = int64(st.UDPEntries), int64(st.UDPTableSize)
-			s.TCPUntracked, s.UDPDropped = int64(st.TCPUntracked), int64(st.UDPTableFull)
-			s.HotListFull, s.EventsLost = int64(st.HotListFull), int64(st.EventsLost)
-		}
+		t.kernelStats(s)
 		s.TicksLate, s.TicksJoined = h.lateness(tick.Time, t.coalesced), t.coalesced
 		s.CPUMillis, s.RSSBytes = cpuMillis(), rssBytes()
 		return s
+	}
+}
+
+// kernelStats fills in the flows tracked and the kernel side's table
+// fill and drops.
+func (t *ticker) kernelStats(s *conn.Stats) {
+	tcp, udp := t.agg.Lens()
+	s.TCPFlows, s.UDPFlows = int64(tcp), int64(udp)
+	s.Flows = s.TCPFlows + s.UDPFlows
+	if st, err := t.src.Stats(); err == nil {
+		s.TCPTableEntries, s.TCPTableSize = int64(st.TCPEntries), int64(st.TCPTableSize)
+		s.UDPTableEntries, s.UDPTableSize = int64(st.UDPEntries), int64(st.UDPTableSize)
+		s.TCPUntracked, s.UDPDropped = int64(st.TCPUntracked), int64(st.UDPTableFull)
+		s.HotListFull, s.EventsLost = int64(st.HotListFull), int64(st.EventsLost)
 	}
 }
 

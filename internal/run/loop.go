@@ -113,6 +113,7 @@ type ticker struct {
 	mem       *memory
 	health    *health // --stats; nil without, and on the live screen
 	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
+	prom      *prom   // --listen; nil without
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -201,6 +202,7 @@ func (t *ticker) ticks() error {
 // tick reads the kernel once and streams the tick's rows, filtered, to
 // the writer: no tick's rows are ever held at once.
 func (t *ticker) tick() error {
+	began := time.Now()
 	t.agg.Begin()
 	t.srcMu.Lock()
 	read, err := t.src.Read(t.agg.Observe)
@@ -213,6 +215,7 @@ func (t *ticker) tick() error {
 	if err := t.write(emit.Tick{N: t.n, Time: read}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
+	t.prom.endTick(t, read, time.Since(began))
 	t.reportDrops()
 	t.mem.adjust()
 	return nil

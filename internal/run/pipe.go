@@ -8,6 +8,7 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/emit"
 	"github.com/tcptop/tcptop/internal/filter"
+	"github.com/tcptop/tcptop/internal/metrics"
 )
 
 // pipe takes each row the aggregator hands out through the rest of the
@@ -20,6 +21,7 @@ type pipe struct {
 	filterErr bool // a --where failure was reported
 
 	sink       sink
+	metrics    *metrics.Sink    // --listen; nil without
 	stats      emit.StatsWriter // --stats in NDJSON; nil otherwise
 	timeFormat string           // for --stats on stderr
 }
@@ -64,7 +66,14 @@ func (p *pipe) row(r *conn.Row) error {
 	if !ok {
 		return nil
 	}
-	return p.sink.row(r)
+	if p.metrics != nil {
+		p.metrics.Row(r)
+	}
+	err = p.sink.row(r)
+	if errors.Is(err, errEnough) && p.metrics != nil {
+		return nil // --top has its rows; the metrics count every row
+	}
+	return err
 }
 
 // end writes what the tick collected (sorted rows, or the groups), then

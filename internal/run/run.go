@@ -41,6 +41,8 @@ type Config struct {
 	PIDs       []int          // -p, to say which do not exist
 	Verbose    bool           // -v
 	User       *privs.User    // --user; nil: stay root
+	Listen     string         // --listen: serve /metrics there; "": no endpoint
+	MaxSeries  int            // --max-series, with Listen
 	// Source configures the kernel side; the engine sets its Warn and
 	// Detail.
 	Source source.Config
@@ -74,6 +76,12 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 	if err != nil {
 		return err
 	}
+	pr, err := openProm(&cfg, log) // --listen: before the kernel, so a port in use attaches nothing
+	if err != nil {
+		return err
+	}
+	defer pr.close()
+	p.metrics = pr.sink()
 
 	// Signals are caught before attaching, so a SIGINT that arrives while
 	// loading still detaches everything. SIGPIPE is caught so a closed
@@ -89,7 +97,7 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 	}
 	defer src.Close()
 	start := time.Now()
-	t := &ticker{cfg: &cfg, src: src, pipe: p, out: out, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}}
+	t := &ticker{cfg: &cfg, src: src, pipe: p, out: out, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}, prom: pr}
 	if useScreen(&cfg, stdout) {
 		ls, err := openScreen(&cfg, stdout, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
