@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -23,7 +26,11 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(child(spec))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if static.path != "" {
+		os.Remove(static.path)
+	}
+	os.Exit(code)
 }
 
 // child drops to the request spec describes ("keep=39,38 optional=2
@@ -81,7 +88,50 @@ func child(spec string) int {
 func runChild(t *testing.T, spec string) string {
 	t.Helper()
 	testnet.RequireRoot(t)
-	return childOutput(t, exec.Command(os.Args[0], "-test.run=^$"), spec)
+	return childOutput(t, exec.Command(childBinary(t), "-test.run=^$"), spec)
+}
+
+var static struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// childBinary is this test binary, or, where it was built with cgo (a
+// plain go test on a machine with a C compiler), a static build of it:
+// with cgo the runtime cannot change every thread's privileges, and
+// tcptop is released static (make build).
+func childBinary(t *testing.T) string {
+	t.Helper()
+	if !builtWithCgo() {
+		return os.Args[0]
+	}
+	static.once.Do(func() {
+		static.path = filepath.Join(os.TempDir(), fmt.Sprintf("tcptop-privs-static-%d.test", os.Getpid()))
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "test", "-c", "-o", static.path, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			static.err = fmt.Errorf("build a static copy of the test binary: %v: %s", err, out)
+		}
+	})
+	if static.err != nil {
+		t.Fatal(static.err)
+	}
+	return static.path
+}
+
+// builtWithCgo reads the build settings of this binary.
+func builtWithCgo() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" {
+			return s.Value == "1"
+		}
+	}
+	return false
 }
 
 // childOutput runs cmd, a copy of the test binary, as the child for spec.
@@ -202,7 +252,7 @@ func TestDropKeepsWhatIsHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	self, err := os.ReadFile(os.Args[0])
+	self, err := os.ReadFile(childBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
