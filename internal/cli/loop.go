@@ -106,7 +106,7 @@ func setup(opts *Options, stdout io.Writer, log logger) error {
 	}
 	noteMissingPIDs(opts.PIDs, log) // on the live screen, its status line shows it
 	t.agg = agg.New(agg.Config{Start: start, Warn: log.printf, Cgroup: cgroupNamer(opts.Interval, log, opts.Verbose),
-		CommunityID: needsCommunityID(opts, flt)})
+		CommunityID: needsCommunityID(opts, flt), RemoteName: src.RemoteName})
 	return t.loop(stop)
 }
 

@@ -66,7 +66,7 @@ func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
 	}
 	s.noRingbuf = true
 	s.ringbufRefusal = s.refusal(KindRingbuf, "events", err)
-	for _, name := range []string{"events", "walk_out"} {
+	for _, name := range []string{"events", "walk_out", "dns_events"} {
 		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	}
 	if err := spec.Variables["have_ringbuf"].Set(false); err != nil {

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * DNS answers, for remote_name: every UDP datagram and TCP segment from
+ * port 53 that is delivered to a socket on this host, copied as it is to
+ * userspace, which parses it (internal/dns). The kernel part only picks
+ * the packets and copies bytes: no DNS parsing here.
+ *
+ * Hook: cgroup_skb/ingress on the root of the cgroup v2 hierarchy. It runs
+ * when a packet is delivered to a socket (sk_filter), in every network
+ * namespace, for every socket whose creator is in the cgroup tree, which
+ * is every process's on a host without nested cgroup namespaces of their
+ * own. Chosen over a socket filter (one per socket, set by the socket's
+ * owner) and tp_btf/skb_copy_datagram_iovec (runs for every recv of any
+ * socket, and a UDP skb no longer carries its socket there). Needs 4.10
+ * for the hook and 6.3 for bpf_cast_to_kern_ctx, which gives the kernel's
+ * sk_buff and so the socket's namespace; where it is refused, remote_name
+ * is empty and tcptop --check says so.
+ *
+ * The program never drops a packet: it returns 1 (allow) always.
+ */
+#ifndef TCPTOP_DNS_H
+#define TCPTOP_DNS_H
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define DNS_PORT 53
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+__u64 dns_seen = 0; /* answers handed to userspace */
+__u64 dns_lost = 0; /* answers that found dns_events full */
+
+/* Sized by userspace (Config.DNSBufferBytes); read continuously by a
+ * goroutine, so it holds only the answers of a burst. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} dns_events SEC(".maps");
+
+/* Where a record is put together before it goes into the ring buffer
+ * with its real length (bpf_ringbuf_output), so a 100-byte answer takes
+ * 100 bytes of it, not TCPTOP_DNS_MAX. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_record);
+} dns_scratch SEC(".maps");
+
+/* dns_payload finds where the payload of a UDP datagram or TCP segment
+ * from port 53 starts, or returns 0: any other packet costs two loads. */
+static __always_inline __u32 dns_payload(struct __sk_buff *skb, __u8 *proto)
+{
+	__u32 l4;
+	__u8 b[2];
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, b, 1))
+			return 0;
+		l4 = (b[0] & 0x0f) * 4;
+		if (bpf_skb_load_bytes(skb, 9, proto, 1))
+			return 0;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		l4 = 40; /* an extension header first: not an answer we read */
+		if (bpf_skb_load_bytes(skb, 6, proto, 1))
+			return 0;
+	} else {
+		return 0;
+	}
+	if (*proto != IPPROTO_UDP && *proto != IPPROTO_TCP)
+		return 0;
+	__be16 sport;
+	if (bpf_skb_load_bytes(skb, l4, &sport, 2) || sport != bpf_htons(DNS_PORT))
+		return 0;
+	if (*proto == IPPROTO_UDP)
+		return l4 + 8;
+	if (bpf_skb_load_bytes(skb, l4 + 12, b, 1))
+		return 0;
+	return l4 + (b[0] >> 4) * 4;
+}
+
+SEC("cgroup_skb/ingress")
+int tcptop_dns(struct __sk_buff *skb)
+{
+	__u8 proto = 0;
+	__u32 off = dns_payload(skb, &proto);
+	if (off == 0 || off >= skb->len)
+		return 1; /* not from port 53, or no payload (a bare ACK) */
+	__u32 zero = 0;
+	struct dns_record *r = bpf_map_lookup_elem(&dns_scratch, &zero);
+	if (!r)
+		return 1;
+	__u32 len = skb->len - off;
+	if (len > TCPTOP_DNS_MAX)
+		len = TCPTOP_DNS_MAX;
+	/* A no-op on len (1 to TCPTOP_DNS_MAX already) that the verifier can
+	 * follow: clang folds the checks above into a range it loses. */
+	len = ((len - 1) & (TCPTOP_DNS_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, off, r->data, len))
+		return 1;
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	const struct sock *sk = kskb->sk;
+	r->netns = sk ? sock_netns_btf(sk) : 0;
+	r->len = len;
+	r->proto = proto;
+	if (bpf_ringbuf_output(&dns_events, r, offsetof(struct dns_record, data) + len, 0))
+		__sync_fetch_and_add(&dns_lost, 1);
+	else
+		__sync_fetch_and_add(&dns_seen, 1);
+	return 1;
+}
+
+#endif
