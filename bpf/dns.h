@@ -24,6 +24,7 @@
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define DNS_PORT 53
+#define DNS_WAKE_BYTES (256 * 1024)
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
@@ -102,7 +103,12 @@ int tcptop_dns(struct __sk_buff *skb)
 	r->netns = sk ? sock_netns_btf(sk) : 0;
 	r->len = len;
 	r->proto = proto;
-	if (bpf_ringbuf_output(&dns_events, r, offsetof(struct dns_record, data) + len, 0))
+	/* Wake the reader only when a quarter of the buffer waits: it takes
+	 * the rest in at each tick (Reader.Flush). A wakeup per answer cost
+	 * an interrupt work item here and a goroutine wakeup in tcptop,
+	 * 10,000 times a second under a flood (docs/performance.md). */
+	__u64 wake = bpf_ringbuf_query(&dns_events, BPF_RB_AVAIL_DATA) >= DNS_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&dns_events, r, offsetof(struct dns_record, data) + len, wake))
 		__sync_fetch_and_add(&dns_lost, 1);
 	else
 		__sync_fetch_and_add(&dns_seen, 1);

@@ -27,8 +27,9 @@ const (
 )
 
 // dnsState is the DNS part: the reader of the answers' ring buffer, a
-// goroutine that parses them into the cache as they come (a burst of
-// 10,000 answers a second would overflow any buffer read once a tick),
+// goroutine that parses them into the cache when the kernel wakes it (a
+// quarter of the buffer waits: a burst of 10,000 answers a second would
+// overflow a buffer read only once a tick) and at each tick (syncDNS),
 // and how many it has taken in.
 type dnsState struct {
 	cache    *dns.Cache
@@ -111,7 +112,7 @@ func (s *Source) readDNS(rd *ringbuf.Reader, done chan struct{}) {
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return
 			}
-			continue
+			continue // ErrFlushed: syncDNS asked for what is there
 		}
 		netns, proto, payload, ok := dnsRecordOf(rec.RawSample)
 		if ok {
@@ -160,6 +161,14 @@ func (s *Source) syncDNS() error {
 	}
 	var seen uint64
 	if err := s.objs.DnsSeen.Get(&seen); err != nil {
+		return err
+	}
+	if s.dns.taken.Load() >= seen {
+		return nil
+	}
+	// The kernel wakes the reader only for a full quarter of the buffer
+	// (bpf/dns.h): the rest waits for this.
+	if err := s.dns.rd.Flush(); err != nil {
 		return err
 	}
 	for deadline := time.Now().Add(dnsSyncWait); s.dns.taken.Load() < seen && time.Now().Before(deadline); {
