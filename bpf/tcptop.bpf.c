@@ -277,6 +277,7 @@ static __always_inline void set_owner_of(__u32 *pid, char *comm, __u64 *cgroup, 
 
 #include "lifecycle.h"
 #include "iter.h"
+#include "dns.h"
 
 /* ---- send and receive, each counted by a pair of programs ----
  * The kernel skips a tracing program while the same program runs on that

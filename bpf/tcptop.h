@@ -174,4 +174,20 @@ struct udp_peer {
 	__u32 _pad;
 };
 
+/* Largest DNS message (or TCP segment payload from port 53) copied to
+ * userspace: a power of two, so the verifier can bound the copy with a
+ * mask. EDNS answers are at most 1232 bytes by the flag day's default;
+ * a longer one is cut, and userspace keeps the answers before the cut. */
+#define TCPTOP_DNS_MAX 2048
+
+/* A DNS answer as a socket of netns received it: the UDP payload, or the
+ * TCP payload (length-prefixed messages) of one segment from port 53. */
+struct dns_record {
+	__u32 netns; /* inode number of the receiving socket's namespace */
+	__u16 len;   /* bytes of data that follow */
+	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 _pad;
+	__u8 data[TCPTOP_DNS_MAX];
+};
+
 #endif

@@ -74,6 +74,11 @@ struct sock {
 	unsigned long sk_pacing_rate;
 } __attribute__((preserve_access_index));
 
+/* What bpf_cast_to_kern_ctx returns for a cgroup_skb program (bpf/dns.h). */
+struct sk_buff {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
 struct inet_sock {
 	__be16 inet_sport; /* kept when CLOSE gives the port (inet_num) back */
 } __attribute__((preserve_access_index));

@@ -28,6 +28,7 @@
 package agg
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tcptop/tcptop/internal/conn"
@@ -52,6 +53,12 @@ type Config struct {
 	// (computed when the flow's addresses are known or change); without
 	// it community_id is "".
 	CommunityID bool
+	// RemoteName names a flow's remote address as its network namespace
+	// resolved it at time at ("" if it did not): remote_name. It is asked
+	// once per flow, at the end of the tick that first saw it, after the
+	// source took in the DNS answers received before that tick's read.
+	// Nil names nothing.
+	RemoteName func(netns uint32, addr netip.Addr, at time.Time) string
 }
 
 // Aggregator remembers each flow between ticks. It is not safe for
@@ -76,6 +83,7 @@ type Aggregator struct {
 	cgroupNames []cgroupName
 	cgroups     map[uint64]uint32
 	unnamed     []uint32
+	newFlows    []uint32   // flows created this tick, for Config.RemoteName
 	closed      tombstones // TCP cookies closed lately
 
 	touched []touch  // flows observed this tick, in observation order
@@ -129,6 +137,7 @@ func (a *Aggregator) End(readTime time.Time) {
 		a.settle(&a.touched[i])
 	}
 	a.nameCgroups()
+	a.nameRemotes()
 	a.keys.bound(a.Len())
 }
 

@@ -105,6 +105,9 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		a.udp[udpKeyOf(&o.ID)] = idx
 	}
 	a.keys.add(idx, st.gen)
+	if a.cfg.RemoteName != nil {
+		a.newFlows = append(a.newFlows, idx)
+	}
 	return idx
 }
 

@@ -85,6 +85,23 @@ func (a *Aggregator) nameCgroups() {
 	a.unnamed = left
 }
 
+// nameRemotes asks Config.RemoteName about the flows created this tick.
+// A flow freed in the same tick (closed) is still valid here: the slab
+// frees it at the next tick.
+func (a *Aggregator) nameRemotes() {
+	for _, idx := range a.newFlows {
+		st := a.flows.at(idx)
+		ip := st.remote.ip()
+		if !ip.IsValid() || ip.IsUnspecified() {
+			continue
+		}
+		if n := a.cfg.RemoteName(a.owners.get(st.owner).netns, ip, a.now); n != "" {
+			st.rname = a.names.intern(n) + 1
+		}
+	}
+	a.newFlows = a.newFlows[:0]
+}
+
 // compactNames interns again the names and owners of the flows still
 // known, and forgets the cgroups none of them is in.
 func (a *Aggregator) compactNames() {
@@ -105,6 +122,9 @@ func (a *Aggregator) compactNames() {
 			}
 			st.owner = a.owners.intern(w)
 			st.state = again(st.state)
+			if st.rname != 0 {
+				st.rname = again(st.rname-1) + 1
+			}
 			st.diag.cc, st.diag.err = again(st.diag.cc), again(st.diag.err)
 		})
 	}

@@ -82,6 +82,9 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 	}
 	r.Direction = dirNames[st.dir]
 	r.CommunityID = st.cid
+	if st.rname != 0 {
+		r.RemoteName = a.names.get(st.rname - 1)
+	}
 	r.Start = time.UnixMicro(st.start).UTC()
 	end := a.nowMicro
 	if t != nil && t.end != 0 {

@@ -21,6 +21,7 @@ type flowState struct {
 	remote  endpoint
 	pid     uint32
 	owner   uint32 // index in owners: comm, netns, uid, cgroup
+	rname   uint32 // remote_name: 0 none, else its index in names + 1
 	state   uint32 // index in names
 	rtt     uint32 // microseconds
 	gen     uint32 // changes when the flow's place in the key order does (keyOrder)

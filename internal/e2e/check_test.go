@@ -21,7 +21,7 @@ const refuseEnv = "TCPTOP_TEST_REFUSE"
 func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 	requireRoot(t)
 	parts := []string{"close ring buffer", "opens and state changes", "close", "resets", "socket errors", "owners that exit",
-		"hot-list read", "table read", "socket sweep", "cgroup hooks", "owners of idle connections"}
+		"hot-list read", "table read", "socket sweep", "cgroup hooks", "DNS answers", "owners of idle connections"}
 	for _, tc := range []struct {
 		refuse string
 		part   string // the part the refusal shows on, replaced or refused
@@ -32,6 +32,7 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 		{"iter/bpf_map_elem", "hot-list read", []string{"refused: tcptop_hot (iter/bpf_map_elem)"}, -1},
 		{"tp_btf/tcp_receive_reset", "resets", []string{"resets ", "refused", "lost: rst_in"}, cli.ExitCheckLoss},
 		{"tp_btf/sched_process_exit", "owners that exit", []string{"owners that exit ", "refused: tcptop_exit", "lost: a connection whose owner exited"}, cli.ExitCheckLoss},
+		{"cgroup_skb", "DNS answers", []string{"DNS answers ", "refused: tcptop_dns (cgroup_skb)", "lost: remote_name"}, cli.ExitCheckLoss},
 		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (ringbuf)", "lost: closes are read"}, cli.ExitCheckLoss},
 	} {
 		t.Run("refuse="+tc.refuse, func(t *testing.T) {

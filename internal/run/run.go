@@ -116,7 +116,7 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 	}
 	noteMissingPIDs(cfg.PIDs, log) // on the live screen, its status line shows it
 	t.agg = agg.New(agg.Config{Start: start, Warn: log.Printf, Cgroup: cgroupNamer(cfg.Interval, log, cfg.Verbose),
-		CommunityID: needsCommunityID(&cfg)})
+		CommunityID: needsCommunityID(&cfg), RemoteName: src.RemoteName})
 	return t.loop(stop)
 }
 

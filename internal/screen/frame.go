@@ -48,6 +48,7 @@ type Frame struct {
 	Desc    bool   // largest first
 	Proto   string // "tcp" or "udp" when only those are shown, else ""
 	Procs   bool   // a row per process
+	Names   bool   // REMOTE shows remote_name where a row has one
 	Paused  bool
 	Help    bool // show the keys instead of the rows
 

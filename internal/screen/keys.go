@@ -24,6 +24,7 @@ var keyDocs = []keyDoc{
 	{"t/u", "TCP/UDP only", "only TCP / only UDP (the same key again: both)"},
 	{"w", "filter", "filter: type a --where expression (top's o does the same); Enter applies it, with --where both must hold; empty, it clears; Esc keeps the one before"},
 	{"f", "columns", "choose the columns: " + hiddenNames() + " and the others"},
+	{"n", "names", "REMOTE shows the DNS name its namespace resolved (remote_name) instead of the address, where there is one (n again: addresses)"},
 	{"g", "by process", "one row per process (pid and name), as nethogs: its flows counted, their bytes and rates summed (g again: flows)"},
 	{"?", "help", "this help (any other key closes it)"},
 }
@@ -128,6 +129,8 @@ func (m *Model) Key(k byte) (quit bool) {
 		m.keys.editing, m.keys.edit = true, []rune(m.where.text)
 	case 'f':
 		m.keys.choosing = true
+	case 'n':
+		m.names = !m.names
 	case 'g':
 		m.procs = !m.procs
 		if m.sort >= 0 && !m.sortShown(m.sort) {

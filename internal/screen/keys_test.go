@@ -1,6 +1,7 @@
 package screen
 
 import (
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -183,5 +184,35 @@ func TestREADMEListsTheKeys(t *testing.T) {
 				t.Errorf("README's live screen section does not name the key %s (%s)", key, k.word)
 			}
 		}
+	}
+}
+
+// TestModelNames: n shows remote_name in REMOTE, with the port, where a
+// row has one; a row without keeps its address; n again shows addresses.
+func TestModelNames(t *testing.T) {
+	m := NewModel(Config{})
+	remote := netip.MustParseAddr("192.0.2.7")
+	m.Tick(t0, []conn.Row{
+		{Proto: "tcp", PID: 7, Comm: "curl", RemoteAddr: remote, RemotePort: 443, RemoteName: "svc.example.com", RateIn: 2},
+		{Proto: "tcp", PID: 8, Comm: "nc", RemoteAddr: remote, RemotePort: 80, RateIn: 1},
+	})
+	remotes := func() string {
+		var b strings.Builder
+		for _, l := range Layout(m.Frame(), 120, 10)[3:5] {
+			f := strings.Fields(l.Text)
+			b.WriteString(f[2] + " ")
+		}
+		return b.String()
+	}
+	if got := remotes(); got != "192.0.2.7:443 192.0.2.7:80 " {
+		t.Errorf("addresses: %q", got)
+	}
+	typeKeys(t, m, "n")
+	if got := remotes(); got != "svc.example.com:443 192.0.2.7:80 " {
+		t.Errorf("names: %q", got)
+	}
+	typeKeys(t, m, "n")
+	if got := remotes(); got != "192.0.2.7:443 192.0.2.7:80 " {
+		t.Errorf("n again: %q", got)
 	}
 }

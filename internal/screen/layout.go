@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tcptop/tcptop/internal/escape"
 )
 
 // Layout draws f on a screen width runes wide and height lines high: a
@@ -80,7 +82,7 @@ func newTable(f *Frame, rows []Row, width int) *table {
 		t.cells[i], shortCells[i] = make([]string, len(columns)), make([]string, len(columns))
 		for _, j := range f.Cols {
 			c := &columns[j]
-			b = c.cell(b[:0], &rows[i])
+			b = t.cell(b[:0], j, &rows[i])
 			t.cells[i][j] = string(b)
 			in.natural[j] = max(in.natural[j], utf8.RuneCount(b))
 			if c.endpoint {
@@ -102,6 +104,15 @@ func newTable(f *Frame, rows []Row, width int) *table {
 		}
 	}
 	return t
+}
+
+// cell writes row r's cell of column j: REMOTE as remote_name:port
+// where the frame asks for names and the row has one.
+func (t *table) cell(b []byte, j int, r *Row) []byte {
+	if j == colRemote && t.f.Names && r.RemoteName != "" {
+		return strconv.AppendInt(append(escape.Append(b, r.RemoteName), ':'), int64(r.RemotePort), 10)
+	}
+	return columns[j].cell(b, r)
 }
 
 // name is column j's header, with an arrow on the columns the rows are

@@ -43,6 +43,7 @@ type Model struct {
 	help   bool
 	proto  string   // "tcp" or "udp" when only those are shown
 	procs  bool     // one row per process (g)
+	names  bool     // REMOTE shows remote_name (n)
 	hidden []bool   // per column
 	keys   keyState // the filter being typed (w), the column chooser (f)
 	where  where    // the filter typed with w
@@ -170,6 +171,7 @@ func (m *Model) Frame() *Frame {
 		TCP: c.tcp, UDP: c.udp, RateIn: c.rateIn, RateOut: c.rateOut, Opened: c.opened, Closed: c.closed,
 		Drops: m.Drops, Filter: m.filterText(), Message: m.msg.text, MessageTime: m.msg.at,
 		Desc: m.desc, Proto: m.proto, Procs: m.procs, Paused: m.paused, Help: m.help,
+		Names: m.names,
 	}
 	m.keys.frame(f, m)
 	if m.sort < 0 {

@@ -145,6 +145,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	s.attachLifecycle(spec, kernel)
 	s.attachReads(spec)
 	s.attachCgroup(spec, cookieHelper)
+	s.attachDNS(spec)
 	s.loadOwners(spec)
 	return nil
 }

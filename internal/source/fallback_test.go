@@ -36,6 +36,7 @@ var fallbackCases = []struct {
 	{[]string{KindExit}, "owners that exit", "lost", tcpChecks},
 	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
 	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},
+	{[]string{KindDNS}, "DNS answers", "lost", tcpChecks},
 }
 
 var (
@@ -104,12 +105,14 @@ func TestEveryFallbackExact(t *testing.T) {
 	}
 }
 
-// dependsOn names the parts that need another: the walkers hand their
+// dependsOn names the parts that need another: the DNS answers and the walkers hand their
 // records over a ring buffer, and with both ways to read the maps gone
 // (the walkers need 5.13) the table read and the hot-list read go
 // together.
 func dependsOn(part string, refused []string) bool {
 	switch part {
+	case "DNS answers": // copied to userspace through a ring buffer
+		return slices.Contains(refused, KindRingbuf)
 	case "hot-list read", "table read":
 		return slices.Contains(refused, KindRingbuf) || slices.Contains(refused, KindWalker) ||
 			(slices.Contains(refused, KindMapIter) && !kernelAtLeast(5, 13)) // no walkers there

@@ -66,7 +66,7 @@ func (s *Source) ringbufOrStandIn(spec *ebpf.CollectionSpec) error {
 	}
 	s.noRingbuf = true
 	s.ringbufRefusal = s.refusal(KindRingbuf, tcptopMapEvents, err)
-	for _, name := range []string{tcptopMapEvents, tcptopMapWalkOut} {
+	for _, name := range []string{tcptopMapEvents, tcptopMapWalkOut, tcptopMapDnsEvents} {
 		spec.Maps[name] = &ebpf.MapSpec{Name: name, Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	}
 	if err := spec.Variables[tcptopVarHaveRingbuf].Set(false); err != nil {

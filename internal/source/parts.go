@@ -48,13 +48,14 @@ const (
 	KindSockError = "tp_btf/inet_sk_error_report"
 	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
+	// KindDNS ("cgroup_skb") is in dns.go.
 )
 
 // Refusable lists the kinds Config.Refuse accepts: every part with a
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindExit, KindCgroup}
+		KindState, KindDestroy, KindResets, KindSockError, KindExit, KindCgroup, KindDNS}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse

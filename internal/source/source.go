@@ -21,6 +21,7 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/dns"
 )
 
 // Config tunes the source. The zero value is ready to use.
@@ -52,6 +53,10 @@ type Config struct {
 	// that move without any call (default 10s; the first tick always
 	// sweeps).
 	SweepEvery time.Duration
+
+	// Names is the cache the DNS answers go into (remote_name); nil
+	// makes one of dns.DefaultCacheSize addresses.
+	Names *dns.Cache
 
 	// ownersFromProc, set by tests, finds owners in /proc as kernels
 	// before 5.11 do, even where the owner iterator would load.
@@ -101,6 +106,7 @@ type Source struct {
 	clock   clock
 	owner   ownerState
 	udp     udpState
+	dns     dnsState
 	out     func(*conn.Observation) // where this tick's observations go
 	scratch conn.Observation        // the one handed to out, reused
 	obs     []conn.Observation      // Snapshot's
@@ -154,6 +160,10 @@ func Open(cfg Config) (_ *Source, err error) {
 	s.tcp.init()
 	s.owner.init()
 	s.udp.init()
+	s.dns.cache = cfg.Names
+	if s.dns.cache == nil {
+		s.dns.cache = dns.NewCache(0)
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -201,6 +211,9 @@ func Open(cfg Config) (_ *Source, err error) {
 			return nil, fmt.Errorf("open ring buffer: %w", err)
 		}
 	}
+	if err := s.startDNS(); err != nil {
+		return nil, fmt.Errorf("open DNS ring buffer: %w", err)
+	}
 	if nameSockets {
 		if err := nameExistingSockets(); err != nil {
 			s.gap("connections older than tcptop (%v; is the tcp_diag module loaded?)", err)
@@ -230,6 +243,7 @@ func (s *Source) Close() error {
 	for _, rd := range s.iters.elsewhere {
 		rd.Close()
 	}
+	errs = append(errs, s.stopDNS())
 	errs = append(errs, s.detach())
 	return errors.Join(errs...)
 }
@@ -247,6 +261,7 @@ func (s *Source) detach() error {
 	}
 	s.iters = iterators{}
 	s.smallPool = false
+	s.dns.attached = false
 	errs = append(errs, s.objs.tcptopMaps.Close())
 	for _, c := range s.extra {
 		c.Close()
@@ -401,6 +416,9 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 	}
 	errs = append(errs, s.drainCloses())
 	errs = append(errs, s.readUDP())
+	// Last: every answer received before the flows were read is in
+	// the cache when the tick's new flows are named (agg, at End).
+	errs = append(errs, s.syncDNS())
 	s.checkOverflow()
 	// A failed read loses news for this tick, not connections: what was
 	// read is still reported, the next tick reads again, and the user is

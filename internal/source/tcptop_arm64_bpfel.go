@@ -43,6 +43,15 @@ type tcptopConnRecord struct {
 	Conn   tcptopTcpConn
 }
 
+type tcptopDnsRecord struct {
+	_     structs.HostLayout
+	Netns uint32
+	Len   uint16
+	Proto uint8
+	Pad   uint8
+	Data  [2048]uint8
+}
+
 type tcptopFlowTuple struct {
 	_      structs.HostLayout
 	Saddr  [16]uint8
@@ -178,6 +187,8 @@ type tcptopUdpPeer struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	tcptopMapCalls               = "calls"
+	tcptopMapDnsEvents           = "dns_events"
+	tcptopMapDnsScratch          = "dns_scratch"
 	tcptopMapEvents              = "events"
 	tcptopMapExited              = "exited"
 	tcptopMapHot                 = "hot"
@@ -192,6 +203,7 @@ const (
 	tcptopMapWanted              = "wanted"
 	tcptopProgTcptopClosed       = "tcptop_closed"
 	tcptopProgTcptopClosedAgain  = "tcptop_closed_again"
+	tcptopProgTcptopDns          = "tcptop_dns"
 	tcptopProgTcptopExit         = "tcptop_exit"
 	tcptopProgTcptopFxPage       = "tcptop_fx_page"
 	tcptopProgTcptopFxPageAgain  = "tcptop_fx_page_again"
@@ -236,6 +248,8 @@ const (
 	tcptopProgTcptopWalkTable    = "tcptop_walk_table"
 	tcptopVarCloseAtState        = "close_at_state"
 	tcptopVarCookieHelper        = "cookie_helper"
+	tcptopVarDnsLost             = "dns_lost"
+	tcptopVarDnsSeen             = "dns_seen"
 	tcptopVarEmptyConn           = "empty_conn"
 	tcptopVarEventsLost          = "events_lost"
 	tcptopVarHaveRingbuf         = "have_ringbuf"
@@ -298,6 +312,7 @@ type tcptopSpecs struct {
 type tcptopProgramSpecs struct {
 	TcptopClosed       *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
+	TcptopDns          *ebpf.ProgramSpec `ebpf:"tcptop_dns"`
 	TcptopExit         *ebpf.ProgramSpec `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.ProgramSpec `ebpf:"tcptop_fx_page_again"`
@@ -347,6 +362,8 @@ type tcptopProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopMapSpecs struct {
 	Calls        *ebpf.MapSpec `ebpf:"calls"`
+	DnsEvents    *ebpf.MapSpec `ebpf:"dns_events"`
+	DnsScratch   *ebpf.MapSpec `ebpf:"dns_scratch"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Exited       *ebpf.MapSpec `ebpf:"exited"`
 	Hot          *ebpf.MapSpec `ebpf:"hot"`
@@ -367,6 +384,8 @@ type tcptopMapSpecs struct {
 type tcptopVariableSpecs struct {
 	CloseAtState        *ebpf.VariableSpec `ebpf:"close_at_state"`
 	CookieHelper        *ebpf.VariableSpec `ebpf:"cookie_helper"`
+	DnsLost             *ebpf.VariableSpec `ebpf:"dns_lost"`
+	DnsSeen             *ebpf.VariableSpec `ebpf:"dns_seen"`
 	EmptyConn           *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost          *ebpf.VariableSpec `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
@@ -406,6 +425,8 @@ func (o *tcptopObjects) Close() error {
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopMaps struct {
 	Calls        *ebpf.Map `ebpf:"calls"`
+	DnsEvents    *ebpf.Map `ebpf:"dns_events"`
+	DnsScratch   *ebpf.Map `ebpf:"dns_scratch"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Exited       *ebpf.Map `ebpf:"exited"`
 	Hot          *ebpf.Map `ebpf:"hot"`
@@ -423,6 +444,8 @@ type tcptopMaps struct {
 func (m *tcptopMaps) Close() error {
 	return _TcptopClose(
 		m.Calls,
+		m.DnsEvents,
+		m.DnsScratch,
 		m.Events,
 		m.Exited,
 		m.Hot,
@@ -444,6 +467,8 @@ func (m *tcptopMaps) Close() error {
 type tcptopVariables struct {
 	CloseAtState        *ebpf.Variable `ebpf:"close_at_state"`
 	CookieHelper        *ebpf.Variable `ebpf:"cookie_helper"`
+	DnsLost             *ebpf.Variable `ebpf:"dns_lost"`
+	DnsSeen             *ebpf.Variable `ebpf:"dns_seen"`
 	EmptyConn           *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost          *ebpf.Variable `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
@@ -468,6 +493,7 @@ type tcptopVariables struct {
 type tcptopPrograms struct {
 	TcptopClosed       *ebpf.Program `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.Program `ebpf:"tcptop_closed_again"`
+	TcptopDns          *ebpf.Program `ebpf:"tcptop_dns"`
 	TcptopExit         *ebpf.Program `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.Program `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.Program `ebpf:"tcptop_fx_page_again"`
@@ -516,6 +542,7 @@ func (p *tcptopPrograms) Close() error {
 	return _TcptopClose(
 		p.TcptopClosed,
 		p.TcptopClosedAgain,
+		p.TcptopDns,
 		p.TcptopExit,
 		p.TcptopFxPage,
 		p.TcptopFxPageAgain,

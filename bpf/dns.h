@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * DNS answers, for remote_name: every UDP datagram and TCP segment from
+ * port 53 that is delivered to a socket on this host, copied as it is to
+ * userspace, which parses it (internal/dns). The kernel part only picks
+ * the packets and copies bytes: no DNS parsing here.
+ *
+ * Hook: cgroup_skb/ingress on the root of the cgroup v2 hierarchy. It runs
+ * when a packet is delivered to a socket (sk_filter), in every network
+ * namespace, for every socket whose creator is in the cgroup tree, which
+ * is every process's on a host without nested cgroup namespaces of their
+ * own. Chosen over a socket filter (one per socket, set by the socket's
+ * owner) and tp_btf/skb_copy_datagram_iovec (runs for every recv of any
+ * socket, and a UDP skb no longer carries its socket there). Needs 4.10
+ * for the hook and 6.3 for bpf_cast_to_kern_ctx, which gives the kernel's
+ * sk_buff and so the socket's namespace; where it is refused, remote_name
+ * is empty and tcptop --check says so.
+ *
+ * The program never drops a packet: it returns 1 (allow) always.
+ */
+#ifndef TCPTOP_DNS_H
+#define TCPTOP_DNS_H
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define DNS_PORT 53
+#define DNS_WAKE_BYTES (256 * 1024)
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+__u64 dns_seen = 0; /* answers handed to userspace */
+__u64 dns_lost = 0; /* answers that found dns_events full */
+
+/* Sized by userspace (Config.DNSBufferBytes); read continuously by a
+ * goroutine, so it holds only the answers of a burst. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} dns_events SEC(".maps");
+
+/* Where a record is put together before it goes into the ring buffer
+ * with its real length (bpf_ringbuf_output), so a 100-byte answer takes
+ * 100 bytes of it, not TCPTOP_DNS_MAX. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_record);
+} dns_scratch SEC(".maps");
+
+/* dns_payload finds where the payload of a UDP datagram or TCP segment
+ * from port 53 starts, or returns 0. It runs for every packet delivered
+ * to a socket, so it reads the headers in place (direct packet access,
+ * 5.2+): two helper calls cost 100 ns a packet with bpf_stats on. By the
+ * time a packet reaches a socket the IP, UDP and TCP stacks have pulled
+ * its headers into the linear part; one that is not there is not read. */
+static __always_inline __u32 dns_payload(struct __sk_buff *skb, __u8 *proto)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 l4;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		__u8 *ip = data;
+		if ((void *)(ip + 20) > end)
+			return 0;
+		l4 = (ip[0] & 0x0f) * 4;
+		*proto = ip[9];
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 *ip = data;
+		if ((void *)(ip + 40) > end)
+			return 0;
+		l4 = 40; /* an extension header first: not an answer we read */
+		*proto = ip[6];
+	} else {
+		return 0;
+	}
+	if (*proto != IPPROTO_UDP && *proto != IPPROTO_TCP)
+		return 0;
+	__u8 *l4h = data + l4;
+	if ((void *)(l4h + 20) > end && (*proto == IPPROTO_TCP || (void *)(l4h + 8) > end))
+		return 0;
+	if (l4h[0] != 0 || l4h[1] != DNS_PORT)
+		return 0;
+	if (*proto == IPPROTO_UDP)
+		return l4 + 8;
+	return l4 + (l4h[12] >> 4) * 4;
+}
+
+SEC("cgroup_skb/ingress")
+int tcptop_dns(struct __sk_buff *skb)
+{
+	__u8 proto = 0;
+	__u32 off = dns_payload(skb, &proto);
+	if (off == 0 || off >= skb->len)
+		return 1; /* not from port 53, or no payload (a bare ACK) */
+	__u32 zero = 0;
+	struct dns_record *r = bpf_map_lookup_elem(&dns_scratch, &zero);
+	if (!r)
+		return 1;
+	__u32 len = skb->len - off;
+	if (len > TCPTOP_DNS_MAX)
+		len = TCPTOP_DNS_MAX;
+	/* A no-op on len (1 to TCPTOP_DNS_MAX already) that the verifier can
+	 * follow: clang folds the checks above into a range it loses. */
+	len = ((len - 1) & (TCPTOP_DNS_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, off, r->data, len))
+		return 1;
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	const struct sock *sk = kskb->sk;
+	r->netns = sk ? sock_netns_btf(sk) : 0;
+	r->len = len;
+	r->proto = proto;
+	/* Wake the reader only when a quarter of the buffer waits: it takes
+	 * the rest in at each tick (Reader.Flush). A wakeup per answer cost
+	 * an interrupt work item here and a goroutine wakeup in tcptop,
+	 * 10,000 times a second under a flood (docs/performance.md). */
+	__u64 wake = bpf_ringbuf_query(&dns_events, BPF_RB_AVAIL_DATA) >= DNS_WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&dns_events, r, offsetof(struct dns_record, data) + len, wake))
+		__sync_fetch_and_add(&dns_lost, 1);
+	else
+		__sync_fetch_and_add(&dns_seen, 1);
+	return 1;
+}
+
+#endif

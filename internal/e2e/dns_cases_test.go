@@ -1,0 +1,219 @@
+package e2e_test
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+// dnsNet builds the namespaces of the remote_name tests with iproute2,
+// which also gives each its resolv.conf (`ip netns exec` bind-mounts
+// /etc/netns/NAME/resolv.conf over /etc/resolv.conf).
+type dnsNet struct {
+	t      *testing.T
+	suffix string
+	links  atomic.Int32
+}
+
+func newDNSNet(t *testing.T) *dnsNet {
+	t.Helper()
+	requireRoot(t)
+	testnet.RequireTool(t, "ip", "netns", "list")
+	testnet.RequireTool(t, "getent", "hosts", "localhost")
+	return &dnsNet{t: t, suffix: strconv.Itoa(int(time.Now().UnixNano() % 100000))}
+}
+
+func (n *dnsNet) run(args ...string) string {
+	n.t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// ns makes a namespace named tt-ROLE-SUFFIX.
+func (n *dnsNet) ns(role string) string {
+	name := "tt-" + role + "-" + n.suffix
+	n.run("ip", "netns", "add", name)
+	n.t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	n.run("ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+// link joins two namespaces with a veth pair, each end with its address
+// (CIDR).
+func (n *dnsNet) link(a, addrA, b, addrB string) {
+	i := n.links.Add(1)
+	va, vb := fmt.Sprintf("tda%s%d", n.suffix, i), fmt.Sprintf("tdb%s%d", n.suffix, i)
+	n.run("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
+	n.run("ip", "-n", a, "addr", "add", addrA, "dev", va)
+	n.run("ip", "-n", b, "addr", "add", addrB, "dev", vb)
+	n.run("ip", "-n", a, "link", "set", va, "up")
+	n.run("ip", "-n", b, "link", "set", vb, "up")
+}
+
+// resolver points ns's resolv.conf at server.
+func (n *dnsNet) resolver(ns, server string) {
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	conf := "nameserver " + server + "\noptions timeout:1 attempts:3\n"
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(conf), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// resolve looks name up in ns through the C library (getent ahostsv4
+// calls getaddrinfo) and returns the first address.
+func (n *dnsNet) resolve(ns, name string) netip.Addr {
+	n.t.Helper()
+	out := n.run("ip", "netns", "exec", ns, "getent", "ahostsv4", name)
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		n.t.Fatalf("getent ahostsv4 %s in %s: nothing", name, ns)
+	}
+	return netip.MustParseAddr(f[0])
+}
+
+// triangle makes the namespaces of a DNS server (10.53.0.2), a service
+// (10.80.0.2) and a client linked to both, whose resolver is the server.
+func (n *dnsNet) triangle() (d, s, c string) {
+	d, s, c = n.ns("dnsd"), n.ns("dnss"), n.ns("dnsc")
+	n.link(c, "10.53.0.1/24", d, "10.53.0.2/24")
+	n.link(c, "10.80.0.1/24", s, "10.80.0.2/24")
+	n.resolver(c, "10.53.0.2")
+	return d, s, c
+}
+
+// transfer runs a TCP client in ns that sends out bytes to addr:port and
+// reads in, and waits for it to finish.
+func transfer(t *testing.T, ns string, to netip.Addr, port, out, in int) {
+	t.Helper()
+	c := testnet.Start(t, "tt-named", ns, "tcp-client", netip.AddrPortFrom(to, uint16(port)).String(), strconv.Itoa(out), strconv.Itoa(in))
+	c.Wait(t, 10*time.Second)
+}
+
+// closedClientRow waits for the closed row of the connection that sent
+// out bytes to remote, and returns it.
+func closedClientRow(t *testing.T, r *running, remote netip.Addr, out int) map[string]any {
+	t.Helper()
+	want := fmt.Sprintf(`"remote_addr":"%s"`, remote)
+	r.waitLine(t, 10*time.Second, func(l string) bool {
+		return strings.Contains(l, want) && strings.Contains(l, `"closed":true`) && strings.Contains(l, fmt.Sprintf(`"bytes_out":%d,`, out))
+	})
+	for _, rec := range r.records(t) {
+		if rec["remote_addr"] == remote.String() && rec["closed"] == true && rec["bytes_out"] == float64(out) {
+			return rec
+		}
+	}
+	t.Fatal("closed row gone")
+	return nil
+}
+
+// A client in one namespace resolves svc.test through the C library from
+// a DNS server in a second, and connects to the address, in a third: its
+// row names svc.test, with exact bytes, and --where selects it by name.
+// The server's row (its peer was never looked up) has no name.
+func TestRemoteNameFromCLibraryResolver(t *testing.T) {
+	n := newDNSNet(t)
+	d, s, c := n.triangle()
+	testnet.Start(t, "tt-dns", d, "dns-server", "10.53.0.2:53", "300", "svc.test=10.80.0.2")
+	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")
+	named := startTcptop(t, "-o", "ndjson", "-i", "250ms", "--where", `remote_name endsWith ".test"`)
+	all.waitReady(t)
+	named.waitReady(t)
+
+	srv := testnet.Start(t, "tt-svc", s, "tcp-server", "10.80.0.2:0", "1234", "567")
+	addr := n.resolve(c, "svc.test")
+	if addr != netip.MustParseAddr("10.80.0.2") {
+		t.Fatalf("svc.test resolved to %s", addr)
+	}
+	transfer(t, c, addr, srv.Port, 1234, 567)
+
+	row := closedClientRow(t, all, addr, 1234)
+	if row["remote_name"] != "svc.test" || row["bytes_in"] != float64(567) {
+		t.Errorf("client row: remote_name %q bytes_in %v, want \"svc.test\" and 567: %v", row["remote_name"], row["bytes_in"], row)
+	}
+	closedClientRow(t, named, addr, 1234)
+	all.stop(t, syscall.SIGTERM)
+	named.stop(t, syscall.SIGTERM)
+	for _, r := range all.records(t) {
+		if r["remote_addr"] == "10.80.0.1" && r["remote_name"] != "" {
+			t.Errorf("the server's row names a peer no one looked up: %v", r)
+		}
+	}
+	for _, r := range named.records(t) {
+		if name, _ := r["remote_name"].(string); !strings.HasSuffix(name, ".test") {
+			t.Errorf("--where let through %v", r)
+		}
+	}
+}
+
+// The same address, looked up under two names in two namespaces: each
+// connection has its own namespace's name. The two services are two
+// namespaces with the same address, each reached from its own client.
+func TestRemoteNamePerNamespace(t *testing.T) {
+	n := newDNSNet(t)
+	d, c1, c2, s1, s2 := n.ns("dnsd"), n.ns("dnsc1"), n.ns("dnsc2"), n.ns("dnss1"), n.ns("dnss2")
+	n.link(c1, "10.53.1.1/24", d, "10.53.1.2/24")
+	n.link(c2, "10.53.2.1/24", d, "10.53.2.2/24")
+	n.link(c1, "10.80.0.1/24", s1, "10.80.0.2/24")
+	n.link(c2, "10.80.0.1/24", s2, "10.80.0.2/24")
+	n.resolver(c1, "10.53.1.2")
+	n.resolver(c2, "10.53.2.2")
+	testnet.Start(t, "tt-dns", d, "dns-server", "0.0.0.0:53", "300", "one.test=10.80.0.2", "two.test=10.80.0.2")
+	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")
+	all.waitReady(t)
+
+	srv1 := testnet.Start(t, "tt-svc", s1, "tcp-server", "10.80.0.2:0", "1111", "11")
+	srv2 := testnet.Start(t, "tt-svc", s2, "tcp-server", "10.80.0.2:0", "2222", "22")
+	transfer(t, c1, n.resolve(c1, "one.test"), srv1.Port, 1111, 11)
+	transfer(t, c2, n.resolve(c2, "two.test"), srv2.Port, 2222, 22)
+	addr := netip.MustParseAddr("10.80.0.2")
+	if got := closedClientRow(t, all, addr, 1111)["remote_name"]; got != "one.test" {
+		t.Errorf("first namespace's connection: remote_name %q, want one.test", got)
+	}
+	if got := closedClientRow(t, all, addr, 2222)["remote_name"]; got != "two.test" {
+		t.Errorf("second namespace's connection: remote_name %q, want two.test", got)
+	}
+	all.stop(t, syscall.SIGTERM)
+}
+
+// An answer whose TTL ran out names no connection made after: the one
+// made at once has the name, the one made after the TTL has none.
+func TestRemoteNameExpiresWithTTL(t *testing.T) {
+	n := newDNSNet(t)
+	d, s, c := n.triangle()
+	const ttl = 2 * time.Second
+	testnet.Start(t, "tt-dns", d, "dns-server", "10.53.0.2:53", strconv.Itoa(int(ttl/time.Second)), "svc.test=10.80.0.2")
+	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")
+	all.waitReady(t)
+
+	srv1 := testnet.Start(t, "tt-svc", s, "tcp-server", "10.80.0.2:0", "1000", "10")
+	srv2 := testnet.Start(t, "tt-svc", s, "tcp-server", "10.80.0.2:0", "2000", "20")
+	addr := n.resolve(c, "svc.test")
+	resolved := time.Now()
+	transfer(t, c, addr, srv1.Port, 1000, 10)
+	if got := closedClientRow(t, all, addr, 1000)["remote_name"]; got != "svc.test" {
+		t.Fatalf("connection within the TTL: remote_name %q, want svc.test", got)
+	}
+	time.Sleep(time.Until(resolved.Add(ttl + time.Second)))
+	transfer(t, c, addr, srv2.Port, 2000, 20)
+	if got := closedClientRow(t, all, addr, 2000)["remote_name"]; got != "" {
+		t.Errorf("connection after the TTL: remote_name %q, want none", got)
+	}
+	all.stop(t, syscall.SIGTERM)
+}

@@ -1,0 +1,69 @@
+package source
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tcptop/tcptop/internal/conn"
+	"github.com/tcptop/tcptop/internal/dns"
+	"github.com/tcptop/tcptop/internal/testnet"
+)
+
+// A flood of 10,000 answers, each naming its own address, in a namespace
+// of its own: every answer reaches the cache (none lost on the way), the
+// cache stays within its bound of 1,000, keeps the newest answers and
+// names them in that namespace only.
+func TestDNSFloodKeepsCacheWithinBound(t *testing.T) {
+	requireRoot(t)
+	const answers, bound = 10000, 1000
+	cfg := testConfig(t)
+	cfg.Names = dns.NewCache(bound)
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns := testnet.AddNetns(t, "tt-flood")
+	srv := testnet.Start(t, "tt-dns", "tt-flood", "dns-server", "127.0.0.1:53", "300")
+	defer srv.Release()
+	before, err := s.DNSStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := s.Names().Added()
+	flood := testnet.Start(t, "tt-flood", "tt-flood", "dns-flood", "127.0.0.1:53", "10000", "10000")
+	defer flood.Release()
+	if _, err := s.Read(func(*conn.Observation) {}); err != nil { // takes in every answer (syncDNS)
+		t.Fatal(err)
+	}
+	st, err := s.DNSStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("answers handed over %d, lost %d, parsed into the cache %d, cached %d", st.Seen-before.Seen, st.Lost-before.Lost, s.Names().Added()-added, st.Cached)
+	if !s.dns.attached {
+		// Refused (TCPTOP_TEST_REFUSE, or by the kernel): no answer
+		// arrives, and the part says what is lost.
+		checkVerdict(t, s, "DNS answers", "lost")
+		if st.Cached != 0 || s.RemoteName(uint32(ns), testnet.FloodAddr(answers-1), time.Now()) != "" {
+			t.Errorf("the DNS part is refused, yet the cache holds %d addresses", st.Cached)
+		}
+		return
+	}
+	if st.Lost != before.Lost || st.Seen-before.Seen < answers || s.Names().Added()-added < answers {
+		t.Errorf("of %d answers: %d handed over, %d lost, %d added to the cache", answers, st.Seen-before.Seen, st.Lost-before.Lost, s.Names().Added()-added)
+	}
+	if st.Cached != bound {
+		t.Errorf("cache holds %d addresses, want its bound %d", st.Cached, bound)
+	}
+	now := time.Now()
+	if got := s.RemoteName(uint32(ns), testnet.FloodAddr(answers-1), now); got != "h9999.flood.test" {
+		t.Errorf("newest answer: %q, want h9999.flood.test", got)
+	}
+	if got := s.RemoteName(uint32(ns), testnet.FloodAddr(0), now); got != "" {
+		t.Errorf("oldest answer (pushed out): %q, want none", got)
+	}
+	if got := s.RemoteName(uint32(ns)+1, testnet.FloodAddr(answers-1), now); got != "" {
+		t.Errorf("another namespace: %q, want none", got)
+	}
+}

@@ -1,0 +1,142 @@
+package testnet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+func init() {
+	roles["dns-server"] = dnsServer
+	roles["dns-flood"] = dnsFlood
+}
+
+// FloodAddr is the address dns-server gives the name "hN.flood.test":
+// 10.N>>16.N>>8.N, one per N, so a flood fills a cache with N entries.
+func FloodAddr(n int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+// dnsServer ADDR TTL [NAME=IP...]: a DNS server on UDP ADDR that answers
+// an A question for NAME with IP, for hN.flood.test with FloodAddr(N), an
+// AAAA question for a known name with no records (as a server with only
+// IPv4 does), and anything else with NXDOMAIN, every answer with TTL
+// seconds. It serves until killed.
+func dnsServer(args []string) error {
+	table := map[string]netip.Addr{}
+	for _, kv := range args[2:] {
+		name, ip, _ := strings.Cut(kv, "=")
+		table[strings.ToLower(name)+"."] = netip.MustParseAddr(ip)
+	}
+	ttl := uint32(atoi(args[1]))
+	c, err := net.ListenPacket("udp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ready(c.LocalAddr().(*net.UDPAddr).Port)
+	buf := make([]byte, 1500)
+	for {
+		n, peer, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		out, err := dnsAnswer(buf[:n], table, ttl)
+		if err != nil {
+			continue // not a question: no answer
+		}
+		if _, err := c.WriteTo(out, peer); err != nil {
+			return err
+		}
+	}
+}
+
+// dnsAnswer builds the answer to one question.
+func dnsAnswer(q []byte, table map[string]netip.Addr, ttl uint32) ([]byte, error) {
+	var p dnsmessage.Parser
+	h, err := p.Start(q)
+	if err != nil || h.Response {
+		return nil, errors.New("not a question")
+	}
+	question, err := p.Question()
+	if err != nil {
+		return nil, err
+	}
+	name := strings.ToLower(question.Name.String())
+	ip, known := table[name]
+	if i, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "h"), ".flood.test.")); err == nil && !known {
+		ip, known = FloodAddr(i), true
+	}
+	rh := dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, Authoritative: true}
+	if !known {
+		rh.RCode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, rh)
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(question); err != nil {
+		return nil, err
+	}
+	if err := b.StartAnswers(); err != nil {
+		return nil, err
+	}
+	if known && question.Type == dnsmessage.TypeA {
+		rr := dnsmessage.ResourceHeader{Name: question.Name, Class: dnsmessage.ClassINET, TTL: ttl}
+		if err := b.AResource(rr, dnsmessage.AResource{A: ip.As4()}); err != nil {
+			return nil, err
+		}
+	}
+	return b.Finish()
+}
+
+// dnsFlood SERVER N RATE: ask SERVER (UDP) for h0.flood.test up to
+// h(N-1).flood.test, RATE questions a second, each on the same socket,
+// reading every answer; prints "ready 0" when done and waits for release.
+func dnsFlood(args []string) error {
+	c, err := net.Dial("udp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	n, rate := atoi(args[1]), atoi(args[2])
+	start := time.Now()
+	buf := make([]byte, 1500)
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+			time.Sleep(d)
+		}
+		q, err := dnsQuestion(uint16(i), fmt.Sprintf("h%d.flood.test.", i))
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(q); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			return fmt.Errorf("answer %d: %w", i, err)
+		}
+	}
+	ready(0)
+	waitRelease()
+	return nil
+}
+
+// dnsQuestion builds an A question for name.
+func dnsQuestion(id uint16, name string) ([]byte, error) {
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}); err != nil {
+		return nil, err
+	}
+	return b.Finish()
+}
