@@ -8,10 +8,11 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// TestFlowStateSize keeps the per-flow state at its budget (docs/design.md).
+// TestFlowStateSize keeps the per-flow state at its budget (docs/design.md):
+// 248 bytes since remote_name and idle_ms, 24.8 MB at 100,000 flows.
 func TestFlowStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(flowState{}); n > 240 {
-		t.Errorf("flowState is %d bytes, want at most 240", n)
+	if n := unsafe.Sizeof(flowState{}); n > 248 {
+		t.Errorf("flowState is %d bytes, want at most 248", n)
 	}
 }
 
