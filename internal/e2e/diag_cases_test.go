@@ -60,7 +60,9 @@ func TestLimitReceiverWindow(t *testing.T) {
 	flood := testnet.Start(t, "tt-flood", "", "tcp-flood", "127.0.0.1:"+strconv.Itoa(srv.Port), "0")
 	defer flood.Release()
 	waitLimit(t, tt, flood, "rwnd")
-	only.waitLine(t, 5*time.Second, func(l string) bool { return strings.Contains(l, `"local_port":`+strconv.Itoa(flood.Port)+`,`) })
+	only.waitLine(t, 5*time.Second, func(l string) bool {
+		return strings.Contains(l, `"local_port":`+strconv.Itoa(flood.Port)+`,`) && strings.Contains(l, `"comm":"`+flood.Name+`"`)
+	})
 	for _, rec := range only.records(t) {
 		if rec["limit"] != "rwnd" {
 			t.Errorf("--where 'limit==\"rwnd\"' let through %v", rec)
@@ -223,7 +225,7 @@ func TestLimitStalledBeforeStart(t *testing.T) {
 	flood := testnet.Start(t, "tt-flood", "", "tcp-flood", "127.0.0.1:"+strconv.Itoa(srv.Port), "0")
 	defer flood.Release()
 	waitRwndLimited(t, flood.Port)
-	where := fmt.Sprintf(`proto=="tcp" && local_port==%d`, flood.Port)
+	where := fmt.Sprintf(`proto=="tcp" && local_port==%d && pid==%d`, flood.Port, flood.PID())
 	for _, refuse := range []string{"", "iter/bpf_map_elem,raw_tp"} {
 		t.Run("refuse="+refuse, func(t *testing.T) {
 			t.Setenv(refuseEnv, refuse)

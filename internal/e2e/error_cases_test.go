@@ -165,8 +165,14 @@ func TestResetMidTransfer(t *testing.T) {
 	defer srv.Release()
 	flood := testnet.Start(t, "tt-flood", "", "tcp-flood", "127.0.0.1:"+strconv.Itoa(srv.Port), "0")
 	defer flood.Release()
-	sender := closedRow(t, tt, func(rec map[string]any) bool { return rec["local_port"] == float64(flood.Port) })
-	aborter := closedRow(t, tt, func(rec map[string]any) bool { return rec["remote_port"] == float64(flood.Port) })
+	// By port and process: another package's test running beside this one
+	// may have had a connection on the same local port.
+	sender := closedRow(t, tt, func(rec map[string]any) bool {
+		return rec["local_port"] == float64(flood.Port) && rec["comm"] == flood.Name
+	})
+	aborter := closedRow(t, tt, func(rec map[string]any) bool {
+		return rec["remote_port"] == float64(flood.Port) && rec["comm"] == srv.Name
+	})
 	for _, c := range []struct {
 		name          string
 		row           map[string]any

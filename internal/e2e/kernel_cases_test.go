@@ -116,7 +116,7 @@ func TestUDPFlowsPerPeerThenExpire(t *testing.T) {
 	}
 	done := time.Now() // the last datagram went before this
 	isServerFlow := func(r map[string]any) bool {
-		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port)
+		return r["proto"] == "udp" && r["local_port"] == float64(srv.Port) && r["comm"] == srv.Name
 	}
 	serverRows := func() string {
 		var rows []string
