@@ -82,8 +82,13 @@ func TestClosedStdoutEndsQuietly(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatal("tcptop kept running after its reader went away")
 	}
-	if stderr.Len() > 0 {
-		t.Errorf("tcptop was not quiet: %s", stderr.String())
+	// Quiet, but for the one line per feature this kernel lacks, said at
+	// start (before 6.3: the DNS answer hook).
+	for _, l := range strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n") {
+		if l != "" && !strings.HasPrefix(l, "tcptop: not available: ") {
+			t.Errorf("tcptop was not quiet: %s", stderr.String())
+			break
+		}
 	}
 	if len(held) == 0 {
 		t.Error("no programs found held by the running tcptop: the check proves nothing")
