@@ -60,7 +60,7 @@ function wrap(label, words,    n, w, i, line) {
 END {
 	print "-------- " name " report: kernel " (kernel ? kernel : "unknown")
 	if (!done) fail("the run did not finish (VM timed out or crashed: see the log)")
-	split("source cli", bins, " ")
+	split("source e2e", bins, " ")
 	for (i = 1; i <= 2; i++) {
 		b = bins[i]
 		if (!(b in ended)) { fail(b " tests did not run to the end"); continue }
