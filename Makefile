@@ -51,8 +51,11 @@ DOCDIR  ?= $(DATADIR)/doc/tcptop
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 # The data files install puts in place, as source:destination. The docs
-# go with the recipes, whose links lead to them.
-DOCS := docs/fields.md docs/fields-otel-ecs.md $(wildcard docs/recipes/*.* docs/recipes/otelcol/*.yaml)
+# go with the recipes, whose links lead to them: the OTel Collector's
+# drop-in and tmpfiles files too (its Go sources are the collector's
+# build, not a recipe).
+DOCS := docs/fields.md docs/fields-otel-ecs.md docs/security.md \
+	$(wildcard docs/recipes/*.* docs/recipes/otelcol/*.yaml docs/recipes/otelcol/*.conf)
 INSTALL_DATA := \
 	bin/tcptop.1:$(MANDIR)/man1/tcptop.1 \
 	bin/completions/tcptop.bash:$(DATADIR)/bash-completion/completions/tcptop \

@@ -64,3 +64,26 @@ func TestHelpRunsShippersAsTheirRecipes(t *testing.T) {
 		t.Error("--help shows no shipper of docs/recipes")
 	}
 }
+
+// TestDesignOpeningNamesRealFiles: the pipeline that opens docs/design.md
+// names files as "internal/PKG (a.go, b.go)"; each is in that package
+// (the loop moved to internal/run and the text still said internal/cli).
+func TestDesignOpeningNamesRealFiles(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "\n## ")
+	opening, _, _ := strings.Cut(rest, "\n## ")
+	names := regexp.MustCompile(`(internal/[a-z0-9]+) \(([a-z0-9_]+\.go(?:, [a-z0-9_]+\.go)*)\)`).FindAllStringSubmatch(opening, -1)
+	if len(names) == 0 {
+		t.Fatal("docs/design.md's first section names no files of the tick loop")
+	}
+	for _, m := range names {
+		for f := range strings.SplitSeq(m[2], ", ") {
+			if _, err := os.Stat(filepath.Join("../..", m[1], f)); err != nil {
+				t.Errorf("docs/design.md's pipeline names %s/%s, which does not exist", m[1], f)
+			}
+		}
+	}
+}

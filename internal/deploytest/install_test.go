@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,22 +25,27 @@ var installed = map[string]fs.FileMode{
 	"lib/systemd/system/tcptop.service":           0o644,
 	"share/doc/tcptop/fields.md":                  0o644,
 	"share/doc/tcptop/fields-otel-ecs.md":         0o644,
+	"share/doc/tcptop/security.md":                0o644,
 }
 
-// wantInstalled is installed plus every recipe in docs/recipes.
+// collectorBuild are the files of docs/recipes/otelcol that build the
+// collector the recipe is tested with (make test-recipes), not part of
+// the recipe.
+var collectorBuild = []string{"go.mod", "go.sum", "main.go"}
+
+// wantInstalled is installed plus every file in docs/recipes but the
+// collector's build.
 func wantInstalled(t *testing.T) []string {
 	t.Helper()
 	want := slices.Collect(maps.Keys(installed))
-	recipes, err := filepath.Glob(filepath.Join(repoRoot, "docs/recipes/*.*"))
-	if err != nil {
-		t.Fatal(err)
+	recipes := filepath.Join(repoRoot, "docs/recipes")
+	for _, rel := range filesUnder(t, recipes) {
+		if filepath.Dir(rel) == "otelcol" && slices.Contains(collectorBuild, filepath.Base(rel)) {
+			continue
+		}
+		want = append(want, "share/doc/tcptop/recipes/"+rel)
 	}
-	otelcol, _ := filepath.Glob(filepath.Join(repoRoot, "docs/recipes/otelcol/*.yaml"))
-	for _, r := range append(recipes, otelcol...) {
-		rel, _ := filepath.Rel(filepath.Join(repoRoot, "docs"), r)
-		want = append(want, "share/doc/tcptop/"+rel)
-	}
-	for _, name := range []string{"otel.jq", "ecs.jq", "otelcol/config.yaml"} {
+	for _, name := range []string{"otel.jq", "ecs.jq", "otelcol/config.yaml", "otelcol/tcptop-file.conf", "otelcol/tcptop.tmpfiles.conf"} {
 		if !slices.Contains(want, "share/doc/tcptop/recipes/"+name) {
 			t.Errorf("docs/recipes/%s is missing", name)
 		}
@@ -132,7 +138,39 @@ func TestMakeInstallStaged(t *testing.T) {
 			t.Errorf("%s is not what tcptop --completion=%s prints", path, shell)
 		}
 	}
+	checkLinks(t, filepath.Join(root, "share/doc/tcptop"))
 	uninstalled(t, stage, vars...)
+}
+
+// mdLink is a Markdown link's target, without its #fragment.
+var mdLink = regexp.MustCompile(`\]\(([^)#\s]*)[^)]*\)`)
+
+// checkLinks checks that every relative link of the Markdown files
+// installed under doc leads to an installed file or folder: the recipes'
+// README once linked to the OTel Collector's drop-in and tmpfiles files,
+// which install left out. Links out of the docs folder, into the source
+// tree's deploy/ (the unit is installed elsewhere, the DaemonSet not at
+// all), are the source tree's.
+func checkLinks(t *testing.T, doc string) {
+	t.Helper()
+	for _, md := range filesUnder(t, doc) {
+		if filepath.Ext(md) != ".md" {
+			continue
+		}
+		text, err := os.ReadFile(filepath.Join(doc, md))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(string(text), -1) {
+			target := filepath.Join(doc, filepath.Dir(md), m[1])
+			if m[1] == "" || strings.Contains(m[1], "://") || !strings.HasPrefix(target, doc+"/") {
+				continue
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("installed %s links to %s, which make install left out", md, m[1])
+			}
+		}
+	}
 }
 
 // TestMakeInstallPrefixVerifies installs under a PREFIX of the test's own

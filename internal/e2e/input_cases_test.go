@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -173,7 +174,9 @@ func TestUsageErrorsEchoNoControlBytes(t *testing.T) {
 func TestBadInputLoadsNothing(t *testing.T) {
 	requireRoot(t)
 	strace := testnet.RequireTool(t, "strace")
-	for _, i := range []int{0, 8, 9, 13, 18, 22, 23, len(badInputs) - 4, len(badInputs) - 3, len(badInputs) - 1} {
+	// An unknown --user too: issue 16 found it caught after attaching.
+	noSuchUser := slices.IndexFunc(badInputs, func(b badInput) bool { return b.name == "no such user" })
+	for _, i := range []int{0, 8, 9, 13, 18, 22, 23, noSuchUser, len(badInputs) - 4, len(badInputs) - 3, len(badInputs) - 1} {
 		tc := badInputs[i]
 		t.Run(tc.name, func(t *testing.T) {
 			trace := filepath.Join(t.TempDir(), "strace.out")

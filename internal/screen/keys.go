@@ -22,7 +22,7 @@ var keyDocs = []keyDoc{
 	{"r", "reverse", "reverse the sort"},
 	{"p", "pause", "pause the screen (counting goes on)"},
 	{"t/u", "TCP/UDP only", "only TCP / only UDP (the same key again: both)"},
-	{"w", "filter", "filter: type a --where expression (top's o does the same); Enter applies it, with --where both must hold; empty, it clears; Esc keeps the one before"},
+	{"w", "filter", "filter: type a --where expression (as top's o); Enter applies it (with --where, both must hold), empty clears, Esc keeps the old one"},
 	{"f", "columns", "choose the columns: " + hiddenNames() + " and the others"},
 	{"n", "names", "REMOTE shows the DNS name its namespace resolved (remote_name) instead of the address, where there is one (n again: addresses)"},
 	{"g", "by process", "one row per process (pid and name), as nethogs: its flows counted, their bytes and rates summed (g again: flows)"},
@@ -47,27 +47,33 @@ func KeysSummary() string {
 	return strings.Join(parts, ", ")
 }
 
-// helpWidth is where the help screen's sentences wrap.
-const helpWidth = 72
+// helpWidth is the widest the help screen's sentences wrap: two columns
+// short of an 80-column terminal, so that at 80x24 the whole help fits
+// below the three top lines even with a message shown (20 lines).
+const helpWidth = 78
 
-// helpText is the help screen: the keys, then what the rows are.
-func helpText() string {
+// helpAbout says what the rows are, after the keys.
+const helpAbout = "Rows: the flows of the last tick that --where, -p and w let through; " +
+	"a closed connection stays a few ticks, marked CLOSED. RX/s, TX/s: bytes " +
+	"per second received, sent; RX, TX: totals. Every field: tcptop -o ndjson."
+
+// helpText is the help screen for a screen width runes wide: the keys,
+// then what the rows are, wrapped (not cut) where the screen is narrower
+// than helpWidth.
+func helpText(width int) string {
+	width = max(min(width, helpWidth), 20)
 	var b strings.Builder
 	b.WriteString("Keys\n")
 	for _, k := range keyDocs {
 		lead := "  " + k.keys + strings.Repeat(" ", max(8-len(k.keys), 1))
-		for i, l := range wrap(k.does, helpWidth-len(lead)) {
+		for i, l := range wrap(k.does, width-len(lead)) {
 			if i > 0 {
 				lead = strings.Repeat(" ", len(lead))
 			}
 			b.WriteString(lead + l + "\n")
 		}
 	}
-	b.WriteString(`
-Rows are the flows of the last tick that --where, -p and w let through; a
-closed connection stays for a few ticks, marked CLOSED. RX/s and TX/s
-are bytes per second received and sent, RX and TX totals. Every field,
-as a stream: tcptop --screen=never, tcptop | cat, tcptop -o ndjson.`)
+	b.WriteString("\n" + strings.Join(wrap(helpAbout, width), "\n"))
 	return b.String()
 }
 

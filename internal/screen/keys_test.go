@@ -216,3 +216,25 @@ func TestModelNames(t *testing.T) {
 		t.Errorf("n again: %q", got)
 	}
 }
+
+// TestHelpFitsEightyByTwentyFour: at 80x24, the most common terminal,
+// the help screen shows every line of its text, none cut short, even
+// with a message on a line of its own (the n key's lines once pushed
+// the last two off).
+func TestHelpFitsEightyByTwentyFour(t *testing.T) {
+	m := NewModel(Config{Interval: time.Second})
+	m.Tick(t0, modelRows())
+	m.Say(t0, "tcptop: a message")
+	m.Key('?')
+	lines := Layout(m.Frame(), 80, 24)
+	want := strings.Split(helpText(80), "\n")
+	got := lines[len(lines)-min(len(want), len(lines)):]
+	for i, l := range want {
+		if i >= len(got) || got[i].Text != l {
+			t.Fatalf("help at 80x24 with a message: the last %d lines are not the help's %d:\n%v", len(got), len(want), got)
+		}
+	}
+	if len(lines) != 3+1+len(want) {
+		t.Errorf("%d lines, want the 4 top lines and the help's %d", len(lines), len(want))
+	}
+}

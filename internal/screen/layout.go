@@ -38,7 +38,7 @@ func Layout(f *Frame, width, height int) []Line {
 	lines = append(lines, Line{Text: t.header(), Style: Bold})
 	switch {
 	case f.Help:
-		lines = append(lines, textLines(helpText(), width)...)
+		lines = append(lines, textLines(helpText(width), width)...)
 	case f.Choices != nil:
 		lines = append(lines, chooserLines(f.Choices, width)...)
 	case f.Time.IsZero():
