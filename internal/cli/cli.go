@@ -251,8 +251,8 @@ func exitCode(err error) int {
 type secondsMapper struct{}
 
 func (secondsMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+	s, err := popValue(ctx, "duration")
+	if err != nil {
 		return err
 	}
 	d, err := parseSeconds(s)
@@ -282,8 +282,8 @@ func parseSeconds(s string) (time.Duration, error) {
 type formatMapper struct{}
 
 func (formatMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("format", &s); err != nil {
+	s, err := popValue(ctx, "format")
+	if err != nil {
 		return err
 	}
 	if s == "json" {
