@@ -120,7 +120,7 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	if !strings.HasPrefix(stderr, "tcptop: ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
 		t.Errorf("stderr is not one tcptop: line: %.300q", stderr)
 	}
-	checkNoControlBytes(t, stderr)
+	checkNoControlBytes(t, "stderr", stderr)
 	// The longest is --fields', which lists every field name.
 	if n := utf8.RuneCountInString(stderr); n > 800 {
 		t.Errorf("stderr is %d characters long: %.300q", n, stderr)
@@ -132,15 +132,16 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	}
 }
 
-// checkNoControlBytes fails if stderr, lines ending in "\n", carries a
-// character a terminal acts on or invalid UTF-8.
-func checkNoControlBytes(t *testing.T, stderr string) {
+// checkNoControlBytes fails if text (what: "stderr", "csv stdout"),
+// lines ending in "\n", carries a character a terminal acts on or
+// invalid UTF-8, naming the line.
+func checkNoControlBytes(t *testing.T, what, text string) {
 	t.Helper()
-	for _, line := range strings.SplitAfter(stderr, "\n") {
+	for _, line := range strings.SplitAfter(text, "\n") {
 		if !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool {
 			return r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp))
 		}) {
-			t.Errorf("stderr carries a raw control byte or invalid UTF-8 in the line %q (of %d bytes)", line, len(stderr))
+			t.Errorf("%s carries a raw control byte or invalid UTF-8 in the line %q (of %d bytes)", what, line, len(text))
 		}
 	}
 }
@@ -163,7 +164,7 @@ func TestUsageErrorsEchoNoControlBytes(t *testing.T) {
 			if strings.Count(stderr.String(), "\n") != 1 {
 				t.Errorf("%q (%s): stderr is not one line: %q", args, logFormat, stderr.String())
 			}
-			checkNoControlBytes(t, stderr.String())
+			checkNoControlBytes(t, "stderr", stderr.String())
 		}
 	}
 }
