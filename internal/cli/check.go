@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -32,10 +34,20 @@ func sourceConfig(opts *Options) source.Config {
 	return cfg
 }
 
+// checkSignals stop --check: loading every part takes seconds, and Go's
+// defaults would end it with 129 and no word for SIGHUP, or a goroutine
+// dump and 2, the usage error's code, for SIGQUIT (issue 17, item 8).
+// Caught, a signal lets the loading finish, detaches it all, and exits
+// 128+n with one line: not 0 or 3, since no report was written.
+var checkSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
 // check loads every part of the kernel side, prints what became of each,
 // and detaches it all: what a user runs first on a new kernel, and pastes
 // into a bug report.
 func check(opts *Options, stdout io.Writer, log run.Logger) int {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, checkSignals...)
+	defer signal.Stop(stop)
 	cfg := sourceConfig(opts)
 	cfg.Warn, cfg.Detail = func(string, ...any) {}, func(string, ...any) {} // the report says it all
 	src, err := source.Open(cfg)
@@ -44,6 +56,13 @@ func check(opts *Options, stdout io.Writer, log run.Logger) int {
 		return ExitRuntime
 	}
 	defer src.Close()
+	select {
+	case sig := <-stop:
+		n := sig.(syscall.Signal)
+		log.Errorf("--check stopped by %s before its report", unix.SignalName(n))
+		return 128 + int(n)
+	default:
+	}
 	writeCheck(stdout, src.Path(), src.Parts())
 	for _, p := range src.Parts() {
 		if p.Lost() {

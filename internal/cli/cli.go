@@ -68,7 +68,7 @@ type Options struct {
 	User       string        `type:"user" placeholder:"USER[:GROUP]" help:"After attaching, run as this user and group, like tcpdump -Z: names or numbers; numbers need no passwd entry (--user 65534:65534 in a FROM scratch image), a user number without one needs its group. Capabilities are dropped either way (docs/security.md)."`
 	FleetOptions
 	PromOptions
-	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run)."`
+	Check      bool             `env:"-" help:"Check what this kernel offers: load every part of tcptop's kernel side, print for each whether it loaded, what replaced it, or what its refusal costs, detach it all and exit (0: everything available, 3: something lost, 1: tcptop cannot run, 128+n: stopped by signal n before its report)."`
 	ListFields bool             `name:"list-fields" env:"-" help:"List the output fields (the names --where and --fields use) and exit; a bare --fields does the same."`
 	Completion *string          `enum:"${shells}" placeholder:"SHELL" env:"-" help:"Print a completion script for bash, zsh or fish and exit, e.g. source <(tcptop --completion=bash)."`
 	Version    kong.VersionFlag `short:"V" env:"-" help:"Print the version and exit."`
@@ -155,7 +155,8 @@ Examples:
 
 Exit codes: 0 ok (count reached, SIGINT, SIGTERM or SIGHUP, or stdout
 closed), 1 runtime error (stdout closed at start, too), 2 usage error,
-131 SIGQUIT. Every signal detaches everything before the exit.`
+131 SIGQUIT; --check stopped by a signal, 128+n. Every signal detaches
+everything before the exit.`
 
 // exitRequest carries kong's request to exit (after --help or --version)
 // out of the parser without calling os.Exit.
@@ -251,8 +252,8 @@ func exitCode(err error) int {
 type secondsMapper struct{}
 
 func (secondsMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+	s, err := popValue(ctx, "duration")
+	if err != nil {
 		return err
 	}
 	d, err := parseSeconds(s)
@@ -282,8 +283,8 @@ func parseSeconds(s string) (time.Duration, error) {
 type formatMapper struct{}
 
 func (formatMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("format", &s); err != nil {
+	s, err := popValue(ctx, "format")
+	if err != nil {
 		return err
 	}
 	if s == "json" {

@@ -18,8 +18,8 @@ import (
 type listMapper struct{}
 
 func (listMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("list", &s); err != nil {
+	s, err := popValue(ctx, "list")
+	if err != nil {
 		return err
 	}
 	items := strings.Split(s, ",")
@@ -56,4 +56,22 @@ func (listMapper) PlaceHolder(f *kong.Flag) string {
 		return f.PlaceHolder + ",..."
 	}
 	return f.PlaceHolder
+}
+
+// popValue pops a flag's value as the user gave it. kong's PopValueInto
+// copies it through JSON, which turns each byte that is not UTF-8 into
+// U+FFFD: the value would be altered before anything read it, and an error
+// echoing it would show \xef\xbf\xbd where the user typed \xff (issue 17:
+// what is echoed is escaped, not replaced).
+func popValue(ctx *kong.DecodeContext, what string) (string, error) {
+	t, err := ctx.Scan.PopValue(what)
+	if err != nil {
+		return "", err
+	}
+	if s, ok := t.Value.(string); ok {
+		return s, nil
+	}
+	var s string // a typed value (not from the command line): kong's way
+	err = ctx.Scan.PushToken(t).PopValueInto(what, &s)
+	return s, err
 }

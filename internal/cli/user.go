@@ -15,8 +15,8 @@ import (
 type userMapper struct{}
 
 func (userMapper) Decode(ctx *kong.DecodeContext, target reflect.Value) error {
-	var s string
-	if err := ctx.Scan.PopValueInto("user", &s); err != nil {
+	s, err := popValue(ctx, "user")
+	if err != nil {
 		return err
 	}
 	if s == "" {

@@ -2,9 +2,16 @@ package e2e_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptop/tcptop/internal/cli"
 )
@@ -85,4 +92,49 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckStoppedBySignal: a signal while --check loads (which takes
+// seconds) ends it with 128+n and one line, after detaching what it
+// loaded; not with Go's defaults: 129 without a word for SIGHUP, a
+// goroutine dump and 2, the usage error's code, for SIGQUIT (issue 17,
+// item 8).
+func TestCheckStoppedBySignal(t *testing.T) {
+	requireRoot(t)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			for attempt := 1; ; attempt++ {
+				cmd := exec.Command(tcptopBin, "--check")
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				held := firstProgram(cmd.Process.Pid) // loading: the signals are caught before it starts
+				_ = cmd.Process.Signal(sig)
+				code := exitCodeOf(cmd.Wait())
+				if stdout.Len() > 0 && attempt < 5 {
+					continue // the check ended before the signal came: again
+				}
+				want := fmt.Sprintf("tcptop: --check stopped by %s before its report\n", unix.SignalName(sig))
+				if code != 128+int(sig) || stderr.String() != want || stdout.Len() > 0 {
+					t.Errorf("%v during --check: exit %d, stderr %.300q, stdout %.100q; want exit %d, stderr %q and no report",
+						sig, code, stderr.String(), stdout.String(), 128+int(sig), want)
+				}
+				requireProgramsGone(t, held)
+				return
+			}
+		})
+	}
+}
+
+// firstProgram waits until process pid holds a BPF program and returns
+// what it holds then (nothing if it exited first).
+func firstProgram(pid int) map[ebpf.ProgramID]bool {
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if ids, err := heldBy(pid); err != nil || len(ids) > 0 {
+			return ids
+		}
+	}
+	return nil
 }

@@ -85,7 +85,10 @@ var badInputs = []badInput{
 	{"control bytes in a flag", []string{"--\x1b[2J"}, nil, `unknown flag --\x1b[2J`, "tcptop --help"},
 	{"a newline in a flag", []string{"--a\ntcptop: fake"}, nil, `unknown flag --a (see`, "tcptop --help"}, // one line: the rest is cut
 	{"control bytes in --where", []string{"-w", "comm == \"\x1b[2J\" &&"}, nil, "in `comm == \"\\x1b[2J\" &»&`", "check the syntax"},
-	{"a bidi override in a value", []string{"-o", "\xff\u202e"}, nil, `but got "\xef\xbf\xbd\u202e"`, "tcptop --help"},
+	{"a bidi override in a value", []string{"-o", "\xff\u202e"}, nil, `but got "\xff\u202e"`, "tcptop --help"},
+	// A byte that is not UTF-8 is echoed as itself, escaped (kong's
+	// PopValueInto made it U+FFFD before tcptop read the value).
+	{"an invalid byte in --user", []string{"--user", "\xffroot"}, nil, `--user "\xffroot": no such user`, "getent passwd"},
 	{"empty user", []string{"--user", ""}, nil, "--user: an empty user", "USER:GROUP"},
 	{"empty user from the environment", nil, map[string]string{"TCPTOP_USER": ""}, "--user: an empty user", `(from envar TCPTOP_USER="")`},
 	{"user id that setresuid ignores", []string{"--user", "4294967295:0"}, nil, `--user "4294967295:0": id 4294967295 is out of range`, "0 to 4294967294"},
@@ -118,7 +121,7 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	if !strings.HasPrefix(stderr, "tcptop: ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
 		t.Errorf("stderr is not one tcptop: line: %.300q", stderr)
 	}
-	checkNoControlBytes(t, stderr)
+	checkNoControlBytes(t, "stderr", stderr)
 	// The longest is --fields', which lists every field name.
 	if n := utf8.RuneCountInString(stderr); n > 800 {
 		t.Errorf("stderr is %d characters long: %.300q", n, stderr)
@@ -130,15 +133,16 @@ func checkUsageError(t *testing.T, code int, stdout, stderr string, tc badInput)
 	}
 }
 
-// checkNoControlBytes fails if stderr, lines ending in "\n", carries a
-// character a terminal acts on or invalid UTF-8.
-func checkNoControlBytes(t *testing.T, stderr string) {
+// checkNoControlBytes fails if text (what: "stderr", "csv stdout"),
+// lines ending in "\n", carries a character a terminal acts on or
+// invalid UTF-8, naming the line.
+func checkNoControlBytes(t *testing.T, what, text string) {
 	t.Helper()
-	for _, line := range strings.SplitAfter(stderr, "\n") {
+	for _, line := range strings.SplitAfter(text, "\n") {
 		if !utf8.ValidString(line) || strings.ContainsFunc(line, func(r rune) bool {
 			return r != '\n' && (unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp))
 		}) {
-			t.Errorf("stderr carries a raw control byte or invalid UTF-8 in the line %q (of %d bytes)", line, len(stderr))
+			t.Errorf("%s carries a raw control byte or invalid UTF-8 in the line %q (of %d bytes)", what, line, len(text))
 		}
 	}
 }
@@ -161,7 +165,7 @@ func TestUsageErrorsEchoNoControlBytes(t *testing.T) {
 			if strings.Count(stderr.String(), "\n") != 1 {
 				t.Errorf("%q (%s): stderr is not one line: %q", args, logFormat, stderr.String())
 			}
-			checkNoControlBytes(t, stderr.String())
+			checkNoControlBytes(t, "stderr", stderr.String())
 		}
 	}
 }
