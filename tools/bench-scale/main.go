@@ -7,6 +7,9 @@
 // runs it; docs/performance.md has a run.
 //
 //	bench-scale -tcptop bin/tcptop -n 10000,50000 -active 0.01 -ticks 10
+//
+// With -listen ADDR, each steady-tick run serves Prometheus metrics there
+// and is scraped every second, its scrapes' cost counted in its CPU.
 package main
 
 import (
@@ -37,6 +40,7 @@ func main() {
 	flag.DurationVar(&cfg.soak, "soak", 0, "also run tcptop this long at the largest size, sampling its memory every minute")
 	flag.BoolVar(&cfg.changed, "changed", true, "also measure tcptop --changed (false for a tcptop that predates the flag)")
 	flag.StringVar(&cfg.fields, "fields", "", "also measure tcptop --fields with this list (what a narrower row costs)")
+	flag.StringVar(&cfg.listen, "listen", "", "run every tcptop of the steady ticks with --listen ADDR and scrape its /metrics every second, as issue 20 asks (\"\": no endpoint)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root, to load tcptop's probes"))
@@ -66,6 +70,7 @@ type config struct {
 	soak    time.Duration
 	changed bool
 	fields  string
+	listen  string
 }
 
 func run(cfg *config) error {
@@ -114,7 +119,11 @@ func measureSize(cfg *config, n int, soak bool) error {
 		if err != nil {
 			return err
 		}
-		row("`tcptop -o ndjson "+strings.Join(extra, " ")+"`, steady tick", m.perTick, m.peakRSS)
+		what := strings.Join(extra, " ")
+		if cfg.listen != "" {
+			what += fmt.Sprintf(" --listen` (%d scrapes, each %.0f KiB", m.scrapes, float64(m.scrapeBytes)/float64(max(m.scrapes, 1))/1024) + ")`"
+		}
+		row("`tcptop -o ndjson "+what+"`, steady tick", m.perTick, m.peakRSS)
 		fmt.Printf("|   (its first tick: sweep of every socket and owner lookup) | %.1f ms | | |\n", ms(m.firstTick))
 	}
 	snap := medianCPU(3, cfg.tcptop, "-o", "csv", "-n", "1")
