@@ -96,7 +96,7 @@ func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Dura
 	attached := time.Now()
 	stopScraping := func() {}
 	if cfg.listen != "" {
-		stopScraping = scrape(cfg.listen, &r)
+		stopScraping = scrape(cfg.listen, cfg.scrape, &r)
 	}
 	c0 := cpuOf(pid)
 	time.Sleep(time.Until(attached.Add(1500 * time.Millisecond)))
@@ -118,11 +118,11 @@ func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Dura
 	return r, nil
 }
 
-// scrape gets http://addr/metrics every second, as Prometheus would at
-// its shortest interval, counting into r the scrapes answered 200 (the
-// first tick's end, before which tcptop answers 503, is not waited for),
-// until the returned stop is called.
-func scrape(addr string, r *tcptopRun) (stop func()) {
+// scrape gets http://addr/metrics every interval, as Prometheus would,
+// counting into r the scrapes answered 200, until the returned stop is
+// called. Until the first is answered (tcptop answers 503 until its first
+// tick ends) it tries every second.
+func scrape(addr string, interval time.Duration, r *tcptopRun) (stop func()) {
 	if strings.HasPrefix(addr, ":") {
 		addr = "127.0.0.1" + addr
 	}
@@ -130,13 +130,12 @@ func scrape(addr string, r *tcptopRun) (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tk := time.NewTicker(time.Second)
-		defer tk.Stop()
+		wait := time.Second
 		for {
 			select {
 			case <-done:
 				return
-			case <-tk.C:
+			case <-time.After(wait):
 			}
 			resp, err := http.Get("http://" + addr + "/metrics")
 			if err != nil {
@@ -147,6 +146,7 @@ func scrape(addr string, r *tcptopRun) (stop func()) {
 			if resp.StatusCode == http.StatusOK {
 				atomic.AddInt64(&r.scrapes, 1)
 				atomic.AddInt64(&r.scrapeBytes, n)
+				wait = interval
 			}
 		}
 	}()
