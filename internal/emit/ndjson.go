@@ -51,7 +51,36 @@ type ndjsonRecord struct {
 	arena  []byte
 	time   string
 	enc    *json.Encoder
+	memos  []memo // per column: its last string and that string escaped
 }
+
+// memo remembers a string column's last value and its escaped text. Most
+// rows hand out the very strings of the row before (proto, family, state
+// and cc are interned, and so are an owner's comm and cgroup): the same
+// pointer and length are the same bytes, as Go strings are immutable, so
+// the escaping's byte-by-byte scan, 13% of an NDJSON row's CPU at
+// 100,000 rows (BenchmarkPipeline100k/ndjson, pprof), is skipped for
+// them: 10% is left, nearly all community_id, new at every row. Equal
+// bytes at another address are escaped again: comparing them would cost
+// about what escaping does (memeqbody took 7% when the memo compared
+// bytes).
+type memo struct{ in, out string }
+
+// escape returns s escaped (escape.String), from the memo when s is its
+// last value.
+func (m *memo) escape(s string) string {
+	if len(s) != len(m.in) || unsafe.StringData(s) != unsafe.StringData(m.in) {
+		m.in, m.out = s, escape.String(s) // the zero memo holds "", which escapes to ""
+	}
+	return m.out
+}
+
+// trustUTF8 turns off goccy's check of every string byte for invalid
+// UTF-8 and U+2028/U+2029: every string it is given was escaped first
+// (internal/escape), which leaves valid UTF-8 without those separators,
+// and addresses and times are ASCII, so the check never changed a byte;
+// it cost a tenth of goccy's time per row (BenchmarkNDJSONEncoders).
+var trustUTF8 = json.DisableNormalizeUTF8()
 
 // bufSink appends what the encoder writes (one line) to the writer's
 // buffer of lines.
@@ -76,7 +105,7 @@ func newNDJSONRecord(cols []column, timeFormat string, buf *[]byte) ndjsonRecord
 	typ := reflect.StructOf(fields)
 	v := reflect.New(typ)
 	rec := ndjsonRecord{cols: cols, wire: v.UnsafePointer(), value: v.Interface(),
-		stamps: make([]stamp, len(cols)), time: timeFormat}
+		stamps: make([]stamp, len(cols)), time: timeFormat, memos: make([]memo, len(cols))}
 	for i := range cols {
 		rec.offs = append(rec.offs, typ.Field(i).Offset)
 		rec.stamps[i].format = timeFormat
@@ -131,7 +160,7 @@ func (n *ndjsonWriter) write(rec *ndjsonRecord, p unsafe.Pointer) error {
 		return err
 	}
 	start := len(n.buf)
-	if err := rec.enc.Encode(rec.value); err != nil {
+	if err := rec.enc.EncodeWithOption(rec.value, trustUTF8); err != nil {
 		n.drop(start)
 		return err
 	}
@@ -153,7 +182,7 @@ func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
 			// Escaped as in every format first (internal/escape): a
 			// consumer gets the same text as from CSV, and invalid UTF-8
 			// survives, which a JSON string cannot carry.
-			*(*string)(dst) = escape.String(c.str(p))
+			*(*string)(dst) = rec.memos[i].escape(c.str(p))
 		case kInt:
 			*(*int64)(dst) = c.int(p)
 		case kInt64:

@@ -7,6 +7,10 @@
 // runs it; docs/performance.md has a run.
 //
 //	bench-scale -tcptop bin/tcptop -n 10000,50000 -active 0.01 -ticks 10
+//
+// With -listen ADDR, each steady-tick run serves Prometheus metrics there
+// and is scraped every -scrape (from the first second on), its scrapes'
+// cost counted in its CPU.
 package main
 
 import (
@@ -37,6 +41,8 @@ func main() {
 	flag.DurationVar(&cfg.soak, "soak", 0, "also run tcptop this long at the largest size, sampling its memory every minute")
 	flag.BoolVar(&cfg.changed, "changed", true, "also measure tcptop --changed (false for a tcptop that predates the flag)")
 	flag.StringVar(&cfg.fields, "fields", "", "also measure tcptop --fields with this list (what a narrower row costs)")
+	flag.StringVar(&cfg.listen, "listen", "", "run every tcptop of the steady ticks with --listen ADDR and scrape its /metrics every -scrape, as issue 20 asks (\"\": no endpoint)")
+	flag.DurationVar(&cfg.scrape, "scrape", 15*time.Second, "with -listen, the scrape interval (Prometheus's own default is 1m; 15s is common; its e2e test scrapes every 1s)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fail(fmt.Errorf("needs root, to load tcptop's probes"))
@@ -66,6 +72,8 @@ type config struct {
 	soak    time.Duration
 	changed bool
 	fields  string
+	listen  string
+	scrape  time.Duration
 }
 
 func run(cfg *config) error {
@@ -114,7 +122,12 @@ func measureSize(cfg *config, n int, soak bool) error {
 		if err != nil {
 			return err
 		}
-		row("`tcptop -o ndjson "+strings.Join(extra, " ")+"`, steady tick", m.perTick, m.peakRSS)
+		what := "`tcptop -o ndjson " + strings.Join(extra, " ") + "`"
+		if cfg.listen != "" {
+			what = fmt.Sprintf("`tcptop -o ndjson %s --listen` (scraped every %v: %d scrapes, each %.0f KiB)",
+				strings.Join(extra, " "), cfg.scrape, m.scrapes, float64(m.scrapeBytes)/float64(max(m.scrapes, 1))/1024)
+		}
+		row(what+", steady tick", m.perTick, m.peakRSS)
 		fmt.Printf("|   (its first tick: sweep of every socket and owner lookup) | %.1f ms | | |\n", ms(m.firstTick))
 	}
 	snap := medianCPU(3, cfg.tcptop, "-o", "csv", "-n", "1")

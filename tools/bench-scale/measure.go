@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -48,6 +51,9 @@ type tcptopRun struct {
 	perTick    time.Duration // per tick, from the third tick on
 	peakRSS    int64
 	rssSamples []int64
+	// With -listen: the scrapes of /metrics answered 200, and their
+	// bytes in all.
+	scrapes, scrapeBytes int64
 }
 
 // measureTcptop runs tcptop at 1 s ticks with its output thrown away and
@@ -57,6 +63,9 @@ type tcptopRun struct {
 func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Duration) (tcptopRun, error) {
 	var r tcptopRun
 	args := append([]string{"-v", "-o", "ndjson", "-i", "1s"}, extra...)
+	if cfg.listen != "" {
+		args = append(args, "--listen", cfg.listen)
+	}
 	cmd := exec.Command(cfg.tcptop, args...)
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -85,6 +94,10 @@ func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Dura
 	}()
 	pid := cmd.Process.Pid
 	attached := time.Now()
+	stopScraping := func() {}
+	if cfg.listen != "" {
+		stopScraping = scrape(cfg.listen, cfg.scrape, &r)
+	}
 	c0 := cpuOf(pid)
 	time.Sleep(time.Until(attached.Add(1500 * time.Millisecond)))
 	r.firstTick = cpuOf(pid) - c0
@@ -98,7 +111,46 @@ func measureTcptop(cfg *config, extra []string, ticks int, sampleEvery time.Dura
 	time.Sleep(time.Until(end))
 	r.perTick = (cpuOf(pid) - c2) / time.Duration(ticks)
 	r.peakRSS = statusKB(pid, "VmHWM") << 10
+	stopScraping()
+	if cfg.listen != "" && r.scrapes == 0 {
+		return r, fmt.Errorf("--listen %s: no scrape of /metrics answered", cfg.listen)
+	}
 	return r, nil
+}
+
+// scrape gets http://addr/metrics every interval, as Prometheus would,
+// counting into r the scrapes answered 200, until the returned stop is
+// called. Until the first is answered (tcptop answers 503 until its first
+// tick ends) it tries every second.
+func scrape(addr string, interval time.Duration, r *tcptopRun) (stop func()) {
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		wait := time.Second
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(wait):
+			}
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				continue
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				atomic.AddInt64(&r.scrapes, 1)
+				atomic.AddInt64(&r.scrapeBytes, n)
+				wait = interval
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // cpuOf sums the run time of every thread of a process
