@@ -258,7 +258,9 @@ func TestStartAndDuration(t *testing.T) {
 	// never after its closed record was read.
 	closed := time.Now()
 	tt.stop(t, syscall.SIGTERM)
-	rows := rowsWhere(tt.records(t), func(r map[string]any) bool { return r["local_port"] == float64(cl.Port) && r["pid"] == float64(cl.PID()) })
+	rows := rowsWhere(tt.records(t), func(r map[string]any) bool {
+		return r["local_port"] == float64(cl.Port) && r["pid"] == float64(cl.PID())
+	})
 	const slack = 50 * time.Millisecond // the kernel's clock against this one
 	var first time.Time
 	for i, r := range rows {
