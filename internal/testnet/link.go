@@ -54,7 +54,10 @@ func Link(t testing.TB, a, va, addrA, b, vb, addrB string) {
 
 // linkUp gives dev in ns its address and sets it up.
 func linkUp(ns netns.NsHandle, dev, cidr string) error {
-	h, err := netlink.NewHandleAt(ns)
+	// Route only: by default the handle opens xfrm and netfilter sockets
+	// too, which a kernel without those modules loaded (the test VMs)
+	// refuses.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
