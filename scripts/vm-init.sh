@@ -4,7 +4,7 @@
 # binaries, print the results on the serial console, power off. The host
 # reads the TCPTOP-VM-* lines; it decides pass or fail.
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/bin:/usr/bin
 mkdir -p /proc /sys /dev /tmp /run
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

@@ -20,8 +20,14 @@ work="${VM_WORK:-$PWD/.vm}"
 export VM_WORK="$work"
 conf=scripts/kernels.conf
 all_paths="tracepoint fexit kprobe"
-# The sock_diag module for TCP; modprobe --show-depends adds what it needs.
-modules=(tcp_diag)
+# The sock_diag module for TCP, and veth for the tests that join network
+# namespaces; modprobe --show-depends adds what they need.
+modules=(tcp_diag veth)
+# Userland the guests get from Debian (bookworm, the guest's architecture)
+# besides busybox: glibc and its getent (the remote_name tests resolve
+# through getaddrinfo), and prometheus with promtool (the Prometheus test
+# scrapes with Debian's prometheus; both link glibc).
+userland=(libc6 libc-bin prometheus)
 
 log() { printf 'vm-test: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -127,8 +133,26 @@ add_modules() {
 	log "modules, in load order: $(tr '\n' ' ' <"$root/modules/order")"
 }
 
+# add_userland ROOT ARCH copies glibc (its /lib and /lib64: the loader
+# and libc.so.6, which has the DNS resolver in it since 2.34), getent,
+# prometheus and promtool into ROOT, with the /etc files glibc's resolver
+# reads: an /etc/resolv.conf for testnet.Getent to bind over, hosts and
+# nsswitch.conf.
+add_userland() {
+	local root=$1 a=$2 libc bin prom
+	read -r libc bin prom <<<"${userdirs[$a]}"
+	cp -a "$libc/lib" "$root/"
+	[ ! -d "$libc/lib64" ] || cp -a "$libc/lib64" "$root/"
+	mkdir -p "$root/usr/bin" "$root/etc"
+	cp "$bin/usr/bin/getent" "$prom/usr/bin/prometheus" "$prom/usr/bin/promtool" "$root/usr/bin/"
+	: >"$root/etc/resolv.conf"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"$root/etc/hosts"
+	printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+}
+
 # initramfs NAME KDIR BUSYBOX_DIR writes $work/NAME.cpio: busybox, the
-# modules, the test binaries and vm-init.sh as /init.
+# modules, glibc's userland (add_userland), the test binaries and
+# vm-init.sh as /init.
 initramfs() {
 	local n=$1 kdir=$2 bb=$3 root="$work/root/$1"
 	rm -rf "$root"
@@ -136,6 +160,7 @@ initramfs() {
 	# /bin up to bookworm, /usr/bin from trixie on (merged /usr).
 	cp "$(ls "$bb"/bin/busybox "$bb"/usr/bin/busybox 2>/dev/null | head -n 1)" "$root/bin/busybox"
 	add_modules "$kdir" "$root"
+	add_userland "$root" "${arch[$n]}"
 	cp "$work/bin/${arch[$n]}"/* "$root/"
 	cp scripts/vm-init.sh "$root/init"
 	# The README and the recipes (tests run the README's awk recipe and
@@ -273,7 +298,7 @@ install_tools
 for a in $(for n in "${selected[@]}"; do echo "${arch[$n]}"; done | sort -u); do
 	build "$a"
 done
-declare -A times result kdirs bbdirs
+declare -A times result kdirs bbdirs userdirs
 failed=0
 # Downloads one after the other (the suites' apt lists are shared), then
 # the host's line alone, live, then the VMs VM_JOBS at a time: each
@@ -285,6 +310,11 @@ for n in "${selected[@]}"; do
 		kdirs[$n]=$(sed -n 1p <<<"$dirs") bbdirs[$n]=$(sed -n 2p <<<"$dirs")
 	else
 		log "!!! $n: fetching its kernel failed"
+	fi
+	a=${arch[$n]}
+	if [ -z "${userdirs[$a]:-}" ]; then
+		dirs=$(scripts/vm-fetch.sh bookworm "$a" "${userland[@]}") || die "fetching ${userland[*]} for $a failed"
+		userdirs[$a]=$(tr '\n' ' ' <<<"$dirs")
 	fi
 done
 finish() { # finish NAME RC SECONDS

@@ -1,53 +1,56 @@
 package e2e_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tcptop/tcptop/internal/cli"
+	"github.com/tcptop/tcptop/internal/source"
 	"github.com/tcptop/tcptop/internal/testnet"
 )
 
-// dnsNet builds the namespaces of the remote_name tests with iproute2,
-// which also gives each its resolv.conf (`ip netns exec` bind-mounts
-// /etc/netns/NAME/resolv.conf over /etc/resolv.conf).
+// dnsNet builds the namespaces of the remote_name tests from Go (the
+// test VMs' busybox ip has no netns): namespaces bound at /run/netns,
+// veth pairs over netlink, and per namespace the resolv.conf that glibc's
+// getent reads there (testnet.Getent binds it, as `ip netns exec` does).
 type dnsNet struct {
 	t      *testing.T
 	suffix string
 	links  atomic.Int32
+	conf   map[string]string // namespace → its resolv.conf
+	named  bool              // the DNS answer hook is attached: names are expected
 }
 
 func newDNSNet(t *testing.T) *dnsNet {
 	t.Helper()
 	requireRoot(t)
-	testnet.RequireTool(t, "ip", "netns", "list")
 	testnet.RequireTool(t, "getent", "hosts", "localhost")
-	return &dnsNet{t: t, suffix: strconv.Itoa(int(time.Now().UnixNano() % 100000))}
+	return &dnsNet{t: t, suffix: strconv.Itoa(int(time.Now().UnixNano() % 100000)), conf: map[string]string{}, named: dnsHookAttached(t)}
 }
 
-func (n *dnsNet) run(args ...string) string {
-	n.t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		n.t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+// want is the name a connection must have: name where the DNS answer
+// hook is attached, none where the kernel refuses it.
+func (n *dnsNet) want(name string) string {
+	if n.named {
+		return name
 	}
-	return string(out)
+	return ""
 }
 
 // ns makes a namespace named tt-ROLE-SUFFIX.
 func (n *dnsNet) ns(role string) string {
 	name := "tt-" + role + "-" + n.suffix
-	n.run("ip", "netns", "add", name)
-	n.t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	n.run("ip", "-n", name, "link", "set", "lo", "up")
+	testnet.AddNetns(n.t, name)
 	return name
 }
 
@@ -55,32 +58,20 @@ func (n *dnsNet) ns(role string) string {
 // (CIDR).
 func (n *dnsNet) link(a, addrA, b, addrB string) {
 	i := n.links.Add(1)
-	va, vb := fmt.Sprintf("tda%s%d", n.suffix, i), fmt.Sprintf("tdb%s%d", n.suffix, i)
-	n.run("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
-	n.run("ip", "-n", a, "addr", "add", addrA, "dev", va)
-	n.run("ip", "-n", b, "addr", "add", addrB, "dev", vb)
-	n.run("ip", "-n", a, "link", "set", va, "up")
-	n.run("ip", "-n", b, "link", "set", vb, "up")
+	testnet.Link(n.t, a, fmt.Sprintf("tda%s%d", n.suffix, i), addrA, b, fmt.Sprintf("tdb%s%d", n.suffix, i), addrB)
 }
 
-// resolver points ns's resolv.conf at server.
-func (n *dnsNet) resolver(ns, server string) {
-	dir := filepath.Join("/etc/netns", ns)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		n.t.Fatal(err)
-	}
-	n.t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	conf := "nameserver " + server + "\noptions timeout:1 attempts:3\n"
-	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(conf), 0o644); err != nil {
-		n.t.Fatal(err)
-	}
+// resolver points ns's resolv.conf at server, with options (use-vc: over
+// TCP) if any.
+func (n *dnsNet) resolver(ns, server string, options ...string) {
+	n.conf[ns] = "nameserver " + server + "\noptions timeout:1 attempts:3 " + strings.Join(options, " ") + "\n"
 }
 
 // resolve looks name up in ns through the C library (getent ahostsv4
 // calls getaddrinfo) and returns the first address.
 func (n *dnsNet) resolve(ns, name string) netip.Addr {
 	n.t.Helper()
-	out := n.run("ip", "netns", "exec", ns, "getent", "ahostsv4", name)
+	out := testnet.Getent(n.t, ns, n.conf[ns], "ahostsv4", name)
 	f := strings.Fields(out)
 	if len(f) == 0 {
 		n.t.Fatalf("getent ahostsv4 %s in %s: nothing", name, ns)
@@ -90,12 +81,49 @@ func (n *dnsNet) resolve(ns, name string) netip.Addr {
 
 // triangle makes the namespaces of a DNS server (10.53.0.2), a service
 // (10.80.0.2) and a client linked to both, whose resolver is the server.
-func (n *dnsNet) triangle() (d, s, c string) {
+func (n *dnsNet) triangle(options ...string) (d, s, c string) {
 	d, s, c = n.ns("dnsd"), n.ns("dnss"), n.ns("dnsc")
 	n.link(c, "10.53.0.1/24", d, "10.53.0.2/24")
 	n.link(c, "10.80.0.1/24", s, "10.80.0.2/24")
-	n.resolver(c, "10.53.0.2")
+	n.resolver(c, "10.53.0.2", options...)
 	return d, s, c
+}
+
+// dnsHook is what tcptop --check said of the DNS answer hook, asked once.
+var dnsHook struct {
+	once   sync.Once
+	report string
+}
+
+// dnsHookAttached tells whether this kernel takes the DNS answer hook
+// (cgroup_skb, 6.3+), by tcptop --check. Where it is refused, --check must
+// name the loss (remote_name), and where the kernel matrix says what
+// this kernel refuses (TCPTOP_EXPECT_REFUSED), the two must agree: a hook
+// that broke is a failure, not an empty name taken for a refusal.
+func dnsHookAttached(t *testing.T) bool {
+	t.Helper()
+	dnsHook.once.Do(func() {
+		var out, errb bytes.Buffer
+		cli.Run([]string{"--check"}, &out, &errb)
+		dnsHook.report = out.String() + errb.String()
+	})
+	report := dnsHook.report
+	i := strings.Index(report, "\nDNS answers ")
+	if i < 0 {
+		t.Fatalf("tcptop --check has no line for the DNS answers:\n%s", report)
+	}
+	line, _, _ := strings.Cut(report[i+1:], "\n")
+	refused := strings.Contains(line, " refused ")
+	if refused && !strings.Contains(report, "lost: remote_name") {
+		t.Errorf("the DNS answer hook is refused, but tcptop --check does not name the loss:\n%s", report)
+	}
+	if exp, ok := os.LookupEnv("TCPTOP_EXPECT_REFUSED"); ok && slices.Contains(strings.Split(exp, ","), source.KindDNS) != refused {
+		t.Fatalf("TCPTOP_EXPECT_REFUSED=%s, but tcptop --check says %q:\n%s", exp, line, report)
+	}
+	if refused {
+		t.Logf("the DNS answer hook is refused here (%s): remote_name must be empty", strings.Join(strings.Fields(line), " "))
+	}
+	return !refused
 }
 
 // transfer runs a TCP client in ns that sends out bytes to addr:port and
@@ -126,10 +154,25 @@ func closedClientRow(t *testing.T, r *running, remote netip.Addr, out int) map[s
 // A client in one namespace resolves svc.test through the C library from
 // a DNS server in a second, and connects to the address, in a third: its
 // row names svc.test, with exact bytes, and --where selects it by name.
-// The server's row (its peer was never looked up) has no name.
+// The server's row (its peer was never looked up) has no name. Where the
+// kernel refuses the DNS answer hook the row has no name, and --check
+// names the loss.
 func TestRemoteNameFromCLibraryResolver(t *testing.T) {
+	resolveAndConnect(t)
+}
+
+// The same over TCP: `options use-vc` makes glibc ask over TCP port 53,
+// and the answer, a whole length-prefixed message in one segment, names
+// the connection.
+func TestRemoteNameFromAnswerOverTCP(t *testing.T) {
+	resolveAndConnect(t, "use-vc")
+}
+
+// resolveAndConnect is the test of TestRemoteNameFromCLibraryResolver,
+// with the client's resolv.conf options.
+func resolveAndConnect(t *testing.T, options ...string) {
 	n := newDNSNet(t)
-	d, s, c := n.triangle()
+	d, s, c := n.triangle(options...)
 	testnet.Start(t, "tt-dns", d, "dns-server", "10.53.0.2:53", "300", "svc.test=10.80.0.2")
 	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")
 	named := startTcptop(t, "-o", "ndjson", "-i", "250ms", "--where", `remote_name endsWith ".test"`)
@@ -144,10 +187,12 @@ func TestRemoteNameFromCLibraryResolver(t *testing.T) {
 	transfer(t, c, addr, srv.Port, 1234, 567)
 
 	row := closedClientRow(t, all, addr, 1234)
-	if row["remote_name"] != "svc.test" || row["bytes_in"] != float64(567) {
-		t.Errorf("client row: remote_name %q bytes_in %v, want \"svc.test\" and 567: %v", row["remote_name"], row["bytes_in"], row)
+	if row["remote_name"] != n.want("svc.test") || row["bytes_in"] != float64(567) {
+		t.Errorf("client row: remote_name %q bytes_in %v, want %q and 567: %v", row["remote_name"], row["bytes_in"], n.want("svc.test"), row)
 	}
-	closedClientRow(t, named, addr, 1234)
+	if n.named {
+		closedClientRow(t, named, addr, 1234)
+	}
 	all.stop(t, syscall.SIGTERM)
 	named.stop(t, syscall.SIGTERM)
 	for _, r := range all.records(t) {
@@ -155,10 +200,19 @@ func TestRemoteNameFromCLibraryResolver(t *testing.T) {
 			t.Errorf("the server's row names a peer no one looked up: %v", r)
 		}
 	}
-	for _, r := range named.records(t) {
+	rows := withoutStats(named.records(t))
+	for _, r := range rows {
 		if name, _ := r["remote_name"].(string); !strings.HasSuffix(name, ".test") {
 			t.Errorf("--where let through %v", r)
 		}
+	}
+	if !n.named && len(rows) > 0 {
+		t.Errorf("no names here, yet --where on remote_name selected %d rows", len(rows))
+	}
+	if slices.Contains(options, "use-vc") && !slices.ContainsFunc(all.records(t), func(r map[string]any) bool {
+		return r["proto"] == "tcp" && r["remote_addr"] == "10.53.0.2" && r["remote_port"] == float64(53)
+	}) {
+		t.Errorf("use-vc: no TCP connection to the DNS server was seen, so the answer did not come over TCP")
 	}
 }
 
@@ -183,11 +237,11 @@ func TestRemoteNamePerNamespace(t *testing.T) {
 	transfer(t, c1, n.resolve(c1, "one.test"), srv1.Port, 1111, 11)
 	transfer(t, c2, n.resolve(c2, "two.test"), srv2.Port, 2222, 22)
 	addr := netip.MustParseAddr("10.80.0.2")
-	if got := closedClientRow(t, all, addr, 1111)["remote_name"]; got != "one.test" {
-		t.Errorf("first namespace's connection: remote_name %q, want one.test", got)
+	if got := closedClientRow(t, all, addr, 1111)["remote_name"]; got != n.want("one.test") {
+		t.Errorf("first namespace's connection: remote_name %q, want %q", got, n.want("one.test"))
 	}
-	if got := closedClientRow(t, all, addr, 2222)["remote_name"]; got != "two.test" {
-		t.Errorf("second namespace's connection: remote_name %q, want two.test", got)
+	if got := closedClientRow(t, all, addr, 2222)["remote_name"]; got != n.want("two.test") {
+		t.Errorf("second namespace's connection: remote_name %q, want %q", got, n.want("two.test"))
 	}
 	all.stop(t, syscall.SIGTERM)
 }
@@ -207,8 +261,8 @@ func TestRemoteNameExpiresWithTTL(t *testing.T) {
 	addr := n.resolve(c, "svc.test")
 	resolved := time.Now()
 	transfer(t, c, addr, srv1.Port, 1000, 10)
-	if got := closedClientRow(t, all, addr, 1000)["remote_name"]; got != "svc.test" {
-		t.Fatalf("connection within the TTL: remote_name %q, want svc.test", got)
+	if got := closedClientRow(t, all, addr, 1000)["remote_name"]; got != n.want("svc.test") {
+		t.Fatalf("connection within the TTL: remote_name %q, want %q", got, n.want("svc.test"))
 	}
 	time.Sleep(time.Until(resolved.Add(ttl + time.Second)))
 	transfer(t, c, addr, srv2.Port, 2000, 20)

@@ -1,8 +1,10 @@
 package testnet
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -23,7 +25,8 @@ func FloodAddr(n int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 }
 
-// dnsServer ADDR TTL [NAME=IP...]: a DNS server on UDP ADDR that answers
+// dnsServer ADDR TTL [NAME=IP...]: a DNS server on UDP ADDR, and on TCP
+// at the same address and port (length-prefixed, RFC 1035 4.2.2), that answers
 // an A question for NAME with IP, for hN.flood.test with FloodAddr(N), an
 // AAAA question for a known name with no records (as a server with only
 // IPv4 does), and anything else with NXDOMAIN, every answer with TTL
@@ -40,7 +43,15 @@ func dnsServer(args []string) error {
 		return err
 	}
 	defer c.Close()
-	ready(c.LocalAddr().(*net.UDPAddr).Port)
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	host, _, _ := net.SplitHostPort(args[0])
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	go serveDNSOverTCP(ln, table, ttl)
+	ready(port)
 	buf := make([]byte, 1500)
 	for {
 		n, peer, err := c.ReadFrom(buf)
@@ -54,6 +65,38 @@ func dnsServer(args []string) error {
 		if _, err := c.WriteTo(out, peer); err != nil {
 			return err
 		}
+	}
+}
+
+// serveDNSOverTCP answers the questions of each connection, each answer
+// with its length in one write (so in one segment: tcptop reads whole
+// messages of a segment only), until the listener closes.
+func serveDNSOverTCP(ln net.Listener, table map[string]netip.Addr, ttl uint32) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			for {
+				var n [2]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				q := make([]byte, binary.BigEndian.Uint16(n[:]))
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				out, err := dnsAnswer(q, table, ttl)
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(out))), out...)); err != nil {
+					return
+				}
+			}
+		}()
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// roles maps a role name to its code. Every role prints "ready <port>"
+// roles maps a role name to its code. Every role but resolver-exec
+// (testnet.Getent runs it) prints "ready <port>"
 // once it can be talked to (port 0 if it has none).
 var roles = map[string]func(args []string) error{
 	"tcp-server":  tcpServer,
