@@ -24,18 +24,22 @@
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define DNS_PORT 53
-#define DNS_WAKE_BYTES (256 * 1024)
+#define DNS_RING_BYTES (256 * 1024)
+/* A quarter of the ring: see the wakeup in tcptop_dns. */
+#define DNS_WAKE_BYTES (DNS_RING_BYTES / 4)
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 __u64 dns_seen = 0; /* answers handed to userspace */
 __u64 dns_lost = 0; /* answers that found dns_events full */
 
-/* Sized by userspace (Config.DNSBufferBytes); read continuously by a
- * goroutine, so it holds only the answers of a burst. */
+/* Read continuously by a goroutine, so it holds only the answers of a
+ * burst: 256 KiB, as the closes' ring (1 MiB cost 2.4 MiB of RSS, the
+ * ring being mapped twice, and lost nothing less under a flood:
+ * docs/design.md, 2026-12-07). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
+	__uint(max_entries, DNS_RING_BYTES);
 } dns_events SEC(".maps");
 
 /* Where a record is put together before it goes into the ring buffer
