@@ -1,6 +1,7 @@
 package source
 
 import (
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -23,7 +24,15 @@ func TestDNSFloodKeepsCacheWithinBound(t *testing.T) {
 		if rate == 1<<30 {
 			name = "rate=unpaced"
 		}
-		t.Run(name, func(t *testing.T) { dnsFlood(t, "tt-flood"+strconv.Itoa(i), rate) })
+		t.Run(name, func(t *testing.T) {
+			if rate == 1<<30 && os.Getenv("TCPTOP_VM") == "1" {
+				// Under TCG the paced flood already runs as fast as the
+				// round trips go (about 1,000 a second, not 10,000):
+				// the same test again would only add to the matrix's time.
+				t.Skip("the paced flood is already unpaced under emulation")
+			}
+			dnsFlood(t, "tt-flood"+strconv.Itoa(i), rate)
+		})
 	}
 }
 
