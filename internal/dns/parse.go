@@ -39,11 +39,14 @@ func ParseUDP(msg []byte) []Answer {
 	if err != nil || !h.Response || h.RCode != dnsmessage.RCodeSuccess {
 		return nil
 	}
+	// Exactly one question, as every resolver asks: the name is the
+	// question's, and the addresses are those whose chain leads to it
+	// (chase). No question, or more than one, names nothing.
 	q, err := p.Question()
 	if err != nil {
 		return nil
 	}
-	if err := p.SkipAllQuestions(); err != nil {
+	if _, err := p.Question(); err != dnsmessage.ErrSectionDone {
 		return nil
 	}
 	return chase(q.Name.String(), readAnswers(&p))
