@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * DNS answers, for remote_name: every UDP datagram and TCP segment from
- * port 53 that is delivered to a socket on this host, copied as it is to
+ * port 53 that is delivered to a socket on this host connected to its
+ * sender (the socket that asked: dns_from_peer), copied as it is to
  * userspace, which parses it (internal/dns). The kernel part only picks
  * the packets and copies bytes: no DNS parsing here.
  *
@@ -32,6 +33,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 __u64 dns_seen = 0; /* answers handed to userspace */
 __u64 dns_lost = 0; /* answers that found dns_events full */
+__u64 dns_refused = 0; /* from port 53, but not to a socket that asked */
 
 /* Read continuously by a goroutine, so it holds only the answers of a
  * burst: 256 KiB, as the closes' ring (1 MiB cost 2.4 MiB of RSS, the
@@ -90,6 +92,37 @@ static __always_inline __u32 dns_payload(struct __sk_buff *skb, __u8 *proto)
 	return l4 + (l4h[12] >> 4) * 4;
 }
 
+/* dns_from_peer tells whether the packet's socket is a full socket
+ * connected to the packet's source at port 53: the one that sent the
+ * question (glibc's resolver connects its UDP socket, and TCP sockets are
+ * connected). A datagram from port 53 to any other socket is an answer
+ * nobody asked for, and would let anyone who can send the host a
+ * datagram from port 53 name any address (docs/security.md). It runs
+ * only for packets from port 53 with a payload. */
+static __always_inline bool dns_from_peer(struct __sk_buff *skb, const struct sock *sk)
+{
+	if (!sk)
+		return false;
+	__u8 state = sk->__sk_common.skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false; /* a minisocket, not a full socket */
+	if (sk->__sk_common.skc_dport != bpf_htons(DNS_PORT))
+		return false;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		/* An IPv4 answer to an IPv6 socket comes to a v4-mapped
+		 * connection, whose IPv4 peer is in skc_daddr too. */
+		__be32 src;
+		if (bpf_skb_load_bytes(skb, 12, &src, sizeof(src)))
+			return false;
+		return src == sk->__sk_common.skc_daddr;
+	}
+	__u64 src[2], peer[2];
+	if (bpf_skb_load_bytes(skb, 8, src, sizeof(src)))
+		return false;
+	__builtin_memcpy(peer, &sk->__sk_common.skc_v6_daddr, sizeof(peer));
+	return src[0] == peer[0] && src[1] == peer[1];
+}
+
 SEC("cgroup_skb/ingress")
 int tcptop_dns(struct __sk_buff *skb)
 {
@@ -97,6 +130,12 @@ int tcptop_dns(struct __sk_buff *skb)
 	__u32 off = dns_payload(skb, &proto);
 	if (off == 0 || off >= skb->len)
 		return 1; /* not from port 53, or no payload (a bare ACK) */
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	const struct sock *sk = kskb->sk;
+	if (!dns_from_peer(skb, sk)) {
+		__sync_fetch_and_add(&dns_refused, 1);
+		return 1;
+	}
 	__u32 zero = 0;
 	struct dns_record *r = bpf_map_lookup_elem(&dns_scratch, &zero);
 	if (!r)
@@ -109,9 +148,7 @@ int tcptop_dns(struct __sk_buff *skb)
 	len = ((len - 1) & (TCPTOP_DNS_MAX - 1)) + 1;
 	if (bpf_skb_load_bytes(skb, off, r->data, len))
 		return 1;
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	const struct sock *sk = kskb->sk;
-	r->netns = sk ? sock_netns_btf(sk) : 0;
+	r->netns = sock_netns_btf(sk);
 	r->len = len;
 	r->proto = proto;
 	/* Wake the reader only when a quarter of the buffer waits: it takes

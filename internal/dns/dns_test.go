@@ -22,6 +22,12 @@ type rr struct {
 // msg builds a DNS message with dnsmessage's builder.
 func msg(t testing.TB, response bool, rcode dnsmessage.RCode, question string, answers ...rr) []byte {
 	t.Helper()
+	return msgAsking(t, response, rcode, []string{question}, answers...)
+}
+
+// msgAsking is msg with any number of questions.
+func msgAsking(t testing.TB, response bool, rcode dnsmessage.RCode, questions []string, answers ...rr) []byte {
+	t.Helper()
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7, Response: response, RCode: rcode})
 	b.EnableCompression()
 	must := func(err error) {
@@ -31,7 +37,9 @@ func msg(t testing.TB, response bool, rcode dnsmessage.RCode, question string, a
 		}
 	}
 	must(b.StartQuestions())
-	must(b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(question), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}))
+	for _, q := range questions {
+		must(b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(q), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}))
+	}
 	must(b.StartAnswers())
 	for _, a := range answers {
 		h := dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(a.owner), Class: dnsmessage.ClassINET, TTL: a.ttl}
@@ -86,6 +94,9 @@ func TestParseUDP(t *testing.T) {
 		{"a query is no answer", msg(t, false, ok, "svc.test.", rr{owner: "svc.test.", addr: "192.0.2.7", ttl: 30}), nil},
 		{"NXDOMAIN", msg(t, true, dnsmessage.RCodeNameError, "svc.test."), nil},
 		{"no answers", msg(t, true, ok, "svc.test."), nil},
+		{"no question: an answer to nothing asked", msgAsking(t, true, ok, nil, rr{owner: "svc.test.", addr: "192.0.2.7", ttl: 30}), nil},
+		{"two questions: no resolver asks so", msgAsking(t, true, ok, []string{"svc.test.", "other.test."},
+			rr{owner: "svc.test.", addr: "192.0.2.7", ttl: 30}, rr{owner: "other.test.", addr: "192.0.2.8", ttl: 30}), nil},
 		{"garbage", []byte("\x00\x01garbage"), nil},
 		{"empty", nil, nil},
 	}

@@ -1,7 +1,8 @@
 // Package dns turns the DNS answers that a host's processes received into
 // names of remote addresses, per network namespace: remote_name. The
 // kernel copies the bytes of every datagram and segment from port 53
-// delivered to a socket (bpf/dns.h); this package parses them with
+// delivered to a socket connected to its sender, the socket that asked
+// (bpf/dns.h); this package parses them with
 // golang.org/x/net/dns/dnsmessage and keeps the most recent answer for
 // each address in a cache of bounded size, until its TTL runs out.
 //
@@ -39,11 +40,14 @@ func ParseUDP(msg []byte) []Answer {
 	if err != nil || !h.Response || h.RCode != dnsmessage.RCodeSuccess {
 		return nil
 	}
+	// Exactly one question, as every resolver asks: the name is the
+	// question's, and the addresses are those whose chain leads to it
+	// (chase). No question, or more than one, names nothing.
 	q, err := p.Question()
 	if err != nil {
 		return nil
 	}
-	if err := p.SkipAllQuestions(); err != nil {
+	if _, err := p.Question(); err != dnsmessage.ErrSectionDone {
 		return nil
 	}
 	return chase(q.Name.String(), readAnswers(&p))

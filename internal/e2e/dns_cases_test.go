@@ -271,3 +271,30 @@ func TestRemoteNameExpiresWithTTL(t *testing.T) {
 	}
 	all.stop(t, syscall.SIGTERM)
 }
+
+// The audit's forged answer (a17): a datagram from 127.0.0.1:53 to a UDP
+// socket that asked nothing, naming 127.0.0.7 with a hostile name; the
+// next connection to 127.0.0.7 has no name. The same answer to a socket
+// connected to 127.0.0.1:53 (as a resolver's is) names 127.0.0.8's
+// connection: the hook is on, and refuses only what nobody asked for.
+func TestRemoteNameNotFromAnAnswerNobodyAskedFor(t *testing.T) {
+	n := newDNSNet(t)
+	c := n.ns("plant")
+	all := startTcptop(t, "-o", "ndjson", "-i", "250ms")
+	all.waitReady(t)
+	for i, p := range []struct{ mode, name, addr, want string }{
+		{"unasked", "=cmd|' /C calc'!A0.\x1b[2J\\\xff.test", "127.0.0.7", ""},
+		{"connected", "planted.test", "127.0.0.8", n.want("planted.test")},
+	} {
+		plant := testnet.Start(t, "tt-plant", c, "dns-plant", p.mode, p.name, p.addr)
+		plant.Release()
+		plant.Wait(t, 5*time.Second)
+		addr := netip.MustParseAddr(p.addr)
+		srv := testnet.Start(t, "tt-svc", c, "tcp-server", p.addr+":0", strconv.Itoa(123+i), "45")
+		transfer(t, c, addr, srv.Port, 123+i, 45)
+		if got := closedClientRow(t, all, addr, 123+i)["remote_name"]; got != p.want {
+			t.Errorf("%s answer naming %s: the connection's remote_name is %q, want %q", p.mode, addr, got, p.want)
+		}
+	}
+	all.stop(t, syscall.SIGTERM)
+}

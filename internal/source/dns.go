@@ -189,15 +189,17 @@ func (s *Source) stopDNS() error {
 }
 
 // DNSStats counts the answers: handed over by the kernel, lost because
-// its buffer was full, and addresses in the cache.
+// its buffer was full, refused because they came to a socket that did
+// not ask (not connected to the answer's source at port 53: bpf/dns.h),
+// and addresses in the cache.
 type DNSStats struct {
-	Seen, Lost uint64
-	Cached     int
+	Seen, Lost, Refused uint64
+	Cached              int
 }
 
 // DNSStats reads the DNS part's counters.
 func (s *Source) DNSStats() (DNSStats, error) {
 	st := DNSStats{Cached: s.dns.cache.Len()}
-	err := errors.Join(s.objs.DnsSeen.Get(&st.Seen), s.objs.DnsLost.Get(&st.Lost))
+	err := errors.Join(s.objs.DnsSeen.Get(&st.Seen), s.objs.DnsLost.Get(&st.Lost), s.objs.DnsRefused.Get(&st.Refused))
 	return st, err
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"net/netip"
 	"os"
 	"strconv"
 	"testing"
@@ -93,4 +94,57 @@ func dnsFlood(t *testing.T, nsName string, rate int) {
 	if got := s.RemoteName(uint32(ns)+1, testnet.FloodAddr(answers-1), now); got != "" {
 		t.Errorf("another namespace: %q, want none", got)
 	}
+}
+
+// The audit's forged answer (a17): one datagram from 127.0.0.1:53 to a UDP
+// socket that asked nothing names no address, and is counted as refused;
+// the same datagram to a socket connected to 127.0.0.1:53, as a
+// resolver's is, names it (the hook is on, so the first is no accident).
+func TestDNSAnswerNobodyAskedForNamesNothing(t *testing.T) {
+	requireRoot(t)
+	s, err := Open(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ns := uint32(testnet.AddNetns(t, "tt-plant"))
+	if !s.dns.attached {
+		checkVerdict(t, s, "DNS answers", "lost")
+		return
+	}
+	unasked, asked := netip.MustParseAddr("127.0.0.7"), netip.MustParseAddr("127.0.0.8")
+	before := plant(t, s, "unasked", "=cmd|' /C calc'!A0.\x1b[2J\\\xff.test", unasked)
+	after := plant(t, s, "connected", "planted.test", asked)
+	now := time.Now()
+	if got := s.RemoteName(ns, unasked, now); got != "" {
+		t.Errorf("an answer nobody asked for named %v %q", unasked, got)
+	}
+	if got := s.RemoteName(ns, asked, now); got != "planted.test" {
+		t.Errorf("the answer to the connected socket named %v %q, want planted.test", asked, got)
+	}
+	if before.Refused != 1 || before.Seen != 0 || after.Refused != 0 || after.Seen != 1 {
+		t.Errorf("unasked: %d refused, %d handed over (want 1, 0); connected: %d refused, %d handed over (want 0, 1)",
+			before.Refused, before.Seen, after.Refused, after.Seen)
+	}
+}
+
+// plant sends dns-plant's answer in namespace tt-plant and returns how
+// the DNS part's counters moved.
+func plant(t *testing.T, s *Source, mode, name string, ip netip.Addr) DNSStats {
+	t.Helper()
+	before, err := s.DNSStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testnet.Start(t, "tt-plant", "tt-plant", "dns-plant", mode, name, ip.String())
+	if _, err := s.Read(func(*conn.Observation) {}); err != nil { // takes in what was handed over (syncDNS)
+		t.Fatal(err)
+	}
+	h.Release() // frees its ports for the next plant
+	h.Wait(t, 5*time.Second)
+	st, err := s.DNSStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return DNSStats{Seen: st.Seen - before.Seen, Lost: st.Lost - before.Lost, Refused: st.Refused - before.Refused}
 }

@@ -249,6 +249,7 @@ const (
 	tcptopVarCloseAtState        = "close_at_state"
 	tcptopVarCookieHelper        = "cookie_helper"
 	tcptopVarDnsLost             = "dns_lost"
+	tcptopVarDnsRefused          = "dns_refused"
 	tcptopVarDnsSeen             = "dns_seen"
 	tcptopVarEmptyConn           = "empty_conn"
 	tcptopVarEventsLost          = "events_lost"
@@ -385,6 +386,7 @@ type tcptopVariableSpecs struct {
 	CloseAtState        *ebpf.VariableSpec `ebpf:"close_at_state"`
 	CookieHelper        *ebpf.VariableSpec `ebpf:"cookie_helper"`
 	DnsLost             *ebpf.VariableSpec `ebpf:"dns_lost"`
+	DnsRefused          *ebpf.VariableSpec `ebpf:"dns_refused"`
 	DnsSeen             *ebpf.VariableSpec `ebpf:"dns_seen"`
 	EmptyConn           *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost          *ebpf.VariableSpec `ebpf:"events_lost"`
@@ -468,6 +470,7 @@ type tcptopVariables struct {
 	CloseAtState        *ebpf.Variable `ebpf:"close_at_state"`
 	CookieHelper        *ebpf.Variable `ebpf:"cookie_helper"`
 	DnsLost             *ebpf.Variable `ebpf:"dns_lost"`
+	DnsRefused          *ebpf.Variable `ebpf:"dns_refused"`
 	DnsSeen             *ebpf.Variable `ebpf:"dns_seen"`
 	EmptyConn           *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost          *ebpf.Variable `ebpf:"events_lost"`

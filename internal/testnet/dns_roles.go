@@ -17,6 +17,7 @@ import (
 func init() {
 	roles["dns-server"] = dnsServer
 	roles["dns-flood"] = dnsFlood
+	roles["dns-plant"] = dnsPlant
 }
 
 // FloodAddr is the address dns-server gives the name "hN.flood.test":
@@ -182,4 +183,55 @@ func dnsQuestion(id uint16, name string) ([]byte, error) {
 		return nil, err
 	}
 	return b.Finish()
+}
+
+// dnsPlant MODE NAME IP: the audit's forged answer (a17): from a socket
+// bound to 127.0.0.1:53, one answer naming IP with NAME (labels split at
+// dots, any bytes in them) to a UDP socket on 127.0.0.1:39200 that reads
+// it. MODE "unasked": that socket is not connected (it asked nothing);
+// "connected": it is connected to 127.0.0.1:53, as a resolver's socket
+// is. Prints "ready 0" once the answer was read, and waits for release.
+func dnsPlant(args []string) error {
+	spoof, err := net.ListenPacket("udp", "127.0.0.1:53")
+	if err != nil {
+		return err
+	}
+	defer spoof.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 39200}
+	var victim net.Conn
+	if args[0] == "connected" {
+		victim, err = net.DialUDP("udp", to, spoof.LocalAddr().(*net.UDPAddr))
+	} else {
+		victim, err = net.ListenUDP("udp", to)
+	}
+	if err != nil {
+		return err
+	}
+	defer victim.Close()
+	if _, err := spoof.WriteTo(plantedAnswer(args[1], netip.MustParseAddr(args[2])), to); err != nil {
+		return err
+	}
+	_ = victim.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := victim.Read(make([]byte, 1500)); err != nil {
+		return err
+	}
+	ready(0)
+	waitRelease()
+	return nil
+}
+
+// plantedAnswer is the forged message, put together byte by byte as the
+// audit's script did (dnsmessage's builder would refuse some of the
+// names a forger sends): ID 0x4242, one question, one A record.
+func plantedAnswer(name string, ip netip.Addr) []byte {
+	var q []byte
+	for _, l := range strings.Split(name, ".") {
+		q = append(append(q, byte(len(l))), l...)
+	}
+	q = append(q, 0, 0, 1, 0, 1) // end of name, type A, class IN
+	msg := []byte{0x42, 0x42, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}
+	msg = append(msg, q...)
+	msg = append(msg, 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4) // the question's name, A, IN, TTL 300
+	a := ip.As4()
+	return append(msg, a[:]...)
 }
