@@ -2,7 +2,9 @@
 /*
  * DNS answers, for remote_name: every UDP datagram and TCP segment from
  * port 53 that is delivered to a socket on this host connected to its
- * sender (the socket that asked: dns_from_peer), copied as it is to
+ * sender (the socket that asked: dns_from_peer), or not connected but
+ * that sent a question there with sendto in the last 30 s (dns_asked: an
+ * unconnected resolver, musl's), copied as it is to
  * userspace, which parses it (internal/dns). The kernel part only picks
  * the packets and copies bytes: no DNS parsing here.
  *
@@ -43,6 +45,53 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DNS_RING_BYTES);
 } dns_events SEC(".maps");
+
+/* The questions of sockets that are not connected (musl's resolver,
+ * dnsmasq and unbound style forwarders use sendto): socket cookie → the
+ * address the last question went to, put down by the cgroup/sendmsg4|6
+ * hooks (dns_note_question). 4,096 sockets asking at once at most; an
+ * LRU hash forgets the oldest, whose answers then name nothing. Where
+ * the sendmsg hooks are refused the map stays empty and such sockets get
+ * no names (docs/security.md). */
+#define DNS_ASKED_ENTRIES 4096
+/* How long after its question an unconnected socket's answer counts:
+ * resolvers retry within seconds (musl: 5 s timeout, 2 attempts). */
+#define DNS_ASKED_NS (30ULL * 1000000000ULL)
+struct dns_asked {
+	__u8 addr[16]; /* IPv6, or IPv4 v4-mapped (::ffff:a.b.c.d): the family */
+	__u64 at; /* bpf_ktime_get_ns (monotonic) of the question */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DNS_ASKED_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct dns_asked);
+} dns_asked SEC(".maps");
+
+/* dns_note_question puts down a UDP send with an address at port 53
+ * (addr: 16 bytes, IPv4 v4-mapped) for dns_from_peer. The sendmsg hooks
+ * run only for sends that carry an address, and call it for port 53
+ * only: every other send costs a compare. */
+static __always_inline void dns_note_question(__u64 cookie, const __u8 *addr)
+{
+	struct dns_asked a = {};
+	__builtin_memcpy(a.addr, addr, 16);
+	a.at = bpf_ktime_get_ns();
+	bpf_map_update_elem(&dns_asked, &cookie, &a, BPF_ANY);
+}
+
+/* dns_asked_of tells whether the unconnected socket of skb sent its last
+ * question to src (16 bytes, IPv4 v4-mapped) within DNS_ASKED_NS. */
+static __always_inline bool dns_asked_of(struct __sk_buff *skb, const __u64 *src)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct dns_asked *a = bpf_map_lookup_elem(&dns_asked, &cookie);
+	if (!a || bpf_ktime_get_ns() - a->at > DNS_ASKED_NS)
+		return false;
+	__u64 to[2];
+	__builtin_memcpy(to, a->addr, sizeof(to));
+	return to[0] == src[0] && to[1] == src[1];
+}
 
 /* Where a record is put together before it goes into the ring buffer
  * with its real length (bpf_ringbuf_output), so a 100-byte answer takes
@@ -95,30 +144,45 @@ static __always_inline __u32 dns_payload(struct __sk_buff *skb, __u8 *proto)
 /* dns_from_peer tells whether the packet's socket is a full socket
  * connected to the packet's source at port 53: the one that sent the
  * question (glibc's resolver connects its UDP socket, and TCP sockets are
- * connected). A datagram from port 53 to any other socket is an answer
- * nobody asked for, and would let anyone who can send the host a
- * datagram from port 53 name any address (docs/security.md). It runs
- * only for packets from port 53 with a payload. */
-static __always_inline bool dns_from_peer(struct __sk_buff *skb, const struct sock *sk)
+ * connected), or a UDP socket that is not connected and whose last
+ * question, sent with sendto, went to that source within 30 s
+ * (dns_asked_of: musl's resolver). A datagram from port 53 to any other
+ * socket is an answer nobody asked for, and would let anyone who can
+ * send the host a datagram from port 53 name any address
+ * (docs/security.md). It runs only for packets from port 53 with a
+ * payload. */
+static __always_inline bool dns_from_peer(struct __sk_buff *skb, const struct sock *sk, __u8 proto)
 {
 	if (!sk)
 		return false;
 	__u8 state = sk->__sk_common.skc_state;
 	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
 		return false; /* a minisocket, not a full socket */
-	if (sk->__sk_common.skc_dport != bpf_htons(DNS_PORT))
+	__be16 dport = sk->__sk_common.skc_dport;
+	if (dport != bpf_htons(DNS_PORT) && (dport != 0 || proto != IPPROTO_UDP))
 		return false;
+	/* The source as 16 bytes, an IPv4 one v4-mapped: the form of an IPv6
+	 * socket's peer (an IPv4 answer to a v4-mapped connection) and of
+	 * dns_asked's addresses. */
+	__u64 src[2];
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		/* An IPv4 answer to an IPv6 socket comes to a v4-mapped
-		 * connection, whose IPv4 peer is in skc_daddr too. */
-		__be32 src;
-		if (bpf_skb_load_bytes(skb, 12, &src, sizeof(src)))
+		__u32 v4[4] = {0, 0, bpf_htonl(0xffff), 0};
+		if (bpf_skb_load_bytes(skb, 12, &v4[3], 4))
 			return false;
-		return src == sk->__sk_common.skc_daddr;
-	}
-	__u64 src[2], peer[2];
-	if (bpf_skb_load_bytes(skb, 8, src, sizeof(src)))
+		__builtin_memcpy(src, v4, sizeof(src));
+	} else if (bpf_skb_load_bytes(skb, 8, src, sizeof(src))) {
 		return false;
+	}
+	if (dport == 0)
+		return dns_asked_of(skb, src);
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		/* An IPv4 socket's peer is in skc_daddr only; an IPv6 socket's
+		 * v4-mapped peer is in both. */
+		__u32 v4;
+		__builtin_memcpy(&v4, (__u8 *)src + 12, 4);
+		return v4 == sk->__sk_common.skc_daddr;
+	}
+	__u64 peer[2];
 	__builtin_memcpy(peer, &sk->__sk_common.skc_v6_daddr, sizeof(peer));
 	return src[0] == peer[0] && src[1] == peer[1];
 }
@@ -132,7 +196,7 @@ int tcptop_dns(struct __sk_buff *skb)
 		return 1; /* not from port 53, or no payload (a bare ACK) */
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	const struct sock *sk = kskb->sk;
-	if (!dns_from_peer(skb, sk)) {
+	if (!dns_from_peer(skb, sk, proto)) {
 		__sync_fetch_and_add(&dns_refused, 1);
 		return 1;
 	}

@@ -386,7 +386,7 @@ int BPF_PROG(tcptop_recv_again, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-static __always_inline void stash_peer(struct bpf_sock_addr *ctx, bool v6)
+static __always_inline void stash_peer(struct bpf_sock_addr *ctx, bool v6, bool send)
 {
 	if (ctx->protocol != IPPROTO_UDP)
 		return;
@@ -408,6 +408,16 @@ static __always_inline void stash_peer(struct bpf_sock_addr *ctx, bool v6)
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&udp_peers, &tid, &p, BPF_ANY);
+	if (send && p.port == DNS_PORT) {
+		/* A question from a socket that may not be connected (sendto):
+		 * what its answer will be checked against (dns_from_peer). */
+		__u8 a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (v6)
+			__builtin_memcpy(a, p.addr, 16);
+		else
+			__builtin_memcpy(&a[12], p.addr, 4);
+		dns_note_question(p.cookie, a);
+	}
 }
 
 /* The sock_addr hooks only observe: they always allow the call (return 1)
@@ -415,28 +425,28 @@ static __always_inline void stash_peer(struct bpf_sock_addr *ctx, bool v6)
 SEC("cgroup/sendmsg4")
 int tcptop_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	stash_peer(ctx, false);
+	stash_peer(ctx, false, true);
 	return 1;
 }
 
 SEC("cgroup/sendmsg6")
 int tcptop_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	stash_peer(ctx, true);
+	stash_peer(ctx, true, true);
 	return 1;
 }
 
 SEC("cgroup/recvmsg4")
 int tcptop_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	stash_peer(ctx, false);
+	stash_peer(ctx, false, false);
 	return 1;
 }
 
 SEC("cgroup/recvmsg6")
 int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 {
-	stash_peer(ctx, true);
+	stash_peer(ctx, true, false);
 	return 1;
 }
 

@@ -275,8 +275,11 @@ func TestRemoteNameExpiresWithTTL(t *testing.T) {
 // The audit's forged answer (a17): a datagram from 127.0.0.1:53 to a UDP
 // socket that asked nothing, naming 127.0.0.7 with a hostile name; the
 // next connection to 127.0.0.7 has no name. The same answer to a socket
-// connected to 127.0.0.1:53 (as a resolver's is) names 127.0.0.8's
-// connection: the hook is on, and refuses only what nobody asked for.
+// connected to 127.0.0.1:53 (as glibc's resolver's is) names 127.0.0.8's
+// connection: the hook is on, and refuses only what nobody asked for. An
+// unconnected socket that sent its question to 127.0.0.1:53 with sendto
+// (musl's resolver) gets its answer's name, with exact bytes; one that
+// asked 127.0.0.2:53 and is answered from 127.0.0.1:53 gets none.
 func TestRemoteNameNotFromAnAnswerNobodyAskedFor(t *testing.T) {
 	n := newDNSNet(t)
 	c := n.ns("plant")
@@ -285,6 +288,8 @@ func TestRemoteNameNotFromAnAnswerNobodyAskedFor(t *testing.T) {
 	for i, p := range []struct{ mode, name, addr, want string }{
 		{"unasked", "=cmd|' /C calc'!A0.\x1b[2J\\\xff.test", "127.0.0.7", ""},
 		{"connected", "planted.test", "127.0.0.8", n.want("planted.test")},
+		{"sendto", "musl.test", "127.0.0.10", n.want("musl.test")},
+		{"asked-other", "other.test", "127.0.0.9", ""},
 	} {
 		plant := testnet.Start(t, "tt-plant", c, "dns-plant", p.mode, p.name, p.addr)
 		plant.Release()
@@ -292,8 +297,9 @@ func TestRemoteNameNotFromAnAnswerNobodyAskedFor(t *testing.T) {
 		addr := netip.MustParseAddr(p.addr)
 		srv := testnet.Start(t, "tt-svc", c, "tcp-server", p.addr+":0", strconv.Itoa(123+i), "45")
 		transfer(t, c, addr, srv.Port, 123+i, 45)
-		if got := closedClientRow(t, all, addr, 123+i)["remote_name"]; got != p.want {
-			t.Errorf("%s answer naming %s: the connection's remote_name is %q, want %q", p.mode, addr, got, p.want)
+		row := closedClientRow(t, all, addr, 123+i)
+		if row["remote_name"] != p.want || row["bytes_in"] != float64(45) {
+			t.Errorf("%s answer naming %s: the connection's remote_name is %q and bytes_in %v, want %q and 45", p.mode, addr, row["remote_name"], row["bytes_in"], p.want)
 		}
 	}
 	all.stop(t, syscall.SIGTERM)

@@ -18,7 +18,9 @@ import (
 // what is missing.
 func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	hooks := cgroupHooks(cookieHelper)
-	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets"}
+	// The sendmsg hooks also put down the questions of unconnected
+	// resolvers (bpf/dns.h, dns_asked): without them those get no name.
+	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets, and remote_name from resolvers that do not connect their socket (musl's)"}
 	if !cookieHelper {
 		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
 	}

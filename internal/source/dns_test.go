@@ -101,6 +101,31 @@ func dnsFlood(t *testing.T, nsName string, rate int) {
 // the same datagram to a socket connected to 127.0.0.1:53, as a
 // resolver's is, names it (the hook is on, so the first is no accident).
 func TestDNSAnswerNobodyAskedForNamesNothing(t *testing.T) {
+	checkPlants(t, []plantCase{
+		{"unasked", "=cmd|' /C calc'!A0.\x1b[2J\\\xff.test", "127.0.0.7", ""},
+		{"connected", "planted.test", "127.0.0.8", "planted.test"},
+	})
+}
+
+// A resolver that does not connect its socket (musl's) sends its question
+// with sendto: the answer from the address it asked names, and is handed
+// over; an answer to the same kind of socket from another address at port
+// 53 than the one it asked names nothing and is counted as refused.
+func TestDNSAnswerToUnconnectedAskerNames(t *testing.T) {
+	checkPlants(t, []plantCase{
+		{"asked-other", "other.test", "127.0.0.9", ""},
+		{"sendto", "musl.test", "127.0.0.10", "musl.test"},
+	})
+}
+
+// plantCase is one dns-plant answer: its mode, the name it carries, the
+// address it names, and the name that address must get (none: the
+// answer is refused, not handed over).
+type plantCase struct{ mode, name, addr, want string }
+
+// checkPlants sends each case's answer in turn, then checks every
+// address's name and how each answer was counted.
+func checkPlants(t *testing.T, cases []plantCase) {
 	requireRoot(t)
 	s, err := Open(testConfig(t))
 	if err != nil {
@@ -112,19 +137,22 @@ func TestDNSAnswerNobodyAskedForNamesNothing(t *testing.T) {
 		checkVerdict(t, s, "DNS answers", "lost")
 		return
 	}
-	unasked, asked := netip.MustParseAddr("127.0.0.7"), netip.MustParseAddr("127.0.0.8")
-	before := plant(t, s, "unasked", "=cmd|' /C calc'!A0.\x1b[2J\\\xff.test", unasked)
-	after := plant(t, s, "connected", "planted.test", asked)
+	stats := make([]DNSStats, len(cases))
+	for i, c := range cases {
+		stats[i] = plant(t, s, c.mode, c.name, netip.MustParseAddr(c.addr))
+	}
 	now := time.Now()
-	if got := s.RemoteName(ns, unasked, now); got != "" {
-		t.Errorf("an answer nobody asked for named %v %q", unasked, got)
-	}
-	if got := s.RemoteName(ns, asked, now); got != "planted.test" {
-		t.Errorf("the answer to the connected socket named %v %q, want planted.test", asked, got)
-	}
-	if before.Refused != 1 || before.Seen != 0 || after.Refused != 0 || after.Seen != 1 {
-		t.Errorf("unasked: %d refused, %d handed over (want 1, 0); connected: %d refused, %d handed over (want 0, 1)",
-			before.Refused, before.Seen, after.Refused, after.Seen)
+	for i, c := range cases {
+		if got := s.RemoteName(ns, netip.MustParseAddr(c.addr), now); got != c.want {
+			t.Errorf("%s answer named %s %q, want %q", c.mode, c.addr, got, c.want)
+		}
+		want := DNSStats{Seen: 1}
+		if c.want == "" {
+			want = DNSStats{Refused: 1}
+		}
+		if stats[i] != want {
+			t.Errorf("%s answer: %d refused, %d handed over, %d lost; want %d, %d, 0", c.mode, stats[i].Refused, stats[i].Seen, stats[i].Lost, want.Refused, want.Seen)
+		}
 	}
 }
 

@@ -43,6 +43,12 @@ type tcptopConnRecord struct {
 	Conn   tcptopTcpConn
 }
 
+type tcptopDnsAsked struct {
+	_    structs.HostLayout
+	Addr [16]uint8
+	At   uint64
+}
+
 type tcptopDnsRecord struct {
 	_     structs.HostLayout
 	Netns uint32
@@ -187,6 +193,7 @@ type tcptopUdpPeer struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	tcptopMapCalls               = "calls"
+	tcptopMapDnsAsked            = "dns_asked"
 	tcptopMapDnsEvents           = "dns_events"
 	tcptopMapDnsScratch          = "dns_scratch"
 	tcptopMapEvents              = "events"
@@ -363,6 +370,7 @@ type tcptopProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopMapSpecs struct {
 	Calls        *ebpf.MapSpec `ebpf:"calls"`
+	DnsAsked     *ebpf.MapSpec `ebpf:"dns_asked"`
 	DnsEvents    *ebpf.MapSpec `ebpf:"dns_events"`
 	DnsScratch   *ebpf.MapSpec `ebpf:"dns_scratch"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
@@ -427,6 +435,7 @@ func (o *tcptopObjects) Close() error {
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopMaps struct {
 	Calls        *ebpf.Map `ebpf:"calls"`
+	DnsAsked     *ebpf.Map `ebpf:"dns_asked"`
 	DnsEvents    *ebpf.Map `ebpf:"dns_events"`
 	DnsScratch   *ebpf.Map `ebpf:"dns_scratch"`
 	Events       *ebpf.Map `ebpf:"events"`
@@ -446,6 +455,7 @@ type tcptopMaps struct {
 func (m *tcptopMaps) Close() error {
 	return _TcptopClose(
 		m.Calls,
+		m.DnsAsked,
 		m.DnsEvents,
 		m.DnsScratch,
 		m.Events,

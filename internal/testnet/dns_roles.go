@@ -189,8 +189,14 @@ func dnsQuestion(id uint16, name string) ([]byte, error) {
 // bound to 127.0.0.1:53, one answer naming IP with NAME (labels split at
 // dots, any bytes in them) to a UDP socket on 127.0.0.1:39200 that reads
 // it. MODE "unasked": that socket is not connected (it asked nothing);
-// "connected": it is connected to 127.0.0.1:53, as a resolver's socket
-// is. Prints "ready 0" once the answer was read, and waits for release.
+// "connected": it is connected to 127.0.0.1:53, as glibc's resolver's
+// is; "sendto": it is not connected, and sent its question to
+// 127.0.0.1:53 with sendto first, as musl's resolver does (the answer
+// goes out once the question came in); "asked-other": it is not
+// connected and sent its question to another resolver, 127.0.0.2:53
+// (nobody there), so the answer from 127.0.0.1:53 is not the one it
+// asked for. Prints "ready 0" once the answer was read, and waits for
+// release.
 func dnsPlant(args []string) error {
 	spoof, err := net.ListenPacket("udp", "127.0.0.1:53")
 	if err != nil {
@@ -198,7 +204,7 @@ func dnsPlant(args []string) error {
 	}
 	defer spoof.Close()
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 39200}
-	var victim net.Conn
+	var victim *net.UDPConn
 	if args[0] == "connected" {
 		victim, err = net.DialUDP("udp", to, spoof.LocalAddr().(*net.UDPAddr))
 	} else {
@@ -208,16 +214,45 @@ func dnsPlant(args []string) error {
 		return err
 	}
 	defer victim.Close()
+	if err := askUnconnected(args[0], victim, spoof, args[1]); err != nil {
+		return err
+	}
 	if _, err := spoof.WriteTo(plantedAnswer(args[1], netip.MustParseAddr(args[2])), to); err != nil {
 		return err
 	}
 	_ = victim.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := victim.Read(make([]byte, 1500)); err != nil {
+	if _, _, err := victim.ReadFrom(make([]byte, 1500)); err != nil {
 		return err
 	}
 	ready(0)
 	waitRelease()
 	return nil
+}
+
+// askUnconnected sends dnsPlant's question with sendto from the
+// unconnected victim, in modes "sendto" (to the answering socket, which
+// reads it) and "asked-other" (to 127.0.0.2:53); other modes ask nothing.
+func askUnconnected(mode string, victim *net.UDPConn, server net.PacketConn, name string) error {
+	if mode != "sendto" && mode != "asked-other" {
+		return nil
+	}
+	q, err := dnsQuestion(0x4242, name+".")
+	if err != nil {
+		return err
+	}
+	dst := server.LocalAddr().(*net.UDPAddr)
+	if mode == "asked-other" {
+		dst = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 53}
+	}
+	if _, err := victim.WriteTo(q, dst); err != nil {
+		return err
+	}
+	if mode == "asked-other" {
+		return nil
+	}
+	_ = server.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _, err = server.ReadFrom(make([]byte, 1500))
+	return err
 }
 
 // plantedAnswer is the forged message, put together byte by byte as the
