@@ -342,7 +342,11 @@ func TestGroupByCommExact(t *testing.T) {
 		}
 		d := deltas[comm]
 		deltas[comm] = [2]float64{d[0] + r["bytes_in_delta"].(float64), d[1] + r["bytes_out_delta"].(float64)}
-		if max, mean := r["rtt_max_us"].(float64), r["rtt_mean_us"].(float64); mean > max || r["connections"].(float64) > 0 && max <= 0 {
+		// A connection caught in SYN_SENT has no RTT yet (seen in a
+		// loaded VM: a group of one connection, no bytes, rtt 0); one
+		// that has moved data has measured one.
+		moved := r["bytes_in"].(float64)+r["bytes_out"].(float64) > 0
+		if max, mean := r["rtt_max_us"].(float64), r["rtt_mean_us"].(float64); mean > max || moved && max <= 0 {
 			t.Errorf("rtt max %v mean %v in %v", max, mean, r)
 		}
 	}
