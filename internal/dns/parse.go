@@ -1,8 +1,9 @@
 // Package dns turns the DNS answers that a host's processes received into
 // names of remote addresses, per network namespace: remote_name. The
 // kernel copies the bytes of every datagram and segment from port 53
-// delivered to a socket connected to its sender, the socket that asked
-// (bpf/dns.h); this package parses them with
+// delivered to the socket that asked: one connected to its sender, or an
+// unconnected one whose last question went there (bpf/dns.h); this
+// package parses them with
 // golang.org/x/net/dns/dnsmessage and keeps the most recent answer for
 // each address in a cache of bounded size, until its TTL runs out.
 //
