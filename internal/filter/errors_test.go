@@ -76,3 +76,24 @@ func TestRuntimeErrorIsOneLine(t *testing.T) {
 		t.Errorf("Match = %q (%#v), want one line at 1:10", err, e)
 	}
 }
+
+// An error inside a call's arguments is a compile error, not a failure of
+// every row at run time (expr's final check skipped the arguments of a call
+// typed by an earlier pass: recheck.go).
+func TestErrorInsideACallIsReported(t *testing.T) {
+	for where, want := range map[string]string{
+		`is_private(nope)`:                         "unknown name nope",
+		`is_loopback(remote_addr.c)`:               "has no field c",
+		`in_cidr(remote_addr.c, "10.0.0.0/8")`:     "has no field c",
+		`in_cidr(remote_addr, A0("x"))`:            "unknown name A0",
+		`in_cidr(remote_addr. c,A0("0000000000"))`: "has no field c",
+		`is_private(comm + 1)`:                     "invalid operation: +",
+		`remote_addr in cidr(nope)`:                "unknown name nope",
+		`len(split(nope, ",")) > 1`:                "unknown name nope",
+	} {
+		_, err := Compile(where)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Compile(%s) = %v, want an error with %q", where, err, want)
+		}
+	}
+}

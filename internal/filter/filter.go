@@ -138,6 +138,8 @@ func options(e env) []expr.Option {
 		expr.Patch(computedPatterns{}),
 		// string + string becomes concat(...), bounded (bounded.go).
 		expr.Patch(bounded{}),
+		// Last: the final check looks inside every call (recheck.go).
+		expr.Patch(recheckCalls{}),
 		expr.ConstExpr("cidr"),
 		expr.ConstExpr("regex"),
 		expr.ConstExpr("repeat"),
