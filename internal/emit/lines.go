@@ -15,8 +15,9 @@ const takenChunkSize = 256 << 10
 // A ChunkTaker takes buffers of whole lines over instead of having them
 // copied: the stdout of internal/run, whose own goroutine writes them.
 type ChunkTaker interface {
-	// TakeChunk owns p from now on. It returns an empty buffer, never p,
-	// for the lines after it, and the first error writing any chunk.
+	// TakeChunk owns p from now on. It returns an empty buffer for the
+	// lines after it (p itself only if p was written before it returned),
+	// and the first error writing any chunk.
 	TakeChunk(p []byte) ([]byte, error)
 }
 

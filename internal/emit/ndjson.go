@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"time"
@@ -52,6 +53,27 @@ type ndjsonRecord struct {
 	time   string
 	enc    *json.Encoder
 	memos  []memo // per column: its last string and that string escaped
+	addrs  []addrMemo
+	runs   []int // per integer column: how many columns from it are copied at once
+}
+
+// addrMemo remembers an address column's last value and its text: most
+// rows of a host share their local address, and formatting one took 2%
+// of an NDJSON row's CPU at 50,000 connections (perf, 2026-12-07).
+type addrMemo struct {
+	a    netip.Addr
+	text []byte
+	set  bool
+}
+
+// text returns a's text, formatted only when a is not the last address.
+// The string aliases the memo's buffer, which the next different address
+// overwrites: it is read by the Encode that follows, and never after.
+func (m *addrMemo) textOf(a netip.Addr) string {
+	if !m.set || a != m.a {
+		m.a, m.set, m.text = a, true, appendAddr(m.text[:0], a)
+	}
+	return unsafe.String(unsafe.SliceData(m.text), len(m.text))
 }
 
 // memo remembers a string column's last value and its escaped text. Most
@@ -105,11 +127,13 @@ func newNDJSONRecord(cols []column, timeFormat string, buf *[]byte) ndjsonRecord
 	typ := reflect.StructOf(fields)
 	v := reflect.New(typ)
 	rec := ndjsonRecord{cols: cols, wire: v.UnsafePointer(), value: v.Interface(),
-		stamps: make([]stamp, len(cols)), time: timeFormat, memos: make([]memo, len(cols))}
+		stamps: make([]stamp, len(cols)), time: timeFormat, memos: make([]memo, len(cols)),
+		addrs: make([]addrMemo, len(cols))}
 	for i := range cols {
 		rec.offs = append(rec.offs, typ.Field(i).Offset)
 		rec.stamps[i].format = timeFormat
 	}
+	rec.runs = intRuns(cols, rec.offs)
 	rec.enc = json.NewEncoder(bufSink{buf})
 	rec.enc.SetEscapeHTML(false)
 	return rec
@@ -174,7 +198,7 @@ func (n *ndjsonWriter) End() error { return n.flush() }
 // number is an error naming the field, before anything is written.
 func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
 	rec.arena = rec.arena[:0]
-	for i := range rec.cols {
+	for i := 0; i < len(rec.cols); i++ {
 		c := &rec.cols[i]
 		dst := unsafe.Add(rec.wire, rec.offs[i])
 		switch c.kind {
@@ -183,10 +207,13 @@ func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
 			// consumer gets the same text as from CSV, and invalid UTF-8
 			// survives, which a JSON string cannot carry.
 			*(*string)(dst) = rec.memos[i].escape(c.str(p))
-		case kInt:
-			*(*int64)(dst) = c.int(p)
-		case kInt64:
-			*(*int64)(dst) = c.int64(p)
+		case kInt, kInt64:
+			if n := rec.runs[i]; n > 0 {
+				copy(unsafe.Slice((*int64)(dst), n), unsafe.Slice((*int64)(c.ptr(p)), n))
+				i += n - 1
+			} else {
+				*(*int64)(dst) = c.int(p) // an int narrower than int64
+			}
 		case kFloat:
 			f := c.float(p)
 			if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -196,12 +223,33 @@ func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
 		case kBool:
 			*(*bool)(dst) = c.bool(p)
 		case kAddr:
-			*(*string)(dst) = rec.text(appendAddr(rec.arena, c.addr(p)))
+			*(*string)(dst) = rec.addrs[i].textOf(c.addr(p))
 		case kTime:
 			rec.fillTime(dst, &rec.stamps[i], c.time(p))
 		}
 	}
 	return nil
+}
+
+// intRuns gives each integer column of cols, written at offs of the wire
+// struct, the number of columns from it on that are 64-bit integers at
+// consecutive places in both the record and the wire struct (a row's
+// counters are: bytes_in to packets_out_delta, rtt_us to rcv_wnd), so
+// that fill copies them at once; 0 for an int narrower than int64 (on a
+// 32-bit machine), read alone. The columns of other kinds get 0 too.
+func intRuns(cols []column, offs []uintptr) []int {
+	wide := func(c *column) bool { return c.kind == kInt64 || c.kind == kInt && strconv.IntSize == 64 }
+	runs := make([]int, len(cols))
+	for i := len(cols) - 1; i >= 0; i-- {
+		if !wide(&cols[i]) {
+			continue
+		}
+		runs[i] = 1
+		if j := i + 1; j < len(cols) && runs[j] > 0 && cols[j].off == cols[i].off+8 && offs[j] == offs[i]+8 {
+			runs[i] += runs[j]
+		}
+	}
+	return runs
 }
 
 // fillTime sets a time column: rfc3339 as a string, unix as a number with
@@ -211,10 +259,19 @@ func (rec *ndjsonRecord) fillTime(dst unsafe.Pointer, s *stamp, t time.Time) {
 	case TimeUnixMs:
 		*(*int64)(dst) = t.UnixMilli()
 	case TimeUnix:
-		*(*json.Number)(dst) = json.Number(rec.text(s.append(rec.arena, t)))
+		*(*json.Number)(dst) = json.Number(s.textOf(t))
 	default:
-		*(*string)(dst) = rec.text(s.append(rec.arena, t))
+		*(*string)(dst) = s.textOf(t)
 	}
+}
+
+// textOf returns t in the stamp's format, aliasing the stamp's buffer
+// (no copy into the arena: every row of a tick shares its timestamp). The
+// buffer is rewritten only by the next different time, after the Encode
+// that reads the string.
+func (s *stamp) textOf(t time.Time) string {
+	s.set(t)
+	return unsafe.String(unsafe.SliceData(s.text), len(s.text))
 }
 
 // text takes b, the arena with one value appended, as the arena, and

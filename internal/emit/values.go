@@ -138,6 +138,12 @@ type stamp struct {
 
 // append appends t in the stamp's format.
 func (s *stamp) append(b []byte, t time.Time) []byte {
+	s.set(t)
+	return append(b, s.text...)
+}
+
+// set makes text t's, formatting it only when t is not the last time.
+func (s *stamp) set(t time.Time) {
 	if s.text == nil || !t.Equal(s.t) {
 		s.t = t
 		if s.format == "" || s.format == TimeRFC3339 {
@@ -146,7 +152,6 @@ func (s *stamp) append(b []byte, t time.Time) []byte {
 			s.text = appendTime(s.text[:0], t, s.format)
 		}
 	}
-	return append(b, s.text...)
 }
 
 const microsPerDay = 86400e6

@@ -76,3 +76,38 @@ func TestJoinedNoteAtMostOncePerPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestFileWrittenInTheCaller: to a regular file, lines are written before
+// Write and TakeChunk return (no hand-over to the writing goroutine), in
+// order, a taken chunk comes back for reuse, and the first write error is
+// returned from then on.
+func TestFileWrittenInTheCaller(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	file, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutput(file)
+	if _, err := o.Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	chunk := append(make([]byte, 0, 64), "two\nthree\n"...)
+	next, err := o.TakeChunk(chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "one\ntwo\nthree\n" {
+		t.Errorf("the file holds %q as the calls return", got)
+	}
+	if len(next) != 0 || cap(next) != cap(chunk) {
+		t.Errorf("TakeChunk gave back %d bytes of %d, want the written chunk, empty", len(next), cap(next))
+	}
+	file.Close()
+	_, first := o.Write([]byte("four\n"))
+	if first == nil {
+		t.Fatal("Write to a closed file: no error")
+	}
+	if _, err := o.TakeChunk([]byte("five\n")); err != first {
+		t.Errorf("after a write error, TakeChunk gives %v, want the first error %v", err, first)
+	}
+}
