@@ -3,6 +3,8 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 
@@ -115,5 +117,47 @@ func BenchmarkTickBenchScale(b *testing.B) {
 			}
 		}
 		s.EndTick(Health{Read: tickAt(i + 1)})
+	}
+}
+
+// BenchmarkScrapeHTTP: one whole scrape as Prometheus makes it
+// (OpenMetrics, gzip), through the handler Serve uses: at 1,000 label
+// sets (the default --max-series filled), and at the 4 that bench-scale's
+// load makes with the default labels (two programs, one service port,
+// both directions).
+func BenchmarkScrapeHTTP(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		comms int
+	}{{"1000sets", 40}, {"4sets", 1}} {
+		b.Run(tt.name, func(b *testing.B) {
+			s, err := New(Config{MaxSeries: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range benchRows(10000) {
+				if tt.comms == 1 {
+					r.Comm, r.ServicePort = []string{"server", "client"}[r.LocalPort/2%2], 9000
+				}
+				s.Row(&r)
+			}
+			s.EndTick(Health{Read: tickAt(1)})
+			scrapeLoop(b, handler(s))
+		})
+	}
+}
+
+func scrapeLoop(b *testing.B, h http.Handler) {
+	req := httptest.NewRequest("GET", Path, nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0")
+	req.Header.Set("Accept-Encoding", "gzip")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+		b.SetBytes(int64(w.Body.Len()))
 	}
 }
