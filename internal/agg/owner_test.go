@@ -157,3 +157,21 @@ func TestCompactionKeepsEverything(t *testing.T) {
 		t.Errorf("the churned flow: %+v", r)
 	}
 }
+
+// TestServicePortByDirection: service_port is the remote port of a
+// connection this host opened, the local port of one it accepted, and 0
+// where the direction is unknown; and, for UDP, by its direction alike.
+func TestServicePortByDirection(t *testing.T) {
+	a := New(Config{Start: t0})
+	a.Tick(conn.Snapshot{Time: at(1), Obs: obs(
+		tcp(443).dir(conn.DirOut), tcp(51234).dir(conn.DirIn), tcp(22).partial(),
+		udp(53).dir(conn.DirOut).bytes(0, 40), udp(5353).dir(conn.DirIn).bytes(40, 0))})
+	got := map[string]int{}
+	for _, r := range rowsOf(t, a, false) {
+		got[fmt.Sprintf("%s %d %s", r.Proto, r.RemotePort, r.Direction)] = r.ServicePort
+	}
+	want := map[string]int{"tcp 443 out": 443, "tcp 51234 in": 40000, "tcp 22 ": 0, "udp 53 out": 53, "udp 5353 in": 40000}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("service_port by flow: %v, want %v", got, want)
+	}
+}

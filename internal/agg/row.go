@@ -81,6 +81,7 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 		r.UID = int64(w.uid)
 	}
 	r.Direction = dirNames[st.dir]
+	r.ServicePort = st.dir.ServicePort(r.LocalPort, r.RemotePort)
 	r.CommunityID = st.cid
 	if st.rname != 0 {
 		r.RemoteName = a.names.get(st.rname - 1)

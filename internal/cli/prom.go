@@ -14,7 +14,7 @@ import (
 // and hands the sink each row and each tick's health: this file only
 // checks the flags.
 type PromOptions struct {
-	Listen    string `placeholder:"ADDR" help:"Serve Prometheus metrics on http://ADDR/metrics (OpenMetrics to Prometheus), e.g. :9917 or 127.0.0.1:9917, beside any output (-o none for none): bytes, packets, connections opened, closed and failed, retransmits, lost segments and an RTT histogram per label set of the --group-by fields (default proto,comm,remote_port,direction), of the rows --where passes, and tcptop's own health. Counters never go backwards: a closed connection's bytes stay."`
+	Listen    string `placeholder:"ADDR" help:"Serve Prometheus metrics on http://ADDR/metrics (OpenMetrics to Prometheus), e.g. :9917 or 127.0.0.1:9917, beside any output (-o none for none): bytes, packets, connections opened, closed and failed, retransmits, lost segments and an RTT histogram per label set of the --group-by fields (default proto,comm,service_port,direction: service_port is the port of the service end, bounded where remote_port is a client's ephemeral port), of the rows --where passes, and tcptop's own health. Counters never go backwards: a closed connection's bytes stay."`
 	MaxSeries int    `name:"max-series" default:"1000" placeholder:"N" help:"With --listen: at most N label sets per metric; rows of further ones are counted in the series whose labels are all \"other\" (tcptop_metrics_overflow_rows_total counts them; said once on stderr)."`
 }
 

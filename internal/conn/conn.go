@@ -123,6 +123,21 @@ func (d Direction) String() string {
 	return ""
 }
 
+// ServicePort returns the port of the service end of a flow whose local
+// and remote ports are given: the remote one where this host opened it,
+// the local one where the peer did, 0 where d is unknown (a guess such
+// as "the lower port" would put a client's ephemeral port in a label now
+// and then, and make the label unbounded).
+func (d Direction) ServicePort(local, remote int) int {
+	switch d {
+	case DirOut:
+		return remote
+	case DirIn:
+		return local
+	}
+	return 0
+}
+
 // TCPDiag is what the kernel's tcp_sock says about a connection's
 // sending at one read (the fields ss -ti prints). Chrono are the kernel's
 // cumulative busy, receive-window-limited and send-buffer-limited times,

@@ -71,3 +71,17 @@ func TestStatsFields(t *testing.T) {
 		}
 	}
 }
+
+// TestServicePort: the service end's port is the remote one of a flow
+// this host opened, the local one of a flow the peer opened, and 0 where
+// tcptop cannot tell (never a guess that could be an ephemeral port).
+func TestServicePort(t *testing.T) {
+	for _, tt := range []struct {
+		d    Direction
+		want int
+	}{{DirOut, 443}, {DirIn, 51234}, {DirUnknown, 0}} {
+		if got := tt.d.ServicePort(51234, 443); got != tt.want {
+			t.Errorf("%q.ServicePort(51234, 443) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}

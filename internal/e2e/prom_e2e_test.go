@@ -132,8 +132,10 @@ func TestPrometheusCountsAKnownTransfer(t *testing.T) {
 	cl.Wait(t, 10*time.Second)
 	srv.Wait(t, 10*time.Second)
 
-	client := fmt.Sprintf(`{comm="tt-prom-cl",proto="tcp",direction="out",remote_port="%d"}`, srv.Port)
-	server := `{comm="tt-prom-srv",proto="tcp",direction="in"}`
+	client := fmt.Sprintf(`{comm="tt-prom-cl",proto="tcp",direction="out",service_port="%d"}`, srv.Port)
+	// The server's label set is its own port (service_port), not the
+	// client's ephemeral one.
+	server := fmt.Sprintf(`{comm="tt-prom-srv",proto="tcp",direction="in",service_port="%d"}`, srv.Port)
 	awaitQuery(t, api, "tcptop_connections_closed_total"+client, 1)
 	awaitQuery(t, api, "tcptop_sent_bytes_total"+client, sent)
 	awaitQuery(t, api, "tcptop_received_bytes_total"+client, received)
@@ -230,7 +232,7 @@ func TestMetricsBoundedUnder5000Ports(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	other := `{comm="other",direction="other",proto="other",remote_port="other"}`
+	other := `{comm="other",direction="other",proto="other",service_port="other"}`
 	if sets != 100 || got["tcptop_metrics_series"] != 100 || bytes != n*size || packets != n ||
 		got["tcptop_metrics_overflow_rows_total"] < n-99 || got["tcptop_sent_bytes_total"+other] != (n-99)*size {
 		t.Errorf("%v label sets (want 100), tcptop_metrics_series %v, %v bytes (want %d), %v packets (want %d), overflow rows %v (want at least %d), other's bytes %v (want %d)",

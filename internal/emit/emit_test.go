@@ -111,6 +111,8 @@ func identify(rows []conn.Row) []conn.Row {
 				r.Direction = "in"
 			}
 		}
+		dir := map[string]conn.Direction{"out": conn.DirOut, "in": conn.DirIn}[r.Direction]
+		r.ServicePort = dir.ServicePort(r.LocalPort, r.RemotePort)
 		r.Start = r.Timestamp.Add(-time.Duration(1500+250*i) * time.Millisecond).Truncate(time.Microsecond)
 		r.DurationMillis = r.Timestamp.Sub(r.Start).Milliseconds()
 		r.CommunityID = conn.CommunityID(map[string]conn.Proto{"tcp": conn.TCP, "udp": conn.UDP}[r.Proto],

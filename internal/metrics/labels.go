@@ -13,10 +13,12 @@ import (
 )
 
 // DefaultLabels are the row fields the flow series are labelled by when
-// --group-by does not name others: bounded on a host (two protocols, its
-// programs, the ports it talks to, two directions) and what a dashboard
-// splits traffic by.
-var DefaultLabels = []string{"proto", "comm", "remote_port", "direction"}
+// --group-by does not name others: bounded on any host (two protocols,
+// its programs, the ports of the services it offers and talks to, two
+// directions) and what a dashboard splits traffic by. service_port, not
+// remote_port: an accepted connection's remote_port is the client's
+// ephemeral port, one label set per connection on a busy server.
+var DefaultLabels = []string{"proto", "comm", "service_port", "direction"}
 
 // OtherValue is every label's value in the series that takes the rows of
 // label sets past --max-series.

@@ -35,9 +35,12 @@ type Config struct {
 }
 
 // Sink counts rows into series. Row and EndTick are called by the tick
-// loop, collection by the HTTP server: a lock keeps them apart.
+// loop, one after another; Collect by the HTTP server, at any time. The
+// tick loop adds to each series' live counts without a lock, and EndTick
+// copies the series that moved into what a scrape reads, under mu: a
+// scrape sees whole ticks, never some of a tick's rows.
 type Sink struct {
-	mu      sync.Mutex
+	// The tick loop's own.
 	labels  []label
 	max     int
 	warn    func(string, ...any)
@@ -47,10 +50,16 @@ type Sink struct {
 	other   *series
 	key     []byte
 	opens   *openings
-	health  healthState
+	dirty   []*series // the series whose live counts moved this tick
+	live    healthState
 	flowD   flowDescs
 	healthD healthDescs
-	took    prometheus.Histogram
+
+	// What a scrape reads, written by EndTick.
+	mu     sync.Mutex
+	shown  []*series // all as of the last EndTick
+	health healthState
+	took   prometheus.Histogram
 }
 
 // New returns a sink for cfg. Bad labels or a MaxSeries below 1 are an
@@ -83,12 +92,22 @@ func New(cfg Config) (*Sink, error) {
 	}, nil
 }
 
-// Row counts one row that passed --where. The sink does not keep r.
+// Row counts one row that passed --where. The sink does not keep r. A
+// row that adds nothing (an idle flow's) costs a few comparisons: only
+// rows that moved, opened or closed are keyed to their series, so the
+// cost follows the traffic, not the number of flows.
 func (s *Sink) Row(r *conn.Row) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.health.rows++
-	s.seriesOf(r).add(r, s.opens.first(r))
+	s.live.rows++
+	opened := s.opens.first(r)
+	if !opened && !counted(r) {
+		return
+	}
+	g := s.seriesOf(r)
+	g.live.add(r, opened)
+	if !g.dirty {
+		g.dirty = true
+		s.dirty = append(s.dirty, g)
+	}
 }
 
 // seriesOf returns r's series, made if new and there is room, else the
@@ -106,7 +125,7 @@ func (s *Sink) seriesOf(r *conn.Row) *series {
 		s.all = append(s.all, g)
 		return g
 	}
-	s.health.overflow++
+	s.live.overflow++
 	if s.other == nil {
 		vals := make([]string, len(s.labels))
 		for i := range vals {
@@ -122,14 +141,21 @@ func (s *Sink) seriesOf(r *conn.Row) *series {
 	return s.other
 }
 
-// EndTick records a tick's health, after its rows.
+// EndTick records a tick's health, after its rows, and shows the tick to
+// scrapes: the series that moved, the new ones, the health, at once.
 func (s *Sink) EndTick(h Health) {
-	s.took.Observe(h.Took.Seconds())
+	s.opens.endTick(h.Read)
+	s.live.ticks++
+	s.live.stats = h.Stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.health.ticks++
-	s.health.stats = h.Stats
-	s.opens.endTick(h.Read)
+	for _, g := range s.dirty {
+		g.shown, g.dirty = g.live, false
+	}
+	s.dirty = s.dirty[:0]
+	s.shown = append(s.shown, s.all[len(s.shown):]...)
+	s.health = s.live
+	s.took.Observe(h.Took.Seconds())
 }
 
 // Describe sends the descriptions of every series (prometheus.Collector).
@@ -143,10 +169,10 @@ func (s *Sink) Describe(ch chan<- *prometheus.Desc) {
 func (s *Sink) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, g := range s.all {
+	for _, g := range s.shown {
 		s.flowD.collect(ch, g)
 	}
-	s.healthD.collect(ch, &s.health, len(s.all), s.max)
+	s.healthD.collect(ch, &s.health, len(s.shown), s.max)
 	s.took.Collect(ch)
 }
 

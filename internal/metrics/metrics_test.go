@@ -22,7 +22,7 @@ var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 func tickAt(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 
 func tcpRow(tick int, rport int, comm string) conn.Row {
-	return conn.Row{Timestamp: tickAt(tick), Tick: int64(tick), Proto: "tcp", Comm: comm, RemotePort: rport,
+	return conn.Row{Timestamp: tickAt(tick), Tick: int64(tick), Proto: "tcp", Comm: comm, RemotePort: rport, ServicePort: rport,
 		Direction: "out", LocalAddr: netip.MustParseAddr("127.0.0.1"), RemoteAddr: netip.MustParseAddr("127.0.0.1"),
 		LocalPort: 40000, Start: tickAt(tick).Add(-300 * time.Millisecond)}
 }
@@ -105,7 +105,7 @@ func TestCountersKeepClosedBytes(t *testing.T) {
 	a1.BytesOutDelta, a1.BytesInDelta, a1.PacketsOutDelta, a1.RTTMicros = 100, 5000, 2, 1500
 	b1 := tcpRow(1, 80, "curl")
 	b1.LocalPort, b1.BytesOutDelta = 40001, 7
-	u1 := conn.Row{Timestamp: tickAt(1), Proto: "udp", Comm: "dig", RemotePort: 53, Direction: "out", BytesOutDelta: 40, BytesInDelta: 120, Start: tickAt(1)}
+	u1 := conn.Row{Timestamp: tickAt(1), Proto: "udp", Comm: "dig", RemotePort: 53, ServicePort: 53, Direction: "out", BytesOutDelta: 40, BytesInDelta: 120, Start: tickAt(1)}
 	s.Row(&a1)
 	s.Row(&b1)
 	s.Row(&u1)
@@ -128,8 +128,8 @@ func TestCountersKeepClosedBytes(t *testing.T) {
 
 	_, text := scrape(t, url, "")
 	got := values(t, text)
-	curl := `{comm="curl",direction="out",proto="tcp",remote_port="80"}`
-	dig := `{comm="dig",direction="out",proto="udp",remote_port="53"}`
+	curl := `{comm="curl",direction="out",proto="tcp",service_port="80"}`
+	dig := `{comm="dig",direction="out",proto="udp",service_port="53"}`
 	for name, want := range map[string]float64{
 		"tcptop_sent_bytes_total" + curl:         118,
 		"tcptop_received_bytes_total" + curl:     5000,
@@ -142,8 +142,8 @@ func TestCountersKeepClosedBytes(t *testing.T) {
 		"tcptop_connections_opened_total" + dig:  0,
 		"tcptop_rtt_seconds_count" + curl:        2,
 		"tcptop_rtt_seconds_sum" + curl:          0.004,
-		`tcptop_rtt_seconds_bucket{comm="curl",direction="out",proto="tcp",remote_port="80",le="0.0025"}`: 2,
-		`tcptop_rtt_seconds_bucket{comm="curl",direction="out",proto="tcp",remote_port="80",le="0.001"}`:  0,
+		`tcptop_rtt_seconds_bucket{comm="curl",direction="out",proto="tcp",service_port="80",le="0.0025"}`: 2,
+		`tcptop_rtt_seconds_bucket{comm="curl",direction="out",proto="tcp",service_port="80",le="0.001"}`:  0,
 		"tcptop_ticks_total":                 3,
 		"tcptop_rows_total":                  6,
 		"tcptop_metrics_series":              2,
@@ -179,7 +179,7 @@ func TestMaxSeriesUnder5000Ports(t *testing.T) {
 			n++
 		}
 	}
-	other := `{comm="other",direction="other",proto="other",remote_port="other"}`
+	other := `{comm="other",direction="other",proto="other",service_port="other"}`
 	switch {
 	case n != 100:
 		t.Errorf("%d label sets, want 100", n)

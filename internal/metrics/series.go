@@ -9,32 +9,46 @@ import (
 // rttBuckets are the upper bounds of the RTT histogram, in seconds: from
 // loopback (tens of µs) through a LAN and a continent to a bad satellite
 // link, about 2.5 per step.
-var rttBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+var rttBuckets = [...]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 
-// series holds the counters of one label set. Every value only grows: it
-// is fed deltas, never totals, so a connection that closes or a UDP flow
-// that expires leaves what it added.
+// series holds the counters of one label set: live, which the tick loop
+// adds to as rows come, and shown, what a scrape reads, a copy of live
+// made under the sink's lock when a tick ends (so a scrape sees whole
+// ticks). Every value only grows: it is fed deltas, never totals, so a
+// connection that closes or a UDP flow that expires leaves what it added.
 type series struct {
-	values []string
+	values      []string
+	live, shown counts
+	dirty       bool // live moved since the last EndTick: shown is behind
+}
 
+// counts are a label set's counters at one moment.
+type counts struct {
 	bytesIn, bytesOut     int64
 	packetsIn, packetsOut int64
 	opened, closed        int64
 	failed                int64
 	retrans, lost         int64
 
-	rttCounts []uint64 // per bucket of rttBuckets, not cumulative; the last is +Inf
+	rttCounts [len(rttBuckets) + 1]uint64 // per bucket of rttBuckets, not cumulative; the last is +Inf
 	rttSum    float64
 	rttCount  uint64
 }
 
-func newSeries(values []string) *series {
-	return &series{values: values, rttCounts: make([]uint64, len(rttBuckets)+1)}
+func newSeries(values []string) *series { return &series{values: values} }
+
+// counted says whether r adds anything to its series: it moved data or
+// packets, retransmitted or lost a segment, or closed. Any other row
+// (an idle connection's, a tick it did not move) adds only zeros, and
+// an RTT is observed only in a tick that carried data, so the sink
+// skips it before building its key.
+func counted(r *conn.Row) bool {
+	return r.BytesInDelta|r.BytesOutDelta|r.PacketsInDelta|r.PacketsOutDelta|r.RetransDelta|r.Lost != 0 || r.Closed
 }
 
 // add adds one row's deltas. opened says the row is the first of a TCP
 // connection tcptop saw open.
-func (s *series) add(r *conn.Row, opened bool) {
+func (s *counts) add(r *conn.Row, opened bool) {
 	s.bytesIn += r.BytesInDelta
 	s.bytesOut += r.BytesOutDelta
 	s.packetsIn += r.PacketsInDelta
@@ -58,7 +72,7 @@ func (s *series) add(r *conn.Row, opened bool) {
 	}
 }
 
-func (s *series) observeRTT(v float64) {
+func (s *counts) observeRTT(v float64) {
 	i := 0
 	for i < len(rttBuckets) && v > rttBuckets[i] {
 		i++
@@ -99,9 +113,10 @@ func (d flowDescs) describe(ch chan<- *prometheus.Desc) {
 }
 
 // collect writes the metrics of one series.
-func (d flowDescs) collect(ch chan<- prometheus.Metric, s *series) {
+func (d flowDescs) collect(ch chan<- prometheus.Metric, g *series) {
+	s := &g.shown
 	counter := func(desc *prometheus.Desc, v int64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), s.values...)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), g.values...)
 	}
 	counter(d.bytesIn, s.bytesIn)
 	counter(d.bytesOut, s.bytesOut)
@@ -118,5 +133,5 @@ func (d flowDescs) collect(ch chan<- prometheus.Metric, s *series) {
 		cum += s.rttCounts[i]
 		buckets[ub] = cum
 	}
-	ch <- prometheus.MustNewConstHistogram(d.rtt, s.rttCount, s.rttSum, buckets, s.values...)
+	ch <- prometheus.MustNewConstHistogram(d.rtt, s.rttCount, s.rttSum, buckets, g.values...)
 }

@@ -26,6 +26,26 @@ type Server struct {
 // attached and counting; OpenMetrics is served to a scraper that asks
 // for it (Prometheus does), the classic text format otherwise.
 func Serve(ln net.Listener, s *Sink) *Server {
+	srv := &Server{
+		srv:  &http.Server{Handler: handler(s), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute},
+		done: make(chan error, 1),
+	}
+	go func() { srv.done <- srv.srv.Serve(ln) }()
+	return srv
+}
+
+// Close stops serving, and returns why serving stopped if not Close.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// handler answers Path with s's series, with the Go runtime's and the
+// process's own.
+func handler(s *Sink) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -42,19 +62,5 @@ func Serve(ln net.Listener, s *Sink) *Server {
 		}
 		h.ServeHTTP(w, r)
 	})
-	srv := &Server{
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute},
-		done: make(chan error, 1),
-	}
-	go func() { srv.done <- srv.srv.Serve(ln) }()
-	return srv
-}
-
-// Close stops serving, and returns why serving stopped if not Close.
-func (s *Server) Close() error {
-	err := s.srv.Close()
-	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
+	return mux
 }
