@@ -24,15 +24,28 @@ type ownerState struct {
 	cgroupRoot *string // where cgroup v2 is mounted, once looked up ("" for nowhere)
 }
 
-// wanted is a connection whose owner is looked for.
+// wanted is a connection whose owner is looked for: 16 bytes, as the
+// first tick wants one for every connection older than tcptop.
 type wanted struct {
-	ino      uint32 // socket inode, for /proc
-	sk       uint64 // the socket's address, for a re-read through the hot list
-	attempts int
-	exited   uint32 // the owner that exited, whom the one found replaces (0: it had none)
+	ino    uint32 // socket inode, for /proc
+	exited uint32 // the owner that exited, whom the one found replaces (0: it had none)
+	// skTries is the socket's address, for a re-read through the hot
+	// list, with the lookups made so far in its low 3 bits: a struct sock
+	// is 8-byte aligned, and ownerAttempts is below 8.
+	skTries uint64
 }
 
+func wantedOf(ino uint32, sk uint64, exited uint32) wanted {
+	return wanted{ino: ino, exited: exited, skTries: sk &^ 7}
+}
+
+func (w wanted) sk() uint64    { return w.skTries &^ 7 }
+func (w wanted) attempts() int { return int(w.skTries & 7) }
+
 const ownerAttempts = 5
+
+// ownerAttempts must fit the 3 bits wanted.skTries keeps it in.
+var _ [7 - ownerAttempts]struct{}
 
 func (o *ownerState) init() {
 	o.pending = map[uint64]wanted{}
@@ -44,13 +57,13 @@ func (o *ownerState) init() {
 // replace asks for the owner of a connection whose owner exited.
 func (o *ownerState) replace(id uint64, h holding) {
 	delete(o.tried, id)
-	o.pending[id] = wanted{ino: h.ino, sk: h.sk, exited: h.pid}
+	o.pending[id] = wantedOf(h.ino, h.sk(), h.pid)
 }
 
 // done records the outcome of one lookup of id.
 func (o *ownerState) done(id uint64, found bool) {
 	w := o.pending[id]
-	if w.attempts++; found || w.attempts >= ownerAttempts {
+	if w.skTries++; found || w.attempts() >= ownerAttempts {
 		delete(o.pending, id)
 		if !found {
 			o.tried[id] = true
@@ -73,7 +86,7 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32, sk uint64) {
 	w, waiting := o.pending[id]
 	switch {
 	case obs.PID == 0 && !waiting && !o.tried[id]:
-		o.pending[id] = wanted{ino: ino, sk: sk}
+		o.pending[id] = wantedOf(ino, sk, 0)
 	case waiting && w.ino == 0 && ino != 0: // accept() gave it a file since
 		w.ino = ino
 		o.pending[id] = w
@@ -186,8 +199,8 @@ func (s *Source) ownersFromProc() {
 		// Re-read at the next tick, tracked or not: one found is reported
 		// with its owner; one not accept()ed yet when last read (no inode)
 		// gets its inode noted once it has one.
-		if (ok || w.ino == 0) && w.sk != 0 {
-			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: w.sk}, ebpf.UpdateAny)
+		if (ok || w.ino == 0) && w.sk() != 0 {
+			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: w.sk()}, ebpf.UpdateAny)
 		}
 	}
 }
