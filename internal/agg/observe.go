@@ -11,12 +11,11 @@ type touch struct {
 	prevRetr uint64
 	prevDiag diagPrev
 	idx      uint32
-	first    bool  // the flow's first row
-	rekey    bool  // its pid or addresses changed: a new place in the key order
-	changed  bool  // gets a row with changedOnly
-	rowless  bool  // gets no row at all: expired with nothing new to say
-	removing bool  // closed or expired: forgotten after this tick
-	end      int64 // Unix microseconds: when the kernel released it, on its closed record (0: not said)
+	first    bool // the flow's first row
+	rekey    bool // its pid or addresses changed: a new place in the key order
+	changed  bool // gets a row with changedOnly
+	rowless  bool // gets no row at all: expired with nothing new to say
+	removing bool // closed or expired: forgotten after this tick
 }
 
 // active is a flow with a non-zero rate: the head of the order.
@@ -48,7 +47,7 @@ func (a *Aggregator) observe(o *conn.Observation) {
 	case o.Closed:
 		st.flags |= fClosed
 		if !o.End.IsZero() {
-			t.end = o.End.UnixMicro()
+			a.setEnd(idx, o.End.UnixMicro())
 		}
 		a.remove(idx, st, t)
 		if o.Proto == conn.TCP {
@@ -111,17 +110,25 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 	return idx
 }
 
+// setEnd records when the kernel released a closed flow.
+func (a *Aggregator) setEnd(idx uint32, end int64) {
+	if a.ends == nil {
+		a.ends = make(map[uint32]int64)
+	}
+	a.ends[idx] = end
+}
+
 // touch returns the flow's entry for this tick, making it (with the
 // counters as they were) on the flow's first observation in the tick: a
 // repeated observation replaces the earlier one rather than adding to it.
 func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 	if !first && st.seen == uint32(a.tick) {
-		return &a.touched[st.slot]
+		return a.touched.at(st.slot)
 	}
-	st.seen, st.slot = uint32(a.tick), uint32(len(a.touched))
-	a.touched = append(a.touched, touch{idx: idx, prev: st.cur, first: first, prevRetr: st.retrans,
+	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, first: first, prevRetr: st.retrans,
 		prevDiag: diagPrev{lost: st.diag.lost, chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
-	return &a.touched[len(a.touched)-1]
+	st.seen, st.slot = uint32(a.tick), slot
+	return t
 }
 
 // apply copies an observation into the flow's state and reports whether

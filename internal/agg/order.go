@@ -129,8 +129,8 @@ func (e *emitter) emit(idx uint32) {
 // eachChanged writes the changed flows that are not active, in key order.
 func (a *Aggregator) eachChanged(e *emitter) {
 	quiet := a.keys.spare[:0]
-	for i := range a.touched {
-		if t := &a.touched[i]; t.changed && !a.isActive(t) {
+	for i := range uint32(a.touched.len()) {
+		if t := a.touched.at(i); t.changed && !a.isActive(t) {
 			quiet = append(quiet, ref{idx: t.idx})
 		}
 	}
@@ -187,7 +187,7 @@ func (a *Aggregator) eachIdle(e *emitter) {
 		st := a.flows.at(r.idx)
 		var t *touch
 		if st.seen == uint32(a.tick) {
-			t = &a.touched[st.slot]
+			t = a.touched.at(st.slot)
 		}
 		if t == nil || !t.removing {
 			if n := len(next); n > 0 && next[n-1].idx+1 != r.idx {
