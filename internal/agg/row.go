@@ -81,7 +81,9 @@ func (a *Aggregator) fillOwner(r *conn.Row, idx uint32, st *flowState, t *touch)
 		r.UID = int64(w.uid)
 	}
 	r.Direction = dirNames[st.dir]
-	r.CommunityID = st.cid
+	if st.flags&fCID != 0 {
+		r.CommunityID = a.texts.communityID(&st.cid)
+	}
 	if st.rname != 0 {
 		r.RemoteName = a.names.get(st.rname - 1)
 	}
