@@ -130,7 +130,7 @@ func (e *emitter) emit(idx uint32) {
 func (a *Aggregator) eachChanged(e *emitter) {
 	quiet := a.keys.spare[:0]
 	for i := range uint32(a.touched.len()) {
-		if t := a.touched.at(i); t.changed && !a.isActive(t) {
+		if t := a.touched.at(i); t.is(tChanged) && !a.isActive(t) {
 			quiet = append(quiet, ref{idx: t.idx})
 		}
 	}
@@ -143,7 +143,7 @@ func (a *Aggregator) eachChanged(e *emitter) {
 
 func (a *Aggregator) isActive(t *touch) bool {
 	in, out := a.rates(a.flows.at(t.idx), t)
-	return in+out > 0 && !t.rowless
+	return in+out > 0 && !t.is(tRowless)
 }
 
 func (a *Aggregator) compareRefs(x, y ref) int {
@@ -189,13 +189,13 @@ func (a *Aggregator) eachIdle(e *emitter) {
 		if st.seen == uint32(a.tick) {
 			t = a.touched.at(st.slot)
 		}
-		if t == nil || !t.removing {
+		if t == nil || !t.is(tRemoving) {
 			if n := len(next); n > 0 && next[n-1].idx+1 != r.idx {
 				jumps++
 			}
 			next = append(next, r)
 		}
-		if t == nil || !t.rowless && !a.isActive(t) {
+		if t == nil || !t.is(tRowless) && !a.isActive(t) {
 			e.emit(r.idx)
 		}
 	}

@@ -54,3 +54,11 @@ func TestFlowStateHasNoPointers(t *testing.T) {
 	}
 	walk(reflect.TypeFor[flowState](), "")
 }
+
+// TestTouchSize keeps a tick's entry per observed flow at 72 bytes: the
+// first tick has one for every flow.
+func TestTouchSize(t *testing.T) {
+	if n := unsafe.Sizeof(touch{}); n > 72 {
+		t.Errorf("touch is %d bytes, want at most 72", n)
+	}
+}
