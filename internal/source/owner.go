@@ -17,6 +17,10 @@ import (
 // may not have called accept() yet), up to ownerAttempts times.
 type ownerState struct {
 	pending map[uint64]wanted // to look up at the next tick
+	// pendingPeak is the most connections pending since pending was made:
+	// a Go map keeps its room when emptied, and the first tick wants
+	// every connection older than tcptop (3.7 MB at 100,000 sockets).
+	pendingPeak int
 	tried   map[uint64]bool   // looked up ownerAttempts times: given up
 	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
 	held    holders           // who holds each connection, for when its owner exits
@@ -103,11 +107,26 @@ func (s *Source) findOwners() {
 	if len(p) == 0 {
 		return
 	}
+	s.owner.pendingPeak = max(s.owner.pendingPeak, len(p))
 	if s.iters.owners != nil {
 		s.ownersFromKernel()
 	} else {
 		s.ownersFromProc()
 	}
+	s.owner.shrink()
+}
+
+// shrink lets the room of a large round of lookups go once most of it
+// is over: the few left move to a map of their size.
+func (o *ownerState) shrink() {
+	if o.pendingPeak <= 4096 || len(o.pending) > o.pendingPeak/16 {
+		return
+	}
+	left := make(map[uint64]wanted, len(o.pending))
+	for id, w := range o.pending {
+		left[id] = w
+	}
+	o.pending, o.pendingPeak = left, len(left)
 }
 
 // ownersFromKernel runs the task_file iterator, which writes each owner

@@ -78,3 +78,26 @@ func TestHoldersEachExited(t *testing.T) {
 		}
 	}
 }
+
+// A large round of owner lookups leaves no room behind once over: the
+// few connections still pending move to a map of their size.
+func TestOwnerPendingShrinks(t *testing.T) {
+	var o ownerState
+	o.init()
+	for id := range uint64(10000) {
+		o.pending[id] = wantedOf(1, id<<3, 0)
+	}
+	o.pendingPeak = len(o.pending)
+	for id := range uint64(9990) {
+		o.done(id, true)
+	}
+	o.shrink()
+	if len(o.pending) != 10 || o.pendingPeak != 10 {
+		t.Fatalf("pending %d, peak %d; want 10 and 10", len(o.pending), o.pendingPeak)
+	}
+	for id := uint64(9990); id < 10000; id++ {
+		if w, ok := o.pending[id]; !ok || w.sk() != id<<3 {
+			t.Errorf("connection %d: %+v, %v", id, w, ok)
+		}
+	}
+}
