@@ -92,8 +92,8 @@ type Aggregator struct {
 	active  []active         // flows with a non-zero rate, sorted by Each
 	sorted  bool             // active is sorted
 	keys    keyOrder
-	row     conn.Row  // filled for each row Each hands out
-	texts   textArena // the rows' Community ID texts
+	row     conn.Row // filled for each row Each hands out
+	texts   cidTexts // the flows' Community ID texts
 }
 
 // New returns an empty Aggregator.

@@ -8,37 +8,73 @@ import (
 
 // setCommunityID hashes a flow's Community ID, when rows carry
 // community_id: when the flow is made and whenever its addresses change.
-// The flow keeps the 20-byte digest, not the text: a string per flow was
-// 4 MB of heap at 100,000 flows, and the one pointer in flowState, which
-// made the garbage collector visit every flow.
+// The flow keeps the 20-byte digest (a string per flow was 4.5 MB of heap
+// at 100,000 flows, and the one pointer in flowState, which made the
+// garbage collector visit every flow); its text is written once, at its
+// next row, into cidTexts.
 func (a *Aggregator) setCommunityID(st *flowState) {
+	st.flags &^= fCID | fCIDText
 	if !a.cfg.CommunityID {
 		return
 	}
 	var ok bool
-	st.cid, ok = conn.CommunityIDDigest(st.proto, st.local.addrPort(), st.remote.addrPort())
-	if ok {
+	if st.cid, ok = conn.CommunityIDDigest(st.proto, st.local.addrPort(), st.remote.addrPort()); ok {
 		st.flags |= fCID
-	} else {
-		st.flags &^= fCID
 	}
 }
 
-// textArena hands out the rows' Community ID texts from shared chunks:
-// one allocation per 1,000 rows instead of one per row. A chunk is never
-// written again once a text is in it (a full one is left to the garbage
-// collector, which frees it when no row refers to it), so each text
-// stays the row's own, however long the row is kept (--sort, --group-by).
-type textArena struct{ buf []byte }
-
-const textChunk = 32 << 10
-
-// communityID returns the Community ID text of a digest.
-func (t *textArena) communityID(sum *[20]byte) string {
-	if cap(t.buf)-len(t.buf) < conn.CommunityIDLen {
-		t.buf = make([]byte, 0, textChunk)
+// communityID is the text of flow idx's Community ID: a string into
+// cidTexts, written at the flow's first row since its digest was set.
+func (a *Aggregator) communityID(idx uint32, st *flowState) string {
+	if st.flags&fCIDText == 0 {
+		a.texts.write(idx, &st.cid, a.tick)
+		st.flags |= fCIDText
 	}
-	n := len(t.buf)
-	t.buf = conn.AppendCommunityIDDigest(t.buf, sum)
-	return unsafe.String(&t.buf[n], len(t.buf)-n)
+	return a.texts.at(idx)
 }
+
+// cidTexts holds the flows' Community ID texts, 30 bytes at each flow's
+// index, in blocks that follow the slab's chunks: a row's community_id
+// is a string into them, so rows cost no allocation and no base64 for
+// it, and a tick makes no garbage for it.
+//
+// A row owns its strings: bytes once handed out are never written again.
+// A slot is written in place only while no string into it can exist: it
+// was never written, or its block was copied in this tick (the slot's
+// flow, which alone hands out that slot, had no text in the copy, so
+// nothing was handed out from it since). Otherwise the block is copied
+// first, once a tick at most, and the rows that hold the old block keep
+// it alive.
+type cidTexts struct {
+	blocks [][]byte
+	copied []int64 // the tick each block was last copied in
+}
+
+const cidBlock = conn.CommunityIDLen << chunkBits
+
+func (c *cidTexts) at(idx uint32) string {
+	b := c.blocks[idx>>chunkBits]
+	off := int(idx&(1<<chunkBits-1)) * conn.CommunityIDLen
+	return unsafe.String(&b[off], conn.CommunityIDLen)
+}
+
+func (c *cidTexts) write(idx uint32, sum *[20]byte, tick int64) {
+	ch := int(idx >> chunkBits)
+	for len(c.blocks) <= ch {
+		c.blocks = append(c.blocks, nil)
+		c.copied = append(c.copied, 0)
+	}
+	off := int(idx&(1<<chunkBits-1)) * conn.CommunityIDLen
+	switch b := c.blocks[ch]; {
+	case b == nil:
+		c.blocks[ch] = make([]byte, cidBlock)
+	case b[off] != 0 && c.copied[ch] != tick:
+		c.blocks[ch] = append(make([]byte, 0, cidBlock), b...)
+		c.copied[ch] = tick
+	}
+	conn.AppendCommunityIDDigest(c.blocks[ch][off:off], sum)
+}
+
+// reset forgets every text, for when the flows move to other indexes
+// (relocateIfScattered): the flows' fCIDText must be cleared with it.
+func (c *cidTexts) reset() { c.blocks, c.copied = nil, nil }

@@ -273,6 +273,10 @@ func (a *Aggregator) relocateIfScattered() {
 	for p := range k.order {
 		k.order[p].idx = uint32(p)
 	}
+	a.texts.reset() // the texts are by index: written again at the next rows
+	for i := range n {
+		a.flows.at(i).flags &^= fCIDText
+	}
 	k.jumps = 0
 	k.relocations++
 	a.flows.freed = a.flows.freed[:0]

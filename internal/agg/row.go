@@ -82,7 +82,7 @@ func (a *Aggregator) fillOwner(r *conn.Row, idx uint32, st *flowState, t *touch)
 	}
 	r.Direction = dirNames[st.dir]
 	if st.flags&fCID != 0 {
-		r.CommunityID = a.texts.communityID(&st.cid)
+		r.CommunityID = a.communityID(idx, st)
 	}
 	if st.rname != 0 {
 		r.RemoteName = a.names.get(st.rname - 1)

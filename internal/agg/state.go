@@ -39,7 +39,8 @@ const (
 	fPartial uint8 = 1 << iota
 	fClosed
 	fExpired
-	fCID // cid holds the flow's Community ID digest
+	fCID     // cid holds the flow's Community ID digest
+	fCIDText // its text is in cidTexts, at the flow's index
 )
 
 // Counter names, indexes into flowState.cur.
