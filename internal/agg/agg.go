@@ -86,12 +86,14 @@ type Aggregator struct {
 	newFlows    []uint32   // flows created this tick, for Config.RemoteName
 	closed      tombstones // TCP cookies closed lately
 
-	touched []touch  // flows observed this tick, in observation order
-	removed []uint32 // flows closed or expired this tick, freed at the next
-	active  []active // flows with a non-zero rate, sorted by Each
-	sorted  bool     // active is sorted
+	touched touchList        // flows observed this tick, in observation order
+	ends    map[uint32]int64 // closed flows' ends (Unix microseconds), when the kernel said: few, so not in touch
+	removed []uint32         // flows closed or expired this tick, freed at the next
+	active  []active         // flows with a non-zero rate, sorted by Each
+	sorted  bool             // active is sorted
 	keys    keyOrder
 	row     conn.Row // filled for each row Each hands out
+	texts   cidTexts // the flows' Community ID texts
 }
 
 // New returns an empty Aggregator.
@@ -133,8 +135,8 @@ func (a *Aggregator) End(readTime time.Time) {
 	a.nowMicro = a.now.UnixMicro()
 	a.secs = readTime.Sub(a.last).Seconds()
 	a.last = readTime // even if time went backwards: the next interval starts here
-	for i := range a.touched {
-		a.settle(&a.touched[i])
+	for i := range uint32(a.touched.len()) {
+		a.settle(a.touched.at(i))
 	}
 	a.nameCgroups()
 	a.nameRemotes()
@@ -147,11 +149,12 @@ func (a *Aggregator) endTick() {
 	}
 	a.removed = a.removed[:0]
 	a.relocateIfScattered()
-	if cap(a.touched) > 4096 && len(a.touched) < cap(a.touched)/8 {
+	if cap(a.active) > 4096 && a.touched.len() < cap(a.active)/8 {
 		// A snapshot of every flow is over: do not keep its room.
-		a.touched, a.active = nil, nil
+		a.active = nil
 	}
-	a.touched = a.touched[:0]
+	a.touched.reset()
+	clear(a.ends)
 	a.active = a.active[:0]
 	a.sorted = false
 	a.closed.rotate()

@@ -129,8 +129,8 @@ func (e *emitter) emit(idx uint32) {
 // eachChanged writes the changed flows that are not active, in key order.
 func (a *Aggregator) eachChanged(e *emitter) {
 	quiet := a.keys.spare[:0]
-	for i := range a.touched {
-		if t := &a.touched[i]; t.changed && !a.isActive(t) {
+	for i := range uint32(a.touched.len()) {
+		if t := a.touched.at(i); t.is(tChanged) && !a.isActive(t) {
 			quiet = append(quiet, ref{idx: t.idx})
 		}
 	}
@@ -143,7 +143,7 @@ func (a *Aggregator) eachChanged(e *emitter) {
 
 func (a *Aggregator) isActive(t *touch) bool {
 	in, out := a.rates(a.flows.at(t.idx), t)
-	return in+out > 0 && !t.rowless
+	return in+out > 0 && !t.is(tRowless)
 }
 
 func (a *Aggregator) compareRefs(x, y ref) int {
@@ -187,15 +187,15 @@ func (a *Aggregator) eachIdle(e *emitter) {
 		st := a.flows.at(r.idx)
 		var t *touch
 		if st.seen == uint32(a.tick) {
-			t = &a.touched[st.slot]
+			t = a.touched.at(st.slot)
 		}
-		if t == nil || !t.removing {
+		if t == nil || !t.is(tRemoving) {
 			if n := len(next); n > 0 && next[n-1].idx+1 != r.idx {
 				jumps++
 			}
 			next = append(next, r)
 		}
-		if t == nil || !t.rowless && !a.isActive(t) {
+		if t == nil || !t.is(tRowless) && !a.isActive(t) {
 			e.emit(r.idx)
 		}
 	}
@@ -272,6 +272,10 @@ func (a *Aggregator) relocateIfScattered() {
 	}
 	for p := range k.order {
 		k.order[p].idx = uint32(p)
+	}
+	a.texts.reset() // the texts are by index: written again at the next rows
+	for i := range n {
+		a.flows.at(i).flags &^= fCIDText
 	}
 	k.jumps = 0
 	k.relocations++

@@ -12,7 +12,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 	st := a.flows.at(idx)
 	var t *touch
 	if st.seen == uint32(a.tick) {
-		t = &a.touched[st.slot]
+		t = a.touched.at(st.slot)
 	}
 	*r = conn.Row{
 		Timestamp:  a.now,
@@ -40,7 +40,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 	if st.proto == conn.TCP {
 		a.fillDiag(r, st, t)
 	}
-	a.fillOwner(r, st, t)
+	a.fillOwner(r, idx, st, t)
 	if t != nil {
 		r.BytesInDelta = int64(st.cur[cBytesIn] - t.prev[cBytesIn])
 		r.BytesOutDelta = int64(st.cur[cBytesOut] - t.prev[cBytesOut])
@@ -71,7 +71,7 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 }
 
 // fillOwner writes who the flow belongs to, where, and since when.
-func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
+func (a *Aggregator) fillOwner(r *conn.Row, idx uint32, st *flowState, t *touch) {
 	w := a.owners.get(st.owner)
 	r.NetNS, r.CgroupID = int64(w.netns), int64(w.cgroup)
 	cg := &a.cgroupNames[w.cg]
@@ -82,14 +82,18 @@ func (a *Aggregator) fillOwner(r *conn.Row, st *flowState, t *touch) {
 	}
 	r.Direction = dirNames[st.dir]
 	r.ServicePort = st.dir.ServicePort(r.LocalPort, r.RemotePort)
-	r.CommunityID = st.cid
+	if st.flags&fCID != 0 {
+		r.CommunityID = a.communityID(idx, st)
+	}
 	if st.rname != 0 {
 		r.RemoteName = a.names.get(st.rname - 1)
 	}
 	r.Start = time.UnixMicro(st.start).UTC()
 	end := a.nowMicro
-	if t != nil && t.end != 0 {
-		end = t.end // closed: its life, not up to this read
+	if st.flags&fClosed != 0 {
+		if e := a.ends[idx]; e != 0 {
+			end = e // closed: its life, not up to this read
+		}
 	}
 	r.DurationMillis = max(0, (end-st.start)/1000)
 	r.IdleMillis = max(0, (a.nowMicro-max(st.moved, st.start))/1000)

@@ -2,6 +2,7 @@ package agg
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -31,5 +32,33 @@ func TestNamesCompacted(t *testing.T) {
 	rows := rowsOf(t, a, false)
 	if len(rows) != 2 || rows[0].Comm != "keep" || rows[1].Comm != fmt.Sprint("name", maxNames+9) {
 		t.Errorf("rows %+v", rows)
+	}
+}
+
+// TestFlowStateHasNoPointers keeps the slab's chunks out of the garbage
+// collector's scan: 100,000 flows are 25 MB it would otherwise visit at
+// every cycle.
+func TestFlowStateHasNoPointers(t *testing.T) {
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, path string) {
+		switch ty.Kind() {
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(ty.Field(i).Type, path+"."+ty.Field(i).Name)
+			}
+		case reflect.Array:
+			walk(ty.Elem(), path+"[]")
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+			t.Errorf("flowState%s is a %s: a pointer", path, ty.Kind())
+		}
+	}
+	walk(reflect.TypeFor[flowState](), "")
+}
+
+// TestTouchSize keeps a tick's entry per observed flow at 72 bytes: the
+// first tick has one for every flow.
+func TestTouchSize(t *testing.T) {
+	if n := unsafe.Sizeof(touch{}); n > 72 {
+		t.Errorf("touch is %d bytes, want at most 72", n)
 	}
 }

@@ -21,10 +21,9 @@ func (a *Aggregator) Tick(snap conn.Snapshot) {
 // about twice its size in garbage, which is what sets the peak of the
 // heap. endTick lets the room go once snapshots are small again.
 func (a *Aggregator) reserve(n int) {
-	if n <= cap(a.touched) {
+	if n <= cap(a.active) {
 		return
 	}
-	a.touched = make([]touch, 0, n)
 	a.active = make([]active, 0, n)
 	if a.Len() == 0 {
 		a.tcp = make(map[uint64]uint32, n) // the first snapshot: size the map once

@@ -32,6 +32,20 @@ func AppendCommunityID(dst []byte, seed uint16, p Proto, a, b netip.AddrPort) []
 	if !ok {
 		return dst
 	}
+	return AppendCommunityIDDigest(dst, &sum)
+}
+
+// CommunityIDDigest is the SHA-1 digest of a flow's Community ID with seed
+// 0, as AppendCommunityID; ok is false when the flow has none. Keeping
+// the 20 bytes instead of the 30-byte text keeps a pointer out of
+// whatever holds it.
+func CommunityIDDigest(p Proto, a, b netip.AddrPort) (sum [sha1.Size]byte, ok bool) {
+	return communityIDSum(0, p, a, b)
+}
+
+// AppendCommunityIDDigest appends the Community ID v1 text of a digest:
+// "1:" and its base64 with padding, CommunityIDLen bytes.
+func AppendCommunityIDDigest(dst []byte, sum *[sha1.Size]byte) []byte {
 	return base64.StdEncoding.AppendEncode(append(dst, '1', ':'), sum[:])
 }
 

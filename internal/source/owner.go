@@ -17,6 +17,10 @@ import (
 // may not have called accept() yet), up to ownerAttempts times.
 type ownerState struct {
 	pending map[uint64]wanted // to look up at the next tick
+	// pendingPeak is the most connections pending since pending was made:
+	// a Go map keeps its room when emptied, and the first tick wants
+	// every connection older than tcptop (3.7 MB at 100,000 sockets).
+	pendingPeak int
 	tried   map[uint64]bool   // looked up ownerAttempts times: given up
 	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
 	held    holders           // who holds each connection, for when its owner exits
@@ -24,15 +28,28 @@ type ownerState struct {
 	cgroupRoot *string // where cgroup v2 is mounted, once looked up ("" for nowhere)
 }
 
-// wanted is a connection whose owner is looked for.
+// wanted is a connection whose owner is looked for: 16 bytes, as the
+// first tick wants one for every connection older than tcptop.
 type wanted struct {
-	ino      uint32 // socket inode, for /proc
-	sk       uint64 // the socket's address, for a re-read through the hot list
-	attempts int
-	exited   uint32 // the owner that exited, whom the one found replaces (0: it had none)
+	ino    uint32 // socket inode, for /proc
+	exited uint32 // the owner that exited, whom the one found replaces (0: it had none)
+	// skTries is the socket's address, for a re-read through the hot
+	// list, with the lookups made so far in its low 3 bits: a struct sock
+	// is 8-byte aligned, and ownerAttempts is below 8.
+	skTries uint64
 }
 
+func wantedOf(ino uint32, sk uint64, exited uint32) wanted {
+	return wanted{ino: ino, exited: exited, skTries: sk &^ 7}
+}
+
+func (w wanted) sk() uint64    { return w.skTries &^ 7 }
+func (w wanted) attempts() int { return int(w.skTries & 7) }
+
 const ownerAttempts = 5
+
+// ownerAttempts must fit the 3 bits wanted.skTries keeps it in.
+var _ [7 - ownerAttempts]struct{}
 
 func (o *ownerState) init() {
 	o.pending = map[uint64]wanted{}
@@ -44,13 +61,13 @@ func (o *ownerState) init() {
 // replace asks for the owner of a connection whose owner exited.
 func (o *ownerState) replace(id uint64, h holding) {
 	delete(o.tried, id)
-	o.pending[id] = wanted{ino: h.ino, sk: h.sk, exited: h.pid}
+	o.pending[id] = wantedOf(h.ino, h.sk(), h.pid)
 }
 
 // done records the outcome of one lookup of id.
 func (o *ownerState) done(id uint64, found bool) {
 	w := o.pending[id]
-	if w.attempts++; found || w.attempts >= ownerAttempts {
+	if w.skTries++; found || w.attempts() >= ownerAttempts {
 		delete(o.pending, id)
 		if !found {
 			o.tried[id] = true
@@ -73,7 +90,7 @@ func (o *ownerState) note(obs *conn.Observation, ino uint32, sk uint64) {
 	w, waiting := o.pending[id]
 	switch {
 	case obs.PID == 0 && !waiting && !o.tried[id]:
-		o.pending[id] = wanted{ino: ino, sk: sk}
+		o.pending[id] = wantedOf(ino, sk, 0)
 	case waiting && w.ino == 0 && ino != 0: // accept() gave it a file since
 		w.ino = ino
 		o.pending[id] = w
@@ -90,11 +107,26 @@ func (s *Source) findOwners() {
 	if len(p) == 0 {
 		return
 	}
+	s.owner.pendingPeak = max(s.owner.pendingPeak, len(p))
 	if s.iters.owners != nil {
 		s.ownersFromKernel()
 	} else {
 		s.ownersFromProc()
 	}
+	s.owner.shrink()
+}
+
+// shrink lets the room of a large round of lookups go once most of it
+// is over: the few left move to a map of their size.
+func (o *ownerState) shrink() {
+	if o.pendingPeak <= 4096 || len(o.pending) > o.pendingPeak/16 {
+		return
+	}
+	left := make(map[uint64]wanted, len(o.pending))
+	for id, w := range o.pending {
+		left[id] = w
+	}
+	o.pending, o.pendingPeak = left, len(left)
 }
 
 // ownersFromKernel runs the task_file iterator, which writes each owner
@@ -118,8 +150,7 @@ func (s *Source) ownersFromKernel() {
 		s.warnOnce(err)
 		return
 	}
-	found, err := s.readOwners()
-	if err != nil {
+	if err := s.readOwners(); err != nil {
 		s.warnOnce(err)
 	}
 	// One call for every key: deleting them one by one was a tenth of a
@@ -131,35 +162,38 @@ func (s *Source) ownersFromKernel() {
 		}
 	}
 	for _, id := range keys {
-		s.owner.done(id, found[id])
+		if _, waiting := s.owner.pending[id]; waiting { // not found: readOwners let the found go
+			s.owner.done(id, false)
+		}
 	}
 }
 
-// readOwners runs the owner iterator to its end and returns the
-// connections it found an owner for. The owners of untracked connections,
+// readOwners runs the owner iterator to its end; each connection it finds
+// an owner for is done (out of pending) at once, so that pending itself
+// tells a connection found twice (a map of the found was 1.5 MB of a
+// first tick at 100,000 sockets). The owners of untracked connections,
 // which have no table entry to hold them, are kept.
-func (s *Source) readOwners() (map[uint64]bool, error) {
+func (s *Source) readOwners() error {
 	rd, err := s.iters.owners.Open()
 	if err != nil {
-		return nil, fmt.Errorf("find owners: %w", err)
+		return fmt.Errorf("find owners: %w", err)
 	}
 	defer rd.Close()
-	found := map[uint64]bool{}
 	err = readRecords(rd, s.tcp.readBuf(), recordSize, func(p unsafe.Pointer) {
 		r := (*tcptopConnRecord)(p)
-		if found[r.Cookie] {
+		if _, waiting := s.owner.pending[r.Cookie]; !waiting {
 			return // held by more than one process: the first found owns it
 		}
-		found[r.Cookie] = true
 		if r.Conn.Flags&connUntracked != 0 {
 			s.owner.found[r.Cookie] = owner{pid: r.Conn.Pid, uid: r.Conn.Uid, cgroupID: r.Conn.CgroupId, comm: s.names.name(r.Conn.Comm)}
 		}
 		s.addRecord(r)
+		s.owner.done(r.Cookie, true)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find owners: %w", err)
+		return fmt.Errorf("find owners: %w", err)
 	}
-	return found, nil
+	return nil
 }
 
 // ownersFromProc scans /proc/*/fd, as ss -p does, on kernels without
@@ -186,8 +220,8 @@ func (s *Source) ownersFromProc() {
 		// Re-read at the next tick, tracked or not: one found is reported
 		// with its owner; one not accept()ed yet when last read (no inode)
 		// gets its inode noted once it has one.
-		if (ok || w.ino == 0) && w.sk != 0 {
-			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: w.sk}, ebpf.UpdateAny)
+		if (ok || w.ino == 0) && w.sk() != 0 {
+			_ = s.objs.Hot.Update(id, tcptopHotSock{Sk: w.sk()}, ebpf.UpdateAny)
 		}
 	}
 }
