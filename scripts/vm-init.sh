@@ -42,7 +42,7 @@ done
 # Source tests that run only in the first run: the two that force each
 # path and each refusal themselves, and the DNS answer tests, whose hook
 # (cgroup_skb) and cache depend on neither the send/receive path nor the
-# map-element iterators (the flood alone took 12-33 s a run under TCG).
+# map-element iterators (the flood alone took 12-42 s a run under TCG).
 once='^(TestEveryHookPathExact|TestEveryFallbackExact|TestDNS[A-Za-z]*)$'
 # Every source test again through each offered path that auto did not
 # choose (auto takes the first offered of tracepoint, fexit, kprobe), so

@@ -27,8 +27,8 @@ import (
 // goccy cannot write the typed row as NDJSON carries it (time.Time would
 // be RFC 3339 with nanoseconds, strings unescaped), so each record is
 // first copied into a struct made for its columns with reflect.StructOf:
-// strings escaped, addresses and rfc3339 times as strings in a reused
-// arena, unix times as json.Number. goccy compiles its encoder for that
+// strings escaped, addresses and rfc3339 times as strings aliasing a
+// per-column memo of their last text, unix times as json.Number. goccy compiles its encoder for that
 // type once. A hand-written appender did the same at most 1.15× faster,
 // short of the 2× that would pay for keeping it (docs/design.md,
 // BenchmarkNDJSONEncoders); it is kept in the tests as that benchmark's
@@ -42,14 +42,13 @@ type ndjsonWriter struct {
 
 // ndjsonRecord is how one shape of record is written: its columns, the
 // struct goccy encodes (one field per column, at offs), a stamp per time
-// column, and the arena that holds the text of its addresses and times.
+// column, and a memo per string and address column of its last text.
 type ndjsonRecord struct {
 	cols   []column
 	offs   []uintptr
 	wire   unsafe.Pointer
 	value  any // wire, boxed once as a pointer to its struct type
 	stamps []stamp
-	arena  []byte
 	time   string
 	enc    *json.Encoder
 	memos  []memo // per column: its last string and that string escaped
@@ -66,7 +65,7 @@ type addrMemo struct {
 	set  bool
 }
 
-// text returns a's text, formatted only when a is not the last address.
+// textOf returns a's text, formatted only when a is not the last address.
 // The string aliases the memo's buffer, which the next different address
 // overwrites: it is read by the Encode that follows, and never after.
 func (m *addrMemo) textOf(a netip.Addr) string {
@@ -197,7 +196,6 @@ func (n *ndjsonWriter) End() error { return n.flush() }
 // fill copies the record at p into the wire struct. A rate that is not a
 // number is an error naming the field, before anything is written.
 func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
-	rec.arena = rec.arena[:0]
 	for i := 0; i < len(rec.cols); i++ {
 		c := &rec.cols[i]
 		dst := unsafe.Add(rec.wire, rec.offs[i])
@@ -266,25 +264,10 @@ func (rec *ndjsonRecord) fillTime(dst unsafe.Pointer, s *stamp, t time.Time) {
 }
 
 // textOf returns t in the stamp's format, aliasing the stamp's buffer
-// (no copy into the arena: every row of a tick shares its timestamp). The
+// (no copy: every row of a tick shares its timestamp). The
 // buffer is rewritten only by the next different time, after the Encode
 // that reads the string.
 func (s *stamp) textOf(t time.Time) string {
 	s.set(t)
 	return unsafe.String(unsafe.SliceData(s.text), len(s.text))
-}
-
-// text takes b, the arena with one value appended, as the arena, and
-// returns that value as a string aliasing it. The string is read by the
-// Encode that follows and never after (the next record reuses the
-// arena), and does not leave the package, so it needs no copy; if the
-// append moved the arena, the strings made before still point at the old
-// array, which nothing writes any more.
-func (rec *ndjsonRecord) text(b []byte) string {
-	start := len(rec.arena)
-	rec.arena = b
-	if len(b) == start {
-		return ""
-	}
-	return unsafe.String(&b[start], len(b)-start)
 }
