@@ -376,4 +376,11 @@ for n in "${selected[@]}"; do
 	row "$n" "${arch[$n]}" "${release:-?}" "${offers[$n]}" "${result[$n]}" "${times[$n]}"
 done
 echo "total: $(($(date +%s) - begin)) s"
+# Last, why each failed line failed: CI keeps only the end of its output.
+for n in "${selected[@]}"; do
+	[ "${result[$n]}" = FAIL ] || continue
+	echo "======== why $n failed"
+	grep -h '^  FAIL: ' "$work/logs/$n.out" "$work/logs/$n.log" 2>/dev/null | sort -u || true
+	awk -f scripts/vm-failures.awk "$work/logs/$n.log" 2>/dev/null || true
+done
 exit $failed
