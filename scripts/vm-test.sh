@@ -303,10 +303,32 @@ for a in $(for n in "${selected[@]}"; do echo "${arch[$n]}"; done | sort -u); do
 done
 declare -A times result kdirs bbdirs userdirs
 failed=0
-# Downloads one after the other (the suites' apt lists are shared), then
-# the host's line alone, live, then the VMs VM_JOBS at a time: each
-# guest runs on one host thread (TCG, thread=single), so two on two cores
-# halve the matrix's time. A VM's output is shown when it is done.
+finish() { # finish NAME RC SECONDS
+	times[$1]=$3
+	if [ "$2" -eq 0 ]; then result[$1]=PASS; else result[$1]=FAIL failed=1; fi
+	echo "======== $1: ${result[$1]} in ${times[$1]} s (log: $work/logs/$1.log)"
+}
+run_bg() { # in the background: the report goes to NAME.out, the status to NAME.rc
+	local n=$1 start rc
+	start=$(date +%s)
+	set +e
+	(set -e; run "$n") >"$work/logs/$n.out" 2>&1
+	rc=$?
+	echo "$rc $(($(date +%s) - start))" >"$work/logs/$n.rc"
+}
+mkdir -p "$work/logs"
+# The host's line starts first, in the background, while the VMs'
+# kernels download (minutes on a new machine): it takes one of the
+# VM_JOBS slots until it is done.
+jobs_in_order=()
+for n in "${selected[@]}"; do
+	[ "${suite[$n]}" = host ] || continue
+	rm -f "$work/logs/$n.rc"
+	log "$n: started (this machine's kernel)"
+	run_bg "$n" &
+	jobs_in_order+=("$n")
+done
+# Downloads one after the other (the suites' apt lists are shared).
 for n in "${selected[@]}"; do
 	[ "${suite[$n]}" = host ] && continue
 	if dirs=$(scripts/vm-fetch.sh "${suite[$n]}" "${arch[$n]}" "${pkg[$n]}" busybox-static); then
@@ -320,33 +342,12 @@ for n in "${selected[@]}"; do
 		userdirs[$a]=$(tr '\n' ' ' <<<"$dirs")
 	fi
 done
-finish() { # finish NAME RC SECONDS
-	times[$1]=$3
-	if [ "$2" -eq 0 ]; then result[$1]=PASS; else result[$1]=FAIL failed=1; fi
-	echo "======== $1: ${result[$1]} in ${times[$1]} s (log: $work/logs/$1.log)"
-}
-mkdir -p "$work/logs"
 vms=()
 for n in "${selected[@]}"; do
-	if [ "${suite[$n]}" != host ]; then
-		vms+=("$n")
-		continue
-	fi
-	start=$(date +%s)
-	set +e
-	(set -e; run "$n")
-	rc=$?
-	set -e
-	finish "$n" $rc $(($(date +%s) - start))
+	if [ "${suite[$n]}" != host ]; then vms+=("$n"); fi
 done
-run_vm() { # in the background: the report goes to NAME.out, the status to NAME.rc
-	local n=$1 start rc
-	start=$(date +%s)
-	set +e
-	(set -e; run "$n") >"$work/logs/$n.out" 2>&1
-	rc=$?
-	echo "$rc $(($(date +%s) - start))" >"$work/logs/$n.rc"
-}
+# Then the VMs, VM_JOBS at a time: each guest runs on one host thread
+# (TCG, thread=single), so two on two cores halve the matrix's time.
 # Longest first, so that the two slots end close together: arm64 guests
 # run about 1.3x slower under TCG, and each offered path adds a run of the
 # source tests (in list order the matrix ended 220 s later, 6.12-arm64
@@ -360,10 +361,12 @@ for n in "${vms[@]}"; do
 	rm -f "$work/logs/$n.rc"
 	while [ "$(jobs -rp | wc -l)" -ge "${VM_JOBS:-2}" ]; do wait -n || true; done
 	log "$n: started"
-	run_vm "$n" &
+	run_bg "$n" &
+	jobs_in_order+=("$n")
 done
 wait || true
-for n in "${vms[@]}"; do
+# Each line's output, when all are done, in the order they started.
+for n in "${jobs_in_order[@]}"; do
 	cat "$work/logs/$n.out" 2>/dev/null | grep -vE '^=== (RUN|PAUSE|CONT|NAME)' || true
 	read -r rc secs <"$work/logs/$n.rc" 2>/dev/null || { rc=1 secs=?; }
 	finish "$n" "$rc" "$secs"
@@ -376,4 +379,11 @@ for n in "${selected[@]}"; do
 	row "$n" "${arch[$n]}" "${release:-?}" "${offers[$n]}" "${result[$n]}" "${times[$n]}"
 done
 echo "total: $(($(date +%s) - begin)) s"
+# Last, why each failed line failed: CI keeps only the end of its output.
+for n in "${selected[@]}"; do
+	[ "${result[$n]}" = FAIL ] || continue
+	echo "======== why $n failed"
+	grep -h '^  FAIL: ' "$work/logs/$n.out" "$work/logs/$n.log" 2>/dev/null | sort -u || true
+	awk -f scripts/vm-failures.awk "$work/logs/$n.log" 2>/dev/null || true
+done
 exit $failed
