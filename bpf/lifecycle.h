@@ -265,6 +265,8 @@ int BPF_PROG(tcptop_sk_error, const struct sock *sk)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tcptop_exit, struct task_struct *task)
 {
+	__u32 tid = task->pid;
+	bpf_map_delete_elem(&calls, &tid); /* the kprobe path's, if any */
 	if (task->signal->live.counter)
 		return 0;
 	__u32 tgid = task->tgid;

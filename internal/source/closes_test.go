@@ -60,6 +60,9 @@ func TestHalfCloseReadAfterCloseExactOnce(t *testing.T) {
 	}
 	checkClosedOnce(t, rec, "client", n, isClient, ans, req)
 	checkClosedOnce(t, rec, "server", n, isServer, req, ans)
+	if t.Failed() {
+		logKernelMisses(t, s)
+	}
 	for _, o := range rec.closedWith(isClient) {
 		if int(o.PID) != cl.PID() || o.Comm != "tt-halfclose" || int(o.Local.Port()) == 0 {
 			t.Fatalf("client close: pid=%d comm=%q local=%v, want pid %d tt-halfclose", o.PID, o.Comm, o.Local, cl.PID())

@@ -508,10 +508,19 @@ func TestPreexistingInAnotherNamespace(t *testing.T) {
 // logKernelMisses says what the kernel side may have missed: events that
 // found the ring buffer full, and runs of the state program the kernel
 // skipped because it was already running on that CPU (a softirq
-// interrupting it in process context).
+// interrupting it in process context), and a kprobe's own missed hits.
 func logKernelMisses(t *testing.T, s *Source) {
 	st, err := s.Stats()
 	t.Logf("kernel side: %+v (%v)", st, err)
+	for _, l := range s.links { // a kprobe's or kretprobe's own misses (6.7+)
+		info, err := l.Info()
+		if err != nil || info.PerfEvent() == nil {
+			continue
+		}
+		if kp := info.PerfEvent().Kprobe(); kp != nil && kp.Missed > 0 {
+			t.Logf("kprobe link %s: %d hits missed", kp.Function, kp.Missed)
+		}
+	}
 	for _, p := range s.allPrograms() {
 		if ps, err := p.Stats(); err == nil && ps.RecursionMisses > 0 {
 			name := p.String()
