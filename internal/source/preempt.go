@@ -38,8 +38,9 @@ var bootModels = []string{modelNone, modelVoluntary, modelFull, modelLazy}
 // preemption is the running kernel's preemption model and how it was
 // found out.
 type preemption struct {
-	model string // one of the model constants; "" when unknown
-	from  string // where it was read, for people
+	model   string // one of the model constants; "" when unknown
+	from    string // where it was read, for people
+	dynamic bool   // PREEMPT_DYNAMIC: root may switch the model through debugfs while it runs
 }
 
 // preemptible reports whether a task may be preempted inside a tracing
@@ -77,7 +78,7 @@ func hostPreemptSources() preemptSources {
 // flag narrows it down.
 func detectPreemption(src preemptSources) preemption {
 	if m := debugfsModel(src); m != "" {
-		return preemption{m, "from /sys/kernel/debug/sched/preempt"}
+		return preemption{m, "from /sys/kernel/debug/sched/preempt", true}
 	}
 	boot := bootModel(src)
 	if cfg, name := kernelConfig(src); cfg != nil {
@@ -162,22 +163,22 @@ var configChoices = []struct{ option, model string }{
 // it where the config has PREEMPT_DYNAMIC.
 func configModel(cfg map[string]bool, name, boot string) preemption {
 	if cfg["CONFIG_PREEMPT_RT"] {
-		return preemption{modelRT, "from CONFIG_PREEMPT_RT in " + name}
+		return preemption{model: modelRT, from: "from CONFIG_PREEMPT_RT in " + name}
 	}
 	dynamic := cfg["CONFIG_PREEMPT_DYNAMIC"]
 	if dynamic && boot != "" {
-		return preemption{boot, "from preempt=" + boot + " on the command line, CONFIG_PREEMPT_DYNAMIC in " + name}
+		return preemption{boot, "from preempt=" + boot + " on the command line, CONFIG_PREEMPT_DYNAMIC in " + name, true}
 	}
 	for _, c := range configChoices {
 		if !cfg[c.option] {
 			continue
 		}
 		if dynamic {
-			return preemption{c.model, "from " + c.option + " in " + name + ", no preempt= on the command line"}
+			return preemption{c.model, "from " + c.option + " in " + name + ", no preempt= on the command line", true}
 		}
-		return preemption{c.model, "from " + c.option + " in " + name}
+		return preemption{model: c.model, from: "from " + c.option + " in " + name}
 	}
-	return preemption{"", "no preemption model in " + name}
+	return preemption{from: "no preemption model in " + name, dynamic: dynamic}
 }
 
 // versionModel narrows the model down from the flags the kernel's build
@@ -188,15 +189,15 @@ func versionModel(version, boot string) preemption {
 	flags := strings.Fields(version)
 	switch {
 	case slices.Contains(flags, "PREEMPT_RT"):
-		return preemption{modelRT, "from PREEMPT_RT in uname -v"}
+		return preemption{model: modelRT, from: "from PREEMPT_RT in uname -v"}
 	case slices.Contains(flags, "PREEMPT_DYNAMIC") && boot != "":
-		return preemption{boot, "from preempt=" + boot + " on the command line, PREEMPT_DYNAMIC in uname -v"}
+		return preemption{boot, "from preempt=" + boot + " on the command line, PREEMPT_DYNAMIC in uname -v", true}
 	case slices.Contains(flags, "PREEMPT_DYNAMIC"):
-		return preemption{"", "PREEMPT_DYNAMIC in uname -v, no preempt= on the command line, no readable debugfs or kernel config"}
+		return preemption{"", "PREEMPT_DYNAMIC in uname -v, no preempt= on the command line, no readable debugfs or kernel config", true}
 	case slices.Contains(flags, "PREEMPT"):
-		return preemption{modelPreempt, "from PREEMPT in uname -v"}
+		return preemption{model: modelPreempt, from: "from PREEMPT in uname -v"}
 	case strings.HasPrefix(version, "#"):
-		return preemption{modelNoPreempt, "from uname -v, which has no PREEMPT flag"}
+		return preemption{model: modelNoPreempt, from: "from uname -v, which has no PREEMPT flag"}
 	}
-	return preemption{"", "no readable debugfs or kernel config, and uname -v " + `"` + version + `"` + " has no build flags"}
+	return preemption{from: "no readable debugfs or kernel config, and uname -v " + `"` + version + `"` + " has no build flags"}
 }

@@ -15,28 +15,32 @@ func TestDetectPreemption(t *testing.T) {
 		root, version string
 		model, from   string
 		preemptible   bool
+		dynamic       bool // the model may be switched at run time
 	}{
-		{"debugfs-lazy", dynamic, "lazy", "from /sys/kernel/debug/sched/preempt", true},
-		{"debugfs-none", dynamic, "none", "from /sys/kernel/debug/sched/preempt", false},
-		{"debugfs-garbage", dynamic, "none", "from CONFIG_PREEMPT_NONE in /proc/config.gz, no preempt= on the command line", false},
+		{"debugfs-lazy", dynamic, "lazy", "from /sys/kernel/debug/sched/preempt", true, true},
+		{"debugfs-none", dynamic, "none", "from /sys/kernel/debug/sched/preempt", false, true},
+		{"debugfs-garbage", dynamic, "none", "from CONFIG_PREEMPT_NONE in /proc/config.gz, no preempt= on the command line", false, true},
 		// This host: preempt=full after "--" is init's, not the kernel's.
-		{"host-6.18", "#1 SMP PREEMPT_DYNAMIC @0", "none", "from CONFIG_PREEMPT_NONE in /proc/config.gz, no preempt= on the command line", false},
-		{"boot-full", dynamic, "full", "from preempt=full on the command line, CONFIG_PREEMPT_DYNAMIC in /proc/config.gz", true},
-		{"debian-6.12", dynamic, "voluntary", "from CONFIG_PREEMPT_VOLUNTARY in /boot/config-6.12.0-test, no preempt= on the command line", false},
-		{"debian-7.3", dynamic, "lazy", "from CONFIG_PREEMPT_LAZY in /boot/config-6.12.0-test, no preempt= on the command line", true},
-		{"rt", "#1 SMP PREEMPT_RT", "rt", "from CONFIG_PREEMPT_RT in /boot/config-6.12.0-test", true},
-		{"static-full", "#1 SMP PREEMPT", "full", "from CONFIG_PREEMPT in /boot/config-6.12.0-test", true},
-		{"cmdline-only", dynamic, "voluntary", "from preempt=voluntary on the command line, PREEMPT_DYNAMIC in uname -v", false},
-		{"cmdline-only", "#1 SMP PREEMPT Tue Jan 2", "full or lazy", "from PREEMPT in uname -v", true},
-		{"cmdline-bad", dynamic, "", "PREEMPT_DYNAMIC in uname -v, no preempt= on the command line, no readable debugfs or kernel config", true},
-		{"missing", "#1 SMP Debian 5.10.237-1 (2025-05-19)", "none or voluntary", "from uname -v, which has no PREEMPT flag", false},
-		{"missing", "#1 SMP PREEMPT_RT Debian", "rt", "from PREEMPT_RT in uname -v", true},
-		{"missing", "custom", "", `no readable debugfs or kernel config, and uname -v "custom" has no build flags`, true},
+		{"host-6.18", "#1 SMP PREEMPT_DYNAMIC @0", "none", "from CONFIG_PREEMPT_NONE in /proc/config.gz, no preempt= on the command line", false, true},
+		{"boot-full", dynamic, "full", "from preempt=full on the command line, CONFIG_PREEMPT_DYNAMIC in /proc/config.gz", true, true},
+		{"debian-6.12", dynamic, "voluntary", "from CONFIG_PREEMPT_VOLUNTARY in /boot/config-6.12.0-test, no preempt= on the command line", false, true},
+		{"debian-7.3", dynamic, "lazy", "from CONFIG_PREEMPT_LAZY in /boot/config-6.12.0-test, no preempt= on the command line", true, true},
+		{"rt", "#1 SMP PREEMPT_RT", "rt", "from CONFIG_PREEMPT_RT in /boot/config-6.12.0-test", true, false},
+		{"static-full", "#1 SMP PREEMPT", "full", "from CONFIG_PREEMPT in /boot/config-6.12.0-test", true, false},
+		{"cmdline-only", dynamic, "voluntary", "from preempt=voluntary on the command line, PREEMPT_DYNAMIC in uname -v", false, true},
+		{"cmdline-only", "#1 SMP PREEMPT Tue Jan 2", "full or lazy", "from PREEMPT in uname -v", true, false},
+		{"cmdline-bad", dynamic, "", "PREEMPT_DYNAMIC in uname -v, no preempt= on the command line, no readable debugfs or kernel config", true, true},
+		{"missing", "#1 SMP Debian 5.10.237-1 (2025-05-19)", "none or voluntary", "from uname -v, which has no PREEMPT flag", false, false},
+		{"missing", "#1 SMP PREEMPT_RT Debian", "rt", "from PREEMPT_RT in uname -v", true, false},
+		{"missing", "custom", "", `no readable debugfs or kernel config, and uname -v "custom" has no build flags`, true, false},
 	} {
 		t.Run(tc.root+"/"+tc.version, func(t *testing.T) {
 			got := detectPreemption(preemptSources{root: filepath.Join("testdata/preempt", tc.root), release: "6.12.0-test", version: tc.version})
 			if got.model != tc.model || got.from != tc.from {
 				t.Errorf("got %q (%s), want %q (%s)", got.model, got.from, tc.model, tc.from)
+			}
+			if got.dynamic != tc.dynamic {
+				t.Errorf("%s: dynamic %v, want %v", got, got.dynamic, tc.dynamic)
 			}
 			if got.preemptible() != tc.preemptible {
 				t.Errorf("%s: preemptible %v, want %v", got, got.preemptible(), tc.preemptible)
