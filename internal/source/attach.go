@@ -211,6 +211,11 @@ func (s *Source) spec(path string, cookieHelper, pairs bool) (*ebpf.CollectionSp
 	if err := spec.Variables[tcptopVarIoPairs].Set(pairs); err != nil {
 		return nil, fmt.Errorf("configure eBPF object: %w", err)
 	}
+	if !pairs {
+		// Unused, but the programs still name it: an LRU hash is
+		// preallocated, and 65,536 entries are 5 MB of kernel memory.
+		spec.Maps[tcptopMapIoClaims].MaxEntries = 1
+	}
 	if err := s.ringbufOrStandIn(spec); err != nil {
 		return nil, err
 	}
