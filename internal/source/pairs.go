@@ -1,8 +1,8 @@
 package source
 
-// PairsPart names the part that says whether the send/receive hooks have
+// pairsPart names the part that says whether the send/receive hooks have
 // their second program (bpf/tcptop.bpf.c, io_claims).
-const PairsPart = "send/receive pairs"
+const pairsPart = "send/receive pairs"
 
 // pairsLoss is what a kernel whose model can be switched at run time
 // would cost once switched to a preemptible one: the pairs are decided at
@@ -20,7 +20,7 @@ func (s *Source) wantPairs(path string) bool {
 
 // notePairs records the pairs' part: loaded, or why not needed.
 func (s *Source) notePairs(on bool) {
-	p := Part{Name: PairsPart}
+	p := Part{Name: pairsPart}
 	switch {
 	case s.path == HooksKprobe:
 		p.Skipped = "the kprobe path runs with preemption off"
@@ -40,10 +40,10 @@ func (s *Source) notePairs(on bool) {
 	s.part(p)
 }
 
-// Pairs reports whether the send/receive hooks have their second program.
-func (s *Source) Pairs() bool {
+// pairsOn reports whether the send/receive hooks have their second program.
+func (s *Source) pairsOn() bool {
 	for _, p := range s.parts {
-		if p.Name == PairsPart {
+		if p.Name == pairsPart {
 			return p.Using != ""
 		}
 	}

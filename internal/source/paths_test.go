@@ -130,15 +130,15 @@ func TestEveryHookPathExact(t *testing.T) {
 // loaded exactly when want says, and that the part says so.
 func checkPairs(t *testing.T, s *Source, want bool) {
 	t.Helper()
-	if s.Pairs() != want {
-		t.Errorf("send/receive pairs %v, want %v (%s)", s.Pairs(), want, s.preempt)
+	if s.pairsOn() != want {
+		t.Errorf("send/receive pairs %v, want %v (%s)", s.pairsOn(), want, s.preempt)
 	}
 	for _, h := range plans[s.Path()] {
 		if _, loaded := s.progs.Programs[h.prog]; h.second && loaded != want {
 			t.Errorf("%s loaded: %v, want %v", h.prog, loaded, want)
 		}
 	}
-	t.Logf("send/receive pairs: %v (%s)", s.Pairs(), s.preempt)
+	t.Logf("send/receive pairs: %v (%s)", s.pairsOn(), s.preempt)
 }
 
 // TestRefusedPartsAsExpected: the kinds of program this kernel refuses
