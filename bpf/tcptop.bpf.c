@@ -317,13 +317,31 @@ struct {
  * (plan.go); were it wrong, every call would count twice, which the exact
  * checks of every kernel in the matrix would see. A thread makes one call
  * at a time and runs both programs of it, so the claim is per thread (not
- * per CPU: the thread may move between the two). */
+ * per CPU: the thread may move between the two). Where the kernel cannot
+ * preempt these programs, only the first is attached (io_pairs below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);   /* thread id */
 	__type(value, __u64); /* io_token of the call the first program counted */
 } io_claims SEC(".maps");
+
+/* Set by userspace before loading (internal/source/preempt.go): false
+ * where the kernel cannot preempt a task inside these programs (the
+ * preemption models none and voluntary: they run in process context
+ * only, so nothing else re-enters them on a CPU). Then the first program
+ * of each pair is attached alone, and it neither claims its calls nor
+ * turns preemption off, which serve only the pair; the verifier drops
+ * that code. The state and release pairs (lifecycle.h) also guard
+ * against softirqs, on every kernel, and do not look at it. */
+const volatile bool io_pairs = true;
+
+/* io_preempt_off turns preemption off for a send/receive program where
+ * the pairs are on (preempt_off). */
+static __always_inline bool io_preempt_off(void)
+{
+	return io_pairs && preempt_off();
+}
 
 /* io_token names a call well enough to tell it from the thread's previous
  * one, whose claim a skipped second program left behind. */
@@ -346,13 +364,15 @@ static __always_inline void account_first(const struct sock *sk, int ret, int fl
 {
 	if (!inet_proto(sk))
 		return; /* a Unix socket, say: nothing to count, nothing to claim */
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 token = io_token(sk, ret, out);
-	__u64 *claim = bpf_map_lookup_elem(&io_claims, &tid);
-	if (claim)
-		*claim = token;
-	else
-		bpf_map_update_elem(&io_claims, &tid, &token, BPF_ANY);
+	if (io_pairs) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		__u64 token = io_token(sk, ret, out);
+		__u64 *claim = bpf_map_lookup_elem(&io_claims, &tid);
+		if (claim)
+			*claim = token;
+		else
+			bpf_map_update_elem(&io_claims, &tid, &token, BPF_ANY);
+	}
 	account_btf(sk, ret, flags, out);
 }
 
@@ -376,7 +396,7 @@ static __always_inline void account_second(const struct sock *sk, int ret, int f
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
 {
-	bool off = preempt_off();
+	bool off = io_preempt_off();
 	account_first(sk, ret, flags, true);
 	preempt_on(off);
 	return 0;
@@ -385,7 +405,7 @@ int BPF_PROG(tcptop_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tcptop_send_again, struct sock *sk, int ret, int flags)
 {
-	bool off = preempt_off();
+	bool off = io_preempt_off();
 	account_second(sk, ret, flags, true);
 	preempt_on(off);
 	return 0;
@@ -394,7 +414,7 @@ int BPF_PROG(tcptop_send_again, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 {
-	bool off = preempt_off();
+	bool off = io_preempt_off();
 	account_first(sk, ret, flags, false);
 	preempt_on(off);
 	return 0;
@@ -403,7 +423,7 @@ int BPF_PROG(tcptop_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tcptop_recv_again, struct sock *sk, int ret, int flags)
 {
-	bool off = preempt_off();
+	bool off = io_preempt_off();
 	account_second(sk, ret, flags, false);
 	preempt_on(off);
 	return 0;
@@ -482,7 +502,7 @@ int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 	SEC("fexit/" #target)                                                            \
 	int BPF_PROG(name, struct socket *sock, __VA_ARGS__)                             \
 	{                                                                                \
-		bool off = preempt_off();                                                \
+		bool off = io_preempt_off();                                             \
 		account_first(sock->sk, ret, FEXIT_FLAGS, out);                          \
 		preempt_on(off);                                                         \
 		return 0;                                                                \
@@ -490,7 +510,7 @@ int tcptop_recvmsg6(struct bpf_sock_addr *ctx)
 	SEC("fexit/" #target)                                                            \
 	int BPF_PROG(name##_again, struct socket *sock, __VA_ARGS__)                     \
 	{                                                                                \
-		bool off = preempt_off();                                                \
+		bool off = io_preempt_off();                                             \
 		account_second(sock->sk, ret, FEXIT_FLAGS, out);                         \
 		preempt_on(off);                                                         \
 		return 0;                                                                \

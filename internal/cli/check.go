@@ -24,6 +24,12 @@ const ExitCheckLoss = 3
 // forces each fallback with it, on kernels where the preferred part loads.
 const refuseEnv = EnvPrefix + "_TEST_REFUSE"
 
+// pairsEnv, set to 1, attaches the second program of each send/receive
+// pair on any kernel (source.Config.ForcePairs): a test switch, so the
+// kernel matrix can run the suite through the pairs where the kernel's
+// preemption model does not need them.
+const pairsEnv = EnvPrefix + "_TEST_PAIRS"
+
 // sourceConfig is the source's configuration for opts; the engine sets
 // where its notices go.
 func sourceConfig(opts *Options) source.Config {
@@ -31,6 +37,7 @@ func sourceConfig(opts *Options) source.Config {
 	if v := os.Getenv(refuseEnv); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
 	}
+	cfg.ForcePairs = os.Getenv(pairsEnv) == "1"
 	return cfg
 }
 
@@ -78,21 +85,26 @@ func writeCheck(w io.Writer, path string, parts []source.Part) {
 	var u unix.Utsname
 	_ = unix.Uname(&u)
 	fmt.Fprintf(w, "kernel: Linux %s %s\n", unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:]))
-	fmt.Fprintf(w, "%-28s %-9s %s\n", "send/receive hooks", "loaded", path+" path")
+	fmt.Fprintf(w, "%-28s %-10s %s\n", "send/receive hooks", "loaded", path+" path")
 	lost := 0
 	for _, p := range parts {
 		verdict := "loaded"
 		switch {
+		case p.Skipped != "":
+			verdict = "not needed"
 		case p.Using == "":
 			verdict = "refused"
 		case p.Fallback:
 			verdict = "replaced"
 		}
 		using := p.Using
-		if using == "" {
+		switch {
+		case p.Skipped != "":
+			using = p.Skipped
+		case using == "":
 			using = "-"
 		}
-		fmt.Fprintf(w, "%-28s %-9s %s\n", p.Name, verdict, using)
+		fmt.Fprintf(w, "%-28s %-10s %s\n", p.Name, verdict, using)
 		for _, r := range p.Refused {
 			fmt.Fprintf(w, "    refused: %s\n", r)
 		}
@@ -102,6 +114,8 @@ func writeCheck(w io.Writer, path string, parts []source.Part) {
 			fmt.Fprintf(w, "    lost: %s\n", p.Loss)
 		case p.Fallback && p.Same:
 			fmt.Fprintf(w, "    costs nothing: the same numbers\n")
+		case p.Skipped != "" && p.Loss != "":
+			fmt.Fprintf(w, "    not covered: %s\n", p.Loss)
 		}
 	}
 	if lost == 0 {

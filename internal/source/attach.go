@@ -124,8 +124,12 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	if err != nil {
 		return err
 	}
+	pairs := s.wantPairs(path)
+	if !pairs {
+		hooks = firstsOnly(hooks)
+	}
 	cookieHelper := path != HooksKprobe && cookieHelperAvailable()
-	spec, err := s.spec(path, cookieHelper)
+	spec, err := s.spec(path, cookieHelper, pairs)
 	if err != nil {
 		return err
 	}
@@ -141,6 +145,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 		}
 	}
 	s.path = path
+	s.notePairs(pairs)
 	s.noteRingbuf()
 	s.attachLifecycle(spec, kernel)
 	s.attachReads(spec)
@@ -165,8 +170,9 @@ func (s *Source) attach(prog *ebpf.Program, h hook) error {
 	return nil
 }
 
-// spec reads the embedded object and sizes its maps for this path.
-func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, error) {
+// spec reads the embedded object, sizes its maps for this path and sets
+// its switches.
+func (s *Source) spec(path string, cookieHelper, pairs bool) (*ebpf.CollectionSpec, error) {
 	spec, err := loadTcptop()
 	if err != nil {
 		return nil, fmt.Errorf("read embedded eBPF object: %w", err)
@@ -201,6 +207,14 @@ func (s *Source) spec(path string, cookieHelper bool) (*ebpf.CollectionSpec, err
 	}
 	if err := spec.Variables[tcptopVarCookieHelper].Set(cookieHelper); err != nil {
 		return nil, fmt.Errorf("configure eBPF object: %w", err)
+	}
+	if err := spec.Variables[tcptopVarIoPairs].Set(pairs); err != nil {
+		return nil, fmt.Errorf("configure eBPF object: %w", err)
+	}
+	if !pairs {
+		// Unused, but the programs still name it: an LRU hash is
+		// preallocated, and 65,536 entries are 5 MB of kernel memory.
+		spec.Maps[tcptopMapIoClaims].MaxEntries = 1
 	}
 	if err := s.ringbufOrStandIn(spec); err != nil {
 		return nil, err

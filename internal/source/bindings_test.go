@@ -153,7 +153,7 @@ func TestPlainValuesMatchTheirSizes(t *testing.T) {
 	vars := map[string]uintptr{
 		tcptopVarWalkMore:     unsafe.Sizeof(uint32(0)), // iter.go: more
 		tcptopVarCloseAtState: unsafe.Sizeof(uint8(0)),  // lifecycle.go: Set(uint8(1))
-		tcptopVarCookieHelper: unsafe.Sizeof(false), tcptopVarHaveRingbuf: unsafe.Sizeof(false),
+		tcptopVarCookieHelper: unsafe.Sizeof(false), tcptopVarHaveRingbuf: unsafe.Sizeof(false), tcptopVarIoPairs: unsafe.Sizeof(false),
 		tcptopVarUdpTableFull: unsafe.Sizeof(st.UDPTableFull), tcptopVarHotFull: unsafe.Sizeof(st.HotListFull),
 		tcptopVarEventsLost: unsafe.Sizeof(st.EventsLost), tcptopVarTcpAdded: unsafe.Sizeof(uint64(0)),
 		tcptopVarTcpDeleted: unsafe.Sizeof(uint64(0)), tcptopVarUdpAdded: unsafe.Sizeof(uint64(0)),

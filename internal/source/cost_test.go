@@ -124,7 +124,7 @@ func programStats(b *testing.B, progs []*ebpf.Program) runStats {
 func callsOf(s *Source, b *testing.B) uint64 {
 	var calls uint64
 	for _, h := range plans[s.Path()] {
-		if h.kind == kretprobe || strings.HasSuffix(h.prog, "_again") {
+		if h.kind == kretprobe || h.second {
 			continue
 		}
 		if p := s.progs.Programs[h.prog]; p != nil {

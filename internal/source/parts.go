@@ -25,6 +25,10 @@ type Part struct {
 	Same     bool     // the fallback gives the same numbers: nothing is lost
 	Refused  []string // each refusal: the program, the kernel's errno, the verifier's last line
 	Loss     string   // what is missing while the part is lost or degraded
+	// Skipped: the part is not needed on this kernel, and why ("preemption
+	// model none (...)"); Using is empty, Loss names what it would take
+	// for it to be needed while tcptop runs. Nothing is lost.
+	Skipped string
 	// Minor: an optional nicety this kernel is too old for (not a
 	// refusal), too small to warn about at every start (a cron job on
 	// an older kernel would mail it every time): -v and --check say it.
@@ -32,7 +36,7 @@ type Part struct {
 }
 
 // Lost reports whether the part costs the user something.
-func (p Part) Lost() bool { return p.Using == "" || (p.Fallback && !p.Same) }
+func (p Part) Lost() bool { return p.Skipped == "" && (p.Using == "" || (p.Fallback && !p.Same)) }
 
 // Kinds of program (or map) a kernel may refuse, as Config.Refuse names
 // them.
@@ -141,6 +145,10 @@ func (s *Source) part(p Part) {
 		s.cfg.Detail("refused: %s", r)
 	}
 	switch {
+	case p.Skipped != "" && p.Loss != "":
+		s.cfg.Detail("%s: not needed: %s; not covered: %s", p.Name, p.Skipped, p.Loss)
+	case p.Skipped != "":
+		s.cfg.Detail("%s: not needed: %s", p.Name, p.Skipped)
 	case p.Using == "" && p.Minor:
 		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
 		s.cfg.Detail("not available: %s: %s (%s)", p.Name, p.Loss, strings.Join(p.Refused, "; "))

@@ -84,11 +84,28 @@ func TestEveryHookPathExact(t *testing.T) {
 		offered = append(offered, path)
 		t.Run(path, func(t *testing.T) {
 			defer s.Close()
+			checkPairs(t, s, path != HooksKprobe && detectPreemption(hostPreemptSources()).preemptible())
 			runExactChecks(t, s)
 		})
 	}
 	if len(offered) == 0 {
 		t.Fatal("no hook path works on this kernel")
+	}
+	// The pairs forced on, wherever this kernel does not need them: a
+	// wrong attach order counts every call twice.
+	for _, path := range offered {
+		if path == HooksKprobe {
+			continue
+		}
+		t.Run(path+"-pairs-forced", func(t *testing.T) {
+			s, err := Open(Config{Hooks: path, Warn: t.Logf, ForcePairs: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			checkPairs(t, s, true)
+			runExactChecks(t, s)
+		})
 	}
 	t.Run(HooksAuto, func(t *testing.T) {
 		s, err := Open(Config{Hooks: HooksAuto, Warn: t.Logf})
@@ -107,6 +124,21 @@ func TestEveryHookPathExact(t *testing.T) {
 			t.Errorf("TCPTOP_EXPECT_HOOKS names unknown path %q", p)
 		}
 	}
+}
+
+// checkPairs checks that the second program of each send/receive pair is
+// loaded exactly when want says, and that the part says so.
+func checkPairs(t *testing.T, s *Source, want bool) {
+	t.Helper()
+	if s.pairsOn() != want {
+		t.Errorf("send/receive pairs %v, want %v (%s)", s.pairsOn(), want, s.preempt)
+	}
+	for _, h := range plans[s.Path()] {
+		if _, loaded := s.progs.Programs[h.prog]; h.second && loaded != want {
+			t.Errorf("%s loaded: %v, want %v", h.prog, loaded, want)
+		}
+	}
+	t.Logf("send/receive pairs: %v (%s)", s.pairsOn(), s.preempt)
 }
 
 // TestRefusedPartsAsExpected: the kinds of program this kernel refuses

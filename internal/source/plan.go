@@ -42,30 +42,32 @@ type hook struct {
 	target     string // kernel function or tracepoint
 	tracepoint bool   // target is a tracepoint (tp_btf), not a function
 	optional   bool   // absent on some kernels without loss (inet_sendpage, gone in 6.5)
+	second     bool   // the second program of a send/receive pair (name_again)
 }
 
 // plans are the send/receive hooks of each path.
 var plans = map[string][]hook{
 	// In pairs: the second program of each counts what the kernel
 	// skipped of the first (bpf/tcptop.bpf.c, io_claims), so the first
-	// must run first. A tracepoint runs its programs in the order they
+	// must run first. Where the kernel cannot preempt them, the first
+	// alone (firstsOnly). A tracepoint runs its programs in the order they
 	// were attached; a trampoline (fexit) the newest first.
 	HooksTracepoint: {
 		{prog: tcptopProgTcptopSend, target: "sock_send_length", tracepoint: true},
-		{prog: tcptopProgTcptopSendAgain, target: "sock_send_length", tracepoint: true},
+		{prog: tcptopProgTcptopSendAgain, target: "sock_send_length", tracepoint: true, second: true},
 		{prog: tcptopProgTcptopRecv, target: "sock_recv_length", tracepoint: true},
-		{prog: tcptopProgTcptopRecvAgain, target: "sock_recv_length", tracepoint: true},
+		{prog: tcptopProgTcptopRecvAgain, target: "sock_recv_length", tracepoint: true, second: true},
 	},
 	HooksFexit: {
-		{prog: tcptopProgTcptopFxSend4Again, target: "inet_sendmsg"},
+		{prog: tcptopProgTcptopFxSend4Again, target: "inet_sendmsg", second: true},
 		{prog: tcptopProgTcptopFxSend4, target: "inet_sendmsg"},
-		{prog: tcptopProgTcptopFxSend6Again, target: "inet6_sendmsg"},
+		{prog: tcptopProgTcptopFxSend6Again, target: "inet6_sendmsg", second: true},
 		{prog: tcptopProgTcptopFxSend6, target: "inet6_sendmsg"},
-		{prog: tcptopProgTcptopFxRecv4Again, target: "inet_recvmsg"},
+		{prog: tcptopProgTcptopFxRecv4Again, target: "inet_recvmsg", second: true},
 		{prog: tcptopProgTcptopFxRecv4, target: "inet_recvmsg"},
-		{prog: tcptopProgTcptopFxRecv6Again, target: "inet6_recvmsg"},
+		{prog: tcptopProgTcptopFxRecv6Again, target: "inet6_recvmsg", second: true},
 		{prog: tcptopProgTcptopFxRecv6, target: "inet6_recvmsg"},
-		{prog: tcptopProgTcptopFxPageAgain, target: "inet_sendpage", optional: true},
+		{prog: tcptopProgTcptopFxPageAgain, target: "inet_sendpage", optional: true, second: true},
 		{prog: tcptopProgTcptopFxPage, target: "inet_sendpage", optional: true},
 	},
 	HooksKprobe: {
@@ -80,6 +82,18 @@ var plans = map[string][]hook{
 		{prog: tcptopProgTcptopKpPage, kind: kprobe, target: "inet_sendpage", optional: true},
 		{prog: tcptopProgTcptopKrPage, kind: kretprobe, target: "inet_sendpage", optional: true},
 	},
+}
+
+// firstsOnly drops the second program of each send/receive pair, where
+// the kernel cannot skip the first (preempt.go).
+func firstsOnly(hooks []hook) []hook {
+	var out []hook
+	for _, h := range hooks {
+		if !h.second {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // kprobePMU exists when the kernel can create kprobes through perf (4.17+).

@@ -58,6 +58,12 @@ type Config struct {
 	// makes one of dns.DefaultCacheSize addresses.
 	Names *dns.Cache
 
+	// ForcePairs attaches the second program of each send/receive pair
+	// even where the kernel cannot preempt the first (preempt.go): a test
+	// switch (TCPTOP_TEST_PAIRS=1), so the pairs are tested on every
+	// kernel, not only where they are needed.
+	ForcePairs bool
+
 	// ownersFromProc, set by tests, finds owners in /proc as kernels
 	// before 5.11 do, even where the owner iterator would load.
 	ownersFromProc bool
@@ -95,8 +101,9 @@ type Source struct {
 	iters     iterators
 	tick      uint32
 	lastSweep time.Time
-	forceScan bool // the hot list overflowed: look for closed entries in the table
-	smallPool bool // kretprobes with the kernel's default pool: reported
+	forceScan bool       // the hot list overflowed: look for closed entries in the table
+	smallPool bool       // kretprobes with the kernel's default pool: reported
+	preempt   preemption // the kernel's preemption model: whether the send/receive pairs are needed
 
 	noRingbuf      bool   // the kernel refused ring buffers: closes stay in the table
 	ringbufRefusal string // and what it said
@@ -156,7 +163,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	// CAP_SYS_RESOURCE it can fail; loading then tells whether it mattered.
 	_ = rlimit.RemoveMemlock()
 
-	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache, clock: newClock()}
+	s := &Source{cfg: cfg, names: commCache{}, btfCache: cache, clock: newClock(), preempt: detectPreemption(hostPreemptSources())}
 	s.tcp.init()
 	s.owner.init()
 	s.udp.init()

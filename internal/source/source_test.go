@@ -25,9 +25,10 @@ func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 // hook path named by TCPTOP_TEST_HOOKS (the VM matrix runs the suite once
 // per path a kernel offers), else the one auto picks; and the kinds of
 // program TCPTOP_TEST_REFUSE names (comma-separated) treated as refused,
-// so that the suite runs through their fallbacks.
+// so that the suite runs through their fallbacks; and with
+// TCPTOP_TEST_PAIRS=1, the send/receive pairs on any kernel.
 func testConfig(t *testing.T) Config {
-	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf}
+	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf, ForcePairs: os.Getenv("TCPTOP_TEST_PAIRS") == "1"}
 	if v := os.Getenv("TCPTOP_TEST_REFUSE"); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
 		t.Logf("refused on purpose: %v", cfg.Refuse)

@@ -262,6 +262,7 @@ const (
 	tcptopVarEventsLost          = "events_lost"
 	tcptopVarHaveRingbuf         = "have_ringbuf"
 	tcptopVarHotFull             = "hot_full"
+	tcptopVarIoPairs             = "io_pairs"
 	tcptopVarTcpAdded            = "tcp_added"
 	tcptopVarTcpDeleted          = "tcp_deleted"
 	tcptopVarTcpTableFull        = "tcp_table_full"
@@ -400,6 +401,7 @@ type tcptopVariableSpecs struct {
 	EventsLost          *ebpf.VariableSpec `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.VariableSpec `ebpf:"hot_full"`
+	IoPairs             *ebpf.VariableSpec `ebpf:"io_pairs"`
 	TcpAdded            *ebpf.VariableSpec `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.VariableSpec `ebpf:"tcp_deleted"`
 	TcpTableFull        *ebpf.VariableSpec `ebpf:"tcp_table_full"`
@@ -486,6 +488,7 @@ type tcptopVariables struct {
 	EventsLost          *ebpf.Variable `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.Variable `ebpf:"hot_full"`
+	IoPairs             *ebpf.Variable `ebpf:"io_pairs"`
 	TcpAdded            *ebpf.Variable `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.Variable `ebpf:"tcp_deleted"`
 	TcpTableFull        *ebpf.Variable `ebpf:"tcp_table_full"`
