@@ -14,6 +14,11 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # Where systemd mounts it on most hosts: the kprobe path sets its
 # kretprobes' instance pool through tracefs.
 mount -t tracefs tracefs /sys/kernel/tracing
+# And debugfs, also mounted by systemd: tcptop reads the preemption model
+# from sched/preempt there (PREEMPT_DYNAMIC kernels such as Debian's 6.1
+# and 6.12 say only that in uname -v; without it the send/receive pairs
+# stay on, as for an unknown model).
+mount -t debugfs debugfs /sys/kernel/debug || echo "TCPTOP-VM-NOTE debugfs could not be mounted: the preemption model is read from uname -v only"
 ip link set lo up
 # VM_NAME, TCPTOP_EXPECT_HOOKS (the paths this kernel must offer, and no
 # others), TCPTOP_EXPECT_REFUSED (the kinds of program it refuses), VM_TEST_TIMEOUT and VM_TEST_RUN (make test-vm RUN=regexp, for
