@@ -168,6 +168,9 @@ initramfs() {
 	# ../../README.md is /README.md) and the users the tests switch to.
 	cp README.md "$root/"
 	mkdir -p "$root/docs" && cp -r docs/recipes "$root/docs/"
+	# The source tests' fixtures (the preemption model's roots), read from
+	# the working directory, which is / in the guest.
+	cp -r internal/source/testdata "$root/testdata"
 	mkdir -p "$root/etc"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"

@@ -21,9 +21,9 @@ type ownerState struct {
 	// a Go map keeps its room when emptied, and the first tick wants
 	// every connection older than tcptop (3.7 MB at 100,000 sockets).
 	pendingPeak int
-	tried   map[uint64]bool   // looked up ownerAttempts times: given up
-	found   map[uint64]owner  // owners of untracked connections, and from /proc (before 5.11)
-	held    holders           // who holds each connection, for when its owner exits
+	tried       map[uint64]bool  // looked up ownerAttempts times: given up
+	found       map[uint64]owner // owners of untracked connections, and from /proc (before 5.11)
+	held        holders          // who holds each connection, for when its owner exits
 
 	cgroupRoot *string // where cgroup v2 is mounted, once looked up ("" for nowhere)
 }
