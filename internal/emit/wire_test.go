@@ -130,7 +130,7 @@ func FuzzNDJSONString(f *testing.F) {
 
 var randomStrings = []string{"", "curl", "systemd-resolve", "a,b\"c", "tab\there", "nl\n", "\x01", "\\", "bad\xff\xfe", "\u2028", "é", "ESTABLISHED"}
 
-var randomFloats = []float64{0, 0.25, 0.5, 1, 1234.5, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1.0 / 3}
+var randomFloats = []float64{0, math.Copysign(0, -1), 0.25, 0.5, 1, 1234.5, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1.0 / 3}
 
 func randomRow(rng *rand.Rand) conn.Row {
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
