@@ -30,6 +30,9 @@ func (l *touchList) add(t touch) (uint32, *touch) {
 	return i, p
 }
 
+// pop removes the last entry added.
+func (l *touchList) pop() { l.n-- }
+
 // reset empties the list for the next tick. Chunks beyond twice what this
 // tick used are dropped: a tick that touched every flow (the first) must
 // not keep its room for the ticks after, which touch a few.
