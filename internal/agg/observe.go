@@ -6,12 +6,16 @@ import (
 
 // touch is a flow observed this tick: its counters as of the previous
 // tick, which its deltas are taken against, and what its row needs.
+// retrans and lost keep only their low 32 bits: neither moves by 2^32 in
+// a tick (TCP's are 32-bit kernel counters, unwrapped), so the
+// difference of the low bits is the delta, and a touch is 64 bytes, not
+// 72 (100,000 of them in each of the first ticks).
 type touch struct {
 	prev     [4]uint64
-	prevRetr uint64
 	prevDiag diagPrev
+	prevRetr uint32 // low bits
 	idx      uint32
-	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 72 bytes, not 80
+	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 64 bytes, not 72
 }
 
 // Touch flags.
@@ -148,8 +152,8 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 	if !first && st.seen == uint32(a.tick) {
 		return a.touched.at(st.slot)
 	}
-	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: st.retrans,
-		prevDiag: diagPrev{lost: st.diag.lost, chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
+	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: uint32(st.retrans),
+		prevDiag: diagPrev{lost: uint32(st.diag.lost), chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
 	t.set(tFirst, first)
 	st.seen, st.slot = uint32(a.tick), slot
 	return t
@@ -161,7 +165,7 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 // sent, nothing queued: limit is "" with or without the previous read's
 // times); and its start is known.
 func (a *Aggregator) still(st *flowState, t *touch) bool {
-	return st.cur == t.prev && st.retrans == t.prevRetr && st.diag.lost == t.prevDiag.lost &&
+	return st.cur == t.prev && uint32(st.retrans) == t.prevRetr && uint32(st.diag.lost) == t.prevDiag.lost &&
 		(st.proto != conn.TCP || st.diag.unacked == 0 && st.diag.notsent == 0) && st.start != 0
 }
 

@@ -62,3 +62,19 @@ func TestQueuedFlowKeepsItsTouch(t *testing.T) {
 		t.Fatalf("rows %+v, want one with limit rwnd", rows)
 	}
 }
+
+// TestDeltasAcrossTheWrap: retrans and lost are kept unwrapped, their
+// previous values in a touch by the low 32 bits only; a tick in which the
+// kernel's 32-bit counters wrapped still gets the deltas it moved.
+func TestDeltasAcrossTheWrap(t *testing.T) {
+	a := New(Config{Start: t0})
+	o := tcp(1).addrs("10.0.0.1:1", "10.0.0.9:80").partial().Observation // older than tcptop
+	o.Retrans, o.Diag.Lost = 1<<32-5, 1<<32-2
+	a.Tick(conn.Snapshot{Time: at(1), Obs: []conn.Observation{o}})
+	o.Retrans, o.Diag.Lost = 3, 1
+	a.Tick(conn.Snapshot{Time: at(2), Obs: []conn.Observation{o}})
+	rows := rowsOf(t, a, false)
+	if len(rows) != 1 || rows[0].RetransDelta != 8 || rows[0].Lost != 3 || rows[0].Retrans != 1<<32+3 {
+		t.Fatalf("rows %+v, want retrans 2^32+3, retrans_delta 8 and lost 3", rows)
+	}
+}

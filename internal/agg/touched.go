@@ -10,7 +10,7 @@ type touchList struct {
 	n      uint32
 }
 
-const touchChunkBits = 10 // 1,024 entries, 72 KiB per chunk
+const touchChunkBits = 10 // 1,024 entries, 64 KiB per chunk
 
 func (l *touchList) len() int { return int(l.n) }
 
