@@ -173,3 +173,20 @@ func TestAppendInt(t *testing.T) {
 		}
 	}
 }
+
+// TestDecimalDigits checks the digit count at every power of ten, on
+// either side of it, and at the ends of the range.
+func TestDecimalDigits(t *testing.T) {
+	check := func(u uint64) {
+		if got, want := decimalDigits(u), len(strconv.FormatUint(u, 10)); got != want {
+			t.Errorf("decimalDigits(%d) = %d, want %d", u, got, want)
+		}
+	}
+	check(0)
+	check(math.MaxUint64)
+	for _, p := range powersOf10 {
+		check(p - 1)
+		check(p)
+		check(p + 1)
+	}
+}
