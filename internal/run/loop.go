@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -63,43 +61,6 @@ func capNames(caps []privs.Cap) []string {
 		names[i] = c.String()
 	}
 	return names
-}
-
-// memory keeps the Go heap near what is live: by default the garbage
-// collector lets the heap grow to twice what the last collection kept,
-// and at 100,000 flows (about 40 MiB live) that doubling is most of the
-// peak. The soft limit follows the live heap, with room for a tick's
-// garbage, and is left alone when GOMEMLIMIT is set. The room is an
-// eighth of the live heap, at least 8 MiB: a steady tick makes almost no
-// garbage (a few kB), so the collections it costs are those of the first
-// ticks, whose garbage (the owner lookup's, the first relocation's
-// Community ID texts) otherwise grew the heap to 1.5 times live, the
-// all-rows peak (docs/performance.md, 2026-12-07 session 09:00).
-type memory struct {
-	on     bool
-	sample []metrics.Sample
-}
-
-const minMemoryLimit = 32 << 20
-
-func newMemory() *memory {
-	m := &memory{on: os.Getenv("GOMEMLIMIT") == "", sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	m.adjust()
-	return m
-}
-
-// adjust sets the soft limit to the live heap plus an eighth of it (at
-// least 8 MiB), and at least minMemoryLimit.
-func (m *memory) adjust() {
-	if !m.on {
-		return
-	}
-	metrics.Read(m.sample)
-	live := int64(0)
-	if m.sample[0].Value.Kind() == metrics.KindUint64 {
-		live = int64(m.sample[0].Value.Uint64())
-	}
-	debug.SetMemoryLimit(max(minMemoryLimit, live+max(live/8, 8<<20)))
 }
 
 // ticker is the per-tick pipeline: source → agg → filter → emit.
