@@ -22,7 +22,7 @@ import (
 // addresses and rfc3339 times as strings aliasing a per-column memo of
 // their last text, unix times as json.Number) and goccy encodes that
 // struct. The typed appender of ndjson.go replaced it (docs/design.md,
-// 2026-12-07 "NDJSON appended from the schema"); it stays here as the
+// 2026-12-07 session 09:00); it stays here as the
 // baseline of BenchmarkNDJSONEncoders, which measured the change, and as
 // an independent reference for the writer's text
 // (TestNDJSONMatchesGoccyWriter).
