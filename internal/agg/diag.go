@@ -19,7 +19,7 @@ type diagState struct {
 
 // diagPrev is what a flow's diagnostics were at the previous tick.
 type diagPrev struct {
-	lost    uint64
+	lost    uint32 // low bits
 	chrono  [3]uint32
 	jiffies uint32
 }

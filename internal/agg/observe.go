@@ -6,12 +6,16 @@ import (
 
 // touch is a flow observed this tick: its counters as of the previous
 // tick, which its deltas are taken against, and what its row needs.
+// retrans and lost keep only their low 32 bits: neither moves by 2^32 in
+// a tick (TCP's are 32-bit kernel counters, unwrapped), so the
+// difference of the low bits is the delta, and a touch is 64 bytes, not
+// 72 (100,000 of them in each of the first ticks).
 type touch struct {
 	prev     [4]uint64
-	prevRetr uint64
 	prevDiag diagPrev
+	prevRetr uint32 // low bits
 	idx      uint32
-	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 72 bytes, not 80
+	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 64 bytes, not 72
 }
 
 // Touch flags.
@@ -48,6 +52,7 @@ func (a *Aggregator) observe(o *conn.Observation) {
 		idx = a.create(o)
 	}
 	st := a.flows.at(idx)
+	fresh, seen, slot := known && st.seen != uint32(a.tick), st.seen, st.slot
 	t := a.touch(idx, st, !known)
 	if !known {
 		// Where tcptop saw it open, its first row's limit is measured
@@ -57,6 +62,14 @@ func (a *Aggregator) observe(o *conn.Observation) {
 	rekey, changed := a.apply(st, o, !known)
 	t.set(tRekey, rekey && !t.is(tFirst))
 	t.set(tChanged, changed)
+	if fresh && !rekey && !changed && !o.Closed && !o.Expired && a.still(st, t) {
+		// Nothing to take a delta of: the flow reads as one not observed
+		// (the table read of an all-rows tick observes every flow, and the
+		// touches of the idle ones were 7 MB of the heap at 100,000 flows).
+		a.touched.pop()
+		st.seen, st.slot = seen, slot
+		return
+	}
 	switch {
 	case o.Closed:
 		st.flags |= fClosed
@@ -139,11 +152,21 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 	if !first && st.seen == uint32(a.tick) {
 		return a.touched.at(st.slot)
 	}
-	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: st.retrans,
-		prevDiag: diagPrev{lost: st.diag.lost, chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
+	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: uint32(st.retrans),
+		prevDiag: diagPrev{lost: uint32(st.diag.lost), chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
 	t.set(tFirst, first)
 	st.seen, st.slot = uint32(a.tick), slot
 	return t
+}
+
+// still reports whether the flow, just observed with touch t, reads as
+// it would without it: its row and what settle does with it the same.
+// Its counters, retrans and lost did not move; no limit is due (nothing
+// sent, nothing queued: limit is "" with or without the previous read's
+// times); and its start is known.
+func (a *Aggregator) still(st *flowState, t *touch) bool {
+	return st.cur == t.prev && uint32(st.retrans) == t.prevRetr && uint32(st.diag.lost) == t.prevDiag.lost &&
+		(st.proto != conn.TCP || st.diag.unacked == 0 && st.diag.notsent == 0) && st.start != 0
 }
 
 // apply copies an observation into the flow's state and reports whether

@@ -129,6 +129,9 @@ func (e *emitter) emit(idx uint32) {
 // eachChanged writes the changed flows that are not active, in key order.
 func (a *Aggregator) eachChanged(e *emitter) {
 	quiet := a.keys.spare[:0]
+	if n := a.touched.len(); cap(quiet) < n && n > pendingFloor {
+		quiet = make([]ref, 0, n) // the first tick's every flow: at once, not by doubling
+	}
 	for i := range uint32(a.touched.len()) {
 		if t := a.touched.at(i); t.is(tChanged) && !a.isActive(t) {
 			quiet = append(quiet, ref{idx: t.idx})
@@ -160,6 +163,12 @@ func (a *Aggregator) eachIdle(e *emitter) {
 	pending := k.pending
 	slices.SortFunc(pending, a.compareRefs)
 	next := k.spare[:0]
+	if n := len(k.order) + len(pending); cap(next) < n {
+		// At once, not by doubling: the first walk merges every flow
+		// (100,000 at bench-scale), and the copies of each doubling were
+		// garbage in the ticks that set the peak.
+		next = make([]ref, 0, n)
+	}
 	old := k.order
 	jumps := 0
 	for {

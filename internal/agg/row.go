@@ -65,8 +65,8 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 		r.Limit = limit(d, nil, false) // not read this tick: sent nothing; what is queued waits still
 		return
 	}
-	r.RetransDelta = int64(st.retrans - t.prevRetr)
-	r.Lost = int64(d.lost - t.prevDiag.lost)
+	r.RetransDelta = int64(uint32(st.retrans) - t.prevRetr)
+	r.Lost = int64(uint32(d.lost) - t.prevDiag.lost)
 	r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
 }
 

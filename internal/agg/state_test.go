@@ -55,10 +55,10 @@ func TestFlowStateHasNoPointers(t *testing.T) {
 	walk(reflect.TypeFor[flowState](), "")
 }
 
-// TestTouchSize keeps a tick's entry per observed flow at 72 bytes: the
+// TestTouchSize keeps a tick's entry per observed flow at 64 bytes: the
 // first tick has one for every flow.
 func TestTouchSize(t *testing.T) {
-	if n := unsafe.Sizeof(touch{}); n > 72 {
-		t.Errorf("touch is %d bytes, want at most 72", n)
+	if n := unsafe.Sizeof(touch{}); n > 64 {
+		t.Errorf("touch is %d bytes, want at most 64", n)
 	}
 }

@@ -10,7 +10,7 @@ type touchList struct {
 	n      uint32
 }
 
-const touchChunkBits = 10 // 1,024 entries, 72 KiB per chunk
+const touchChunkBits = 10 // 1,024 entries, 64 KiB per chunk
 
 func (l *touchList) len() int { return int(l.n) }
 
@@ -29,6 +29,9 @@ func (l *touchList) add(t touch) (uint32, *touch) {
 	*p = t
 	return i, p
 }
+
+// pop removes the last entry added.
+func (l *touchList) pop() { l.n-- }
 
 // reset empties the list for the next tick. Chunks beyond twice what this
 // tick used are dropped: a tick that touched every flow (the first) must

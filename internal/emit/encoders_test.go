@@ -14,15 +14,12 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// TestNDJSONMatchesAppender checks that the NDJSON writer (goccy) writes
-// what the hand-written appender writes, byte for byte, on the golden ticks in every time
-// format, with --fields, on grouped rows, stats records, and random rows:
-// TestNDJSONMatchesAppender checks that the NDJSON writer (goccy) writes
-// what the hand-written appender writes, byte for byte, on the golden
-// ticks in every time format, with --fields, on stats records, on random
-// rows and on the idle rows of the benchmark: BenchmarkNDJSONEncoders
-// compares two writers of the same output.
-func TestNDJSONMatchesAppender(t *testing.T) {
+// TestNDJSONMatchesGoccyWriter checks that the NDJSON writer writes what
+// the goccy/go-json writer it replaced writes, byte for byte, on the
+// golden ticks in every time format, with --fields, on stats records, on
+// random rows and on the idle rows of the benchmark:
+// BenchmarkNDJSONEncoders compares two writers of the same output.
+func TestNDJSONMatchesGoccyWriter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	random := make([]conn.Row, 500)
 	for i := range random {
@@ -47,7 +44,7 @@ func TestNDJSONMatchesAppender(t *testing.T) {
 			t.Fatal(err)
 		}
 		var want, got bytes.Buffer
-		hw, gw := newAppenderNDJSON(&want, cols, tc.time), newNDJSONWith(&got, cols, tc.time)
+		hw, gw := newGoccyNDJSONWith(&want, cols, tc.time), newNDJSONWith(&got, cols, tc.time)
 		for _, rows := range tc.ticks {
 			for _, w := range []Writer{hw, gw} {
 				if err := writeTick(w, 1, rows); err != nil {
@@ -59,28 +56,27 @@ func TestNDJSONMatchesAppender(t *testing.T) {
 			}
 		}
 		if got.String() != want.String() {
-			t.Errorf("%s: the writer writes\n%s\nthe appender\n%s", tc.name, got.String(), want.String())
+			t.Errorf("%s: the writer writes\n%s\nthe goccy writer\n%s", tc.name, got.String(), want.String())
 		}
 	}
 }
 
-// BenchmarkNDJSONEncoders is the decision between the hand-written
-// appender and goccy/go-json's encoder (docs/design.md): both write the
-// same 1,000 rows to the same text (TestNDJSONMatchesAppender) in each
-// iteration, one after the other, timed by the CPU time of the thread,
-// so other jobs on the machine do not count. It reports each one's ns/row and goccy/appender, how
-// many times faster the appender is; the appender stays only at 2 or
-// more. Two sets of rows: busy (the golden rows: large counters, IPv6,
-// rates, escapes) and idle (what most rows of a host with many
-// connections are: IPv4, a short name, counters and nothing moving this
-// tick, zero deltas and rates).
+// BenchmarkNDJSONEncoders measured the change from goccy/go-json's
+// encoder to the appender (docs/design.md, 2026-12-07): both write the
+// same 1,000 rows to the same text (TestNDJSONMatchesGoccyWriter) in each
+// iteration, one after the other, timed by the CPU time of the thread, so
+// other jobs on the machine do not count. It reports each one's ns/row
+// and goccy/appender, how many times faster the appender is. Two sets of
+// rows: busy (the golden rows: large counters, IPv6, rates, escapes) and
+// idle (what most rows of a host with many connections are: IPv4, a short
+// name, counters and nothing moving this tick, zero deltas and rates).
 func BenchmarkNDJSONEncoders(b *testing.B) {
 	b.Run("busy", func(b *testing.B) { benchmarkEncoders(b, benchRows()) })
 	b.Run("idle", func(b *testing.B) { benchmarkEncoders(b, idleRows()) })
 }
 
 func benchmarkEncoders(b *testing.B, rows []conn.Row) {
-	hw, gw := newAppenderNDJSON(io.Discard, columns, ""), newNDJSON(io.Discard)
+	hw, gw := newNDJSON(io.Discard), newGoccyNDJSON(io.Discard)
 	// CPU time of this thread, not the wall clock: on a machine shared
 	// with other jobs a writer descheduled mid-tick would be charged for
 	// their time. The thread is locked so that the clock is this one's.

@@ -33,7 +33,7 @@ func TestIntRuns(t *testing.T) {
 		{[]string{"proto", "tick", "bytes_in", "bytes_out"}, []int{0, 1, 2, 1}},
 		{[]string{"local_port", "remote_addr", "remote_port", "pid"}, []int{1, 0, 2, 1}},
 	} {
-		rec := newNDJSONRecord(byName(tc.names...), "", new([]byte))
+		rec := newGoccyRecord(byName(tc.names...), "", new([]byte))
 		if !slices.Equal(rec.runs, tc.want) {
 			t.Errorf("%v: runs %v, want %v", tc.names, rec.runs, tc.want)
 		}
@@ -41,12 +41,17 @@ func TestIntRuns(t *testing.T) {
 }
 
 // TestAddrMemo: an address column gives each row its own address's text
-// when rows alternate between addresses, repeat one, or have none.
+// when rows alternate between addresses, repeat one, or have none, in
+// both writers' memos.
 func TestAddrMemo(t *testing.T) {
-	var m addrMemo
+	var m goccyAddrMemo
+	var n addrMemo
 	for _, a := range []netip.Addr{{}, netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.1"),
 		netip.MustParseAddr("fd00::1"), netip.MustParseAddr("10.0.0.1"), {}, netip.MustParseAddr("::ffff:1.2.3.4")} {
 		if got, want := m.textOf(a), string(appendAddr(nil, a)); got != want {
+			t.Errorf("%v: %q, want %q", a, got, want)
+		}
+		if got, want := string(n.text(",\"a\":", a)), `,"a":"`+string(appendAddr(nil, a))+`"`; got != want {
 			t.Errorf("%v: %q, want %q", a, got, want)
 		}
 	}

@@ -5,34 +5,27 @@ import (
 	"io"
 	"math"
 	"net/netip"
-	"reflect"
 	"strconv"
-	"time"
 	"unsafe"
-
-	"github.com/goccy/go-json"
 
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/escape"
 )
 
-// ndjsonWriter writes one JSON object per row per line with goccy/go-json's
-// encoder. The keys are Row's json tags (or those picked by --fields), so
-// every key is present in every object and in schema order. Values are as
-// encoding/json writes them with HTML escaping off: strings escaped first
-// (internal/escape), integers in base 10, rates as JSON numbers with as
-// many digits as they need (500, 1234.5), addresses as strings, times as
-// strings or, with --time-format unix or unix_ms, numbers.
+// ndjsonWriter writes one JSON object per row per line, appended straight
+// from the schema's columns. The keys are Row's json tags (or those picked
+// by --fields), so every key is present in every object and in schema
+// order. Values are as encoding/json writes them with HTML escaping off:
+// strings escaped first (internal/escape), integers in base 10, rates as
+// JSON numbers with as many digits as they need (500, 1234.5), addresses
+// as strings, times as strings or, with --time-format unix or unix_ms,
+// numbers.
 //
-// goccy cannot write the typed row as NDJSON carries it (time.Time would
-// be RFC 3339 with nanoseconds, strings unescaped), so each record is
-// first copied into a struct made for its columns with reflect.StructOf:
-// strings escaped, addresses and rfc3339 times as strings aliasing a
-// per-column memo of their last text, unix times as json.Number. goccy compiles its encoder for that
-// type once. A hand-written appender did the same at most 1.15× faster,
-// short of the 2× that would pay for keeping it (docs/design.md,
-// BenchmarkNDJSONEncoders); it is kept in the tests as that benchmark's
-// baseline and a second reference.
+// Until 2026-12-07 goccy/go-json encoded a struct made for the columns
+// (goccywriter_test.go keeps that writer); the text is the same byte for
+// byte, and the all-rows tick at 50,000 connections takes 0.57-0.74 times
+// the CPU with this one (docs/design.md, 2026-12-07 session 09:00), which
+// the 1 µs target needed.
 type ndjsonWriter struct {
 	lines
 	rec   ndjsonRecord  // rows (or grouped rows)
@@ -41,121 +34,49 @@ type ndjsonWriter struct {
 }
 
 // ndjsonRecord is how one shape of record is written: its columns, the
-// struct goccy encodes (one field per column, at offs), a stamp per time
-// column, and a memo per string and address column of its last text.
+// text before each value, and per column a memo of its last text.
 type ndjsonRecord struct {
-	cols   []column
-	offs   []uintptr
-	wire   unsafe.Pointer
-	value  any // wire, boxed once as a pointer to its struct type
-	stamps []stamp
-	time   string
-	enc    *json.Encoder
-	memos  []memo // per column: its last string and that string escaped
-	addrs  []addrMemo
-	runs   []int // per integer column: how many columns from it are copied at once
+	cols      []column
+	keys      []ndjsonKey
+	stamps    []stamp    // per time column
+	memos     []memo     // per string column
+	addrs     []addrMemo // per address column
+	zeros     []zeroRun  // per column
+	quoteTime bool
 }
 
-// addrMemo remembers an address column's last value and its text: most
-// rows of a host share their local address, and formatting one took 2%
-// of an NDJSON row's CPU at 50,000 connections (perf, 2026-12-07).
-type addrMemo struct {
-	a    netip.Addr
-	text []byte
-	set  bool
+// ndjsonKey is the text before a column's value, `{"timestamp":` or
+// `,"tick":`, and the key with the commonest values already written: zero
+// for numbers (idle flows have zero deltas and rates), both booleans, so
+// that they take one append.
+type ndjsonKey struct {
+	key, zero, yes string
 }
-
-// textOf returns a's text, formatted only when a is not the last address.
-// The string aliases the memo's buffer, which the next different address
-// overwrites: it is read by the Encode that follows, and never after.
-func (m *addrMemo) textOf(a netip.Addr) string {
-	if !m.set || a != m.a {
-		m.a, m.set, m.text = a, true, appendAddr(m.text[:0], a)
-	}
-	return unsafe.String(unsafe.SliceData(m.text), len(m.text))
-}
-
-// memo remembers a string column's last value and its escaped text. Most
-// rows hand out the very strings of the row before (proto, family, state
-// and cc are interned, and so are an owner's comm and cgroup): the same
-// pointer and length are the same bytes, as Go strings are immutable, so
-// the escaping's byte-by-byte scan, 13% of an NDJSON row's CPU at
-// 100,000 rows (BenchmarkPipeline100k/ndjson, pprof), is skipped for
-// them: 10% is left, nearly all community_id, new at every row. Equal
-// bytes at another address are escaped again: comparing them would cost
-// about what escaping does (memeqbody took 7% when the memo compared
-// bytes).
-type memo struct{ in, out string }
-
-// escape returns s escaped (escape.String), from the memo when s is its
-// last value.
-func (m *memo) escape(s string) string {
-	if len(s) != len(m.in) || unsafe.StringData(s) != unsafe.StringData(m.in) {
-		m.in, m.out = s, escape.String(s) // the zero memo holds "", which escapes to ""
-	}
-	return m.out
-}
-
-// trustUTF8 turns off goccy's check of every string byte for invalid
-// UTF-8 and U+2028/U+2029: every string it is given was escaped first
-// (internal/escape), which leaves valid UTF-8 without those separators,
-// and addresses and times are ASCII, so the check never changed a byte;
-// it cost a tenth of goccy's time per row (BenchmarkNDJSONEncoders).
-var trustUTF8 = json.DisableNormalizeUTF8()
-
-// bufSink appends what the encoder writes (one line) to the writer's
-// buffer of lines.
-type bufSink struct{ buf *[]byte }
-
-func (s bufSink) Write(p []byte) (int, error) { *s.buf = append(*s.buf, p...); return len(p), nil }
 
 func newNDJSON(w io.Writer) *ndjsonWriter { return newNDJSONWith(w, columns, "") }
 
 func newNDJSONWith(w io.Writer, cols []column, timeFormat string) *ndjsonWriter {
-	n := &ndjsonWriter{lines: newLines(w), time: timeFormat}
-	n.rec = newNDJSONRecord(cols, timeFormat, &n.buf)
-	return n
+	return &ndjsonWriter{lines: newLines(w), rec: newNDJSONRecord(cols, timeFormat), time: timeFormat}
 }
 
-func newNDJSONRecord(cols []column, timeFormat string, buf *[]byte) ndjsonRecord {
-	fields := make([]reflect.StructField, len(cols))
+func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
+	rec := ndjsonRecord{cols: cols, stamps: make([]stamp, len(cols)), memos: make([]memo, len(cols)),
+		addrs: make([]addrMemo, len(cols)), quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
 	for i, c := range cols {
-		fields[i] = reflect.StructField{Name: "F" + strconv.Itoa(i), Type: wireTypeOf(c.kind, timeFormat),
-			Tag: reflect.StructTag(`json:` + strconv.Quote(c.name))}
-	}
-	typ := reflect.StructOf(fields)
-	v := reflect.New(typ)
-	rec := ndjsonRecord{cols: cols, wire: v.UnsafePointer(), value: v.Interface(),
-		stamps: make([]stamp, len(cols)), time: timeFormat, memos: make([]memo, len(cols)),
-		addrs: make([]addrMemo, len(cols))}
-	for i := range cols {
-		rec.offs = append(rec.offs, typ.Field(i).Offset)
+		sep := ","
+		if i == 0 {
+			sep = "{"
+		}
+		k := sep + strconv.Quote(c.name) + ":"
+		zero, yes := k+"0", ""
+		if c.kind == kBool {
+			zero, yes = k+"false", k+"true"
+		}
+		rec.keys = append(rec.keys, ndjsonKey{key: k, zero: zero, yes: yes})
 		rec.stamps[i].format = timeFormat
 	}
-	rec.runs = intRuns(cols, rec.offs)
-	rec.enc = json.NewEncoder(bufSink{buf})
-	rec.enc.SetEscapeHTML(false)
+	rec.zeros = zeroRuns(cols, rec.keys)
 	return rec
-}
-
-// wireTypeOf is the Go type goccy encodes a column of kind k as.
-func wireTypeOf(k valueKind, timeFormat string) reflect.Type {
-	switch k {
-	case kInt, kInt64:
-		return reflect.TypeFor[int64]()
-	case kFloat:
-		return reflect.TypeFor[float64]()
-	case kBool:
-		return reflect.TypeFor[bool]()
-	case kTime:
-		switch timeFormat {
-		case TimeUnix:
-			return reflect.TypeFor[json.Number]()
-		case TimeUnixMs:
-			return reflect.TypeFor[int64]()
-		}
-	}
-	return reflect.TypeFor[string]() // strings, addresses, rfc3339 times
 }
 
 // Begin implements Writer.
@@ -169,7 +90,7 @@ func (n *ndjsonWriter) record(p unsafe.Pointer) error { return n.write(&n.rec, p
 // Stats implements StatsWriter.
 func (n *ndjsonWriter) Stats(s *conn.Stats) error {
 	if n.stats == nil {
-		rec := newNDJSONRecord(columnsOf(conn.StatsFields), n.time, &n.buf)
+		rec := newNDJSONRecord(columnsOf(conn.StatsFields), n.time)
 		n.stats = &rec
 	}
 	return n.write(n.stats, unsafe.Pointer(s))
@@ -179,95 +100,114 @@ func (n *ndjsonWriter) write(rec *ndjsonRecord, p unsafe.Pointer) error {
 	if n.err != nil {
 		return n.err
 	}
-	if err := rec.fill(p); err != nil {
-		return err
-	}
 	start := len(n.buf)
-	if err := rec.enc.EncodeWithOption(rec.value, trustUTF8); err != nil {
-		n.drop(start)
+	b, err := rec.append(n.buf, p)
+	if err != nil {
+		n.buf = b
+		n.drop(start) // no partial line
 		return err
 	}
+	n.buf = append(b, '}', '\n')
 	return n.done(start)
 }
 
 // End implements Writer.
 func (n *ndjsonWriter) End() error { return n.flush() }
 
-// fill copies the record at p into the wire struct. A rate that is not a
-// number is an error naming the field, before anything is written.
-func (rec *ndjsonRecord) fill(p unsafe.Pointer) error {
+// append appends the record at p's keys and values, without the closing
+// brace. A rate that is not a number is an error naming the field.
+func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 	for i := 0; i < len(rec.cols); i++ {
-		c := &rec.cols[i]
-		dst := unsafe.Add(rec.wire, rec.offs[i])
+		c, k := &rec.cols[i], &rec.keys[i]
+		if z := &rec.zeros[i]; z.n > 1 {
+			if n := zeroWords(c.ptr(p), z.n); n > 1 {
+				b = append(b, z.text[:z.ends[n-1]]...)
+				i += n - 1
+				continue
+			}
+		}
 		switch c.kind {
 		case kString:
-			// Escaped as in every format first (internal/escape): a
-			// consumer gets the same text as from CSV, and invalid UTF-8
-			// survives, which a JSON string cannot carry.
-			*(*string)(dst) = rec.memos[i].escape(c.str(p))
-		case kInt, kInt64:
-			if n := rec.runs[i]; n > 0 {
-				copy(unsafe.Slice((*int64)(dst), n), unsafe.Slice((*int64)(c.ptr(p)), n))
-				i += n - 1
-			} else {
-				*(*int64)(dst) = c.int(p) // an int narrower than int64
-			}
+			b = append(b, rec.memos[i].text(k.key, c.str(p))...)
+		case kInt:
+			b = appendNDJSONInt(b, k, c.int(p))
+		case kInt64:
+			b = appendNDJSONInt(b, k, c.int64(p))
 		case kFloat:
 			f := c.float(p)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return fmt.Errorf("encode %s: %v is not a JSON number", c.name, f)
+			if f == 0 && !math.Signbit(f) { // -0 is written "-0", as encoding/json writes it
+				b = append(b, k.zero...)
+				break
 			}
-			*(*float64)(dst) = f
+			var err error
+			if b, err = appendJSONFloat(append(b, k.key...), f); err != nil {
+				return b, fmt.Errorf("encode %s: %w", c.name, err)
+			}
 		case kBool:
-			*(*bool)(dst) = c.bool(p)
+			if c.bool(p) {
+				b = append(b, k.yes...)
+			} else {
+				b = append(b, k.zero...)
+			}
 		case kAddr:
-			*(*string)(dst) = rec.addrs[i].textOf(c.addr(p))
+			b = append(b, rec.addrs[i].text(k.key, c.addr(p))...)
 		case kTime:
-			rec.fillTime(dst, &rec.stamps[i], c.time(p))
+			b = append(b, k.key...)
+			if rec.quoteTime {
+				b = append(rec.stamps[i].append(append(b, '"'), c.time(p)), '"')
+			} else {
+				b = rec.stamps[i].append(b, c.time(p))
+			}
 		}
 	}
-	return nil
+	return b, nil
 }
 
-// intRuns gives each integer column of cols, written at offs of the wire
-// struct, the number of columns from it on that are 64-bit integers at
-// consecutive places in both the record and the wire struct (a row's
-// counters are: bytes_in to packets_out_delta, rtt_us to rcv_wnd), so
-// that fill copies them at once; 0 for an int narrower than int64 (on a
-// 32-bit machine), read alone. The columns of other kinds get 0 too.
-func intRuns(cols []column, offs []uintptr) []int {
-	wide := func(c *column) bool { return c.kind == kInt64 || c.kind == kInt && strconv.IntSize == 64 }
-	runs := make([]int, len(cols))
-	for i := len(cols) - 1; i >= 0; i-- {
-		if !wide(&cols[i]) {
-			continue
-		}
-		runs[i] = 1
-		if j := i + 1; j < len(cols) && runs[j] > 0 && cols[j].off == cols[i].off+8 && offs[j] == offs[i]+8 {
-			runs[i] += runs[j]
-		}
+func appendNDJSONInt(b []byte, k *ndjsonKey, v int64) []byte {
+	if v == 0 {
+		return append(b, k.zero...)
 	}
-	return runs
+	return appendInt(append(b, k.key...), v)
 }
 
-// fillTime sets a time column: rfc3339 as a string, unix as a number with
-// six decimals (json.Number, written as it is), unix_ms as an integer.
-func (rec *ndjsonRecord) fillTime(dst unsafe.Pointer, s *stamp, t time.Time) {
-	switch rec.time {
-	case TimeUnixMs:
-		*(*int64)(dst) = t.UnixMilli()
-	case TimeUnix:
-		*(*json.Number)(dst) = json.Number(s.textOf(t))
-	default:
-		*(*string)(dst) = s.textOf(t)
+// memo remembers a string column's last value and its text in the line:
+// the key and the value escaped (internal/escape: the same text as CSV
+// carries, and invalid UTF-8 survives, which a JSON string cannot carry)
+// and quoted. Most rows hand out the very strings of the row before
+// (proto, family, state and cc are interned, and so are an owner's comm
+// and cgroup): the same pointer and length are the same bytes, as Go
+// strings are immutable, so they take one append. Equal bytes at another
+// address are escaped again: comparing them would cost about what
+// escaping does (memeqbody took 7% when a memo compared bytes).
+type memo struct {
+	in  string
+	out []byte // nil until the first value
+}
+
+// text returns key and s as the line carries them.
+func (m *memo) text(key, s string) []byte {
+	if m.out == nil || len(s) != len(m.in) || unsafe.StringData(s) != unsafe.StringData(m.in) {
+		m.in = s
+		m.out = appendJSONString(append(m.out[:0], key...), escape.String(s))
 	}
+	return m.out
 }
 
-// textOf returns t in the stamp's format, aliasing the stamp's buffer
-// (no copy: every row of a tick shares its timestamp). The
-// buffer is rewritten only by the next different time, after the Encode
-// that reads the string.
-func (s *stamp) textOf(t time.Time) string {
-	s.set(t)
-	return unsafe.String(unsafe.SliceData(s.text), len(s.text))
+// addrMemo remembers an address column's last value and its text in the
+// line, key included: most rows of a host share their local address, and
+// formatting one took 2% of an NDJSON row's CPU at 50,000 connections
+// (perf, 2026-12-07).
+type addrMemo struct {
+	a   netip.Addr
+	out []byte // nil until the first value
+}
+
+// text returns key and a as the line carries them: "" for an unset
+// address.
+func (m *addrMemo) text(key string, a netip.Addr) []byte {
+	if m.out == nil || a != m.a {
+		m.a = a
+		m.out = append(appendAddr(append(append(m.out[:0], key...), '"'), a), '"')
+	}
+	return m.out
 }

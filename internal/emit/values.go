@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -85,7 +86,9 @@ func appendInt(b []byte, v int64) []byte {
 		return append(b, byte('0'+u))
 	}
 	n := decimalDigits(u)
-	b = slices.Grow(b, n)
+	if cap(b)-len(b) < n {
+		b = slices.Grow(b, n)
+	}
 	b = b[:len(b)+n]
 	i := len(b)
 	for u >= 100 {
@@ -107,17 +110,20 @@ const digitPairs = "000102030405060708091011121314151617181920212223242526272829
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
 	"8081828384858687888990919293949596979899"
 
-// decimalDigits is the number of digits of u in base 10.
+// decimalDigits is the number of digits of u in base 10, from its bit
+// length: 1233/4096 is just over log10(2), so t is the digits of the
+// smallest number of that bit length, or one fewer.
 func decimalDigits(u uint64) int {
-	n := 1
-	for p := uint64(10); u >= p; p *= 10 {
-		n++
-		if n == 20 {
-			break
-		}
+	t := bits.Len64(u) * 1233 >> 12
+	if u >= powersOf10[t] {
+		t++
 	}
-	return n
+	return max(t, 1)
 }
+
+// powersOf10 are 10^0 to 10^19, the powers that fit in a uint64.
+var powersOf10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 // timestampLayout is RFC 3339 with a fixed six-digit fraction, for UTC.
 const timestampLayout = "2006-01-02T15:04:05.000000Z"

@@ -130,7 +130,7 @@ func FuzzNDJSONString(f *testing.F) {
 
 var randomStrings = []string{"", "curl", "systemd-resolve", "a,b\"c", "tab\there", "nl\n", "\x01", "\\", "bad\xff\xfe", "\u2028", "é", "ESTABLISHED"}
 
-var randomFloats = []float64{0, 0.25, 0.5, 1, 1234.5, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1.0 / 3}
+var randomFloats = []float64{0, math.Copysign(0, -1), 0.25, 0.5, 1, 1234.5, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, 1.0 / 3}
 
 func randomRow(rng *rand.Rand) conn.Row {
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
@@ -171,5 +171,22 @@ func TestAppendInt(t *testing.T) {
 		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Fatalf("appendInt(%d) = %s, want %s", v, got, want)
 		}
+	}
+}
+
+// TestDecimalDigits checks the digit count at every power of ten, on
+// either side of it, and at the ends of the range.
+func TestDecimalDigits(t *testing.T) {
+	check := func(u uint64) {
+		if got, want := decimalDigits(u), len(strconv.FormatUint(u, 10)); got != want {
+			t.Errorf("decimalDigits(%d) = %d, want %d", u, got, want)
+		}
+	}
+	check(0)
+	check(math.MaxUint64)
+	for _, p := range powersOf10 {
+		check(p - 1)
+		check(p)
+		check(p + 1)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -63,38 +61,6 @@ func capNames(caps []privs.Cap) []string {
 		names[i] = c.String()
 	}
 	return names
-}
-
-// memory keeps the Go heap near what is live: by default the garbage
-// collector lets the heap grow to twice what the last collection kept,
-// and at 100,000 flows (about 20 MiB live) that doubling is most of the
-// peak. The soft limit follows the live heap, with room for a tick's
-// garbage, and is left alone when GOMEMLIMIT is set.
-type memory struct {
-	on     bool
-	sample []metrics.Sample
-}
-
-const minMemoryLimit = 32 << 20
-
-func newMemory() *memory {
-	m := &memory{on: os.Getenv("GOMEMLIMIT") == "", sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	m.adjust()
-	return m
-}
-
-// adjust sets the soft limit to 1.5 times the live heap, at least
-// minMemoryLimit.
-func (m *memory) adjust() {
-	if !m.on {
-		return
-	}
-	metrics.Read(m.sample)
-	live := int64(0)
-	if m.sample[0].Value.Kind() == metrics.KindUint64 {
-		live = int64(m.sample[0].Value.Uint64())
-	}
-	debug.SetMemoryLimit(max(minMemoryLimit, live*3/2))
 }
 
 // ticker is the per-tick pipeline: source → agg → filter → emit.
