@@ -172,7 +172,20 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (!c) {
+		/* Closed while this sweep ran (the state read above was from
+		 * before the close): the release took it out of the table after
+		 * noting it. Added back, with its lifetime bytes as a baseline,
+		 * it would be reported open again and, once gone, closed a
+		 * second time (one run of 6.1: 41 closes for 40 connections). */
+		if (closed_lately(cookie))
+			return 0;
 		c = tcp_conn_new_btf(sk, cookie, 0, 0, 0);
+		if (c && closed_lately(cookie)) {
+			/* ... and a release between the check and the insert. */
+			if (!bpf_map_delete_elem(&tcp_conns, &cookie))
+				__sync_fetch_and_add(&tcp_deleted, 1);
+			return 0;
+		}
 		if (c) {
 			struct listener l = {.netns = c->netns, .port = c->tuple.sport};
 			if (bpf_map_lookup_elem(&listeners, &l))
