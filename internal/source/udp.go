@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -43,7 +44,7 @@ func (s *Source) readUDP() error {
 	for {
 		n, err := s.objs.UdpFlows.BatchLookup(&cursor, u.keys, u.values, nil)
 		for i := range n {
-			if s.cfg.UDPTimeout > 0 && now-u.values[i].LastNs >= uint64(s.cfg.UDPTimeout) {
+			if idlePast(now, u.values[i].LastNs, s.cfg.UDPTimeout) {
 				u.idle = append(u.idle, u.keys[i])
 				continue
 			}
@@ -57,6 +58,17 @@ func (s *Source) readUDP() error {
 		}
 	}
 	return s.expireUDP()
+}
+
+// idlePast tells whether a flow whose last datagram was at last (kernel
+// monotonic ns) has been idle for timeout at now (0: never expire). A
+// datagram that came after now was taken, during the table's read, is
+// not idle: without the check the unsigned difference wrapped, and such
+// a flow was forgotten at once and its next datagram started a new one
+// (seen under emulation, where a read takes long: a flow split with 5 of
+// its 6 replies in the first).
+func idlePast(now, last uint64, timeout time.Duration) bool {
+	return timeout > 0 && last <= now && now-last >= uint64(timeout)
 }
 
 // expireUDP forgets idle flows: the source is the only owner of UDP
