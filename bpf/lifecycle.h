@@ -106,7 +106,7 @@ static __always_inline void note_closed(__u64 cookie)
  * marked closed, on the hot list, so it is still read and reported. */
 static __always_inline int handle_closed(struct sock *sk)
 {
-	if (sock_proto_btf(sk) != IPPROTO_TCP)
+	if (releases_missed || sock_proto_btf(sk) != IPPROTO_TCP)
 		return 0;
 	__u64 cookie = sock_cookie_btf(sk);
 	if (!cookie || closed_lately(cookie))

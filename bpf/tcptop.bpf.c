@@ -81,6 +81,7 @@ __u64 tcp_table_full = 0; /* failed inserts into tcp_conns */
 __u64 udp_table_full = 0; /* datagrams not counted: udp_flows full */
 __u64 hot_full = 0;       /* failed inserts into hot */
 __u64 events_lost = 0;    /* closes that found the ring buffer full */
+__u64 closes_inferred = 0; /* closes the kernel skipped, found by the reads (iter.h) */
 __u64 tcp_added = 0;      /* entries added to tcp_conns, and deleted by the */
 __u64 tcp_deleted = 0;    /* programs (userspace counts its own deletes) */
 __u64 udp_added = 0;      /* entries added to udp_flows */
@@ -107,6 +108,12 @@ const volatile bool have_ringbuf = true;
  * and the send/receive path leaves a socket in CLOSE alone (a read after
  * that point is the loss userspace names). */
 __u8 close_at_state = 0;
+
+/* Set by userspace before loading, for tests only (Config.MissReleases):
+ * the close programs do nothing, as if the kernel skipped every run of
+ * them, so that every close comes from the reads finding the socket
+ * released (iter.h, close_missed), the way a skipped one does. */
+const volatile bool releases_missed = false;
 
 /* Userspace sets max_entries (and, where allocation on insert is safe for
  * the attached programs, BPF_F_NO_PREALLOC) before loading. */

@@ -31,6 +31,13 @@ typedef struct {
 	struct net *net;
 } possible_net_t;
 
+/* refcount_t: its counter, relocated by name like the rest. */
+typedef struct refcount_struct {
+	struct {
+		int counter;
+	} refs;
+} __attribute__((preserve_access_index)) refcount_t;
+
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
@@ -43,6 +50,7 @@ struct sock_common {
 	struct in6_addr skc_v6_rcv_saddr;
 	atomic64_t skc_cookie;
 	unsigned long skc_flags;
+	refcount_t skc_refcnt;
 } __attribute__((preserve_access_index));
 
 /* Bits of sock_common.skc_flags (enum sock_flags); the values are

@@ -216,6 +216,9 @@ func (t *ticker) reportDrops() {
 	if st.UDPTableFull > t.stats.UDPTableFull {
 		t.log.Printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)
 	}
+	if t.cfg.Verbose && st.ClosesInferred > t.stats.ClosesInferred {
+		t.log.Printf("%d closes the kernel skipped were found when their sockets were released", st.ClosesInferred-t.stats.ClosesInferred)
+	}
 	if t.cfg.Verbose && st.EventsLost > t.stats.EventsLost {
 		t.log.Printf("%d close events found the ring buffer full and were read from the map instead", st.EventsLost-t.stats.EventsLost)
 	}

@@ -44,6 +44,7 @@ func checkClosedOnce(t *testing.T, rec *recorder, name string, n int, match func
 	for _, o := range rec.after(seen) {
 		t.Errorf("%s: reported after its close: %+v", name, o)
 	}
+	checkNoCloseInvented(t, rec.s)
 }
 
 // A client that half-closes and reads the answer only after the kernel

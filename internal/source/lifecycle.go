@@ -35,7 +35,7 @@ func lifecycleParts() []lifecyclePart {
 		{"opens and state changes", KindState, group(tcptopProgTcptopState, tcptopProgTcptopStateAgain),
 			"new connections show once they send or receive, as partial, without direction; state changes show at the next read; the error of a failed connect is lost"},
 		{"close", KindDestroy, group(tcptopProgTcptopClosed, tcptopProgTcptopClosedAgain),
-			"closed connections are not reported and their entries stay in the kernel table until tcptop exits"},
+			closesFromReadsLoss},
 		{"resets", KindResets, group(tcptopProgTcptopRstIn, tcptopProgTcptopRstOut),
 			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
 		{"socket errors", KindSockError, group(tcptopProgTcptopSkError),
@@ -85,6 +85,14 @@ func (s *Source) noteRingbuf() {
 		Refused: []string{s.ringbufRefusal}, Loss: ringbufLoss})
 }
 
+// closesFromReads is where closes come from when no program reports
+// them: the reads find the socket released (bpf/iter.h, close_missed),
+// as they do for a close whose programs the kernel skipped.
+const closesFromReads = "released sockets, found by the reads"
+
+// closesFromReadsLoss is what closes lose then.
+const closesFromReadsLoss = "a close is reported at the first read that finds its socket released (the hot list's, within a tick or two; else the table's, every 10 s), with its time then and the counters of its last call and read; its error is the last one seen"
+
 // closeAtStateLoss is what the close loses when it is taken at CLOSE.
 const closeAtStateLoss = "a close is reported when the connection reaches CLOSE, not when its socket is released: bytes read after that (a half-closed client reading the rest) are not counted"
 
@@ -133,8 +141,11 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 			stateLoaded = stateLoaded || lp.kind == KindState
 		default:
 			p.Refused = []string{s.refusal(lp.kind, strings.Join(names, "+"), err)}
-			if lp.kind == KindDestroy && stateLoaded {
+			switch {
+			case lp.kind == KindDestroy && stateLoaded:
 				s.closeAtState(&p)
+			case lp.kind == KindDestroy:
+				p.Using, p.Fallback = closesFromReads, true
 			}
 		}
 		s.part(p)

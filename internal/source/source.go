@@ -64,6 +64,11 @@ type Config struct {
 	// kernel, not only where they are needed.
 	ForcePairs bool
 
+	// missReleases, set by tests (TCPTOP_TEST_MISS_RELEASES=1), makes the
+	// close programs do nothing, as when the kernel skips them: every
+	// close then comes from the reads finding the socket released.
+	missReleases bool
+
 	// ownersFromProc, set by tests, finds owners in /proc as kernels
 	// before 5.11 do, even where the owner iterator would load.
 	ownersFromProc bool
@@ -329,6 +334,7 @@ type Stats struct {
 	UDPTableFull             uint64 // UDP datagrams not counted: flow table full
 	HotListFull              uint64 // times a connection could not join the hot list (its news waited for the next sweep)
 	EventsLost               uint64 // close records that found the ring buffer full (kept in the table instead)
+	ClosesInferred           uint64 // closes the kernel skipped, found when the socket was released (bpf/iter.h)
 }
 
 // Stats reads the kernel's counters.
@@ -342,6 +348,7 @@ func (s *Source) Stats() (Stats, error) {
 		s.objs.UdpTableFull.Get(&st.UDPTableFull),
 		s.objs.HotFull.Get(&st.HotListFull),
 		s.objs.EventsLost.Get(&st.EventsLost),
+		s.objs.ClosesInferred.Get(&st.ClosesInferred),
 		s.objs.TcpAdded.Get(&tcpAdded),
 		s.objs.TcpDeleted.Get(&tcpDeleted),
 		s.objs.UdpAdded.Get(&udpAdded),

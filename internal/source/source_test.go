@@ -28,7 +28,8 @@ func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 // so that the suite runs through their fallbacks; and with
 // TCPTOP_TEST_PAIRS=1, the send/receive pairs on any kernel.
 func testConfig(t *testing.T) Config {
-	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf, ForcePairs: os.Getenv("TCPTOP_TEST_PAIRS") == "1"}
+	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf, ForcePairs: os.Getenv("TCPTOP_TEST_PAIRS") == "1",
+		missReleases: os.Getenv("TCPTOP_TEST_MISS_RELEASES") == "1"}
 	if v := os.Getenv("TCPTOP_TEST_REFUSE"); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
 		t.Logf("refused on purpose: %v", cfg.Refuse)

@@ -254,6 +254,7 @@ const (
 	tcptopProgTcptopWalkHot      = "tcptop_walk_hot"
 	tcptopProgTcptopWalkTable    = "tcptop_walk_table"
 	tcptopVarCloseAtState        = "close_at_state"
+	tcptopVarClosesInferred      = "closes_inferred"
 	tcptopVarCookieHelper        = "cookie_helper"
 	tcptopVarDnsLost             = "dns_lost"
 	tcptopVarDnsRefused          = "dns_refused"
@@ -263,6 +264,7 @@ const (
 	tcptopVarHaveRingbuf         = "have_ringbuf"
 	tcptopVarHotFull             = "hot_full"
 	tcptopVarIoPairs             = "io_pairs"
+	tcptopVarReleasesMissed      = "releases_missed"
 	tcptopVarTcpAdded            = "tcp_added"
 	tcptopVarTcpDeleted          = "tcp_deleted"
 	tcptopVarTcpTableFull        = "tcp_table_full"
@@ -393,6 +395,7 @@ type tcptopMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcptopVariableSpecs struct {
 	CloseAtState        *ebpf.VariableSpec `ebpf:"close_at_state"`
+	ClosesInferred      *ebpf.VariableSpec `ebpf:"closes_inferred"`
 	CookieHelper        *ebpf.VariableSpec `ebpf:"cookie_helper"`
 	DnsLost             *ebpf.VariableSpec `ebpf:"dns_lost"`
 	DnsRefused          *ebpf.VariableSpec `ebpf:"dns_refused"`
@@ -402,6 +405,7 @@ type tcptopVariableSpecs struct {
 	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.VariableSpec `ebpf:"hot_full"`
 	IoPairs             *ebpf.VariableSpec `ebpf:"io_pairs"`
+	ReleasesMissed      *ebpf.VariableSpec `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.VariableSpec `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.VariableSpec `ebpf:"tcp_deleted"`
 	TcpTableFull        *ebpf.VariableSpec `ebpf:"tcp_table_full"`
@@ -480,6 +484,7 @@ func (m *tcptopMaps) Close() error {
 // It can be passed to loadTcptopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcptopVariables struct {
 	CloseAtState        *ebpf.Variable `ebpf:"close_at_state"`
+	ClosesInferred      *ebpf.Variable `ebpf:"closes_inferred"`
 	CookieHelper        *ebpf.Variable `ebpf:"cookie_helper"`
 	DnsLost             *ebpf.Variable `ebpf:"dns_lost"`
 	DnsRefused          *ebpf.Variable `ebpf:"dns_refused"`
@@ -489,6 +494,7 @@ type tcptopVariables struct {
 	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.Variable `ebpf:"hot_full"`
 	IoPairs             *ebpf.Variable `ebpf:"io_pairs"`
+	ReleasesMissed      *ebpf.Variable `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.Variable `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.Variable `ebpf:"tcp_deleted"`
 	TcpTableFull        *ebpf.Variable `ebpf:"tcp_table_full"`
