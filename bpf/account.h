@@ -101,6 +101,32 @@ static __always_inline void FN(derive)(const struct sock *sk, __u64 *in, __u64 *
 	*in = r;
 }
 
+/* settle makes a closing connection's byte counts at least what the
+ * kernel's own counters say it moved (derive). The counts come from the
+ * send and receive programs, and a call whose programs the kernel skipped
+ * (both of a pair, under preemption: 7.3 under churn lost a connection's
+ * 1,000 bytes so) would be missing for good. At the release no call is in
+ * flight any more, so the counters hold every call's bytes and none is
+ * counted twice; earlier a call's bytes are in the counters before its
+ * program adds them. Not for a socket with an upper layer protocol
+ * (kTLS, whose counters count records, not what the application wrote),
+ * nor where tcp_disconnect zeroed the counters (an abortive close, or
+ * connect(AF_UNSPEC)): it also moves write_seq on by a window, so derive
+ * would count that window as written. */
+static __always_inline void FN(settle)(const struct sock *sk, struct tcp_conn *c)
+{
+	const struct tcp_sock *tp = TCP_SOCK(sk);
+	if (!tp || RD((const struct inet_connection_sock *)tp, icsk_ulp_ops) ||
+	    (RD(tp, bytes_sent) == 0 && RD(tp, bytes_received) == 0))
+		return;
+	__u64 in, out;
+	FN(derive)(sk, &in, &out);
+	if (in > c->bytes_in)
+		c->bytes_in = in;
+	if (out > c->bytes_out)
+		c->bytes_out = out;
+}
+
 /* diagnose copies what tcp_info tells of the connection's sending: the
  * window, the round trip, the rates, what is queued, and how long it was
  * busy or held back (the chrono times, with the current period counted as

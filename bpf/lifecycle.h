@@ -122,6 +122,7 @@ static __always_inline int handle_closed(struct sock *sk)
 			__sync_fetch_and_add(&events_lost, 1);
 		if (c) {
 			snapshot_btf(sk, c);
+			settle_btf(sk, c);
 			c->end_ns = bpf_ktime_get_ns();
 			c->flags |= CONN_CLOSED;
 			if (close_at_state)
@@ -134,6 +135,7 @@ static __always_inline int handle_closed(struct sock *sk)
 	if (c) {
 		r->conn = *c;
 		snapshot_btf(sk, &r->conn);
+		settle_btf(sk, &r->conn);
 		if (!r->conn.err)
 			r->conn.err = sk->sk_err;
 	} else {

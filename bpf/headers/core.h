@@ -104,8 +104,11 @@ struct tcp_congestion_ops {
 	char name[16];
 } __attribute__((preserve_access_index));
 
+struct tcp_ulp_ops;
+
 struct inet_connection_sock {
 	const struct tcp_congestion_ops *icsk_ca_ops;
+	const struct tcp_ulp_ops *icsk_ulp_ops; /* kTLS, MPTCP, espintcp: non-zero */
 } __attribute__((preserve_access_index));
 
 /* The counters tcptop reads. The byte counters (bytes_sent, bytes_retrans,
