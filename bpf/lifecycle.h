@@ -11,6 +11,74 @@
  * byte, and the table entry goes with it: nothing is left behind.
  */
 
+/* note_handshake records how a connection tcptop saw open got through its
+ * handshake: how many SYNs (out) or SYN-ACKs (in) the kernel sent again,
+ * and how long it took. Called with c->state still the state before this
+ * change, so that the second program of the pair (tcptop_state_again),
+ * which sees the first one's c->state, changes nothing. Only at state
+ * changes: the send/receive hooks do no more work than before.
+ *
+ * Out (connect()): connect_us is from entering SYN_SENT, in the calling
+ * task right before tcp_connect() sends the SYN (tcp_v4_connect,
+ * tcp_v6_connect), to ESTABLISHED (tcp_finish_connect, in the softirq that
+ * took the SYN-ACK). syn_retrans is tp->total_retrans at that point: the
+ * only segment in flight in SYN_SENT is the SYN, and tcp_retransmit_timer
+ * resends it through tcp_retransmit_skb, which adds each resent segment
+ * to total_retrans (5.10, 6.1, 6.12, 7.x: net/ipv4/tcp_output.c).
+ * A connect that fails (SYN_SENT to CLOSE: refused, timed out) keeps its
+ * syn_retrans, with no connect_us.
+ *
+ * In (accepted): the child socket is made at the third ACK from the
+ * request socket, and tcp_create_openreq_child copies the request's
+ * num_retrans (the SYN-ACKs resent) into its total_retrans
+ * (net/ipv4/tcp_minisocks.c, 5.10 to 7.x); the child is ESTABLISHED before
+ * it can send anything, so total_retrans is still that count here.
+ * connect_us is the kernel's own measure of the handshake, from the first
+ * SYN-ACK (tcp_rsk(req)->snt_synack, stamped as tcp_conn_request sends it
+ * in the softirq that took the SYN) to the ACK that made the child:
+ * tcp_check_req calls tcp_synack_rtt_meas(child, req), which, when no
+ * SYN-ACK was resent, gives the child its first RTT sample, so srtt_us is
+ * that time << 3 (tcp_rtt_estimator). With a SYN-ACK resent the kernel
+ * takes no such sample (the echoed timestamp's, if any, is from the last
+ * SYN-ACK, and retrans_stamp, which holds the first one's time in ms, is
+ * zeroed by tcp_rcv_state_process before the state changes), so
+ * connect_us is not set. */
+static __always_inline void note_handshake(struct sock *sk, struct tcp_conn *c, int oldstate, int newstate)
+{
+	if (!(c->flags & CONN_OPEN_SEEN))
+		return;
+	if (newstate == TCP_SYN_SENT) {
+		if (c->state != TCP_SYN_SENT) { /* a socket may connect again after a failed connect */
+			c->syn_ns = bpf_ktime_get_ns();
+			c->flags &= ~(CONN_SYNS | CONN_CONNECT_TIMED);
+		}
+		return;
+	}
+	if ((c->flags & CONN_SYNS) || c->state != oldstate)
+		return;
+	bool out = oldstate == TCP_SYN_SENT && c->syn_ns;
+	bool in = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	if (!out && !in)
+		return;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	__u32 n = tp->total_retrans;
+	c->syn_retrans = n > 255 ? 255 : n;
+	c->flags |= CONN_SYNS;
+	if (newstate != TCP_ESTABLISHED)
+		return;
+	__u64 us;
+	if (out)
+		us = (bpf_ktime_get_ns() - c->syn_ns) / 1000;
+	else if (n == 0)
+		us = tp->srtt_us >> 3;
+	else
+		return;
+	c->connect_us = us > 0xffffffff ? 0xffffffff : (__u32)us;
+	c->flags |= CONN_CONNECT_TIMED;
+}
+
 /* handle_state runs twice per state change, from two programs (see
  * tcptop_state below). Running it again for the same change does nothing
  * more: the entry exists then, and every update sets what the first set
@@ -60,6 +128,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		c->err = sk->sk_err;
 	/* The counters as they are when the connection ends, before a
 	 * tcp_disconnect zeroes them (see snapshot). */
+	note_handshake(sk, c, oldstate, newstate);
 	if (newstate == TCP_CLOSE)
 		snapshot_btf(sk, c);
 	c->state = newstate;

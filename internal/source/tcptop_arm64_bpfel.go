@@ -30,11 +30,13 @@ const (
 type tcptopConnFlags uint32
 
 const (
-	tcptopConnFlagsCONN_OPEN_SEEN tcptopConnFlags = 1
-	tcptopConnFlagsCONN_CLOSED    tcptopConnFlags = 2
-	tcptopConnFlagsCONN_UNTRACKED tcptopConnFlags = 4
-	tcptopConnFlagsCONN_COOL      tcptopConnFlags = 8
-	tcptopConnFlagsCONN_GONE      tcptopConnFlags = 16
+	tcptopConnFlagsCONN_OPEN_SEEN     tcptopConnFlags = 1
+	tcptopConnFlagsCONN_CLOSED        tcptopConnFlags = 2
+	tcptopConnFlagsCONN_UNTRACKED     tcptopConnFlags = 4
+	tcptopConnFlagsCONN_COOL          tcptopConnFlags = 8
+	tcptopConnFlagsCONN_GONE          tcptopConnFlags = 16
+	tcptopConnFlagsCONN_SYNS          tcptopConnFlags = 32
+	tcptopConnFlagsCONN_CONNECT_TIMED tcptopConnFlags = 64
 )
 
 type tcptopConnRecord struct {
@@ -111,7 +113,7 @@ type tcptopTcpConn struct {
 	State         uint8
 	Flags         uint8
 	Direction     uint8
-	Pad           uint8
+	SynRetrans    uint8
 	Comm          [16]int8
 	CgroupId      uint64
 	Uid           uint32
@@ -136,7 +138,8 @@ type tcptopTcpConn struct {
 	EndNs         uint64
 	Cc            [16]int8
 	OwnerTick     uint32
-	Pad2          uint32
+	ConnectUs     uint32
+	SynNs         uint64
 }
 
 type tcptopTcpState uint32
