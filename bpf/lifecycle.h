@@ -11,6 +11,66 @@
  * byte, and the table entry goes with it: nothing is left behind.
  */
 
+/* The first SYN-ACK's time of each request socket whose SYN-ACK was sent
+ * again, for its connect_us once the accepted socket exists (see
+ * note_handshake). Keyed by what the request and the socket made from it
+ * both have: namespace, ports and this end's initial sequence number (the
+ * addresses of a request for an IPv4 SYN on an IPv6 listener are not
+ * where the v4-mapped socket has them). LRU: a request that never becomes
+ * a socket (a SYN flood's) leaves its entry to be pushed out. */
+struct synack_key {
+	__u32 netns;
+	__u32 isn;   /* tcp_rsk(req)->snt_isn; the socket's snd_una - 1 */
+	__u16 lport; /* host order */
+	__u16 rport; /* network order, as skc_dport */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct synack_key);
+	__type(value, __u64); /* snt_synack, microseconds of CLOCK_MONOTONIC */
+} synacks SEC(".maps");
+
+/* tcp_rtx_synack fires the tracepoint after each SYN-ACK sent again, by
+ * the request's timer or for a SYN received again (4.15+; the same in
+ * 5.10, 6.1, 6.12 and 7.x: net/ipv4/tcp_output.c). snt_synack is set once,
+ * by tcp_make_synack for the first SYN-ACK ("Timestamp first SYNACK"),
+ * to the SYN-ACK's tcp_clock_ns()/1000: the clock of bpf_ktime_get_ns.
+ * Runs only when a SYN-ACK is resent. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tcptop_synack_again, const struct sock *sk, const struct request_sock *req)
+{
+	const struct tcp_request_sock *treq = (const struct tcp_request_sock *)req;
+	struct synack_key k = {
+		.netns = sock_netns_btf(sk),
+		.isn = BPF_CORE_READ(treq, snt_isn),
+		.lport = BPF_CORE_READ(req, __req_common.skc_num),
+		.rport = BPF_CORE_READ(req, __req_common.skc_dport),
+	};
+	__u64 first = BPF_CORE_READ(treq, snt_synack);
+	if (first)
+		bpf_map_update_elem(&synacks, &k, &first, BPF_ANY);
+	return 0;
+}
+
+/* first_synack returns (and forgets) the first SYN-ACK's time of the
+ * request sk was made from, 0 if tcptop_synack_again did not note it. */
+static __always_inline __u64 first_synack(const struct sock *sk, const struct tcp_sock *tp)
+{
+	struct synack_key k = {
+		.netns = sock_netns_btf(sk),
+		.isn = tp->snd_una - 1,
+		.lport = sk->__sk_common.skc_num,
+		.rport = sk->__sk_common.skc_dport,
+	};
+	__u64 *first = bpf_map_lookup_elem(&synacks, &k);
+	__u64 t = first ? *first : 0;
+	if (first)
+		bpf_map_delete_elem(&synacks, &k);
+	return t;
+}
+
 /* note_handshake records how a connection tcptop saw open got through its
  * handshake: how many SYNs (out) or SYN-ACKs (in) the kernel sent again,
  * and how long it took. Called with c->state still the state before this
@@ -41,8 +101,11 @@
  * that time << 3 (tcp_rtt_estimator). With a SYN-ACK resent the kernel
  * takes no such sample (the echoed timestamp's, if any, is from the last
  * SYN-ACK, and retrans_stamp, which holds the first one's time in ms, is
- * zeroed by tcp_rcv_state_process before the state changes), so
- * connect_us is not set. */
+ * zeroed by tcp_rcv_state_process before the state changes): the first
+ * SYN-ACK's own time, snt_synack, noted at its resend by
+ * tcptop_synack_again, gives it; without that program (refused), not
+ * set. The child's snd_una is snt_isn + 1 (tcp_create_openreq_child) and
+ * the ACK that made it acknowledged only the SYN-ACK. */
 static __always_inline void note_handshake(struct sock *sk, struct tcp_conn *c, int oldstate, int newstate)
 {
 	if (!(c->flags & CONN_OPEN_SEEN))
@@ -68,11 +131,13 @@ static __always_inline void note_handshake(struct sock *sk, struct tcp_conn *c, 
 	c->flags |= CONN_SYNS;
 	if (newstate != TCP_ESTABLISHED)
 		return;
-	__u64 us;
+	__u64 us, first;
 	if (out)
 		us = (bpf_ktime_get_ns() - c->syn_ns) / 1000;
 	else if (n == 0)
 		us = tp->srtt_us >> 3;
+	else if ((first = first_synack(sk, tp)))
+		us = bpf_ktime_get_ns() / 1000 - first;
 	else
 		return;
 	c->connect_us = us > 0xffffffff ? 0xffffffff : (__u32)us;

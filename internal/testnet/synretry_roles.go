@@ -2,18 +2,23 @@ package testnet
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-func init() { roles["tcp-syn-retry"] = tcpSynRetry }
+func init() {
+	roles["tcp-syn-retry"] = tcpSynRetry
+	roles["tcp-synack-retry"] = tcpSynackRetry
+}
 
 // tcpSynRetry ADDR IN OUT: one connection whose first SYN the listener
 // drops, made with the socket API alone (the VM guests have no nft): a
@@ -83,19 +88,7 @@ func exchange(ln net.Listener, cli net.Conn, in, out int) error {
 		if srv.RemoteAddr().String() != cli.LocalAddr().String() {
 			continue // the held one
 		}
-		if _, err := cli.Write(make([]byte, in)); err != nil {
-			return err
-		}
-		if _, err := io.CopyN(io.Discard, srv, int64(in)); err != nil {
-			return fmt.Errorf("read request: %w", err)
-		}
-		if _, err := srv.Write(make([]byte, out)); err != nil {
-			return err
-		}
-		if _, err := io.CopyN(io.Discard, cli, int64(out)); err != nil {
-			return fmt.Errorf("read reply: %w", err)
-		}
-		return nil
+		return request(cli, srv, in, out)
 	}
 	return fmt.Errorf("the connection of %v was not accepted", cli.LocalAddr())
 }
@@ -167,4 +160,59 @@ func listenOverflows() (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no TcpExt ListenOverflows in /proc/net/netstat")
+}
+
+// tcpSynackRetry ADDR IN OUT: one connection whose server sends its
+// SYN-ACK again, made with the socket API alone: the listener has
+// TCP_DEFER_ACCEPT of 1 s, so tcp_check_req drops the client's bare ACK
+// and the request's timer sends the SYN-ACK again at 1 s (syn_ack_recalc:
+// on the deferral's last period); the client's answer to it makes the
+// connection. It says ready with the client's port once accepted; the
+// client then sends IN bytes, the server answers OUT, and both close.
+// (Sending at once would make the connection with the data instead.)
+func tcpSynackRetry(args []string) error {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp4", args[0])
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ready(cli.LocalAddr().(*net.TCPAddr).Port)
+	return request(cli, srv, atoi(args[1]), atoi(args[2]))
+}
+
+// request has cli send in bytes to srv, which answers out bytes.
+func request(cli, srv net.Conn, in, out int) error {
+	if _, err := cli.Write(make([]byte, in)); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, srv, int64(in)); err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	if _, err := srv.Write(make([]byte, out)); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, cli, int64(out)); err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	return nil
 }
