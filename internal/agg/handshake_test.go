@@ -26,7 +26,7 @@ func TestHandshakeFields(t *testing.T) {
 		{"connected at once", tcp(1).handshake(57, true, 0, true), 57, 0},
 		{"connected after a SYN was sent again", tcp(1).handshake(1_003_412, true, 1, true), 1_003_412, 1},
 		{"a connect that timed out: SYNs known, no time", tcp(1).handshake(0, false, 6, true), -1, 6},
-		{"accepted with a SYN-ACK sent again: no time", tcp(1).handshake(0, false, 2, true), -1, 2},
+		{"accepted, SYN-ACK resent, its part lost: no time", tcp(1).handshake(0, false, 2, true), -1, 2},
 		{"a connect of 0 us is known, not -1", tcp(1).handshake(0, true, 0, true), 0, 0},
 		{"the longest the kernel side stores", tcp(1).handshake(1<<32-1, true, 255, true), 1<<32 - 2, 255},
 		{"udp: never", udp(53).handshake(9, true, 9, true), -1, -1},

@@ -161,8 +161,7 @@ type TCPDiag struct {
 	// took (SYN sent, or SYN-ACK sent, to ESTABLISHED) and how many SYNs
 	// or SYN-ACKs were sent again, each valid where its Known is set (not:
 	// older than tcptop, still opening, or, for the time, a failed
-	// connect or an accepted connection whose SYN-ACK was sent again).
-	// The zero value knows neither.
+	// connect). The zero value knows neither.
 	ConnectMicros           uint32
 	SynRetrans              uint8
 	ConnectKnown, SynsKnown bool
