@@ -300,6 +300,7 @@ struct {
 	__type(value, struct call_args);
 } calls SEC(".maps");
 
+#include "handshake.h"
 #include "lifecycle.h"
 #include "iter.h"
 #include "dns.h"
