@@ -60,6 +60,7 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		c->err = sk->sk_err;
 	/* The counters as they are when the connection ends, before a
 	 * tcp_disconnect zeroes them (see snapshot). */
+	note_handshake(sk, c, oldstate, newstate);
 	if (newstate == TCP_CLOSE)
 		snapshot_btf(sk, c);
 	c->state = newstate;

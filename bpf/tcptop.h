@@ -52,6 +52,11 @@ enum conn_flags {
 	/* In a record of the hot list: the socket is gone (its close went
 	 * through the ring buffer); only the cookie is set. */
 	CONN_GONE = 16,
+	/* syn_retrans is set: the handshake tcptop saw open ended (the
+	 * connection became ESTABLISHED, or a connect() failed). */
+	CONN_SYNS = 32,
+	/* connect_us is set (see note_handshake in lifecycle.h). */
+	CONN_CONNECT_TIMED = 64,
 };
 
 /* Per TCP connection state, keyed by socket cookie. The byte counters
@@ -79,7 +84,7 @@ struct tcp_conn {
 	__u8 state;
 	__u8 flags;
 	__u8 direction; /* DIR_OUT: connect(); DIR_IN: accepted; 0: not seen */
-	__u8 _pad;
+	__u8 syn_retrans; /* SYNs (out) or SYN-ACKs (in) sent again, capped at 255 (CONN_SYNS) */
 	char comm[TCPTOP_COMM_LEN];
 	/* Who owns it, taken with pid. */
 	__u64 cgroup_id; /* cgroup v2 id */
@@ -106,7 +111,8 @@ struct tcp_conn {
 	__u64 end_ns;        /* bpf_ktime_get_ns when the socket was released (the closed record) */
 	char cc[TCPTOP_COMM_LEN]; /* congestion control */
 	__u32 owner_tick; /* the tick in which the owner's name was last compared */
-	__u32 _pad2;
+	__u32 connect_us; /* SYN to ESTABLISHED, microseconds (CONN_CONNECT_TIMED) */
+	__u64 syn_ns;     /* bpf_ktime_get_ns when connect() entered SYN_SENT, 0 if not seen */
 };
 
 enum conn_direction {

@@ -64,6 +64,17 @@ struct inode {
 	unsigned long i_ino;
 } __attribute__((preserve_access_index));
 
+/* A connection being accepted before its socket exists (the SYN_RECV
+ * minisocket): its ports are in __req_common as a socket's are. */
+struct request_sock {
+	struct sock_common __req_common;
+} __attribute__((preserve_access_index));
+
+struct tcp_request_sock {
+	__u64 snt_synack; /* when the first SYN-ACK was sent, tcp_clock_us */
+	__u32 snt_isn;
+} __attribute__((preserve_access_index));
+
 struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));

@@ -178,7 +178,8 @@ func TestTickRowFields(t *testing.T) {
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
 			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, RetransDelta: 2,
-			Start: mustTime("2026-01-02T15:04:07.000000Z"),
+			Start:         mustTime("2026-01-02T15:04:07.000000Z"),
+			ConnectMicros: -1, SynRetrans: -1,
 		}},
 		{"tcp ipv6 partial", tcp6, conn.Row{
 			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv6",
@@ -187,7 +188,8 @@ func TestTickRowFields(t *testing.T) {
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
 			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, Partial: true,
-			Start: mustTime("2026-01-02T15:04:07.000000Z"),
+			Start:         mustTime("2026-01-02T15:04:07.000000Z"),
+			ConnectMicros: -1, SynRetrans: -1,
 		}},
 		{"udp on an unbound local address", udp(53).addrs("0.0.0.0:5353", "192.0.2.53:53").bytes(200, 100).pkts(2, 1), conn.Row{
 			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "udp", Family: "ipv4",
@@ -196,6 +198,7 @@ func TestTickRowFields(t *testing.T) {
 			BytesInDelta: 200, BytesOutDelta: 100, PacketsInDelta: 2, PacketsOutDelta: 1,
 			RateIn: 100, RateOut: 50,
 			UID: -1, Start: mustTime("2026-01-02T15:04:07.000000Z"), // no owner
+			ConnectMicros: -1, SynRetrans: -1,
 		}},
 		{"closed", full(tcp(80)).closed(), conn.Row{
 			Timestamp: mustTime("2026-01-02T15:04:07.000000Z"), Tick: 1, Proto: "tcp", Family: "ipv4",
@@ -204,7 +207,8 @@ func TestTickRowFields(t *testing.T) {
 			BytesIn: 1000, BytesOut: 3000, PacketsIn: 10, PacketsOut: 30,
 			BytesInDelta: 1000, BytesOutDelta: 3000, PacketsInDelta: 10, PacketsOutDelta: 30,
 			RateIn: 500, RateOut: 1500, RTTMicros: 1500, Retrans: 2, RetransDelta: 2, Closed: true,
-			Start: mustTime("2026-01-02T15:04:07.000000Z"),
+			Start:         mustTime("2026-01-02T15:04:07.000000Z"),
+			ConnectMicros: -1, SynRetrans: -1,
 		}},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ type diagState struct {
 	lost                             uint64 // unwrapped
 	chrono                           [3]uint32
 	jiffies                          uint32 // when chrono was read; 0 before the first read
+	connect, syns                    uint32 // connect_us + 1 and syn_retrans + 1; 0: not known
 }
 
 // diagPrev is what a flow's diagnostics were at the previous tick.
@@ -50,7 +51,20 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 		d.cc = a.names.intern(od.CC)
 	}
 	d.chrono, d.jiffies = od.Chrono, od.ChronoJiffies
+	// Known once the handshake ends, and then fixed: a row to show.
+	if c, s := plusOne(od.ConnectMicros, od.ConnectKnown), plusOne(uint32(od.SynRetrans), od.SynsKnown); c != d.connect || s != d.syns {
+		d.connect, d.syns, changed = c, s, true
+	}
 	return changed
+}
+
+// plusOne stores a value that may not be known in a uint32 whose 0 means
+// not known (the largest value, 2^32-1 microseconds, reads one less).
+func plusOne(v uint32, known bool) uint32 {
+	if !known {
+		return 0
+	}
+	return max(v, v+1)
 }
 
 // Limits: what held a TCP sender back during a tick (docs/fields.md,

@@ -121,7 +121,8 @@ func TestTickUnreportedRow(t *testing.T) {
 		Retrans: 1, // the 0 of the second observation went backwards: kept
 		Partial: true,
 		Start:   mustTime("2026-01-02T15:04:06.000000Z"), DurationMillis: 2000, // first seen at the first tick
-		IdleMillis: 2000, // its bytes have not grown since tcptop saw it
+		IdleMillis:    2000, // its bytes have not grown since tcptop saw it
+		ConnectMicros: -1, SynRetrans: -1,
 	}
 	if rows := rowsOf(t, a, false); len(rows) != 1 || rows[0] != want {
 		t.Errorf("got  %+v\nwant %+v", rows, want)

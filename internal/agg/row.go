@@ -36,6 +36,9 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 		Retrans:   int64(st.retrans),
 		Partial:   st.flags&fPartial != 0,
 		Closed:    st.flags&fClosed != 0,
+
+		ConnectMicros: -1,
+		SynRetrans:    -1,
 	}
 	if st.proto == conn.TCP {
 		a.fillDiag(r, st, t)
@@ -61,6 +64,7 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	r.SndWnd, r.RcvWnd = int64(d.sndWnd), int64(d.rcvWnd)
 	r.RstIn, r.RstOut = int64(d.rstIn), int64(d.rstOut)
 	r.CC, r.Error = a.names.get(d.cc), a.names.get(d.err)
+	r.ConnectMicros, r.SynRetrans = int64(d.connect)-1, int64(d.syns)-1
 	if t == nil {
 		r.Limit = limit(d, nil, false) // not read this tick: sent nothing; what is queued waits still
 		return

@@ -10,10 +10,11 @@ import (
 )
 
 // TestFlowStateSize keeps the per-flow state at its budget (docs/design.md):
-// 248 bytes since remote_name and idle_ms, 24.8 MB at 100,000 flows.
+// 256 bytes since connect_us and syn_retrans (248 since remote_name and
+// idle_ms), 25.6 MB at 100,000 flows.
 func TestFlowStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(flowState{}); n > 248 {
-		t.Errorf("flowState is %d bytes, want at most 248", n)
+	if n := unsafe.Sizeof(flowState{}); n > 256 {
+		t.Errorf("flowState is %d bytes, want at most 256", n)
 	}
 }
 

@@ -114,10 +114,10 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"tcptop", "--sort", ""}, conn.FieldNames()},
 		{[]string{"tcptop", "--sort", "=", "-rtt"}, []string{"-rtt_us", "-rttvar_us"}},
 		{[]string{"tcptop", "--fields", "pid,remote_p"}, []string{"pid,remote_port"}},
-		{[]string{"tcptop", "--fields", "pid,co"}, []string{"pid,comm", "pid,container_id", "pid,community_id"}}, // schema order
+		{[]string{"tcptop", "--fields", "pid,co"}, []string{"pid,comm", "pid,container_id", "pid,community_id", "pid,connect_us"}}, // schema order
 		{[]string{"tcptop", "--group-by", ""}, conn.GroupKeyNames()},
 		{[]string{"tcptop", "--group-by", "comm,bytes_"}, nil}, // grouped rows sum them
-		{[]string{"tcptop", "-w", "rtt_us>5000&&co"}, prefixed("rtt_us>5000&&", "comm", "container_id", "community_id")},
+		{[]string{"tcptop", "-w", "rtt_us>5000&&co"}, prefixed("rtt_us>5000&&", "comm", "container_id", "community_id", "connect_us")},
 		{[]string{"tcptop", "--where", "'rtt_us > 0 && comm"}, prefixed("rtt_us > 0 && ", "comm", "community_id")},
 	} {
 		got := bashComplete(t, path, tc.words...)

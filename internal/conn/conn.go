@@ -157,6 +157,14 @@ type TCPDiag struct {
 	Chrono                     [3]uint32
 	ChronoJiffies              uint32
 	OpenJiffies                uint32
+	// The handshake, where tcptop saw the connection open: how long it
+	// took (SYN sent, or SYN-ACK sent, to ESTABLISHED) and how many SYNs
+	// or SYN-ACKs were sent again, each valid where its Known is set (not:
+	// older than tcptop, still opening, or, for the time, a failed
+	// connect). The zero value knows neither.
+	ConnectMicros           uint32
+	SynRetrans              uint8
+	ConnectKnown, SynsKnown bool
 }
 
 // Snapshot is one read of the kernel: the flows that may have changed since

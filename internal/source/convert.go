@@ -86,6 +86,8 @@ const (
 	connUntracked = uint8(tcptopConnFlagsCONN_UNTRACKED)
 	connCool      = uint8(tcptopConnFlagsCONN_COOL)
 	connGone      = uint8(tcptopConnFlagsCONN_GONE)
+	connSyns      = uint8(tcptopConnFlagsCONN_SYNS)
+	connTimed     = uint8(tcptopConnFlagsCONN_CONNECT_TIMED)
 )
 
 // Directions of struct tcp_conn and struct udp_flow: enum conn_direction

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -16,6 +15,7 @@ type lifecyclePart struct {
 	kind  string // for Config.Refuse
 	hooks []hook
 	loss  string
+	since string // an optional part: the first kernel that has its hook
 }
 
 // lifecycleParts groups lifecycleHooks into parts.
@@ -33,14 +33,16 @@ func lifecycleParts() []lifecyclePart {
 	}
 	return []lifecyclePart{
 		{"opens and state changes", KindState, group(tcptopProgTcptopState, tcptopProgTcptopStateAgain),
-			"new connections show once they send or receive, as partial, without direction; state changes show at the next read; the error of a failed connect is lost"},
+			"new connections show once they send or receive, as partial, without direction, connect_us or syn_retrans; state changes show at the next read; the error of a failed connect is lost", ""},
 		{"close", KindDestroy, group(tcptopProgTcptopClosed, tcptopProgTcptopClosedAgain),
-			closesFromReadsLoss},
+			closesFromReadsLoss, ""},
 		{"resets", KindResets, group(tcptopProgTcptopRstIn, tcptopProgTcptopRstOut),
-			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\""},
+			"rst_in and rst_out stay 0, and an abortive close without a socket error has no error \"reset\"", ""},
 		{"socket errors", KindSockError, group(tcptopProgTcptopSkError),
-			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already"},
-		{"owners that exit", KindExit, group(tcptopProgTcptopExit), exitLoss},
+			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already", "Linux 5.13+"},
+		{"SYN-ACKs resent", KindSynack, group(tcptopProgTcptopSynackAgain),
+			"an accepted connection whose SYN-ACK had to be sent again has no connect_us (-1)", "Linux 4.15+"},
+		{"owners that exit", KindExit, group(tcptopProgTcptopExit), exitLoss, ""},
 	}
 }
 
@@ -116,9 +118,9 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 			names = append(names, h.prog)
 		}
 		if !kernelHas(kernel, lp.hooks[0]) {
-			// Only the optional socket error report can be missing here
-			// (loadKernelBTF checked the rest): before Linux 5.13.
-			p.Refused = []string{s.refusal(lp.kind, names[0], errors.New("not in this kernel (Linux 5.13+)"))}
+			// Only an optional part can be missing here (loadKernelBTF
+			// checked the rest): the socket error report before 5.13.
+			p.Refused = []string{s.refusal(lp.kind, names[0], fmt.Errorf("not in this kernel (%s)", lp.since))}
 			p.Minor = true
 			s.part(p)
 			continue

@@ -25,7 +25,8 @@ func expectedPaths() []string {
 // exactChecks are what every hook path must get exactly right: the bytes,
 // pids and close records of a TCP transfer and the per-peer UDP flows of
 // an unconnected server socket, over IPv4 and IPv6, and 200 connections
-// opened and closed between two ticks (accepted sockets are where paths
+// opened and closed between two ticks, and the handshakes of connections
+// whose SYN, or SYN-ACK, was sent again (accepted sockets are where paths
 // without bpf_get_socket_cookie depend on sockops). Each is a subtest, so
 // `go test -v` lists per path the checks that ran.
 var exactChecks = []struct {
@@ -38,6 +39,8 @@ var exactChecks = []struct {
 	{"udp-[::1]", func(t *testing.T, s *Source) { checkUDPPeers(t, s, "[::1]") }},
 	{"tcp-200-short-lived", checkShortLived},
 	{"tcp-beside-64-blocked-readers", checkBesideBlockedReaders},
+	{"tcp-syn-retransmitted", checkSynRetransmitted},
+	{"tcp-synack-retransmitted", checkSynackRetransmitted},
 }
 
 // checkBesideBlockedReaders checks a TCP transfer while 64 threads of

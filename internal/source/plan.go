@@ -115,6 +115,10 @@ var lifecycleHooks = []hook{
 	// it the error is read when the connection reaches CLOSE, which an
 	// application woken by the report may have cleared already.
 	{prog: tcptopProgTcptopSkError, target: "inet_sk_error_report", tracepoint: true, optional: true},
+	// A SYN-ACK sent again: the first one's time, for connect_us of the
+	// connection accepted from it (4.15+, so on every kernel tcptop runs
+	// on; optional all the same, as it only adds to one field).
+	{prog: tcptopProgTcptopSynackAgain, target: "tcp_retransmit_synack", tracepoint: true, optional: true},
 	// A process that owns a connection exited: the process it left the
 	// socket to is looked up (owner_exit.go).
 	{prog: tcptopProgTcptopExit, target: "sched_process_exit", tracepoint: true},

@@ -164,6 +164,8 @@ func checkTCPTransfer(t *testing.T, s *Source, addr string) {
 	}
 	checkSide(t, "client", c[0], sent, answered, cli)
 	checkSide(t, "server", sv[0], answered, sent, srv)
+	checkHandshake(t, "client", c[0], 0, 0, loopbackConnect)
+	checkHandshake(t, "server", sv[0], 0, 0, loopbackConnect)
 	// Both lived inside the test's window: opened after it began, released
 	// before their records were read (the kernel's clock against this
 	// one, within 50 ms).

@@ -190,6 +190,8 @@ func (s *Source) diag(c *tcptopTcpConn) conn.TCPDiag {
 		NotsentBytes: c.NotsentBytes, UnackedBytes: c.UnackedBytes,
 		SndWnd: c.SndWnd, RcvWnd: c.RcvWnd, Lost: c.Lost, RstIn: c.RstIn, RstOut: c.RstOut,
 		CC: s.names.name(c.Cc), Chrono: c.Chrono, ChronoJiffies: c.ChronoJiffies, OpenJiffies: c.OpenJiffies,
+		ConnectMicros: c.ConnectUs, SynRetrans: c.SynRetrans,
+		ConnectKnown: c.Flags&connTimed != 0, SynsKnown: c.Flags&connSyns != 0,
 	}
 	if d.Ssthresh >= infiniteSsthresh {
 		d.Ssthresh = 0 // not set yet (ss does not print it either)

@@ -30,11 +30,13 @@ const (
 type tcptopConnFlags uint32
 
 const (
-	tcptopConnFlagsCONN_OPEN_SEEN tcptopConnFlags = 1
-	tcptopConnFlagsCONN_CLOSED    tcptopConnFlags = 2
-	tcptopConnFlagsCONN_UNTRACKED tcptopConnFlags = 4
-	tcptopConnFlagsCONN_COOL      tcptopConnFlags = 8
-	tcptopConnFlagsCONN_GONE      tcptopConnFlags = 16
+	tcptopConnFlagsCONN_OPEN_SEEN     tcptopConnFlags = 1
+	tcptopConnFlagsCONN_CLOSED        tcptopConnFlags = 2
+	tcptopConnFlagsCONN_UNTRACKED     tcptopConnFlags = 4
+	tcptopConnFlagsCONN_COOL          tcptopConnFlags = 8
+	tcptopConnFlagsCONN_GONE          tcptopConnFlags = 16
+	tcptopConnFlagsCONN_SYNS          tcptopConnFlags = 32
+	tcptopConnFlagsCONN_CONNECT_TIMED tcptopConnFlags = 64
 )
 
 type tcptopConnRecord struct {
@@ -89,6 +91,14 @@ const (
 	tcptopOwnerWantWANT_NEW_OWNER tcptopOwnerWant = 2
 )
 
+type tcptopSynackKey struct {
+	_     structs.HostLayout
+	Netns uint32
+	Isn   uint32
+	Lport uint16
+	Rport uint16
+}
+
 type tcptopTcpConn struct {
 	_             structs.HostLayout
 	Tuple         tcptopFlowTuple
@@ -111,7 +121,7 @@ type tcptopTcpConn struct {
 	State         uint8
 	Flags         uint8
 	Direction     uint8
-	Pad           uint8
+	SynRetrans    uint8
 	Comm          [16]int8
 	CgroupId      uint64
 	Uid           uint32
@@ -136,7 +146,8 @@ type tcptopTcpConn struct {
 	EndNs         uint64
 	Cc            [16]int8
 	OwnerTick     uint32
-	Pad2          uint32
+	ConnectUs     uint32
+	SynNs         uint64
 }
 
 type tcptopTcpState uint32
@@ -203,6 +214,7 @@ const (
 	tcptopMapListeners           = "listeners"
 	tcptopMapOwning              = "owning"
 	tcptopMapRecentCloses        = "recent_closes"
+	tcptopMapSynacks             = "synacks"
 	tcptopMapTcpConns            = "tcp_conns"
 	tcptopMapUdpFlows            = "udp_flows"
 	tcptopMapUdpPeers            = "udp_peers"
@@ -251,6 +263,7 @@ const (
 	tcptopProgTcptopState        = "tcptop_state"
 	tcptopProgTcptopStateAgain   = "tcptop_state_again"
 	tcptopProgTcptopSweep        = "tcptop_sweep"
+	tcptopProgTcptopSynackAgain  = "tcptop_synack_again"
 	tcptopProgTcptopWalkHot      = "tcptop_walk_hot"
 	tcptopProgTcptopWalkTable    = "tcptop_walk_table"
 	tcptopVarCloseAtState        = "close_at_state"
@@ -364,6 +377,7 @@ type tcptopProgramSpecs struct {
 	TcptopState        *ebpf.ProgramSpec `ebpf:"tcptop_state"`
 	TcptopStateAgain   *ebpf.ProgramSpec `ebpf:"tcptop_state_again"`
 	TcptopSweep        *ebpf.ProgramSpec `ebpf:"tcptop_sweep"`
+	TcptopSynackAgain  *ebpf.ProgramSpec `ebpf:"tcptop_synack_again"`
 	TcptopWalkHot      *ebpf.ProgramSpec `ebpf:"tcptop_walk_hot"`
 	TcptopWalkTable    *ebpf.ProgramSpec `ebpf:"tcptop_walk_table"`
 }
@@ -383,6 +397,7 @@ type tcptopMapSpecs struct {
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
 	Owning       *ebpf.MapSpec `ebpf:"owning"`
 	RecentCloses *ebpf.MapSpec `ebpf:"recent_closes"`
+	Synacks      *ebpf.MapSpec `ebpf:"synacks"`
 	TcpConns     *ebpf.MapSpec `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.MapSpec `ebpf:"udp_flows"`
 	UdpPeers     *ebpf.MapSpec `ebpf:"udp_peers"`
@@ -451,6 +466,7 @@ type tcptopMaps struct {
 	Listeners    *ebpf.Map `ebpf:"listeners"`
 	Owning       *ebpf.Map `ebpf:"owning"`
 	RecentCloses *ebpf.Map `ebpf:"recent_closes"`
+	Synacks      *ebpf.Map `ebpf:"synacks"`
 	TcpConns     *ebpf.Map `ebpf:"tcp_conns"`
 	UdpFlows     *ebpf.Map `ebpf:"udp_flows"`
 	UdpPeers     *ebpf.Map `ebpf:"udp_peers"`
@@ -471,6 +487,7 @@ func (m *tcptopMaps) Close() error {
 		m.Listeners,
 		m.Owning,
 		m.RecentCloses,
+		m.Synacks,
 		m.TcpConns,
 		m.UdpFlows,
 		m.UdpPeers,
@@ -556,6 +573,7 @@ type tcptopPrograms struct {
 	TcptopState        *ebpf.Program `ebpf:"tcptop_state"`
 	TcptopStateAgain   *ebpf.Program `ebpf:"tcptop_state_again"`
 	TcptopSweep        *ebpf.Program `ebpf:"tcptop_sweep"`
+	TcptopSynackAgain  *ebpf.Program `ebpf:"tcptop_synack_again"`
 	TcptopWalkHot      *ebpf.Program `ebpf:"tcptop_walk_hot"`
 	TcptopWalkTable    *ebpf.Program `ebpf:"tcptop_walk_table"`
 }
@@ -605,6 +623,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopState,
 		p.TcptopStateAgain,
 		p.TcptopSweep,
+		p.TcptopSynackAgain,
 		p.TcptopWalkHot,
 		p.TcptopWalkTable,
 	)
