@@ -21,6 +21,7 @@
  *   tp_btf/tcp_destroy_sock (4.15+): the socket is released; the close.
  *   tp_btf/tcp_receive_reset, tcp_send_reset (4.15+): resets counted.
  *   tp_btf/inet_sk_error_report (5.13+, optional): why a connection failed.
+ *   tp_btf/tcp_retransmit_skb (4.16+): retransmits told apart by kind.
  *   iter/bpf_map_elem over the hot list, iter/tcp, iter/task_file (5.9+):
  *     the per-tick re-read of active sockets, the periodic re-read of all
  *     of them, and owners of sockets no process has used yet.
@@ -298,6 +299,7 @@ struct {
 	__type(value, struct call_args);
 } calls SEC(".maps");
 
+#include "retrans.h"
 #include "lifecycle.h"
 #include "iter.h"
 #include "dns.h"

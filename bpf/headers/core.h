@@ -96,8 +96,12 @@ struct tcp_congestion_ops {
 	char name[16];
 } __attribute__((preserve_access_index));
 
+/* icsk_ca_state is a 5-bit field (read with BPF_CORE_READ_BITFIELD);
+ * icsk_pending a byte since 4.x. */
 struct inet_connection_sock {
 	const struct tcp_congestion_ops *icsk_ca_ops;
+	__u8 icsk_ca_state : 5;
+	__u8 icsk_pending;
 } __attribute__((preserve_access_index));
 
 /* The counters tcptop reads. The byte counters (bytes_sent, bytes_retrans,

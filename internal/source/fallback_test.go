@@ -33,6 +33,7 @@ var fallbackCases = []struct {
 	{[]string{KindState}, "opens and state changes", "lost", nil},
 	{[]string{KindResets}, "resets", "lost", tcpChecks},
 	{[]string{KindSockError}, "socket errors", "lost", tcpChecks},
+	{[]string{KindRetrans}, "retransmit kinds", "lost", tcpChecks},
 	{[]string{KindExit}, "owners that exit", "lost", tcpChecks},
 	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
 	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},

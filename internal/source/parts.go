@@ -50,6 +50,7 @@ const (
 	KindDestroy   = "tp_btf/tcp_destroy_sock"
 	KindResets    = "tp_btf/tcp_receive_reset"
 	KindSockError = "tp_btf/inet_sk_error_report"
+	KindRetrans   = "tp_btf/tcp_retransmit_skb"
 	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
 	// KindDNS ("cgroup_skb") is in dns.go.
@@ -59,7 +60,7 @@ const (
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindExit, KindCgroup, KindDNS}
+		KindState, KindDestroy, KindResets, KindSockError, KindRetrans, KindExit, KindCgroup, KindDNS}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse

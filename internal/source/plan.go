@@ -115,6 +115,9 @@ var lifecycleHooks = []hook{
 	// it the error is read when the connection reaches CLOSE, which an
 	// application woken by the report may have cleared already.
 	{prog: tcptopProgTcptopSkError, target: "inet_sk_error_report", tracepoint: true, optional: true},
+	// Retransmits told apart by kind (bpf/retrans.h): runs only when a
+	// connection retransmits.
+	{prog: tcptopProgTcptopRetrans, target: "tcp_retransmit_skb", tracepoint: true},
 	// A process that owns a connection exited: the process it left the
 	// socket to is looked up (owner_exit.go).
 	{prog: tcptopProgTcptopExit, target: "sched_process_exit", tracepoint: true},
