@@ -28,29 +28,10 @@ import (
 // 0, and retrans is still the kernel's count.
 func TestRetransKindsLinkBlocked(t *testing.T) {
 	s := openSource(t)
-	testnet.AddNetns(t, "tt-rtx-a")
-	testnet.AddNetns(t, "tt-rtx-b")
-	testnet.Link(t, "tt-rtx-a", "rtxa", "10.79.0.1/24", "tt-rtx-b", "rtxb", "10.79.0.2/24")
-	var ln net.Listener
-	testnet.InNetns(t, "tt-rtx-b", func() (err error) {
-		ln, err = net.Listen("tcp4", "10.79.0.2:0")
-		return err
-	})
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			_, _ = io.Copy(io.Discard, c)
-			c.Close()
-		}
-	}()
+	dial := rtxLink(t)
 	rec := newRecorder(s)
 	rec.poll(t)
-	var c net.Conn
-	testnet.InNetns(t, "tt-rtx-a", func() (err error) {
-		c, err = net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
-		return err
-	})
+	c := dial()
 	defer c.Close()
 	local := c.LocalAddr().(*net.TCPAddr).Port
 
@@ -106,12 +87,47 @@ func TestRetransKindsLinkBlocked(t *testing.T) {
 	}
 }
 
+// rtxLink joins two new namespaces, tt-rtx-a and tt-rtx-b, with a veth
+// (rtxa, rtxb) and listens in tt-rtx-b on rtxb's address, reading every
+// connection to the end; dial connects from tt-rtx-a.
+func rtxLink(t testing.TB) (dial func() net.Conn) {
+	testnet.AddNetns(t, "tt-rtx-a")
+	testnet.AddNetns(t, "tt-rtx-b")
+	testnet.Link(t, "tt-rtx-a", "rtxa", "10.79.0.1/24", "tt-rtx-b", "rtxb", "10.79.0.2/24")
+	var ln net.Listener
+	testnet.InNetns(t, "tt-rtx-b", func() (err error) {
+		ln, err = net.Listen("tcp4", "10.79.0.2:0")
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	return func() net.Conn {
+		var c net.Conn
+		testnet.InNetns(t, "tt-rtx-a", func() (err error) {
+			c, err = net.DialTimeout("tcp4", ln.Addr().String(), 5*time.Second)
+			return err
+		})
+		return c
+	}
+}
+
 // caLoss is TCP_CA_Loss (tcp_info's ca_state): the retransmission timer
 // fired.
 const caLoss = 4
 
 // tcpInfo reads c's tcp_info.
-func tcpInfo(t *testing.T, c net.Conn) *unix.TCPInfo {
+func tcpInfo(t testing.TB, c net.Conn) *unix.TCPInfo {
 	t.Helper()
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
@@ -129,7 +145,7 @@ func tcpInfo(t *testing.T, c net.Conn) *unix.TCPInfo {
 // /run/netns/ns (nstat's TcpExt*): the kernel's own counts of
 // retransmits, by the path that made them, for the test to log beside
 // the kinds.
-func tcpExt(t *testing.T, ns string) map[string]uint64 {
+func tcpExt(t testing.TB, ns string) map[string]uint64 {
 	out := map[string]uint64{}
 	testnet.InNetns(t, ns, func() error {
 		b, err := os.ReadFile("/proc/thread-self/net/netstat")
