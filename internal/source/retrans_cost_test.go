@@ -25,18 +25,7 @@ import (
 // The hook runs only when a connection retransmits: the loopback
 // ping-pong of BenchmarkKernelCostVsBpftrace does not run it.
 func BenchmarkRetransStormCost(b *testing.B) {
-	requireRootB(b)
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stats.Close()
-	s, err := Open(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	hook := retransProgram(b, s)
+	hook := statsOf(b, "tcptop_retrans")
 	dial := rtxLink(b)
 	dropSome(b, "tt-rtx-b", "rtxb")
 	conns := make([]net.Conn, 8)
@@ -102,13 +91,26 @@ func dropSome(b *testing.B, ns, dev string) {
 	})
 }
 
-// retransProgram finds the retransmit hook among the source's programs.
-func retransProgram(b *testing.B, s *Source) *ebpf.Program {
+// statsOf opens the source with the kernel's accounting of program run
+// time on (bpf_stats) until the benchmark ends, and returns its program
+// named name.
+func statsOf(b *testing.B, name string) *ebpf.Program {
+	requireRootB(b)
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stats.Close() })
+	s, err := Open(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
 	for _, p := range s.allPrograms() {
-		if info, err := p.Info(); err == nil && info.Name == "tcptop_retrans" {
+		if info, err := p.Info(); err == nil && info.Name == name {
 			return p
 		}
 	}
-	b.Fatal("tcptop_retrans is not loaded")
+	b.Fatalf("%s is not loaded", name)
 	return nil
 }
