@@ -238,6 +238,8 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 	c->netns = FN(sock_netns)(sk);
 	FN(snapshot)(sk, c);
 	if (!(flags & CONN_OPEN_SEEN)) {
+		/* Retransmits before tcptop watched have no kind (retrans.h). */
+		c->retrans_base = c->retrans_seen = c->total_retrans;
 		__u64 in, out;
 		FN(derive)(sk, &in, &out);
 		c->base_in = in - rcvd;

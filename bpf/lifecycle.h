@@ -63,6 +63,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	note_handshake(sk, c, oldstate, newstate);
 	if (newstate == TCP_CLOSE)
 		snapshot_btf(sk, c);
+	/* An accepted connection's SYN-ACK retransmits come with it from its
+	 * request socket, with no retransmit of its own (retrans.h). */
+	retrans_catch_up(sk, c, oldstate == TCP_SYN_RECV || oldstate == TCP_SYN_SENT ? RETRANS_RTO : -1);
 	c->state = newstate;
 	/* connect() enters SYN_SENT before it picks the local port (CLOSE
 	 * gives it back, but read_tuple finds it in inet_sport). */
@@ -124,6 +127,7 @@ static __always_inline int handle_closed(struct sock *sk)
 		if (c) {
 			snapshot_btf(sk, c);
 			settle_btf(sk, c);
+			retrans_catch_up(sk, c, -1);
 			c->end_ns = bpf_ktime_get_ns();
 			c->flags |= CONN_CLOSED;
 			if (close_at_state)
@@ -137,6 +141,7 @@ static __always_inline int handle_closed(struct sock *sk)
 		r->conn = *c;
 		snapshot_btf(sk, &r->conn);
 		settle_btf(sk, &r->conn);
+		retrans_catch_up(sk, &r->conn, -1);
 		if (!r->conn.err)
 			r->conn.err = sk->sk_err;
 	} else {

@@ -23,6 +23,7 @@
  *   tp_btf/inet_sk_error_report (5.13+, optional): why a connection failed.
  *   tp_btf/tcp_retransmit_synack (4.15+, optional): the first SYN-ACK's
  *     time of a connection being accepted whose SYN-ACK was resent.
+ *   tp_btf/tcp_retransmit_skb (4.16+): retransmits told apart by kind.
  *   iter/bpf_map_elem over the hot list, iter/tcp, iter/task_file (5.9+):
  *     the per-tick re-read of active sockets, the periodic re-read of all
  *     of them, and owners of sockets no process has used yet.
@@ -308,6 +309,7 @@ struct {
 } calls SEC(".maps");
 
 #include "handshake.h"
+#include "retrans.h"
 #include "lifecycle.h"
 #include "iter.h"
 #include "dns.h"

@@ -113,6 +113,21 @@ struct tcp_conn {
 	__u32 owner_tick; /* the tick in which the owner's name was last compared */
 	__u32 connect_us; /* SYN to ESTABLISHED, microseconds (CONN_CONNECT_TIMED) */
 	__u64 syn_ns;     /* bpf_ktime_get_ns when connect() entered SYN_SENT, 0 if not seen */
+	/* Retransmits by kind (retrans.h). retrans_seen is the kernel's
+	 * total_retrans as of the last time its growth was given a kind;
+	 * retrans_base is what it was when tcptop began watching (0 where
+	 * tcptop saw the open), so base + the kinds is total_retrans as of
+	 * that time, and the kinds' deltas sum to its delta exactly. */
+	__u32 retrans_base;
+	__u32 retrans_seen;
+	__u32 retrans_kinds[3]; /* segments: enum retrans_kind */
+};
+
+/* Why a segment was retransmitted: indexes of tcp_conn.retrans_kinds. */
+enum retrans_kind {
+	RETRANS_RTO = 0,  /* after a retransmission timeout (CA_Loss), SYN and SYN-ACK included */
+	RETRANS_FAST = 1, /* loss recovery on ACKs (CA_Recovery: fast retransmit, RACK) */
+	RETRANS_TLP = 2,  /* a tail loss probe that resent the last segment */
 };
 
 enum conn_direction {

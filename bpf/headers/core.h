@@ -117,9 +117,13 @@ struct tcp_congestion_ops {
 
 struct tcp_ulp_ops;
 
+/* icsk_ca_state is a 5-bit field (read with BPF_CORE_READ_BITFIELD);
+ * icsk_pending a byte since 4.x. */
 struct inet_connection_sock {
 	const struct tcp_congestion_ops *icsk_ca_ops;
 	const struct tcp_ulp_ops *icsk_ulp_ops; /* kTLS, MPTCP, espintcp: non-zero */
+	__u8 icsk_ca_state : 5;
+	__u8 icsk_pending;
 } __attribute__((preserve_access_index));
 
 /* The counters tcptop reads. The byte counters (bytes_sent, bytes_retrans,

@@ -13,6 +13,7 @@ type diagState struct {
 	cc, err                          uint32 // indexes in names
 	deliveryRate, pacingRate         uint64
 	lost                             uint64 // unwrapped
+	rto, fast                        uint32 // retransmit kinds' counters (tlp is the rest of retrans), low bits
 	chrono                           [3]uint32
 	jiffies                          uint32 // when chrono was read; 0 before the first read
 	connect, syns                    uint32 // connect_us + 1 and syn_retrans + 1; 0: not known
@@ -21,6 +22,8 @@ type diagState struct {
 // diagPrev is what a flow's diagnostics were at the previous tick.
 type diagPrev struct {
 	lost    uint32 // low bits
+	rto     uint32 // low bits
+	fast    uint32 // low bits
 	chrono  [3]uint32
 	jiffies uint32
 }
@@ -40,6 +43,12 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 		d.lost = uint64(od.Lost)
 	} else if v, ok := unwrap(d.lost, uint64(od.Lost), false); ok {
 		d.lost = v
+	}
+	d.rto, d.fast = od.RetransRTO, od.RetransFast
+	if od.Kinds {
+		st.flags |= fKinds
+	} else {
+		st.flags &^= fKinds
 	}
 	if od.RstIn != d.rstIn || od.RstOut != d.rstOut {
 		d.rstIn, d.rstOut, changed = od.RstIn, od.RstOut, true

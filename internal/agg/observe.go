@@ -25,6 +25,7 @@ const (
 	tChanged                    // gets a row with changedOnly
 	tRowless                    // gets no row at all: expired with nothing new to say
 	tRemoving                   // closed or expired: forgotten after this tick
+	tNoKinds                    // its retransmits were not counted by kind at the previous tick
 )
 
 func (t *touch) is(f uint8) bool { return t.flags&f != 0 }
@@ -117,6 +118,7 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		// Like the base counters: only what moves from now on counts in
 		// the first row.
 		st.retrans, st.diag.lost = o.Retrans, uint64(o.Diag.Lost)
+		st.diag.rto, st.diag.fast = o.Diag.RetransRTO, o.Diag.RetransFast
 	}
 	st.owner = a.ownerOf(o)
 	st.state = a.names.intern(o.State)
@@ -153,8 +155,10 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 		return a.touched.at(st.slot)
 	}
 	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: uint32(st.retrans),
-		prevDiag: diagPrev{lost: uint32(st.diag.lost), chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
+		prevDiag: diagPrev{lost: uint32(st.diag.lost), rto: st.diag.rto, fast: st.diag.fast,
+			chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
 	t.set(tFirst, first)
+	t.set(tNoKinds, !first && st.flags&fKinds == 0)
 	st.seen, st.slot = uint32(a.tick), slot
 	return t
 }

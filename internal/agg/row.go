@@ -70,6 +70,12 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 		return
 	}
 	r.RetransDelta = int64(uint32(st.retrans) - t.prevRetr)
+	if st.flags&fKinds != 0 && !t.is(tNoKinds) {
+		// retrans is the kinds' sum (source.retransByKind): tlp is the rest.
+		rto, fast := d.rto-t.prevDiag.rto, d.fast-t.prevDiag.fast
+		r.RetransRTO, r.RetransFast = int64(rto), int64(fast)
+		r.RetransTLP = int64(uint32(st.retrans) - t.prevRetr - rto - fast)
+	}
 	r.Lost = int64(uint32(d.lost) - t.prevDiag.lost)
 	r.Limit = limit(d, &t.prevDiag, st.cur[cBytesOut] != t.prev[cBytesOut])
 }

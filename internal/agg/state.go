@@ -41,6 +41,7 @@ const (
 	fExpired
 	fCID     // cid holds the flow's Community ID digest
 	fCIDText // its text is in cidTexts, at the flow's index
+	fKinds   // its retransmits are counted by kind (diag.rto, diag.fast)
 )
 
 // Counter names, indexes into flowState.cur.

@@ -10,11 +10,11 @@ import (
 )
 
 // TestFlowStateSize keeps the per-flow state at its budget (docs/design.md):
-// 256 bytes since connect_us and syn_retrans (248 since remote_name and
-// idle_ms), 25.6 MB at 100,000 flows.
+// 264 bytes since connect_us and syn_retrans (256) and the retransmit
+// kinds (256 alone; 248 since remote_name and idle_ms), 26.4 MB at 100,000 flows.
 func TestFlowStateSize(t *testing.T) {
-	if n := unsafe.Sizeof(flowState{}); n > 256 {
-		t.Errorf("flowState is %d bytes, want at most 256", n)
+	if n := unsafe.Sizeof(flowState{}); n > 264 {
+		t.Errorf("flowState is %d bytes, want at most 264", n)
 	}
 }
 
@@ -56,10 +56,11 @@ func TestFlowStateHasNoPointers(t *testing.T) {
 	walk(reflect.TypeFor[flowState](), "")
 }
 
-// TestTouchSize keeps a tick's entry per observed flow at 64 bytes: the
-// first tick has one for every flow.
+// TestTouchSize keeps a tick's entry per observed flow at 72 bytes (64
+// before the retransmit kinds' previous counters): the first tick has one
+// for every flow.
 func TestTouchSize(t *testing.T) {
-	if n := unsafe.Sizeof(touch{}); n > 64 {
-		t.Errorf("touch is %d bytes, want at most 64", n)
+	if n := unsafe.Sizeof(touch{}); n > 72 {
+		t.Errorf("touch is %d bytes, want at most 72", n)
 	}
 }

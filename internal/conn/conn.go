@@ -153,10 +153,14 @@ type TCPDiag struct {
 	SndWnd, RcvWnd             uint32 // bytes
 	Lost                       uint32 // segments lost over its life (32-bit)
 	RstIn, RstOut              uint32 // resets received and sent
-	CC                         string // congestion control
-	Chrono                     [3]uint32
-	ChronoJiffies              uint32
-	OpenJiffies                uint32
+	// Retransmitted segments by kind since tcptop began watching (32-bit),
+	// when Kinds: after a timeout, by fast recovery, by a tail loss probe.
+	RetransRTO, RetransFast, RetransTLP uint32
+	Kinds                               bool
+	CC                                  string // congestion control
+	Chrono                              [3]uint32
+	ChronoJiffies                       uint32
+	OpenJiffies                         uint32
 	// The handshake, where tcptop saw the connection open: how long it
 	// took (SYN sent, or SYN-ACK sent, to ESTABLISHED) and how many SYNs
 	// or SYN-ACKs were sent again, each valid where its Known is set (not:

@@ -36,6 +36,7 @@ var fallbackCases = []struct {
 	{[]string{KindResets}, "resets", "lost", tcpChecks},
 	{[]string{KindSockError}, "socket errors", "lost", tcpChecks},
 	{[]string{KindSynack}, "SYN-ACKs resent", "lost", tcpChecks},
+	{[]string{KindRetrans}, "retransmit kinds", "lost", tcpChecks},
 	{[]string{KindExit}, "owners that exit", "lost", tcpChecks},
 	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
 	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},

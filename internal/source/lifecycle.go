@@ -42,12 +42,16 @@ func lifecycleParts() []lifecyclePart {
 			"the error of a failed connection is read when it reaches CLOSE, which an application woken by the report may have cleared already", "Linux 5.13+"},
 		{"SYN-ACKs resent", KindSynack, group(tcptopProgTcptopSynackAgain),
 			"an accepted connection whose SYN-ACK had to be sent again has no connect_us (-1)", "Linux 4.15+"},
+		{"retransmit kinds", KindRetrans, group(tcptopProgTcptopRetrans), retransLoss, ""},
 		{"owners that exit", KindExit, group(tcptopProgTcptopExit), exitLoss, ""},
 	}
 }
 
 // exitLoss is what tcptop loses without the exit hook.
 const exitLoss = "a connection whose owner exited and left it to a child names the dead pid (which the kernel may reuse) until the child sends or receives on it"
+
+// retransLoss is what tcptop loses without the retransmit hook.
+const retransLoss = "retrans_rto, retrans_fast and retrans_tlp stay 0 (retrans and retrans_delta are still the kernel's total_retrans)"
 
 // ringbufLoss is what closes lose without a ring buffer.
 const ringbufLoss = "closes are read from the kernel table at the next tick; while the table is full, a connection it could not hold gets no close record"
@@ -141,6 +145,7 @@ func (s *Source) attachLifecycle(spec *ebpf.CollectionSpec, kernel *btf.Spec) {
 		case err == nil:
 			p.Using = lp.hooks[0].String()
 			stateLoaded = stateLoaded || lp.kind == KindState
+			s.retransKinds = s.retransKinds || lp.kind == KindRetrans
 		default:
 			p.Refused = []string{s.refusal(lp.kind, strings.Join(names, "+"), err)}
 			switch {

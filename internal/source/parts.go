@@ -51,6 +51,7 @@ const (
 	KindResets    = "tp_btf/tcp_receive_reset"
 	KindSockError = "tp_btf/inet_sk_error_report"
 	KindSynack    = "tp_btf/tcp_retransmit_synack"
+	KindRetrans   = "tp_btf/tcp_retransmit_skb"
 	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
 	// KindDNS ("cgroup_skb") is in dns.go.
@@ -60,7 +61,7 @@ const (
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindExit, KindCgroup, KindDNS}
+		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindRetrans, KindExit, KindCgroup, KindDNS}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse

@@ -119,6 +119,9 @@ var lifecycleHooks = []hook{
 	// connection accepted from it (4.15+, so on every kernel tcptop runs
 	// on; optional all the same, as it only adds to one field).
 	{prog: tcptopProgTcptopSynackAgain, target: "tcp_retransmit_synack", tracepoint: true, optional: true},
+	// Retransmits told apart by kind (bpf/retrans.h): runs only when a
+	// connection retransmits.
+	{prog: tcptopProgTcptopRetrans, target: "tcp_retransmit_skb", tracepoint: true},
 	// A process that owns a connection exited: the process it left the
 	// socket to is looked up (owner_exit.go).
 	{prog: tcptopProgTcptopExit, target: "sched_process_exit", tracepoint: true},

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkSendmsg4Cost measures what the cgroup/sendmsg4 program costs a
@@ -16,26 +15,7 @@ import (
 // dns_asked on the way) and to port 53 (the question is put down).
 // docs/design.md has the figures, before and after dns_asked.
 func BenchmarkSendmsg4Cost(b *testing.B) {
-	requireRootB(b)
-	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stats.Close()
-	s, err := Open(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	var prog *ebpf.Program
-	for _, p := range s.allPrograms() {
-		if info, err := p.Info(); err == nil && info.Name == "tcptop_sendmsg4" {
-			prog = p
-		}
-	}
-	if prog == nil {
-		b.Fatal("cgroup/sendmsg4 is not loaded")
-	}
+	prog := statsOf(b, "tcptop_sendmsg4")
 	for _, port := range []int{9, 53} {
 		b.Run("port="+strconv.Itoa(port), func(b *testing.B) { sendmsgCost(b, prog, port) })
 	}

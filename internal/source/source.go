@@ -111,6 +111,7 @@ type Source struct {
 	preempt   preemption // the kernel's preemption model: whether the send/receive pairs are needed
 
 	noRingbuf      bool   // the kernel refused ring buffers: closes stay in the table
+	retransKinds   bool   // the retransmit hook is attached: retransmits are counted by kind
 	ringbufRefusal string // and what it said
 
 	tcp     tcpState

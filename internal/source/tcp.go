@@ -90,6 +90,7 @@ func (s *Source) observation(r *tcptopConnRecord) conn.Observation {
 	if o.Closed && c.EndNs != 0 {
 		o.End = s.clock.wall(c.EndNs)
 	}
+	s.retransByKind(&o, c)
 	if ow, ok := s.owner.found[r.Cookie]; ok && (o.PID == 0 || o.PID == ow.replaces) {
 		o.PID, o.Comm, o.UID, o.CgroupID = ow.pid, ow.comm, ow.uid, ow.cgroupID
 	}
@@ -180,6 +181,22 @@ func (s *Source) batchTable(fn func(*tcptopConnRecord) bool) error {
 		_ = s.objs.Hot.Delete(k)
 	}
 	return nil
+}
+
+// retransByKind takes a tracked connection's retransmits from its kinds
+// where the retransmit hook counts them (bpf/retrans.h): its base plus
+// the kinds is total_retrans as of the last time a kind was given, so
+// the kinds' deltas sum to retrans_delta exactly, while total_retrans
+// read now may be a retransmit ahead of them. An untracked connection
+// (no table entry) has no kinds: its retrans is total_retrans.
+func (s *Source) retransByKind(o *conn.Observation, c *tcptopTcpConn) {
+	if !s.retransKinds || c.Flags&connUntracked != 0 {
+		return
+	}
+	k := c.RetransKinds
+	o.Retrans = uint64(c.RetransBase + k[0] + k[1] + k[2])
+	o.Diag.Kinds = true
+	o.Diag.RetransRTO, o.Diag.RetransFast, o.Diag.RetransTLP = k[0], k[1], k[2]
 }
 
 // diag converts the diagnostics of a record.

@@ -148,6 +148,10 @@ type tcptopTcpConn struct {
 	OwnerTick     uint32
 	ConnectUs     uint32
 	SynNs         uint64
+	RetransBase   uint32
+	RetransSeen   uint32
+	RetransKinds  [3]uint32
+	_             [4]byte
 }
 
 type tcptopTcpState uint32
@@ -251,6 +255,7 @@ const (
 	tcptopProgTcptopRecvmsg4     = "tcptop_recvmsg4"
 	tcptopProgTcptopRecvmsg6     = "tcptop_recvmsg6"
 	tcptopProgTcptopRefresh      = "tcptop_refresh"
+	tcptopProgTcptopRetrans      = "tcptop_retrans"
 	tcptopProgTcptopRstIn        = "tcptop_rst_in"
 	tcptopProgTcptopRstOut       = "tcptop_rst_out"
 	tcptopProgTcptopSend         = "tcptop_send"
@@ -365,6 +370,7 @@ type tcptopProgramSpecs struct {
 	TcptopRecvmsg4     *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6     *ebpf.ProgramSpec `ebpf:"tcptop_recvmsg6"`
 	TcptopRefresh      *ebpf.ProgramSpec `ebpf:"tcptop_refresh"`
+	TcptopRetrans      *ebpf.ProgramSpec `ebpf:"tcptop_retrans"`
 	TcptopRstIn        *ebpf.ProgramSpec `ebpf:"tcptop_rst_in"`
 	TcptopRstOut       *ebpf.ProgramSpec `ebpf:"tcptop_rst_out"`
 	TcptopSend         *ebpf.ProgramSpec `ebpf:"tcptop_send"`
@@ -561,6 +567,7 @@ type tcptopPrograms struct {
 	TcptopRecvmsg4     *ebpf.Program `ebpf:"tcptop_recvmsg4"`
 	TcptopRecvmsg6     *ebpf.Program `ebpf:"tcptop_recvmsg6"`
 	TcptopRefresh      *ebpf.Program `ebpf:"tcptop_refresh"`
+	TcptopRetrans      *ebpf.Program `ebpf:"tcptop_retrans"`
 	TcptopRstIn        *ebpf.Program `ebpf:"tcptop_rst_in"`
 	TcptopRstOut       *ebpf.Program `ebpf:"tcptop_rst_out"`
 	TcptopSend         *ebpf.Program `ebpf:"tcptop_send"`
@@ -611,6 +618,7 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopRecvmsg4,
 		p.TcptopRecvmsg6,
 		p.TcptopRefresh,
+		p.TcptopRetrans,
 		p.TcptopRstIn,
 		p.TcptopRstOut,
 		p.TcptopSend,

@@ -20,7 +20,7 @@ func TestIdlePast(t *testing.T) {
 		{100 * s, 96 * s, 5 * time.Second, false},
 		{100 * s, 100 * s, 5 * time.Second, false},
 		{100 * s, 100*s + 1, 5 * time.Second, false}, // came during the read
-		{100 * s, 1, 0, false},                        // 0: never
+		{100 * s, 1, 0, false},                       // 0: never
 	} {
 		if got := idlePast(tc.now, tc.last, tc.timeout); got != tc.want {
 			t.Errorf("idlePast(now %d, last %d, %v) = %v, want %v", tc.now, tc.last, tc.timeout, got, tc.want)

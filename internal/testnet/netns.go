@@ -56,16 +56,25 @@ func AddNetns(t testing.TB, name string) uint64 {
 // it.
 func startIn(name string, cmd *exec.Cmd) error {
 	return onThreadOfItsOwn(func() error {
-		fd, err := unix.Open(filepath.Join(netnsDir, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
+		if err := enter(name); err != nil {
 			return err
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("enter network namespace %s: %w", name, err)
 		}
 		return cmd.Start()
 	})
+}
+
+// enter moves the calling thread into the network namespace bound at
+// /run/netns/name.
+func enter(name string) error {
+	fd, err := unix.Open(filepath.Join(netnsDir, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace %s: %w", name, err)
+	}
+	return nil
 }
 
 // onThreadOfItsOwn runs fn on a locked OS thread and puts that thread
@@ -113,4 +122,20 @@ func loopbackUp() error {
 		return fmt.Errorf("lo up: %w", err)
 	}
 	return nil
+}
+
+// InNetns runs fn on a thread inside the network namespace bound at
+// /run/netns/name (see AddNetns): a socket fn opens stays in that
+// namespace, used from any goroutine after.
+func InNetns(t testing.TB, name string, fn func() error) {
+	t.Helper()
+	err := onThreadOfItsOwn(func() error {
+		if err := enter(name); err != nil {
+			return err
+		}
+		return fn()
+	})
+	if err != nil {
+		t.Fatalf("in network namespace %s: %v", name, err)
+	}
 }
