@@ -79,7 +79,12 @@ func synackLost(s *Source) bool {
 func handshakeSides(t *testing.T, s *Source, role string, sent, answered uint64) (client, server conn.Observation) {
 	t.Helper()
 	rec := newRecorder(s)
-	h := testnet.Start(t, "tt-"+role, "", role, "127.0.0.1:0", strconv.FormatUint(sent, 10), strconv.FormatUint(answered, 10))
+	// In a namespace of its own: the role waits for the namespace's
+	// ListenOverflows to rise, which anything else on the host that
+	// overflows a listener would raise too (one run here took another's
+	// overflow for its own and connected at once).
+	ns, _ := testnet.Netns(t, "tt-hs")
+	h := testnet.Start(t, "tt-"+role, ns, role, "127.0.0.1:0", strconv.FormatUint(sent, 10), strconv.FormatUint(answered, 10))
 	h.Wait(t, 30*time.Second)
 	isClient := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Local.Port()) == h.Port }
 	isServer := func(o conn.Observation) bool { return o.Proto == conn.TCP && int(o.Remote.Port()) == h.Port }
