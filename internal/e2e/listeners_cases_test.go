@@ -3,9 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -22,17 +20,10 @@ func TestREADMEListenersRecipe(t *testing.T) {
 	requireRoot(t)
 	testnet.RequireTool(t, "jq")
 	testnet.RequireTool(t, "bash")
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)# Listeners dropping connections[^\n]*\n(tcptop .*?)\n```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no '# Listeners dropping connections' recipe")
-	}
+	recipeText := readmeRecipe(t, "# Listeners dropping connections")
 	ns, _ := testnet.Netns(t, "tt-lq")
 	h := testnet.Start(t, "tt-backlog", ns, "tcp-backlog", "1", "20")
-	recipe := strings.Replace(string(m[1]), "tcptop ", tcptopBin+" -i 4 ", 1)
+	recipe := strings.Replace(recipeText, "tcptop ", tcptopBin+" -i 4 ", 1)
 	out, err := exec.Command("bash", "-c", "set -o pipefail; "+recipe).Output()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", recipe, err, out)
