@@ -122,7 +122,7 @@ func (a *Listeners) fill(r *conn.Row, st *listenerState) {
 	*r = conn.Row{
 		Timestamp: a.now, Tick: a.tick, Proto: conn.TCP.String(), Family: family,
 		LocalAddr: addr, LocalPort: int(l.Local.Port()), RemoteAddr: unspec,
-		PID: int(l.PID), Comm: l.Comm, State: "LISTEN", UID: -1,
+		PID: int(l.PID), Comm: l.Comm, State: conn.StateListen, UID: -1,
 		Partial: st.partial, Closed: st.gone,
 		NetNS: int64(l.NetNS), Start: st.start.UTC(), DurationMillis: max(0, a.now.Sub(st.start).Milliseconds()),
 		AcceptQueue: int64(l.AcceptQueue), AcceptQueueMax: int64(l.AcceptQueueMax),

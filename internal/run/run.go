@@ -107,7 +107,7 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 			case stop <- syscall.SIGINT:
 			default:
 			}
-		})
+		}, lst.show)
 		if err != nil {
 			return err
 		}
