@@ -21,6 +21,8 @@ const (
 	diagSkMem        = 7  // INET_DIAG_SKMEMINFO
 	skMemDrops       = 8  // SK_MEMINFO_DROPS, index in its u32 array
 	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY
+	tcpDiagGetSock   = 18 // TCPDIAG_GETSOCK: the older request, of every family at once
+	diagReqV1Len     = 60 // struct inet_diag_req
 )
 
 // diagSock is what one inet_diag_msg says of one socket.
@@ -52,6 +54,24 @@ func diagRequest(family uint8, states uint32, mem bool, seq uint32) []byte {
 	// The socket id is zero but for its cookie: INET_DIAG_NOCOOKIE.
 	binary.NativeEndian.PutUint32(r[48:], ^uint32(0))
 	binary.NativeEndian.PutUint32(r[52:], ^uint32(0))
+	return b
+}
+
+// diagRequestBothFamilies is the older request (struct inet_diag_req,
+// TCPDIAG_GETSOCK), which the kernel still serves as a dump of every
+// family (inet_diag_dump_compat sets AF_UNSPEC): one walk of the
+// established hash for IPv4 and IPv6 where two requests of the newer
+// kind take two.
+func diagRequestBothFamilies(states uint32, seq uint32) []byte {
+	b := make([]byte, unix.NLMSG_HDRLEN+diagReqV1Len)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], tcpDiagGetSock)
+	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	r := b[unix.NLMSG_HDRLEN:]
+	binary.NativeEndian.PutUint32(r[4+40:], ^uint32(0)) // the id's cookie: INET_DIAG_NOCOOKIE
+	binary.NativeEndian.PutUint32(r[4+44:], ^uint32(0))
+	binary.NativeEndian.PutUint32(r[52:], states)
 	return b
 }
 
@@ -98,7 +118,7 @@ func diagParse(b []byte, fn func(*diagSock)) (done bool, err error) {
 				}
 			}
 			return true, nil
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpDiagGetSock:
 			if parseDiagMsg(msg, &s) {
 				fn(&s)
 			}

@@ -27,7 +27,8 @@ type Listeners struct {
 	socks    []nsDiag
 	procRoot string
 	buf      []byte
-	reqs     [2][]byte              // the dump requests, IPv4 and IPv6
+	reqs     [2][]byte              // the dumps of listeners, IPv4 and IPv6
+	synReq   []byte                 // the dump of request sockets, both families
 	owners   map[uint32]listenOwner // by socket inode
 	reads    uint64
 	found    []diagSock // one read's listeners, reused
@@ -40,35 +41,24 @@ type nsDiag struct {
 	netns uint32
 }
 
-// listenOwner is a listener's owner as /proc last said; pid 0: none
-// found, looked for again at read retry.
+// listenOwner is a listener's owner as /proc last said (pid 0: none
+// found), and the read that last saw the listener.
 type listenOwner struct {
 	pid, uid uint32
 	comm     string
-	retry    uint64
 	seen     uint64
 }
-
-// ownerRetry is how many reads pass before a listener whose owner was
-// not found is looked for again: a scan of /proc/*/fd is dear.
-const ownerRetry = 10
 
 // OpenListeners makes a sock_diag socket in tcptop's network namespace
 // and in every other one (procRoot is where /proc is mounted, "" for
 // /proc).
 func OpenListeners(procRoot string) (*Listeners, error) {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	l := &Listeners{procRoot: procRoot, buf: make([]byte, 1<<16), owners: map[uint32]listenOwner{}}
-	const states = 1<<tcpListen | 1<<tcpSynRecv
-	l.reqs[0] = diagRequest(unix.AF_INET, states, true, 1)
-	l.reqs[1] = diagRequest(unix.AF_INET6, states, true, 2)
-	if err := l.open(filepath.Join(procRoot, "self/ns/net")); err != nil {
+	l, err := listenersHere(procRoot)
+	if err != nil {
 		return nil, err
 	}
 	var nsErr error
-	err := inOtherNamespaces(procRoot, func(p string) {
+	err = inOtherNamespaces(l.procRoot, func(p string) {
 		if err := l.open(p); err != nil && nsErr == nil {
 			nsErr = err
 		}
@@ -76,6 +66,21 @@ func OpenListeners(procRoot string) (*Listeners, error) {
 	if err = errors.Join(err, nsErr); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("listeners: %w", err)
+	}
+	return l, nil
+}
+
+// listenersHere is a reader of the listeners of tcptop's own namespace.
+func listenersHere(procRoot string) (*Listeners, error) {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	l := &Listeners{procRoot: procRoot, buf: make([]byte, 1<<16), owners: map[uint32]listenOwner{}}
+	l.reqs[0] = diagRequest(unix.AF_INET, 1<<tcpListen, true, 1)
+	l.reqs[1] = diagRequest(unix.AF_INET6, 1<<tcpListen, true, 2)
+	l.synReq = diagRequestBothFamilies(1<<tcpSynRecv, 3)
+	if err := l.open(filepath.Join(procRoot, "self/ns/net")); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -113,22 +118,9 @@ func (l *Listeners) Read(fn func(*conn.Listener)) error {
 	l.reads++
 	l.found, l.syn, l.queues = l.found[:0], l.syn[:0], l.queues[:0]
 	for _, s := range l.socks {
-		first, syn := len(l.found), l.syn[:0]
-		for _, req := range l.reqs {
-			err := diagDump(s.fd, req, l.buf, func(d *diagSock) {
-				if d.state == tcpListen {
-					d.netns = s.netns
-					l.found = append(l.found, *d)
-				} else {
-					syn = append(syn, d.local)
-				}
-			})
-			if err != nil {
-				return fmt.Errorf("listeners of network namespace %d: %w", s.netns, err)
-			}
+		if err := l.readNamespace(s); err != nil {
+			return fmt.Errorf("listeners of network namespace %d: %w", s.netns, err)
 		}
-		l.syn = syn
-		l.queues = append(l.queues, synQueues(l.found[first:], syn)...)
 	}
 	l.resolveOwners()
 	var out conn.Listener
@@ -142,17 +134,52 @@ func (l *Listeners) Read(fn func(*conn.Listener)) error {
 	return nil
 }
 
+// readNamespace dumps the listeners of one namespace (the kernel walks
+// its listening hash: cheap), then, only where there are some, its
+// request sockets, for their SYN queues: for those the kernel walks its
+// whole established hash, shared by every namespace (docs/design.md
+// measures it), once for both families.
+func (l *Listeners) readNamespace(s nsDiag) error {
+	first := len(l.found)
+	for _, req := range l.reqs {
+		err := diagDump(s.fd, req, l.buf, func(d *diagSock) {
+			d.netns = s.netns
+			l.found = append(l.found, *d)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(l.found) == first {
+		return nil
+	}
+	l.syn = l.syn[:0]
+	err := diagDump(s.fd, l.synReq, l.buf, func(d *diagSock) {
+		if d.state == tcpSynRecv {
+			l.syn = append(l.syn, d.local)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	l.queues = append(l.queues, synQueues(l.found[first:], l.syn)...)
+	return nil
+}
+
 // resolveOwners finds who holds each listener's socket (socket inodes are
 // unique on the host): from the cache while that process lives, else by
-// one scan of /proc/*/fd (ss -p's way) for every listener not known; one
-// whose owner was not found is looked for again after ownerRetry reads.
-// Owners of listeners gone are forgotten.
+// one scan of /proc/*/fd (ss -p's way) for every listener not known. A
+// scan is dear (a readlink per open file on the host), so it runs only
+// for a listener new to tcptop or whose owner exited; one whose owner was
+// not found (a process in a PID namespace tcptop cannot see) is looked
+// for again only then, with the others. Owners of listeners gone are
+// forgotten.
 func (l *Listeners) resolveOwners() {
 	var want map[uint32]bool
 	for i := range l.found {
 		ino := l.found[i].inode
 		w, ok := l.owners[ino]
-		if ok && (w.pid == 0 && l.reads < w.retry || w.pid != 0 && l.alive(w.pid)) {
+		if ok && (w.pid == 0 || l.alive(w.pid)) {
 			w.seen = l.reads
 			l.owners[ino] = w
 			continue
@@ -163,13 +190,15 @@ func (l *Listeners) resolveOwners() {
 		want[ino] = true
 	}
 	if want != nil {
+		for ino, w := range l.owners {
+			if w.pid == 0 && w.seen == l.reads {
+				want[ino] = true
+			}
+		}
 		found := ownersByInode(l.procRoot, "", want)
 		for ino := range want {
-			w := listenOwner{retry: l.reads + ownerRetry, seen: l.reads}
-			if o, ok := found[ino]; ok {
-				w = listenOwner{pid: o.pid, uid: o.uid, comm: o.comm, seen: l.reads}
-			}
-			l.owners[ino] = w
+			o := found[ino]
+			l.owners[ino] = listenOwner{pid: o.pid, uid: o.uid, comm: o.comm, seen: l.reads}
 		}
 	}
 	for k, w := range l.owners {
