@@ -40,11 +40,7 @@ type diagSock struct {
 // diagRequest is a dump request of TCP sockets of family in states (a
 // mask of 1<<state), asking for the memory counters when mem is set.
 func diagRequest(family uint8, states uint32, mem bool, seq uint32) []byte {
-	b := make([]byte, unix.NLMSG_HDRLEN+diagReqLen)
-	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
-	binary.NativeEndian.PutUint16(b[4:], sockDiagByFamily)
-	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	binary.NativeEndian.PutUint32(b[8:], seq)
+	b := dumpRequest(sockDiagByFamily, diagReqLen, seq)
 	r := b[unix.NLMSG_HDRLEN:]
 	r[0], r[1] = family, unix.IPPROTO_TCP
 	if mem {
@@ -63,15 +59,22 @@ func diagRequest(family uint8, states uint32, mem bool, seq uint32) []byte {
 // established hash for IPv4 and IPv6 where two requests of the newer
 // kind take two.
 func diagRequestBothFamilies(states uint32, seq uint32) []byte {
-	b := make([]byte, unix.NLMSG_HDRLEN+diagReqV1Len)
-	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
-	binary.NativeEndian.PutUint16(b[4:], tcpDiagGetSock)
-	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	binary.NativeEndian.PutUint32(b[8:], seq)
+	b := dumpRequest(tcpDiagGetSock, diagReqV1Len, seq)
 	r := b[unix.NLMSG_HDRLEN:]
 	binary.NativeEndian.PutUint32(r[4+40:], ^uint32(0)) // the id's cookie: INET_DIAG_NOCOOKIE
 	binary.NativeEndian.PutUint32(r[4+44:], ^uint32(0))
 	binary.NativeEndian.PutUint32(r[52:], states)
+	return b
+}
+
+// dumpRequest is a netlink dump request of type typ with a zeroed
+// payload of n bytes.
+func dumpRequest(typ uint16, n int, seq uint32) []byte {
+	b := make([]byte, unix.NLMSG_HDRLEN+n)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], typ)
+	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(b[8:], seq)
 	return b
 }
 
