@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +42,7 @@ func TestListenerQueueFullAndDrops(t *testing.T) {
 	if got, want := second.l.Drops-first.l.Drops, second.listenDrops-first.listenDrops; uint64(got) != want {
 		t.Errorf("listen drops gained %d, TcpExtListenDrops gained %d over the same interval", got, want)
 	}
+	compareNstat(t, ns, h.PID())
 	t.Logf("first %+v; second %+v", first, second)
 }
 
@@ -176,4 +178,44 @@ func listenersInFreshNetns(t *testing.T, prefix string) (string, uint64, *Listen
 	}
 	t.Cleanup(func() { l.Close() })
 	return ns, ino, l
+}
+
+// compareNstat checks, where nstat and nsenter are installed (the test
+// VMs have neither), that nstat in the namespace reads the same
+// TcpExtListenDrops as /proc/PID/net/netstat does, when the counter did
+// not move meanwhile: the value the test compares tcptop's with is
+// nstat's.
+func compareNstat(t *testing.T, ns string, pid int) {
+	t.Helper()
+	if _, err := exec.LookPath("nstat"); err != nil {
+		t.Log("no nstat here: compared with /proc/PID/net/netstat only")
+		return
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		t.Log("no nsenter here: compared with /proc/PID/net/netstat only")
+		return
+	}
+	path := fmt.Sprintf("/proc/%d/net/netstat", pid)
+	for range 20 {
+		before := netstatValue(t, path, "TcpExt:", "ListenDrops")
+		out, err := exec.Command("nsenter", "--net=/run/netns/"+ns, "nstat", "-asz", "TcpExtListenDrops").Output()
+		if err != nil {
+			t.Fatalf("nstat: %v", err)
+		}
+		after := netstatValue(t, path, "TcpExt:", "ListenDrops")
+		if before != after {
+			continue
+		}
+		var got uint64
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "TcpExtListenDrops" {
+				got, _ = strconv.ParseUint(f[1], 10, 64)
+			}
+		}
+		if got != before {
+			t.Errorf("nstat says TcpExtListenDrops %d, /proc/%d/net/netstat %d", got, pid, before)
+		}
+		return
+	}
+	t.Error("TcpExtListenDrops moved during each of 20 reads by nstat")
 }
