@@ -183,7 +183,9 @@ func (t *ticker) tick() error {
 	}
 	t.agg.End(read)
 	t.n++
+	t.srcMu.Lock() // as the kernel's read: a signal waits for it before the sockets close
 	t.lst.read(t.n)
+	t.srcMu.Unlock()
 	if err := t.write(emit.Tick{N: t.n, Time: read}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
