@@ -19,6 +19,7 @@ import (
 type listenView struct {
 	l           conn.Listener
 	listenDrops uint64 // TcpExtListenDrops of the namespace (what nstat reads)
+	deferDrops  uint64 // TcpExtTCPDeferAcceptDrop of the namespace
 	synRecv     int    // request sockets of the port in /proc/net/tcp
 }
 
@@ -75,7 +76,7 @@ func stableListener(t *testing.T, l *Listeners, ino uint64, pid, port int, ok fu
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		d1, s1 := netnsCounters(t, pid, port)
+		d1, f1, s1 := netnsCounters(t, pid, port)
 		var v listenView
 		found := false
 		if err := l.Read(func(c *conn.Listener) {
@@ -85,9 +86,9 @@ func stableListener(t *testing.T, l *Listeners, ino uint64, pid, port int, ok fu
 		}); err != nil {
 			t.Fatal(err)
 		}
-		d2, s2 := netnsCounters(t, pid, port)
-		v.listenDrops, v.synRecv = d2, s2
-		if found && d1 == d2 && s1 == s2 && ok(v) {
+		d2, f2, s2 := netnsCounters(t, pid, port)
+		v.listenDrops, v.deferDrops, v.synRecv = d2, f2, s2
+		if found && d1 == d2 && f1 == f2 && s1 == s2 && ok(v) {
 			return v
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -96,12 +97,14 @@ func stableListener(t *testing.T, l *Listeners, ino uint64, pid, port int, ok fu
 	return listenView{}
 }
 
-// netnsCounters reads TcpExtListenDrops from /proc/PID/net/netstat and
+// netnsCounters reads TcpExtListenDrops and TcpExtTCPDeferAcceptDrop
+// from /proc/PID/net/netstat and
 // counts the SYN_RECV (03) sockets on port in /proc/PID/net/tcp: the
 // network namespace of process pid, as nstat and ss there would.
-func netnsCounters(t *testing.T, pid, port int) (drops uint64, synRecv int) {
+func netnsCounters(t *testing.T, pid, port int) (drops, deferDrops uint64, synRecv int) {
 	t.Helper()
 	drops = netstatValue(t, fmt.Sprintf("/proc/%d/net/netstat", pid), "TcpExt:", "ListenDrops")
+	deferDrops = netstatValue(t, fmt.Sprintf("/proc/%d/net/netstat", pid), "TcpExt:", "TCPDeferAcceptDrop")
 	f, err := os.Open(fmt.Sprintf("/proc/%d/net/tcp", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +118,7 @@ func netnsCounters(t *testing.T, pid, port int) (drops uint64, synRecv int) {
 			synRecv++
 		}
 	}
-	return drops, synRecv
+	return drops, deferDrops, synRecv
 }
 
 // netstatValue reads one counter of /proc/net/netstat's format: a line of
@@ -160,9 +163,10 @@ func TestListenerSynQueue(t *testing.T) {
 	if v.l.SynQueue != 5 || v.l.AcceptQueue != 0 || v.l.AcceptQueueMax != 16 {
 		t.Errorf("SYN queue %d, accept queue %d of %d; want 5, 0 of 16", v.l.SynQueue, v.l.AcceptQueue, v.l.AcceptQueueMax)
 	}
-	deferred := netstatValue(t, fmt.Sprintf("/proc/%d/net/netstat", h.PID()), "TcpExt:", "TCPDeferAcceptDrop")
-	if v.listenDrops != 0 || uint64(v.l.Drops) != deferred || deferred != 5 {
-		t.Errorf("listen drops %d, TcpExtListenDrops %d, TcpExtTCPDeferAcceptDrop %d; want 5, 0, 5", v.l.Drops, v.listenDrops, deferred)
+	// 5 at once (each client's ACK); SYN-ACKs sent again (from 1 s on,
+	// where the look comes late, as under emulation) bring one more each.
+	if v.listenDrops != 0 || uint64(v.l.Drops) != v.deferDrops || v.deferDrops < 5 {
+		t.Errorf("listen drops %d, TcpExtListenDrops %d, TcpExtTCPDeferAcceptDrop %d; want n >= 5, 0, n", v.l.Drops, v.listenDrops, v.deferDrops)
 	}
 	t.Logf("%+v", v)
 }
