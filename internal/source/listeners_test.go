@@ -74,7 +74,7 @@ func checkListener(t *testing.T, v listenView, port int) {
 // of them is exact.
 func stableListener(t *testing.T, l *Listeners, ino uint64, pid, port int, ok func(listenView) bool) listenView {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(40 * time.Second) // SYNs come again at 1, 3, 7, 15, 31 s
 	for time.Now().Before(deadline) {
 		d1, f1, s1 := netnsCounters(t, pid, port)
 		var v listenView
@@ -93,7 +93,7 @@ func stableListener(t *testing.T, l *Listeners, ino uint64, pid, port int, ok fu
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no stable look at the listener on port %d in 15 s", port)
+	t.Fatalf("no stable look at the listener on port %d in 40 s", port)
 	return listenView{}
 }
 
