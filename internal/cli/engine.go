@@ -40,7 +40,8 @@ func engineConfig(opts *Options, stdout io.Writer) (run.Config, error) {
 		Output: opts.Output, Fields: opts.Fields, GroupBy: opts.GroupBy, TimeFormat: opts.TimeFormat,
 		Header: header, Stats: opts.Stats,
 		Filter: flt, FilterText: filterExpr(opts.Where, opts.PIDs), Order: order, Top: opts.Top, Changed: opts.Changed,
-		Screen: opts.Screen, Interval: opts.Interval, Count: opts.Count, PIDs: opts.PIDs,
+		Listeners: opts.Listeners,
+		Screen:    opts.Screen, Interval: opts.Interval, Count: opts.Count, PIDs: opts.PIDs,
 		Verbose: opts.Verbose, User: usr, Source: sourceConfig(opts),
 		Listen: opts.Listen, MaxSeries: opts.MaxSeries,
 	}, nil

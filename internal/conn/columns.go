@@ -19,7 +19,8 @@ import (
 //	                microseconds, 850us, 12.3ms; 0 is "-"), ms (a time in
 //	                milliseconds, 850ms, 12.3s, 4m05s); none: as it is
 //	none:"0"        the value that means "none", shown as "-": a number
-//	                ("0", "-1"), or "udp" for a counter UDP rows do not have
+//	                ("0", "-1"), "udp" for a counter UDP rows do not have,
+//	                or "listener" for a field only listeners' rows have
 //	text:"PROTO,order=1,width=5"
 //	                its column in the default text layout: the header,
 //	                the place (ascending), the starting width
@@ -46,6 +47,13 @@ const (
 
 // NoneUDP is the none tag of a TCP-only counter: "-" on a UDP row.
 const NoneUDP = "udp"
+
+// NoneListener is the none tag of a listener's own field (--listeners):
+// "-" on a row that is not a listener's.
+const NoneListener = "listener"
+
+// StateListen is the state of a listener's row.
+const StateListen = "LISTEN"
 
 // View is a field's column in one layout for people: the text format's
 // default layout (Field.Text) or the live screen (Field.Screen).
@@ -76,8 +84,8 @@ func (f *Field) presentation(sf reflect.StructField) {
 		fail("a unit on a field that is not a number")
 	}
 	f.None = sf.Tag.Get("none")
-	if _, err := strconv.ParseInt(f.None, 10, 64); f.None != "" && f.None != NoneUDP && err != nil {
-		fail("none %q is neither a number nor %q", f.None, NoneUDP)
+	if _, err := strconv.ParseInt(f.None, 10, 64); f.None != "" && f.None != NoneUDP && f.None != NoneListener && err != nil {
+		fail("none %q is neither a number nor %q or %q", f.None, NoneUDP, NoneListener)
 	}
 	var err error
 	if f.Text, err = parseView(sf.Tag, "text"); err != nil {

@@ -124,6 +124,8 @@ func (f Field) shownAs() string {
 	case "":
 	case NoneUDP:
 		parts = append(parts, "`-` on a UDP row")
+	case NoneListener:
+		parts = append(parts, "`-` on a row that is not a listener's")
 	default:
 		parts = append(parts, "`-` for "+f.None)
 	}

@@ -218,3 +218,31 @@ func TestLiveScreenProcessKey(t *testing.T) {
 	tm.keys(false, "q")
 	run.exited(t, false)
 }
+
+// TestLiveScreenListenersKey: l shows a listener whose accept queue is
+// full (backlog 1, never accepting, 20 clients) as a LISTEN row with its
+// ACCEPTQ of 2; l again hides it.
+func TestLiveScreenListenersKey(t *testing.T) {
+	requireRoot(t)
+	tm := newTmux(t)
+	lq := testnet.Start(t, "tt-backlog", "", "tcp-backlog", "1", "20")
+	defer lq.Release()
+	run := startScreenAt(t, tm, 160, 30, "", "-p", strconv.Itoa(lq.PID()), "-i", "0.3")
+	tm.waitPane("the clients' connections", 20*time.Second, func(lines []string) bool { return len(screenRows(lines)) > 0 })
+	if rowOf(tm.waitPane("no listener", 5*time.Second, func([]string) bool { return true }), "LISTEN") != nil {
+		t.Error("a LISTEN row before l")
+	}
+	tm.keys(false, "l")
+	lines := tm.waitPane("the listener's row", 10*time.Second, func(lines []string) bool {
+		h, r := header(lines), rowOf(lines, "LISTEN")
+		i := slices.Index(h, "ACCEPTQ")
+		return r != nil && i >= 0 && len(r) == len(h) && r[i] == "2"
+	})
+	t.Logf("with listeners:\n%s", strings.Join(lines, "\n"))
+	tm.keys(false, "l")
+	tm.waitPane("no listener again", 10*time.Second, func(lines []string) bool {
+		return rowOf(lines, "LISTEN") == nil && !slices.Contains(header(lines), "ACCEPTQ")
+	})
+	tm.keys(false, "q")
+	run.exited(t, false)
+}

@@ -149,18 +149,11 @@ func TestREADMEAwkRecipe(t *testing.T) {
 	requireRoot(t)
 	testnet.RequireTool(t, "awk")
 	testnet.RequireTool(t, "bash")
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)# Top talkers[^\n]*\n(tcptop .*?)\n```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no '# Top talkers' recipe")
-	}
+	recipeText := readmeRecipe(t, "# Top talkers")
 	talker, listener := pacedPair(t)
 	// The recipe as written, on this test's two processes only (the host
 	// may be busy with others).
-	recipe := strings.Replace(string(m[1]), "tcptop ", fmt.Sprintf("%s -i 0.5 -p %d,%d ", tcptopBin, talker.PID(), listener.PID()), 1)
+	recipe := strings.Replace(recipeText, "tcptop ", fmt.Sprintf("%s -i 0.5 -p %d,%d ", tcptopBin, talker.PID(), listener.PID()), 1)
 	out, err := exec.Command("bash", "-c", "set -o pipefail; "+recipe).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", recipe, err, out)
@@ -174,4 +167,20 @@ func TestREADMEAwkRecipe(t *testing.T) {
 	if rate, _ := strconv.ParseFloat(f[0], 64); rate < 200_000 || rate > 800_000 {
 		t.Errorf("the talker sends 400000 B/s, the recipe says %v:\n%s", rate, out)
 	}
+}
+
+// readmeRecipe is the command of the README's recipe whose comment line
+// starts with heading: from its line starting "tcptop " to the end of its
+// code block.
+func readmeRecipe(t *testing.T, heading string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)" + regexp.QuoteMeta(heading) + "[^\n]*\n(tcptop .*?)\n```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatalf("README has no %q recipe", heading)
+	}
+	return string(m[1])
 }

@@ -57,9 +57,17 @@ func Cell(f conn.Field, v *conn.View, s CellStyle) func(b []byte, r *conn.Row) [
 		st := &stamp{format: s.TimeFormat}
 		cell = func(b []byte, r *conn.Row) []byte { return st.append(b, c.time(unsafe.Pointer(r))) }
 	}
-	if f.None == conn.NoneUDP {
+	switch f.None {
+	case conn.NoneUDP:
 		return func(b []byte, r *conn.Row) []byte {
 			if r.Proto == "udp" {
+				return append(b, '-')
+			}
+			return cell(b, r)
+		}
+	case conn.NoneListener:
+		return func(b []byte, r *conn.Row) []byte {
+			if r.State != conn.StateListen {
 				return append(b, '-')
 			}
 			return cell(b, r)

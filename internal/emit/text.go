@@ -37,6 +37,7 @@ type textWriter struct {
 	// arena[ends[k-1]:ends[k]] with k = i*len(cols)+j.
 	tick     Tick
 	rows     int
+	listens  int // of rows, listeners' (--listeners): the tick line counts them apart
 	rowMarks []string
 	grew     bool // a column widened during this tick
 	arena    []byte
@@ -72,7 +73,7 @@ func newTextWith(w io.Writer, header bool, cols []textColumn, marks bool, timeFo
 
 // Begin implements Writer.
 func (t *textWriter) Begin(tick Tick) error {
-	t.tick, t.rows, t.grew = tick, 0, false
+	t.tick, t.rows, t.listens, t.grew = tick, 0, 0, false
 	t.arena, t.ends, t.rowMarks = t.arena[:0], t.ends[:0], t.rowMarks[:0]
 	return t.err
 }
@@ -103,6 +104,9 @@ func (t *textWriter) record(p unsafe.Pointer) error {
 	}
 	t.rowMarks = append(t.rowMarks, mark)
 	t.rows++
+	if r.State == conn.StateListen {
+		t.listens++
+	}
 	return nil
 }
 
@@ -139,24 +143,34 @@ func (t *textWriter) End() error {
 	return t.flush()
 }
 
-// writeTickLine writes "--- tick 3  2026-01-02T15:04:05.000000Z  12 flows ---".
+// writeTickLine writes "--- tick 3  2026-01-02T15:04:05.000000Z  12 flows ---",
+// with ", 2 listeners" before the dashes where --listeners gave some.
 func (t *textWriter) writeTickLine() {
 	b := append(t.buf, "--- tick "...)
 	b = strconv.AppendInt(b, t.tick.N, 10)
 	b = append(b, "  "...)
 	b = t.stamp.append(b, t.tick.Time)
 	b = append(b, "  "...)
-	b = strconv.AppendInt(b, int64(t.rows), 10)
 	noun := t.noun
 	if noun == "" {
 		noun = "flow"
 	}
-	b = append(append(b, ' '), noun...)
-	if t.rows != 1 {
-		b = append(b, 's')
+	b = appendCount(b, t.rows-t.listens, noun)
+	if t.listens > 0 {
+		b = appendCount(append(b, ", "...), t.listens, "listener")
 	}
 	b = append(b, " ---\n"...)
 	t.buf = b
+}
+
+// appendCount appends "1 flow" or "N flows".
+func appendCount(b []byte, n int, noun string) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(append(b, ' '), noun...)
+	if n != 1 {
+		b = append(b, 's')
+	}
+	return b
 }
 
 func (t *textWriter) cell(k int) []byte {

@@ -269,3 +269,15 @@ func TestTextFieldsUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestTextTickLineCountsListenersApart: a listener's row (--listeners)
+// is no flow: the tick line counts it apart.
+func TestTextTickLineCountsListenersApart(t *testing.T) {
+	rows := tick1()[:1]
+	rows = append(rows, rows[0])
+	rows[1].State = conn.StateListen
+	out := render(t, "text", false, [][]conn.Row{rows})
+	if line, _, _ := strings.Cut(out, "\n"); !strings.HasSuffix(line, " 1 flow, 1 listener ---") {
+		t.Errorf("tick line %q, want 1 flow, 1 listener", line)
+	}
+}

@@ -34,9 +34,9 @@ func noteMissingPIDs(pids []int, log Logger) {
 // so. It returns what was kept, for -v; what the loop would use but the
 // process does not hold (a service started with only the capabilities to
 // attach) costs owners, which warn says once.
-func dropPrivileges(src *source.Source, user *privs.User, warn func(string, ...any)) (string, error) {
+func dropPrivileges(src *source.Source, listeners bool, user *privs.User, warn func(string, ...any)) (string, error) {
 	var keep []privs.Cap
-	if src.NeedsProcOwners() {
+	if src.NeedsProcOwners() || listeners {
 		keep = append(keep, privs.SysPtrace, privs.DACReadSearch) // other users' /proc/PID/fd
 	}
 	kept, err := privs.Drop(privs.Request{Keep: keep, Optional: []privs.Cap{privs.BPF}, Needed: src.Probe, User: user})
@@ -47,7 +47,11 @@ func dropPrivileges(src *source.Source, user *privs.User, warn func(string, ...a
 		return "", fmt.Errorf("drop privileges: %w", err)
 	}
 	if missing := capNames(slices.DeleteFunc(keep, func(c privs.Cap) bool { return slices.Contains(kept, c) })); len(missing) > 0 {
-		warn("not available: owners of idle connections in other users' processes (pid 0): on this kernel they are read from /proc/PID/fd, which takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (missing %s)", strings.Join(missing, " and "))
+		what := "owners of idle connections in other users' processes (pid 0): on this kernel they are"
+		if !src.NeedsProcOwners() {
+			what = "owners of listeners in other users' processes (pid 0): they are"
+		}
+		warn("not available: %s read from /proc/PID/fd, which takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (missing %s)", what, strings.Join(missing, " and "))
 	}
 	if names := capNames(kept); len(names) > 0 {
 		return strings.Join(names, ", "), nil
@@ -77,9 +81,10 @@ type ticker struct {
 	coalesced int64 // ticks skipped while the reader was behind
 	joined    joinedNote
 	mem       *memory
-	health    *health // --stats; nil without, and on the live screen
-	onPanic   func()  // the live screen gives the terminal back before a panic in the ticks goes on
-	prom      *prom   // --listen; nil without
+	health    *health       // --stats; nil without, and on the live screen
+	onPanic   func()        // the live screen gives the terminal back before a panic in the ticks goes on
+	prom      *prom         // --listen; nil without
+	lst       *listenerRows // --listeners, or the live screen; nil without
 }
 
 // loop runs the ticks in a goroutine of their own and returns when they
@@ -178,6 +183,9 @@ func (t *ticker) tick() error {
 	}
 	t.agg.End(read)
 	t.n++
+	t.srcMu.Lock() // as the kernel's read: a signal waits for it before the sockets close
+	t.lst.read(t.n)
+	t.srcMu.Unlock()
 	if err := t.write(emit.Tick{N: t.n, Time: read}); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -194,6 +202,9 @@ func (t *ticker) write(tick emit.Tick) error {
 		return err
 	}
 	err := t.agg.Each(t.cfg.Changed, t.pipe.row)
+	if err == nil {
+		err = t.lst.each(t.cfg.Changed, t.pipe.row)
+	}
 	if errors.Is(err, errEnough) {
 		err = nil
 	}

@@ -66,8 +66,8 @@ func (p *pipe) row(r *conn.Row) error {
 	if !ok {
 		return nil
 	}
-	if p.metrics != nil {
-		p.metrics.Row(r)
+	if p.metrics != nil && r.State != conn.StateListen {
+		p.metrics.Row(r) // the metrics count connections: a listener is none
 	}
 	err = p.sink.row(r)
 	if errors.Is(err, errEnough) && p.metrics != nil {

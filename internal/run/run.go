@@ -35,6 +35,7 @@ type Config struct {
 	Order      agg.Order      // --sort; zero: the aggregator's order
 	Top        int            // --top; 0: all
 	Changed    bool           // --changed
+	Listeners  bool           // --listeners: rows of the listening sockets too
 	Screen     string         // --screen: auto, always or never
 	Interval   time.Duration  // --interval
 	Count      int            // --count; 0: until stopped
@@ -91,20 +92,22 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(append(stopSignals, syscall.SIGPIPE)...)
 
-	src, err := openSource(&cfg, log)
+	onScreen := useScreen(&cfg, stdout)
+	src, lst, err := openSource(&cfg, log, cfg.Listeners || onScreen)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	defer lst.close()
 	start := time.Now()
-	t := &ticker{cfg: &cfg, src: src, pipe: p, out: out, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}, prom: pr}
-	if useScreen(&cfg, stdout) {
+	t := &ticker{cfg: &cfg, src: src, pipe: p, out: out, log: log, mem: newMemory(), joined: joinedNote{every: joinedNoteEvery}, prom: pr, lst: lst}
+	if onScreen {
 		ls, err := openScreen(&cfg, stdout, logs, func() {
 			select { // as if Ctrl-C: the loop ends, the deferred steps restore and detach
 			case stop <- syscall.SIGINT:
 			default:
 			}
-		})
+		}, lst.show)
 		if err != nil {
 			return err
 		}
@@ -120,22 +123,29 @@ func Run(cfg Config, stdout io.Writer, log Logger) error {
 	return t.loop(stop)
 }
 
-// openSource attaches the kernel side and drops the privileges the tick
-// loop does not need; -v says what was attached and what was kept.
-func openSource(cfg *Config, log Logger) (*source.Source, error) {
+// openSource attaches the kernel side, opens the reader of listeners
+// if listeners is set (nil otherwise, or where it cannot open: the
+// warning says why), and drops the privileges the tick loop does not
+// need; -v says what was attached and what was kept.
+func openSource(cfg *Config, log Logger, listeners bool) (*source.Source, *listenerRows, error) {
 	notes := &openingNotes{log: log, verbose: cfg.Verbose}
 	sc := cfg.Source
 	sc.Warn, sc.Detail = notes.warn, notes.detail
 	src, err := source.Open(sc)
 	if err != nil {
 		notes.flush()
-		return nil, err
+		return nil, nil, err
 	}
-	kept, err := dropPrivileges(src, cfg.User, notes.warn)
+	var lst *listenerRows
+	if listeners {
+		lst = openListeners(cfg, notes.warn)
+	}
+	kept, err := dropPrivileges(src, lst != nil, cfg.User, notes.warn)
 	if err != nil {
 		notes.flush()
 		src.Close()
-		return nil, err
+		lst.close()
+		return nil, nil, err
 	}
 	if cfg.Verbose {
 		gaps := "every field available"
@@ -148,7 +158,7 @@ func openSource(cfg *Config, log Logger) (*source.Source, error) {
 	if cfg.Verbose {
 		log.Infof("privileges kept: %s", kept)
 	}
-	return src, nil
+	return src, lst, nil
 }
 
 // streams says whether cfg wants the text stream rather than the live

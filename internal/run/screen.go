@@ -41,9 +41,10 @@ type liveScreen struct {
 	once  sync.Once
 }
 
-// openScreen takes the terminal over. quit is called when q is pressed.
-func openScreen(c *Config, stdout io.Writer, log *logSink, quit func()) (*liveScreen, error) {
-	cfg := screen.Config{Interval: c.Interval, Filter: c.FilterText, Top: c.Top}
+// openScreen takes the terminal over. quit is called when q is pressed;
+// listeners (nil without) when l shows or hides the listeners.
+func openScreen(c *Config, stdout io.Writer, log *logSink, quit func(), listeners func(bool)) (*liveScreen, error) {
+	cfg := screen.Config{Interval: c.Interval, Filter: c.FilterText, Top: c.Top, Listeners: c.Listeners, OnListeners: listeners}
 	if !c.Order.IsZero() {
 		cfg.Sort, cfg.SortName = c.Order.Compare, c.Order.String()
 	}

@@ -23,16 +23,18 @@ var keyDocs = []keyDoc{
 	{"p", "pause", "pause the screen (counting goes on)"},
 	{"t/u", "TCP/UDP only", "only TCP / only UDP (the same key again: both)"},
 	{"w", "filter", "filter: type a --where expression (as top's o); Enter applies it (with --where, both must hold), empty clears, Esc keeps the old one"},
-	{"f", "columns", "choose the columns: " + hiddenNames() + " and the others"},
+	{"f", "columns", "choose the columns: " + hiddenNames(8) + " and the others"},
 	{"n", "names", "REMOTE shows the DNS name its namespace resolved (remote_name) instead of the address, where there is one (n again: addresses)"},
+	{"l", "listeners", "listeners too: LISTEN rows with ACCEPTQ, SYNQ, LDROPS (l again: off)"},
 	{"g", "by process", "one row per process (pid and name), as nethogs: its flows counted, their bytes and rates summed (g again: flows)"},
 	{"?", "help", "this help (any other key closes it)"},
 }
 
-// hiddenNames are the columns hidden at the start, which f shows.
-func hiddenNames() string {
+// hiddenNames names the first n columns hidden at start: all of them
+// would not leave the help room at 80x24.
+func hiddenNames(n int) string {
 	var names []string
-	for _, c := range hiddenAtStart {
+	for _, c := range hiddenAtStart[:min(n, len(hiddenAtStart))] {
 		names = append(names, columns[c].name)
 	}
 	return strings.Join(names, ", ")
@@ -53,9 +55,9 @@ func KeysSummary() string {
 const helpWidth = 78
 
 // helpAbout says what the rows are, after the keys.
-const helpAbout = "Rows: the flows of the last tick that --where, -p and w let through; " +
-	"a closed connection stays a few ticks, marked CLOSED. RX/s, TX/s: bytes " +
-	"per second received, sent; RX, TX: totals. Every field: tcptop -o ndjson."
+const helpAbout = "Rows: the last tick's flows that --where, -p and w let through; " +
+	"closed ones stay a few ticks, marked CLOSED. RX, TX: bytes received, sent; " +
+	"/s: per second."
 
 // helpText is the help screen for a screen width runes wide: the keys,
 // then what the rows are, wrapped (not cut) where the screen is narrower
@@ -137,6 +139,8 @@ func (m *Model) Key(k byte) (quit bool) {
 		m.keys.choosing = true
 	case 'n':
 		m.names = !m.names
+	case 'l':
+		m.showListeners(!m.listen)
 	case 'g':
 		m.procs = !m.procs
 		if m.sort >= 0 && !m.sortShown(m.sort) {

@@ -21,6 +21,11 @@ type Config struct {
 	Top      int              // --top: show at most this many rows (0: as many as fit)
 	Linger   int              // ticks a closed connection stays on the screen (0: 3)
 	Now      func() time.Time // the clock that dates messages made by keys (nil: time.Now)
+	// Listeners starts the screen showing the listeners' rows (state
+	// LISTEN, --listeners); l toggles them, and calls OnListeners (if
+	// set) so that the engine reads them only while they show.
+	Listeners   bool
+	OnListeners func(show bool)
 }
 
 // Model is the screen's state between ticks. Tick hands it the rows of a
@@ -44,6 +49,7 @@ type Model struct {
 	proto  string   // "tcp" or "udp" when only those are shown
 	procs  bool     // one row per process (g)
 	names  bool     // REMOTE shows remote_name (n)
+	listen bool     // listeners' rows shown (l)
 	hidden []bool   // per column
 	keys   keyState // the filter being typed (w), the column chooser (f)
 	where  where    // the filter typed with w
@@ -120,6 +126,9 @@ func NewModel(cfg Config) *Model {
 	for _, c := range hiddenAtStart {
 		m.hidden[c] = true
 	}
+	if cfg.Listeners {
+		m.showListeners(true)
+	}
 	return m
 }
 
@@ -133,7 +142,7 @@ func (m *Model) Tick(t time.Time, rows []conn.Row) {
 	for i := range rows {
 		r := &rows[i]
 		k := keyOf(r)
-		s.rows = append(s.rows, Row{Row: *r, opened: !m.seen[k] && !r.Partial})
+		s.rows = append(s.rows, Row{Row: *r, opened: !m.seen[k] && !r.Partial && r.State != stateListen})
 		seen[k] = true
 	}
 	kept := m.gone[:0]
@@ -235,10 +244,10 @@ func (m *Model) makeView() {
 			m.Say(m.shown.time, filterSays+err.Error())
 			failed = true
 		}
-		if !ok {
+		if !ok || r.State == stateListen && !m.listen {
 			continue
 		}
-		if !r.Gone {
+		if !r.Gone && r.State != stateListen { // a listener is no flow: the summary counts flows
 			m.counts.add(&r)
 		}
 		if m.proto == "" || r.Proto == m.proto {

@@ -22,23 +22,44 @@ import (
 // from the socket), the sockets there are named too, from inside, as
 // nameExistingSockets does in tcptop's own namespace.
 func openSweepsInNamespaces(it *link.Iter, procRoot string, nameSockets bool) ([]io.ReadCloser, error) {
+	var readers []io.ReadCloser
+	var nameErr error
+	err := inOtherNamespaces(procRoot, func(p string) {
+		if nameSockets {
+			if err := nameExistingSockets(); err != nil && nameErr == nil {
+				nameErr = fmt.Errorf("naming sockets in %s: %w", p, err)
+			}
+		}
+		if rd, err := it.Open(); err == nil {
+			readers = append(readers, rd)
+		}
+	})
+	if err != nil {
+		return readers, err
+	}
+	return readers, nameErr
+}
+
+// inOtherNamespaces calls fn from inside every network namespace on the
+// host but tcptop's own (setns, which needs CAP_SYS_ADMIN: it runs before
+// the privileges are dropped), on a thread locked to it, and takes the
+// thread back home after each. p is the namespace's path.
+func inOtherNamespaces(procRoot string, fn func(p string)) error {
 	self, err := nsInode(filepath.Join(procRoot, "self/ns/net"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	paths := namespaces(procRoot, self)
 	if len(paths) == 0 {
-		return nil, nil
+		return nil
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread() // only once back in tcptop's own namespace (below)
 	home, err := os.Open(filepath.Join(procRoot, "thread-self/ns/net"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer home.Close()
-	var readers []io.ReadCloser
-	var nameErr error
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -49,22 +70,14 @@ func openSweepsInNamespaces(it *link.Iter, procRoot string, nameSockets bool) ([
 		if err != nil {
 			continue
 		}
-		if nameSockets {
-			if err := nameExistingSockets(); err != nil && nameErr == nil {
-				nameErr = fmt.Errorf("naming sockets in %s: %w", p, err)
-			}
-		}
-		rd, openErr := it.Open()
+		fn(p)
 		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
 			// This thread is stranded in another namespace: never reuse it.
 			runtime.LockOSThread()
-			return readers, fmt.Errorf("return to tcptop's network namespace: %w", err)
-		}
-		if openErr == nil {
-			readers = append(readers, rd)
+			return fmt.Errorf("return to tcptop's network namespace: %w", err)
 		}
 	}
-	return readers, nameErr
+	return nil
 }
 
 // namespaces lists one path for each network namespace other than self:
