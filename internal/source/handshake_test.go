@@ -1,6 +1,7 @@
 package source
 
 import (
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -10,8 +11,15 @@ import (
 )
 
 // loopbackConnect bounds a handshake over loopback (issue 19: under
-// 10 ms), on either side.
-const loopbackConnect = 10 * time.Millisecond
+// 10 ms), on either side. The matrix's guests are emulated (TCG), where
+// one took 12.1 ms (6.12-arm64): 100 ms there, still far from the 1 s of
+// a resent SYN.
+var loopbackConnect = func() time.Duration {
+	if os.Getenv("TCPTOP_VM") == "1" {
+		return 100 * time.Millisecond
+	}
+	return 10 * time.Millisecond
+}()
 
 func TestSynRetransmitted(t *testing.T) { checkSynRetransmitted(t, openSource(t)) }
 

@@ -65,7 +65,7 @@ func BenchmarkRetransStormCost(b *testing.B) {
 // dropSome attaches to dev in the namespace bound at /run/netns/ns an XDP
 // program that drops one packet in 32 at random.
 func dropSome(b *testing.B, ns, dev string) {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL", Instructions: asm.Instructions{
+	attachXDP(b, ns, dev, asm.Instructions{
 		asm.FnGetPrandomU32.Call(),
 		asm.And.Imm(asm.R0, 31),
 		asm.JEq.Imm(asm.R0, 0, "drop"),
@@ -73,22 +73,29 @@ func dropSome(b *testing.B, ns, dev string) {
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, 1).WithSymbol("drop"), // XDP_DROP
 		asm.Return(),
-	}})
+	})
+}
+
+// attachXDP attaches an XDP program of the instructions given to dev in
+// the namespace bound at /run/netns/ns, and returns a function that
+// detaches it (the test's end does too).
+func attachXDP(tb testing.TB, ns, dev string, insns asm.Instructions) (detach func()) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL", Instructions: insns})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { prog.Close() })
-	testnet.InNetns(b, ns, func() error {
+	tb.Cleanup(func() { prog.Close() })
+	var l link.Link
+	testnet.InNetns(tb, ns, func() error {
 		ifc, err := net.InterfaceByName(dev)
 		if err != nil {
 			return err
 		}
-		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index})
-		if err == nil {
-			b.Cleanup(func() { l.Close() })
-		}
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index})
 		return err
 	})
+	tb.Cleanup(func() { l.Close() })
+	return func() { l.Close() }
 }
 
 // statsOf opens the source with the kernel's accounting of program run

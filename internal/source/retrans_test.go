@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/asm"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/testnet"
 	"golang.org/x/sys/unix"
@@ -21,9 +22,12 @@ import (
 // A bulk transfer whose link is blocked midway, until the timer fired and
 // resent, retransmits after a timeout: its closed record has retrans_rto > 0, and its kinds
 // sum to its retrans, which is the kernel's own count (tcp_info's
-// total_retrans read just before the close). The link is blocked by
-// setting the receiver's end of the veth down: the sender's end loses its
-// carrier and drops what it sends, with the route in place. Where the
+// total_retrans read just before the close). The link is blocked by an
+// XDP program on the receiver's end that drops everything: the sender's
+// transmits succeed and are lost on the way, as on a real link. (Setting
+// the receiver's end down instead made the sender's transmits fail
+// locally on 6.12-arm64: a failed transmit is no retransmit, the socket
+// went to CWR, and nothing was resent in 5 s.) Where the
 // retransmit hook is refused (TCPTOP_TEST_REFUSE), the kinds are absent:
 // 0, and retrans is still the kernel's count.
 func TestRetransKindsLinkBlocked(t *testing.T) {
@@ -40,7 +44,10 @@ func TestRetransKindsLinkBlocked(t *testing.T) {
 	go func() { done <- sendUntil(c, &stop) }()
 	time.Sleep(300 * time.Millisecond)
 	before := tcpInfo(t, c).Total_retrans
-	testnet.SetLink(t, "tt-rtx-b", "rtxb", false)
+	unblock := attachXDP(t, "tt-rtx-b", "rtxb", asm.Instructions{
+		asm.Mov.Imm(asm.R0, 1), // XDP_DROP
+		asm.Return(),
+	})
 	// Blocked until the timer fired and resent (CA_Loss, total_retrans
 	// grown): with no ACK coming back, nothing else can have resent.
 	deadline := time.Now().Add(5 * time.Second)
@@ -50,7 +57,7 @@ func TestRetransKindsLinkBlocked(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	testnet.SetLink(t, "tt-rtx-b", "rtxb", true)
+	unblock()
 	time.Sleep(2 * time.Second) // the backed-off timer resends, and the transfer goes on
 	stop.Store(true)
 	if err := <-done; err != nil {

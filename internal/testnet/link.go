@@ -76,32 +76,6 @@ func linkUp(ns netns.NsHandle, dev, cidr string) error {
 	return h.LinkSetUp(l)
 }
 
-// SetLink sets dev in the namespace bound at /run/netns/ns up or down
-// (its address stays): a veth set down takes its peer's carrier with it,
-// and what the peer sends is dropped until it is up again.
-func SetLink(t testing.TB, ns, dev string, up bool) {
-	t.Helper()
-	h, err := netns.GetFromPath(filepath.Join(netnsDir, ns))
-	if err != nil {
-		t.Fatalf("namespace %s: %v", ns, err)
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	l, err := nl.LinkByName(dev)
-	if err == nil && up {
-		err = nl.LinkSetUp(l)
-	} else if err == nil {
-		err = nl.LinkSetDown(l)
-	}
-	if err != nil {
-		t.Fatalf("set %s in %s up=%v: %v", dev, ns, up, err)
-	}
-}
-
 // Getent runs `getent ARGS...` (glibc's, so getaddrinfo and glibc's stub
 // resolver) in the network namespace bound at /run/netns/ns with
 // resolvConf as its /etc/resolv.conf, as `ip netns exec` does with
