@@ -58,9 +58,9 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 	 * application reads (and clears) it. */
 	if (newstate == TCP_CLOSE && sk->sk_err && !c->err)
 		c->err = sk->sk_err;
+	note_handshake(sk, c, oldstate, newstate);
 	/* The counters as they are when the connection ends, before a
 	 * tcp_disconnect zeroes them (see snapshot). */
-	note_handshake(sk, c, oldstate, newstate);
 	if (newstate == TCP_CLOSE)
 		snapshot_btf(sk, c);
 	/* An accepted connection's SYN-ACK retransmits come with it from its
