@@ -51,15 +51,29 @@ static __always_inline __u64 cookie_at(const struct sock *sk)
 
 /* released tells whether the socket a hook saw at sk, under this cookie,
  * is gone. TCP sockets come from caches freed by RCU rule
- * (SLAB_TYPESAFE_BY_RCU): the memory stays a struct sock, and the last
- * sock_put leaves its reference count at 0 (and its cookie in place)
- * until another socket takes it, which zeroes the cookie (sk_alloc asks
- * for zeroed memory) before it gets one of its own. The close programs
- * run before that last sock_put (tcp_destroy_sock fires in
- * inet_csk_destroy_sock, which still holds it). */
+ * (SLAB_TYPESAFE_BY_RCU): the last sock_put leaves the memory a struct
+ * sock with its reference count at 0 (and its cookie in place) until
+ * another socket takes it, which zeroes the cookie (sk_alloc asks for
+ * zeroed memory) before it gets one of its own. The close programs run
+ * before that last sock_put (tcp_destroy_sock fires in
+ * inet_csk_destroy_sock, which still holds it).
+ *
+ * The type is kept only for readers inside one RCU grace period: a read a
+ * tick later may find the slab's pages given back and used for anything,
+ * with some of the old socket left. Seen on 6.18 under churn: six freed
+ * sockets, all at the same offset of their slab, kept their cookie while
+ * something else wrote over the reference count, and passed for live for
+ * good. So a socket is also gone when its memory says CLOSE and orphaned
+ * (SOCK_DEAD): every TCP socket is freed in that state, and a live one is
+ * in it only inside inet_csk_destroy_sock, with no call left to count. */
 static __always_inline bool released(const struct sock *sk, __u64 cookie)
 {
-	return cookie_at(sk) != cookie || BPF_CORE_READ(sk, __sk_common.skc_refcnt.refs.counter) == 0;
+	if (cookie_at(sk) != cookie || BPF_CORE_READ(sk, __sk_common.skc_refcnt.refs.counter) == 0)
+		return true;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+		return false;
+	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	return flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD));
 }
 
 /* close_missed closes a table entry whose socket was released while the
@@ -99,6 +113,7 @@ enum hot_verdict {
 	HOT_GONE,      /* released: only the cookie is reported */
 	HOT_UNTRACKED, /* no table entry: the record was built from the socket */
 	HOT_TRACKED,   /* the entry was refreshed from the socket */
+	HOT_BUSY,      /* its entry is being filled in: nothing to report yet */
 };
 
 /* hot_check re-reads one socket of the hot list through the address the
@@ -121,7 +136,15 @@ static __always_inline enum hot_verdict hot_check(__u64 cookie, const struct hot
 	 * read as a connection without an entry, a second one. */
 	if (!c && closed_lately(cookie))
 		return HOT_GONE;
-	const struct sock *sk = (const struct sock *)h->sk;
+	/* The entry's address, not the list's: a list element replaced by a
+	 * hook's update goes back to the allocator and may be taken at once
+	 * for another cookie while this read still holds it (BPF hash maps
+	 * reuse elements without waiting for readers), so h->sk may be
+	 * another socket's, which this cookie would take for released. An
+	 * entry changes in place and goes only at its close (noted first). */
+	const struct sock *sk = (const struct sock *)(c ? c->sk : h->sk);
+	if (c && !sk)
+		return HOT_BUSY; /* just inserted by a hook on another CPU */
 	if (!released(sk, cookie)) {
 		if (c)
 			snapshot_probe(sk, c);
@@ -163,6 +186,8 @@ int tcptop_hot(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	case HOT_TRACKED:
 		break;
+	case HOT_BUSY:
+		return 0;
 	}
 	if (!c)
 		return 0;
@@ -259,9 +284,16 @@ int tcptop_sweep(struct bpf_iter__tcp *ctx)
  * above). */
 static __always_inline bool refresh_due(__u64 cookie, struct tcp_conn *c, bool again)
 {
-	if (c->flags & CONN_CLOSED)
-		return false;
 	const struct sock *sk = (const struct sock *)c->sk;
+	if (c->flags & CONN_CLOSED) {
+		/* A close kept in the table is reported by the hot-list read,
+		 * which deletes it. Still here, its key may have left the
+		 * list: a close that found the ring buffer full between a
+		 * read that found the socket idle and userspace taking the
+		 * idle off the list. Back on, once more. */
+		hot_once_probe(cookie, sk);
+		return false;
+	}
 	if (released(sk, cookie)) {
 		/* Its close is on its way, or was skipped: then it is made
 		 * here, for this tick's hot list read to report. */
@@ -361,6 +393,10 @@ static long walk_hot_one(void *map, __u64 *key, struct hot_sock *h, void *ctx)
 			r->conn.flags |= cool ? CONN_COOL : 0;
 		}
 		break;
+	case HOT_BUSY:
+		h->walked = now;
+		bpf_ringbuf_discard(r, 0);
+		return 0;
 	}
 	h->walked = now;
 	bpf_ringbuf_submit(r, 0);

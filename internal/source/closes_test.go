@@ -1,10 +1,14 @@
 package source
 
 import (
+	"errors"
+	"io"
+	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/tcptop/tcptop/internal/conn"
 	"github.com/tcptop/tcptop/internal/testnet"
 )
@@ -142,5 +146,76 @@ func TestOrphanedFinWait2ClosesOnce(t *testing.T) {
 	sv, ok := rec.latest(isServer)
 	if !ok || sv.Closed || sv.State != "CLOSE_WAIT" || sv.BytesIn != out || sv.BytesOut != in || int(sv.PID) != srv.PID() {
 		t.Errorf("server side (held open): %+v, want CLOSE_WAIT in=%d out=%d pid %d", sv, out, in, srv.PID())
+	}
+}
+
+// TestClosedEntryOffTheHotListStillReported: a close kept in the table
+// (the ring buffer was full) is reported by the hot-list read. Its key can
+// leave the list first: a close that finds the ring buffer full between a
+// read that found the socket idle and userspace taking the idle off the
+// list. The next table read puts it back (bpf/iter.h, refresh_due), and it
+// is reported then, once, with its bytes, and leaves the table.
+func TestClosedEntryOffTheHotListStillReported(t *testing.T) {
+	const sent = 4321
+	s := openSource(t)
+	rec := newRecorder(s)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if _, err := client.Write(make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(server, make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(client.LocalAddr().(*net.TCPAddr).Port)
+	var cookie uint64
+	var hot tcptopHotSock
+	// Seen with its bytes, then idle long enough to leave the hot list.
+	rec.pollUntil(t, 10*time.Second, func() bool {
+		for id, o := range rec.last {
+			if o.Proto == conn.TCP && o.Local.Port() == port && o.BytesOut == sent {
+				cookie = id.Cookie
+			}
+		}
+		return cookie != 0 && s.objs.Hot.Lookup(cookie, &hot) != nil
+	})
+	// What a close that found the ring buffer full leaves: the entry
+	// marked closed in place, here off the list.
+	var e tcptopTcpConn
+	if err := s.objs.TcpConns.Lookup(cookie, &e); err != nil {
+		t.Fatalf("entry of connection %d: %v", cookie, err)
+	}
+	e.Flags |= connClosed
+	if err := s.objs.TcpConns.Update(cookie, e, ebpf.UpdateExist); err != nil {
+		t.Fatal(err)
+	}
+	isIt := func(o conn.Observation) bool { return o.ID.Cookie == cookie }
+	for range 3 {
+		rec.poll(t)
+	}
+	if got := rec.closedWith(isIt); len(got) != 0 {
+		t.Fatalf("reported before the table read: %+v (the test proves nothing)", got)
+	}
+	s.lastSweep = time.Now().Add(-s.cfg.SweepEvery) // the table read is due
+	rec.poll(t)
+	got := rec.closedWith(isIt)
+	if len(got) != 1 || got[0].BytesOut != sent {
+		t.Fatalf("closed records after the table read: %+v, want one with out=%d", got, sent)
+	}
+	if err := s.objs.TcpConns.Lookup(cookie, &e); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("entry still in the table after its close was reported: %v", err)
 	}
 }

@@ -135,6 +135,7 @@ func checkClosesAfterStall(t *testing.T, s *Source, n int, stall time.Duration) 
 			for _, o := range rec.last {
 				if side.match(o) && !o.Closed && shown < 10 {
 					t.Logf("%s: not closed: %+v", side.name, o)
+					logEntry(t, s, o.ID.Cookie)
 					shown++
 				}
 			}
@@ -509,6 +510,24 @@ func TestPreexistingInAnotherNamespace(t *testing.T) {
 // found the ring buffer full, and runs of the state program the kernel
 // skipped because it was already running on that CPU (a softirq
 // interrupting it in process context), and a kprobe's own missed hits.
+// logEntry logs what the kernel holds for a connection left open: its
+// table entry's socket address, flags and ticks, whether its cookie is
+// among the closes noted lately, and whether it is on the hot list. These
+// are the inputs of close_missed (bpf/iter.h), which did not close it.
+func logEntry(t *testing.T, s *Source, cookie uint64) {
+	t.Helper()
+	var e tcptopTcpConn
+	if err := s.objs.TcpConns.Lookup(cookie, &e); err != nil {
+		t.Logf("  entry %d: %v", cookie, err)
+		return
+	}
+	var noted uint8
+	var h tcptopHotSock
+	t.Logf("  entry %d: sk=%#x flags=%#x state=%d hot_tick=%d sweep_tick=%d (tick %d) noted closed=%v on hot list=%v",
+		cookie, e.Sk, e.Flags, e.State, e.HotTick, e.SweepTick, s.tick,
+		s.objs.RecentCloses.Lookup(cookie, &noted) == nil, s.objs.Hot.Lookup(cookie, &h) == nil)
+}
+
 func logKernelMisses(t *testing.T, s *Source) {
 	st, err := s.Stats()
 	t.Logf("kernel side: %+v (%v)", st, err)
