@@ -29,7 +29,8 @@ func TestSynackRetransmitted(t *testing.T) { checkSynackRetransmitted(t, openSou
 // client's first SYN (testnet's tcp-syn-retry), and checks both sides of
 // that connection, closed, with exact bytes:
 //   - the client sent its SYN again once, after the initial RTO (1 s):
-//     syn_retrans 1, connect_us at least 1 s and below 3 s, when the
+//     syn_retrans 1, connect_us at least 1 s (testnet.InitialRTOFloor:
+//     a timer tick short of it) and below 3 s, when the
 //     second retransmission would be due (1 s, then 2 s backed off), so
 //     that a longer time would have shown syn_retrans 2;
 //   - the server saw one SYN, the one sent again, and answered it once:
@@ -40,7 +41,7 @@ func checkSynRetransmitted(t *testing.T, s *Source) {
 	t.Helper()
 	const sent, answered = 1234, 56789
 	c, sv := handshakeSides(t, s, "tcp-syn-retry", sent, answered)
-	checkHandshake(t, "client", c, 1, time.Second, 3*time.Second)
+	checkHandshake(t, "client", c, 1, testnet.InitialRTOFloor, 3*time.Second)
 	checkHandshake(t, "server", sv, 0, 0, loopbackConnect)
 }
 
@@ -49,8 +50,9 @@ func checkSynRetransmitted(t *testing.T, s *Source) {
 // RTO (testnet's tcp-synack-retry), and checks both sides, closed, with
 // exact bytes:
 //   - the server sent its SYN-ACK again once: syn_retrans 1, connect_us
-//     (from the first SYN-ACK, noted at the resend) at least 1 s and below
-//     3 s, when a second resend would be due;
+//     (from the first SYN-ACK, noted at the resend) at least 1 s (a timer
+//     tick short of it, testnet.InitialRTOFloor) and below 3 s, when a
+//     second resend would be due;
 //   - the client got the first SYN-ACK: syn_retrans 0, connect_us under
 //     loopbackConnect.
 //
@@ -68,7 +70,7 @@ func checkSynackRetransmitted(t *testing.T, s *Source) {
 		}
 		return
 	}
-	checkHandshake(t, "server", sv, 1, time.Second, 3*time.Second)
+	checkHandshake(t, "server", sv, 1, testnet.InitialRTOFloor, 3*time.Second)
 }
 
 // synackLost reports whether the SYN-ACK part is lost (refused).
