@@ -1,0 +1,29 @@
+package agg
+
+import (
+	"testing"
+
+	"github.com/tcptop/tcptop/internal/conn"
+)
+
+// TestExtraOnlyWhereSet: a connection with no handshake known and no
+// retransmits by kind (every one older than tcptop) has no flowExtra
+// entry; one whose handshake tcptop saw has one, with its row's values,
+// until its close frees it.
+func TestExtraOnlyWhereSet(t *testing.T) {
+	a := New(Config{Start: t0})
+	a.Tick(conn.Snapshot{Time: at(1), Obs: obs(tcp(1).partial(), tcp(2).handshake(1500, true, 2, true))})
+	if len(a.extra) != 1 {
+		t.Fatalf("%d extra entries after the first tick, want 1 (tcp(2))", len(a.extra))
+	}
+	rows := rowsOf(t, a, false)
+	if rows[0].ConnectMicros != -1 || rows[0].SynRetrans != -1 || rows[1].ConnectMicros != 1500 || rows[1].SynRetrans != 2 {
+		t.Errorf("connect_us, syn_retrans: %d %d, %d %d; want -1 -1, 1500 2",
+			rows[0].ConnectMicros, rows[0].SynRetrans, rows[1].ConnectMicros, rows[1].SynRetrans)
+	}
+	a.Tick(conn.Snapshot{Time: at(2), Obs: obs(tcp(2).handshake(1500, true, 2, true).closed())})
+	a.Tick(conn.Snapshot{Time: at(3)})
+	if len(a.extra) != 0 {
+		t.Errorf("%d extra entries after tcp(2) closed, want 0", len(a.extra))
+	}
+}
