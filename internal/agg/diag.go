@@ -9,7 +9,6 @@ import (
 type diagState struct {
 	cwnd, ssthresh, minRTT, rttvar   uint32
 	notsent, unacked, sndWnd, rcvWnd uint32
-	rstIn, rstOut                    uint32
 	cc, err                          uint32 // indexes in names
 	deliveryRate, pacingRate         uint64
 	lost                             uint64 // unwrapped
@@ -45,9 +44,6 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 	} else {
 		st.flags &^= fKinds
 	}
-	if od.RstIn != d.rstIn || od.RstOut != d.rstOut {
-		d.rstIn, d.rstOut, changed = od.RstIn, od.RstOut, true
-	}
 	if o.Error != a.names.get(d.err) {
 		d.err, changed = a.names.intern(o.Error), true
 	}
@@ -58,9 +54,10 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 	e := a.extraOf(st)
 	was := e
 	e.rto, e.fast = od.RetransRTO, od.RetransFast
+	e.rstIn, e.rstOut = od.RstIn, od.RstOut
 	// Known once the handshake ends, and then fixed: a row to show.
 	e.connect, e.syns = plusOne(od.ConnectMicros, od.ConnectKnown), plusOne(uint32(od.SynRetrans), od.SynsKnown)
-	if e.connect != was.connect || e.syns != was.syns {
+	if e.connect != was.connect || e.syns != was.syns || e.rstIn != was.rstIn || e.rstOut != was.rstOut {
 		changed = true
 	}
 	if e != was {

@@ -3,11 +3,12 @@ package agg
 import "github.com/tcptop/tcptop/internal/conn"
 
 // flowExtra is what only some TCP connections have: a handshake tcptop saw
-// end (connect_us, syn_retrans) and retransmits counted by kind. Every
-// connection older than tcptop has none of it, which at 50,000 held
-// connections is every one; kept in flowState it cost 16 bytes a flow and
-// 8 a touch (1.6 + 0.8 MB at 100,000 sockets, docs/performance.md
-// 2026-12-07 "what issue 19's fields cost"). So it lives in a map by socket
+// end (connect_us, syn_retrans), retransmits counted by kind, and resets.
+// Every connection older than tcptop has none of the first two, which at
+// 50,000 held connections is every one, and a connection has a reset at
+// most at its end; kept in flowState they cost 24 bytes a flow and 8 a
+// touch (2.4 + 0.8 MB at 100,000 sockets, docs/performance.md 2026-12-07
+// "what issue 19's fields cost"). So it lives in a map by socket
 // cookie (which the key-order relocation does not move, unlike a flow's
 // index), holding only flows with a value other than 0; a flow without an
 // entry (fExtra clear) reads as all 0.
@@ -15,6 +16,7 @@ type flowExtra struct {
 	rto, fast         uint32 // retransmit kinds' counters (tlp is the rest of retrans), low bits
 	prevRTO, prevFast uint32 // rto and fast at the tick's first touch of the flow
 	connect, syns     uint32 // connect_us + 1 and syn_retrans + 1; 0: not known
+	rstIn, rstOut     uint32 // resets received and sent
 }
 
 // extraOf returns the flow's extra state: all 0 where it has none.

@@ -62,10 +62,10 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	r.DeliveryRate, r.PacingRate = int64(d.deliveryRate), int64(min(d.pacingRate, 1<<63-1))
 	r.NotsentBytes, r.UnackedBytes = int64(d.notsent), int64(d.unacked)
 	r.SndWnd, r.RcvWnd = int64(d.sndWnd), int64(d.rcvWnd)
-	r.RstIn, r.RstOut = int64(d.rstIn), int64(d.rstOut)
 	r.CC, r.Error = a.names.get(d.cc), a.names.get(d.err)
 	e := a.extraOf(st)
 	r.ConnectMicros, r.SynRetrans = int64(e.connect)-1, int64(e.syns)-1
+	r.RstIn, r.RstOut = int64(e.rstIn), int64(e.rstOut)
 	if t == nil {
 		r.Limit = limit(d, nil, false) // not read this tick: sent nothing; what is queued waits still
 		return
