@@ -9,21 +9,16 @@ import (
 type diagState struct {
 	cwnd, ssthresh, minRTT, rttvar   uint32
 	notsent, unacked, sndWnd, rcvWnd uint32
-	rstIn, rstOut                    uint32
 	cc, err                          uint32 // indexes in names
 	deliveryRate, pacingRate         uint64
 	lost                             uint64 // unwrapped
-	rto, fast                        uint32 // retransmit kinds' counters (tlp is the rest of retrans), low bits
 	chrono                           [3]uint32
 	jiffies                          uint32 // when chrono was read; 0 before the first read
-	connect, syns                    uint32 // connect_us + 1 and syn_retrans + 1; 0: not known
 }
 
 // diagPrev is what a flow's diagnostics were at the previous tick.
 type diagPrev struct {
 	lost    uint32 // low bits
-	rto     uint32 // low bits
-	fast    uint32 // low bits
 	chrono  [3]uint32
 	jiffies uint32
 }
@@ -44,14 +39,10 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 	} else if v, ok := unwrap(d.lost, uint64(od.Lost), false); ok {
 		d.lost = v
 	}
-	d.rto, d.fast = od.RetransRTO, od.RetransFast
 	if od.Kinds {
 		st.flags |= fKinds
 	} else {
 		st.flags &^= fKinds
-	}
-	if od.RstIn != d.rstIn || od.RstOut != d.rstOut {
-		d.rstIn, d.rstOut, changed = od.RstIn, od.RstOut, true
 	}
 	if o.Error != a.names.get(d.err) {
 		d.err, changed = a.names.intern(o.Error), true
@@ -60,9 +51,17 @@ func (a *Aggregator) applyDiag(st *flowState, o *conn.Observation, created bool)
 		d.cc = a.names.intern(od.CC)
 	}
 	d.chrono, d.jiffies = od.Chrono, od.ChronoJiffies
+	e := a.extraOf(st)
+	was := e
+	e.rto, e.fast = od.RetransRTO, od.RetransFast
+	e.rstIn, e.rstOut = od.RstIn, od.RstOut
 	// Known once the handshake ends, and then fixed: a row to show.
-	if c, s := plusOne(od.ConnectMicros, od.ConnectKnown), plusOne(uint32(od.SynRetrans), od.SynsKnown); c != d.connect || s != d.syns {
-		d.connect, d.syns, changed = c, s, true
+	e.connect, e.syns = plusOne(od.ConnectMicros, od.ConnectKnown), plusOne(uint32(od.SynRetrans), od.SynsKnown)
+	if e.connect != was.connect || e.syns != was.syns || e.rstIn != was.rstIn || e.rstOut != was.rstOut {
+		changed = true
+	}
+	if e != was {
+		a.setExtra(st, e)
 	}
 	return changed
 }

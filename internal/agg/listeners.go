@@ -123,6 +123,7 @@ func (a *Listeners) fill(r *conn.Row, st *listenerState) {
 		Timestamp: a.now, Tick: a.tick, Proto: conn.TCP.String(), Family: family,
 		LocalAddr: addr, LocalPort: int(l.Local.Port()), RemoteAddr: unspec,
 		PID: int(l.PID), Comm: l.Comm, State: conn.StateListen, UID: -1,
+		ConnectMicros: -1, SynRetrans: -1, // a listener has no handshake: not applicable, as for UDP
 		Partial: st.partial, Closed: st.gone,
 		NetNS: int64(l.NetNS), Start: st.start.UTC(), DurationMillis: max(0, a.now.Sub(st.start).Milliseconds()),
 		AcceptQueue: int64(l.AcceptQueue), AcceptQueueMax: int64(l.AcceptQueueMax),

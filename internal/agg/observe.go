@@ -15,7 +15,7 @@ type touch struct {
 	prevDiag diagPrev
 	prevRetr uint32 // low bits
 	idx      uint32
-	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 64 bytes, not 72
+	flags    uint8 // tFirst, tRekey, ...: one byte, so that a touch is 64 bytes, not 72 (the kinds' previous counters are in flowExtra for the same reason)
 }
 
 // Touch flags.
@@ -118,7 +118,7 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		// Like the base counters: only what moves from now on counts in
 		// the first row.
 		st.retrans, st.diag.lost = o.Retrans, uint64(o.Diag.Lost)
-		st.diag.rto, st.diag.fast = o.Diag.RetransRTO, o.Diag.RetransFast
+		a.setExtra(st, flowExtra{rto: o.Diag.RetransRTO, fast: o.Diag.RetransFast})
 	}
 	st.owner = a.ownerOf(o)
 	st.state = a.names.intern(o.State)
@@ -155,8 +155,8 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 		return a.touched.at(st.slot)
 	}
 	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: uint32(st.retrans),
-		prevDiag: diagPrev{lost: uint32(st.diag.lost), rto: st.diag.rto, fast: st.diag.fast,
-			chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
+		prevDiag: diagPrev{lost: uint32(st.diag.lost), chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
+	a.markKinds(st)
 	t.set(tFirst, first)
 	t.set(tNoKinds, !first && st.flags&fKinds == 0)
 	st.seen, st.slot = uint32(a.tick), slot

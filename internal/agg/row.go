@@ -62,9 +62,10 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	r.DeliveryRate, r.PacingRate = int64(d.deliveryRate), int64(min(d.pacingRate, 1<<63-1))
 	r.NotsentBytes, r.UnackedBytes = int64(d.notsent), int64(d.unacked)
 	r.SndWnd, r.RcvWnd = int64(d.sndWnd), int64(d.rcvWnd)
-	r.RstIn, r.RstOut = int64(d.rstIn), int64(d.rstOut)
 	r.CC, r.Error = a.names.get(d.cc), a.names.get(d.err)
-	r.ConnectMicros, r.SynRetrans = int64(d.connect)-1, int64(d.syns)-1
+	e := a.extraOf(st)
+	r.ConnectMicros, r.SynRetrans = int64(e.connect)-1, int64(e.syns)-1
+	r.RstIn, r.RstOut = int64(e.rstIn), int64(e.rstOut)
 	if t == nil {
 		r.Limit = limit(d, nil, false) // not read this tick: sent nothing; what is queued waits still
 		return
@@ -72,7 +73,7 @@ func (a *Aggregator) fillDiag(r *conn.Row, st *flowState, t *touch) {
 	r.RetransDelta = int64(uint32(st.retrans) - t.prevRetr)
 	if st.flags&fKinds != 0 && !t.is(tNoKinds) {
 		// retrans is the kinds' sum (source.retransByKind): tlp is the rest.
-		rto, fast := d.rto-t.prevDiag.rto, d.fast-t.prevDiag.fast
+		rto, fast := e.rto-e.prevRTO, e.fast-e.prevFast
 		r.RetransRTO, r.RetransFast = int64(rto), int64(fast)
 		r.RetransTLP = int64(uint32(st.retrans) - t.prevRetr - rto - fast)
 	}

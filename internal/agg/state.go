@@ -41,7 +41,8 @@ const (
 	fExpired
 	fCID     // cid holds the flow's Community ID digest
 	fCIDText // its text is in cidTexts, at the flow's index
-	fKinds   // its retransmits are counted by kind (diag.rto, diag.fast)
+	fKinds   // its retransmits are counted by kind (flowExtra.rto, .fast)
+	fExtra   // it has an entry in Aggregator.extra
 )
 
 // Counter names, indexes into flowState.cur.

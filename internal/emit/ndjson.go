@@ -120,7 +120,7 @@ func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 	for i := 0; i < len(rec.cols); i++ {
 		c, k := &rec.cols[i], &rec.keys[i]
 		if z := &rec.zeros[i]; z.n > 1 {
-			if n := zeroWords(c.ptr(p), z.n); n > 1 {
+			if n := usualWords(c.ptr(p), z.want); n > 1 {
 				b = append(b, z.text[:z.ends[n-1]]...)
 				i += n - 1
 				continue

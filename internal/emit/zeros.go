@@ -10,11 +10,15 @@ import (
 // most of a row's counters of the tick (deltas, rates, retrans and lost,
 // resets) are 0 on an idle flow, which most rows of a busy host are, and
 // a run of them is one append of its text instead of a pass of the loop
-// each.
+// each. A run holds each column's usual value: 0, or the integer its
+// schema says means none (connect_us and syn_retrans -1, which every
+// connection older than tcptop has, next to the listeners' fields, 0 on
+// every connection's row: seven columns, one append).
 type zeroRun struct {
-	n    int    // the columns from this one that are 64-bit numbers side by side
-	text string // their keys and zeros
-	ends []int  // ends[j]: the length of text for the first j+1 of them
+	n    int      // the columns from this one that are 64-bit numbers side by side
+	want []uint64 // their usual values' bits
+	text string   // their keys and usual values
+	ends []int    // ends[j]: the length of text for the first j+1 of them
 }
 
 // zeroRuns gives each column of cols its run (n 0 for a column of another
@@ -30,9 +34,12 @@ func zeroRuns(cols []column, keys []ndjsonKey) []zeroRun {
 			continue
 		}
 		r := &runs[i]
-		r.n, r.text, r.ends = 1, keys[i].key+"0", []int{len(keys[i].key) + 1}
+		v := usual(&cols[i])
+		text := keys[i].key + strconv.FormatInt(v, 10)
+		r.n, r.want, r.text, r.ends = 1, []uint64{uint64(v)}, text, []int{len(text)}
 		if j := i + 1; j < len(cols) && runs[j].n > 0 && cols[j].off == cols[i].off+8 {
 			r.n += runs[j].n
+			r.want = append(r.want, runs[j].want...)
 			r.text += runs[j].text
 			for _, e := range runs[j].ends {
 				r.ends = append(r.ends, r.ends[0]+e)
@@ -42,13 +49,27 @@ func zeroRuns(cols []column, keys []ndjsonKey) []zeroRun {
 	return runs
 }
 
-// zeroWords is how many of the n 64-bit words at p, from the first, are
-// 0: numbers written "0" (an integer 0, or a float +0; -0 is not 0 bits).
-func zeroWords(p unsafe.Pointer, n int) int {
-	for i, w := range unsafe.Slice((*uint64)(p), n) {
-		if w != 0 {
+// usual is the value a run expects of a 64-bit column: the integer its
+// schema's none tag names (uid -1, connect_us -1), else 0 (a float's is
+// +0, whose bits are 0: -0 is written "-0").
+func usual(c *column) int64 {
+	if c.kind == kFloat {
+		return 0
+	}
+	v, err := strconv.ParseInt(c.field.None, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// usualWords is how many of the 64-bit words at p, from the first, hold
+// the values of want: numbers written as the run's text writes them.
+func usualWords(p unsafe.Pointer, want []uint64) int {
+	for i, w := range unsafe.Slice((*uint64)(p), len(want)) {
+		if w != want[i] {
 			return i
 		}
 	}
-	return n
+	return len(want)
 }
