@@ -252,17 +252,6 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 	return c;
 }
 
-/* keep_address gives an entry its socket's address if it has none: the
- * reads find a released socket through it (iter.h, close_missed), and an
- * entry without one could never be closed by them. tcp_conn_new fills it
- * right after the insert; a hook that found the entry first (another
- * CPU) sees it half filled, and fills it too. */
-static __always_inline void FN(keep_address)(struct tcp_conn *c, const struct sock *sk)
-{
-	if (!c->sk)
-		c->sk = (__u64)sk;
-}
-
 /* hot_once puts a socket on the list userspace re-reads at the next tick,
  * for one read. */
 static __always_inline void FN(hot_once)(__u64 cookie, const struct sock *sk)
@@ -304,7 +293,6 @@ static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool
 		}
 		set_owner(c);
 	} else {
-		FN(keep_address)(c, sk);
 		/* Before its bytes: a read that sees them sees their owner. */
 		set_owner(c);
 		if (out)

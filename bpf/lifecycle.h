@@ -42,7 +42,6 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 			return 0;
 		}
 	}
-	keep_address_btf(c, sk);
 	/* connect() enters SYN_SENT, and close() or shutdown() FIN_WAIT1 or
 	 * LAST_ACK, in the calling task; every other transition may run in
 	 * softirq on behalf of another task. A close names the owner only of
