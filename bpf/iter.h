@@ -64,16 +64,29 @@ static __always_inline __u64 cookie_at(const struct sock *sk)
  * sockets, all at the same offset of their slab, kept their cookie while
  * something else wrote over the reference count, and passed for live for
  * good. So a socket is also gone when its memory says CLOSE and orphaned
- * (SOCK_DEAD): every TCP socket is freed in that state, and a live one is
- * in it only inside inet_csk_destroy_sock, with no call left to count. */
-static __always_inline bool released(const struct sock *sk, __u64 cookie)
+ * (SOCK_DEAD): every TCP socket is freed in that state. A live one is in
+ * it only for the moment between its last state change (or its orphaning)
+ * and its release program (tcp_done, tcp_close), so close_missed takes a
+ * dying socket for freed only when it is still dying a tick later. */
+enum sock_fate {
+	SOCK_LIVE,
+	SOCK_RELEASED, /* its cookie or its reference count says so */
+	SOCK_DYING,    /* CLOSE and orphaned: freed, or inside its release */
+};
+
+static __always_inline enum sock_fate sock_fate(const struct sock *sk, __u64 cookie)
 {
 	if (cookie_at(sk) != cookie || BPF_CORE_READ(sk, __sk_common.skc_refcnt.refs.counter) == 0)
-		return true;
+		return SOCK_RELEASED;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
-		return false;
+		return SOCK_LIVE;
 	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-	return flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD));
+	return flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD)) ? SOCK_DYING : SOCK_LIVE;
+}
+
+static __always_inline bool released(const struct sock *sk, __u64 cookie)
+{
+	return sock_fate(sk, cookie) != SOCK_LIVE;
 }
 
 /* close_missed closes a table entry whose socket was released while the
@@ -86,13 +99,29 @@ static __always_inline bool released(const struct sock *sk, __u64 cookie)
  * ring buffer full, and read and reported by the hot list. True when the
  * entry is (now) a close to report. A release that ran noted the cookie
  * before its last sock_put: then the entry is its own, being deleted. */
-static __always_inline bool close_missed(__u64 cookie, struct tcp_conn *c)
+static __always_inline bool close_missed(__u64 cookie, struct tcp_conn *c, enum sock_fate fate)
 {
 	if (c->flags & CONN_CLOSED)
 		return true;
 	if (!c->sk || closed_lately(cookie))
 		return false;
-	note_closed(cookie);
+	if (fate == SOCK_DYING) {
+		/* Perhaps a live socket whose release program is about to
+		 * run: taken for freed only if still dying a tick later. */
+		__u32 now = tick;
+		if (!c->dying_tick) {
+			c->dying_tick = now;
+			return false;
+		}
+		if (c->dying_tick + 2 > now)
+			return false;
+	}
+	/* The release program may be running on another CPU now: whoever
+	 * notes the cookie first makes the close, the other does nothing
+	 * (two records for one close, seen under TCG when a read landed
+	 * between a socket's orphaning and its release). */
+	if (!claim_close(cookie))
+		return false;
 	c->end_ns = bpf_ktime_get_ns();
 	c->state = TCP_CLOSE;
 	c->flags |= CONN_CLOSED;
@@ -145,14 +174,21 @@ static __always_inline enum hot_verdict hot_check(__u64 cookie, const struct hot
 	const struct sock *sk = (const struct sock *)(c ? c->sk : h->sk);
 	if (c && !sk)
 		return HOT_BUSY; /* just inserted by a hook on another CPU */
-	if (!released(sk, cookie)) {
+	enum sock_fate fate = sock_fate(sk, cookie);
+	if (fate == SOCK_LIVE) {
 		if (c)
 			snapshot_probe(sk, c);
 		else
 			fill_untracked_probe(sk, u);
+		fate = sock_fate(sk, cookie); /* perhaps released while being read */
 	}
-	if (released(sk, cookie)) /* perhaps while being read */
-		return c && close_missed(cookie, c) ? HOT_CLOSED : HOT_GONE;
+	if (fate != SOCK_LIVE) {
+		if (c && close_missed(cookie, c, fate))
+			return HOT_CLOSED;
+		/* Dying, not yet taken for freed: stays on the list, for its
+		 * release program to close or the next read to look again. */
+		return c && fate == SOCK_DYING && !closed_lately(cookie) ? HOT_BUSY : HOT_GONE;
+	}
 	__u32 seen = c ? c->hot_tick : 0;
 	*cool = !(c && seen && seen + 2 >= tick) && !in_flight(sk);
 	return c ? HOT_TRACKED : HOT_UNTRACKED;
@@ -294,10 +330,12 @@ static __always_inline bool refresh_due(__u64 cookie, struct tcp_conn *c, bool a
 		hot_once_probe(cookie, sk);
 		return false;
 	}
-	if (released(sk, cookie)) {
+	enum sock_fate fate = sock_fate(sk, cookie);
+	if (fate != SOCK_LIVE) {
 		/* Its close is on its way, or was skipped: then it is made
-		 * here, for this tick's hot list read to report. */
-		if (close_missed(cookie, c))
+		 * here, for this tick's hot list read to report. A dying one
+		 * goes on the list for the hot read to look at again. */
+		if (close_missed(cookie, c, fate) || fate == SOCK_DYING)
 			hot_once_probe(cookie, sk);
 		return false;
 	}

@@ -99,10 +99,13 @@ static __always_inline bool closed_lately(__u64 cookie)
 	return bpf_map_lookup_elem(&recent_closes, &cookie) != 0;
 }
 
-static __always_inline void note_closed(__u64 cookie)
+/* claim_close notes the cookie closed; false if it was noted already,
+ * by the other release program or by a read that found it released
+ * (close_missed): exactly one of them makes the close. */
+static __always_inline bool claim_close(__u64 cookie)
 {
 	__u8 one = 1;
-	bpf_map_update_elem(&recent_closes, &cookie, &one, BPF_ANY);
+	return bpf_map_update_elem(&recent_closes, &cookie, &one, BPF_NOEXIST) == 0;
 }
 
 /* handle_closed hands the final record to userspace and forgets the
@@ -119,7 +122,8 @@ static __always_inline int handle_closed(struct sock *sk)
 	/* A socket that never connected (or a listener) is no connection. */
 	if (!c && sk->__sk_common.skc_dport == 0)
 		return 0;
-	note_closed(cookie);
+	if (!claim_close(cookie))
+		return 0;
 	struct conn_record *r = have_ringbuf ? bpf_ringbuf_reserve(&events, sizeof(*r), 0) : 0;
 	if (!r) {
 		if (have_ringbuf)

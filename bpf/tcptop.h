@@ -121,6 +121,7 @@ struct tcp_conn {
 	__u32 retrans_base;
 	__u32 retrans_seen;
 	__u32 retrans_kinds[3]; /* segments: enum retrans_kind */
+	__u32 dying_tick; /* the tick a read first found its socket CLOSE and orphaned (close_missed) */
 };
 
 /* Why a segment was retransmitted: indexes of tcp_conn.retrans_kinds. */

@@ -151,7 +151,7 @@ type tcptopTcpConn struct {
 	RetransBase   uint32
 	RetransSeen   uint32
 	RetransKinds  [3]uint32
-	_             [4]byte
+	DyingTick     uint32
 }
 
 type tcptopTcpState uint32
