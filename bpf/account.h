@@ -248,6 +248,15 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		c->bytes_out = out;
 		c->base_segs_in = c->segs_in;
 		c->base_segs_out = c->segs_out;
+		/* Nothing saw it open, but sockops did: it is new, not older
+		 * than tcptop (its derived base is then what it moved before
+		 * this call, 0 unless calls went unseen), with a direction. */
+		__u8 *dir = bpf_map_lookup_elem(&opened, &cookie);
+		if (dir) {
+			c->direction = *dir;
+			c->flags |= CONN_OPEN_SEEN;
+			bpf_map_delete_elem(&opened, &cookie);
+		}
 	}
 	return c;
 }

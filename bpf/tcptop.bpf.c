@@ -192,6 +192,19 @@ struct {
 	__type(value, struct udp_peer);
 } udp_peers SEC(".maps");
 
+/* Connections sockops saw become established (tcptop_sockops), with the
+ * direction: the witness of an open whose state change both state
+ * programs missed (a kernel that skips a tracing program, or a refused
+ * state tracepoint). tcp_conn_new takes it when it adds an entry that
+ * nothing saw open. Sockops is a cgroup program: the kernel never skips
+ * it. LRU: witnesses of opens the state programs saw are never taken. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* socket cookie */
+	__type(value, __u8); /* enum conn_direction */
+} opened SEC(".maps");
+
 /* Close records (struct conn_record). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -588,7 +601,8 @@ int BPF_KRETPROBE(tcptop_kr_page, long ret) { return call_exit(ret, true); }
  * A socket's cookie is created the first time someone asks for it. These
  * ask for every new socket: at creation (in the creating task) and, for
  * accepted TCP children, which are clones with no cookie, when they become
- * established (sockops runs just before the ESTABLISHED state change). */
+ * established (sockops runs just before the ESTABLISHED state change).
+ * Sockops, attached on every path, also witnesses each open (opened). */
 SEC("cgroup/sock_create")
 int tcptop_sock_new(struct bpf_sock *ctx)
 {
@@ -599,7 +613,18 @@ int tcptop_sock_new(struct bpf_sock *ctx)
 SEC("sockops")
 int tcptop_sockops(struct bpf_sock_ops *ctx)
 {
-	if (ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		bpf_get_socket_cookie(ctx);
+	__u8 dir;
+	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		dir = DIR_OUT;
+	else if (ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		dir = DIR_IN;
+	else
+		return 1;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	/* An outgoing connection has its entry from SYN_SENT, unless both
+	 * state programs missed that change: only then is a witness needed.
+	 * An accepted one gets its entry after this, at ESTABLISHED. */
+	if (dir == DIR_IN || !bpf_map_lookup_elem(&tcp_conns, &cookie))
+		bpf_map_update_elem(&opened, &cookie, &dir, BPF_ANY);
 	return 1;
 }

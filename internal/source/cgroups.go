@@ -12,15 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// attachCgroup loads and attaches the UDP peer hooks and, where tracing
-// programs cannot ask for socket cookies, the cookie generators. They need
+// attachCgroup loads and attaches the UDP peer hooks, sockops and, where
+// tracing programs cannot ask for socket cookies, the cookie generators. They need
 // CAP_NET_ADMIN besides CAP_BPF; without them tcptop still runs and says
 // what is missing.
 func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	hooks := cgroupHooks(cookieHelper)
 	// The sendmsg hooks also put down the questions of unconnected
 	// resolvers (bpf/dns.h, dns_asked): without them those get no name.
-	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets, and remote_name from resolvers that do not connect their socket (musl's)"}
+	p := Part{Name: "cgroup hooks", Loss: "remote_addr/remote_port of unconnected UDP sockets, and remote_name from resolvers that do not connect their socket (musl's), and the witness of opens whose state change the state programs missed (those show as partial, without direction)"}
 	if !cookieHelper {
 		p.Loss += ", and connections on this kernel whose sockets were never named (no cookie)"
 	}
@@ -60,12 +60,15 @@ func (s *Source) attachCgroup(spec *ebpf.CollectionSpec, cookieHelper bool) {
 	s.part(p)
 }
 
-// cgroupHooks names the cgroup programs a path needs.
+// cgroupHooks names the cgroup programs a path needs: sockops on every
+// path (it witnesses opens), the socket-creation hook where tracing
+// programs cannot ask for cookies.
 func cgroupHooks(cookieHelper bool) []string {
-	if cookieHelper {
-		return peerHooks
+	hooks := append(slices.Clone(peerHooks), tcptopProgTcptopSockops)
+	if !cookieHelper {
+		hooks = append(hooks, tcptopProgTcptopSockNew)
 	}
-	return append(slices.Clone(peerHooks), cookieHooks...)
+	return hooks
 }
 
 // cgroup2Mount finds the cgroup v2 hierarchy: /sys/fs/cgroup on unified

@@ -70,7 +70,7 @@ func TestEveryFallbackExact(t *testing.T) {
 		if fc.verdict == "replaced" && slices.Equal(fc.refuse, []string{KindMapIter}) && !kernelAtLeast(5, 13) {
 			fc.verdict = "degraded" // no walkers before bpf_for_each_map_elem: the batch copy
 		}
-		if slices.Contains(fc.refuse, KindCgroup) && strings.Contains(normal["cgroup hooks"].Using, "sockops") {
+		if slices.Contains(fc.refuse, KindCgroup) && strings.Contains(normal["cgroup hooks"].Using, "sock_create") {
 			// On this path (kprobes, or a kernel before 5.12) the cgroup
 			// hooks also name new sockets, which the send/receive
 			// programs need: the loss covers the checks.
@@ -161,8 +161,9 @@ func checkVerdict(t *testing.T, s *Source, name, verdict string) {
 }
 
 // checkBytesWithoutStateHooks: without the state tracepoint a connection
-// is found at its first call, as one older than tcptop would be, and its
-// bytes are still exact lifetime totals, closed once.
+// is found at its first call, and its bytes are still exact lifetime
+// totals, closed once. Sockops saw it open: it is not partial, and has
+// its direction.
 func checkBytesWithoutStateHooks(t *testing.T, s *Source) {
 	const sent, answered = 54321, 12345
 	rec := newRecorder(s)
@@ -178,6 +179,19 @@ func checkBytesWithoutStateHooks(t *testing.T, s *Source) {
 	got := rec.closedWith(isClient)
 	if len(got) != 1 || got[0].BytesOut != sent || got[0].BytesIn != answered || int(got[0].PID) != cli.PID() {
 		t.Fatalf("client closed records %+v, want one with out %d in %d pid %d", got, sent, answered, cli.PID())
+	}
+	isServer := func(o conn.Observation) bool {
+		return int(o.Local.Port()) == srv.Port && int(o.Remote.Port()) == cli.Port
+	}
+	rec.pollUntil(t, 10*time.Second, func() bool { return len(rec.closedWith(isServer)) > 0 })
+	for _, side := range []struct {
+		name string
+		o    []conn.Observation
+		dir  conn.Direction
+	}{{"client", got, conn.DirOut}, {"server", rec.closedWith(isServer), conn.DirIn}} {
+		if len(side.o) != 1 || side.o[0].Partial || side.o[0].Direction != side.dir {
+			t.Errorf("%s: closed records %+v, want one not partial with direction %v (sockops saw it open)", side.name, side.o, side.dir)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func lifecycleParts() []lifecyclePart {
 	}
 	return []lifecyclePart{
 		{"opens and state changes", KindState, group(tcptopProgTcptopState, tcptopProgTcptopStateAgain),
-			"new connections show once they send or receive, as partial, without direction, connect_us or syn_retrans; state changes show at the next read; the error of a failed connect is lost", ""},
+			"new connections show once they send or receive, without connect_us or syn_retrans (and as partial, without direction, where sockops is missing too); state changes show at the next read; the error of a failed connect is lost", ""},
 		{"close", KindDestroy, group(tcptopProgTcptopClosed, tcptopProgTcptopClosedAgain),
 			closesFromReadsLoss, ""},
 		{"resets", KindResets, group(tcptopProgTcptopRstIn, tcptopProgTcptopRstOut),

@@ -127,12 +127,11 @@ var lifecycleHooks = []hook{
 	{prog: tcptopProgTcptopExit, target: "sched_process_exit", tracepoint: true},
 }
 
-// cgroup programs: the UDP peer hooks, and the cookie generators needed
-// where tracing programs cannot call bpf_get_socket_cookie. Where each
-// attaches (its attach type and section) is read from the object.
+// cgroup programs: the UDP peer hooks (sockops and the cookie generator
+// are added by cgroupHooks). Where each attaches (its attach type and
+// section) is read from the object.
 var (
-	peerHooks   = []string{tcptopProgTcptopSendmsg4, tcptopProgTcptopSendmsg6, tcptopProgTcptopRecvmsg4, tcptopProgTcptopRecvmsg6}
-	cookieHooks = []string{tcptopProgTcptopSockNew, tcptopProgTcptopSockops}
+	peerHooks = []string{tcptopProgTcptopSendmsg4, tcptopProgTcptopSendmsg6, tcptopProgTcptopRecvmsg4, tcptopProgTcptopRecvmsg6}
 )
 
 // pathOrder returns the paths to try for the configured choice.

@@ -216,6 +216,7 @@ const (
 	tcptopMapHot                 = "hot"
 	tcptopMapIoClaims            = "io_claims"
 	tcptopMapListeners           = "listeners"
+	tcptopMapOpened              = "opened"
 	tcptopMapOwning              = "owning"
 	tcptopMapRecentCloses        = "recent_closes"
 	tcptopMapSynacks             = "synacks"
@@ -401,6 +402,7 @@ type tcptopMapSpecs struct {
 	Hot          *ebpf.MapSpec `ebpf:"hot"`
 	IoClaims     *ebpf.MapSpec `ebpf:"io_claims"`
 	Listeners    *ebpf.MapSpec `ebpf:"listeners"`
+	Opened       *ebpf.MapSpec `ebpf:"opened"`
 	Owning       *ebpf.MapSpec `ebpf:"owning"`
 	RecentCloses *ebpf.MapSpec `ebpf:"recent_closes"`
 	Synacks      *ebpf.MapSpec `ebpf:"synacks"`
@@ -470,6 +472,7 @@ type tcptopMaps struct {
 	Hot          *ebpf.Map `ebpf:"hot"`
 	IoClaims     *ebpf.Map `ebpf:"io_claims"`
 	Listeners    *ebpf.Map `ebpf:"listeners"`
+	Opened       *ebpf.Map `ebpf:"opened"`
 	Owning       *ebpf.Map `ebpf:"owning"`
 	RecentCloses *ebpf.Map `ebpf:"recent_closes"`
 	Synacks      *ebpf.Map `ebpf:"synacks"`
@@ -491,6 +494,7 @@ func (m *tcptopMaps) Close() error {
 		m.Hot,
 		m.IoClaims,
 		m.Listeners,
+		m.Opened,
 		m.Owning,
 		m.RecentCloses,
 		m.Synacks,
