@@ -47,13 +47,31 @@ export CI=true TCPTOP_VM=1 HOME=/tmp TMPDIR=/tmp TCPTOP_BIN=/tcptop
 # 2026-12-07), with most of it in loading tcptop's programs again.
 e2e_host_only='^(TestSortAndTopInEveryFormat|TestSortKeepsCommunityIDs|TestHostileNamesEscaped|TestReaderGoneWithNoRows|TestSlowReaderNotedOnce|TestStalledReaderThenSIGTERM|TestHeaderAfterOtherOutput|TestTextStreamIsOneFieldPerColumn|TestTextStreamHeaderWhenIdle|TestFieldsAndTimeFormatEndToEnd|TestLogFormatJSONEndToEnd|TestFloorIntervalToFileJoinsNoTick|TestClosedStdoutEndsQuietly|TestNumericUserWithoutPasswd)$'
 echo "TCPTOP-VM-NOTE e2e tests of user-space behaviour only, run on the host line and not here: $(echo "$e2e_host_only" | tr -d '^()$' | tr '|' ' ')"
-for t in source e2e; do
-	echo "TCPTOP-VM-BEGIN $t"
+# cpu_ticks prints the guest's busy and total CPU time so far (jiffies).
+cpu_ticks() { awk '/^cpu /{ print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+# section_begin NAME and section_end NAME RC frame each run of a test
+# binary for the host (vm-report.awk). The end says how much of the
+# guest's CPU time the section spent idle, waiting on timers rather than
+# emulating: the room that more guests per host core could use.
+section_begin() {
+	echo "TCPTOP-VM-BEGIN $1"
 	start=$(date +%s)
+	set -- $(cpu_ticks)
+	busy0=$1 total0=$2
+}
+section_end() {
+	set -- "$1" "$2" $(cpu_ticks)
+	echo "TCPTOP-VM-END $1 rc=$2 seconds=$(($(date +%s) - start)) idle=$((100 - 100 * ($3 - busy0) / ($4 - total0 + 1)))%"
+}
+# What the guest kernel believes about the emulated CPU: each mitigation
+# it turned on costs emulated time.
+echo "TCPTOP-VM-NOTE mitigations: $(grep -H . /sys/devices/system/cpu/vulnerabilities/* 2>/dev/null | sed 's|.*/||' | tr '\n' ';')"
+for t in source e2e; do
+	section_begin "$t"
 	skip='^$'
 	[ "$t" = e2e ] && skip=$e2e_host_only
 	"/$t.test" -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" -test.skip "$skip" 2>&1
-	echo "TCPTOP-VM-END $t rc=$? seconds=$(($(date +%s) - start))"
+	section_end "$t" $?
 done
 # Source tests that run only in the first run: the two that force each
 # path and each refusal themselves, and the DNS answer tests, whose hook
@@ -71,11 +89,10 @@ auto=
 for p in tracepoint fexit kprobe; do
 	case ",$TCPTOP_EXPECT_HOOKS," in *",$p,"*) ;; *) continue ;; esac
 	if [ -z "$auto" ]; then auto=$p; continue; fi
-	echo "TCPTOP-VM-BEGIN source:$p"
-	start=$(date +%s)
+	section_begin "source:$p"
 	TCPTOP_TEST_HOOKS=$p /source.test -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" \
 		-test.skip "$once_per_reader" 2>&1
-	echo "TCPTOP-VM-END source:$p rc=$? seconds=$(($(date +%s) - start))"
+	section_end "source:$p" $?
 done
 # Every source test again with the map-element iterators refused, as
 # 6.18.44 refuses them: the walkers that replace them read the hot list
@@ -88,11 +105,10 @@ release=$(uname -r)
 major=${release%%.*} minor=${release#*.}
 minor=${minor%%[!0-9]*}
 if [ "$major" -gt 5 ] || { [ "$major" -eq 5 ] && [ "$minor" -ge 13 ]; }; then
-	echo "TCPTOP-VM-BEGIN source:refuse=iter/bpf_map_elem"
-	start=$(date +%s)
+	section_begin source:refuse=iter/bpf_map_elem
 	TCPTOP_TEST_REFUSE=iter/bpf_map_elem /source.test -test.count=1 -test.v -test.timeout="$VM_TEST_TIMEOUT" -test.run="$VM_TEST_RUN" \
 		-test.skip "$once" 2>&1
-	echo "TCPTOP-VM-END source:refuse=iter/bpf_map_elem rc=$? seconds=$(($(date +%s) - start))"
+	section_end source:refuse=iter/bpf_map_elem $?
 else
 	echo "TCPTOP-VM-NOTE no walkers before Linux 5.13 (bpf_for_each_map_elem): refused map-element iterators are replaced by the batch copy here"
 fi
