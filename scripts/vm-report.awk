@@ -28,7 +28,7 @@ function wrap(label, words,    n, w, i, line) {
 /^TCPTOP-VM-BEGIN / { run = $2 }
 /^TCPTOP-VM-END / { ended[$2] = 1; rc[$2] = substr($3, 4); secs[$2] = substr($4, 9) }
 /^TCPTOP-VM-DONE/ { done = 1 }
-/^TCPTOP-VM-NOTE / { sub(/^TCPTOP-VM-NOTE /, ""); notes[++nnotes] = $0; if ($0 ~ /^no walkers/) no_walkers = 1 }
+/^TCPTOP-VM-NOTE / { sub(/^TCPTOP-VM-NOTE /, ""); notes[++nnotes] = $0; if ($0 ~ /^no walkers|refuses iter\/bpf_map_elem/) no_walkers = 1 }
 /^=== (RUN|CONT|NAME) / { cur = $3 }
 # t.Log lines: "    file_test.go:42: message", indented by depth.
 /^ +[A-Za-z0-9_]+\.go:[0-9]+: / {
