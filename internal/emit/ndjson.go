@@ -41,6 +41,7 @@ type ndjsonRecord struct {
 	stamps    []stamp    // per time column
 	memos     []memo     // per string column
 	addrs     []addrMemo // per address column
+	ints      []intMemo  // per integer column
 	zeros     []zeroRun  // per column
 	quoteTime bool
 }
@@ -61,7 +62,7 @@ func newNDJSONWith(w io.Writer, cols []column, timeFormat string) *ndjsonWriter 
 
 func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
 	rec := ndjsonRecord{cols: cols, stamps: make([]stamp, len(cols)), memos: make([]memo, len(cols)),
-		addrs: make([]addrMemo, len(cols)), quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
+		addrs: make([]addrMemo, len(cols)), ints: make([]intMemo, len(cols)), quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
 	for i, c := range cols {
 		sep := ","
 		if i == 0 {
@@ -128,11 +129,11 @@ func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 		}
 		switch c.kind {
 		case kString:
-			b = append(b, rec.memos[i].text(k.key, c.str(p))...)
+			b = rec.memos[i].append(b, k.key, c.str(p))
 		case kInt:
-			b = appendNDJSONInt(b, k, c.int(p))
+			b = rec.ints[i].append(b, k, c.int(p))
 		case kInt64:
-			b = appendNDJSONInt(b, k, c.int64(p))
+			b = rec.ints[i].append(b, k, c.int64(p))
 		case kFloat:
 			f := c.float(p)
 			if f == 0 && !math.Signbit(f) { // -0 is written "-0", as encoding/json writes it
@@ -163,11 +164,29 @@ func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 	return b, nil
 }
 
-func appendNDJSONInt(b []byte, k *ndjsonKey, v int64) []byte {
+// intMemo remembers an integer column's last nonzero value and its text
+// in the line, key included: many columns hold the same value row after
+// row (a host's netns and cgroup_id, the window and cwnd of idle
+// connections, their handshake's packets), and one append of the text
+// costs less than the key's append and the digits'. A value of another
+// row's own costs a copy of its text more.
+type intMemo struct {
+	v   int64
+	out []byte // nil until the first nonzero value
+}
+
+// append appends key and v as the line carries them.
+func (m *intMemo) append(b []byte, k *ndjsonKey, v int64) []byte {
 	if v == 0 {
 		return append(b, k.zero...)
 	}
-	return appendInt(append(b, k.key...), v)
+	if v == m.v && m.out != nil {
+		return append(b, m.out...)
+	}
+	start := len(b)
+	b = appendInt(append(b, k.key...), v)
+	m.v, m.out = v, append(m.out[:0], b[start:]...)
+	return b
 }
 
 // memo remembers a string column's last value and its text in the line:
@@ -184,13 +203,35 @@ type memo struct {
 	out []byte // nil until the first value
 }
 
-// text returns key and s as the line carries them.
-func (m *memo) text(key, s string) []byte {
-	if m.out == nil || len(s) != len(m.in) || unsafe.StringData(s) != unsafe.StringData(m.in) {
-		m.in = s
-		m.out = appendJSONString(append(m.out[:0], key...), escape.String(s))
+// append appends key and s as the line carries them. A string of another
+// row's own (a Community ID: every row has its own) that is printable
+// ASCII without a quote or backslash, as most are, is the same text
+// escaped or not: it is appended at once, in one pass over its bytes
+// instead of three (escape's, the JSON quoting's, the copy from the
+// memo), and the memo keeps the string it had, which the next row likely
+// shares.
+func (m *memo) append(b []byte, key, s string) []byte {
+	if m.out != nil && len(s) == len(m.in) && unsafe.StringData(s) == unsafe.StringData(m.in) {
+		return append(b, m.out...)
 	}
-	return m.out
+	if m.out != nil && plainJSON(s) {
+		b = append(append(b, key...), '"')
+		return append(append(b, s...), '"')
+	}
+	m.in = s
+	m.out = appendJSONString(append(m.out[:0], key...), escape.String(s))
+	return append(b, m.out...)
+}
+
+// plainJSON reports whether s is the same text escaped (internal/escape)
+// and as a JSON string's content: printable ASCII without '"' or '\\'.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // addrMemo remembers an address column's last value and its text in the
