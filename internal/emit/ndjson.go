@@ -182,15 +182,17 @@ func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
 	return b, nil
 }
 
-// intMemo remembers an integer column's last nonzero value and its text
-// in the line, key included: many columns hold the same value row after
-// row (a host's netns and cgroup_id, the window and cwnd of idle
-// connections, their handshake's packets), and one append of the text
-// costs less than the key's append and the digits'. A value of another
-// row's own costs a copy of its text more.
+// intMemo remembers an integer column's last nonzero value and, once it
+// came twice in a row, its text in the line, key included: many columns
+// hold the same value row after row (a host's netns and cgroup_id, the
+// window and cwnd of idle connections, their handshake's packets), and
+// one append of the text costs less than the key's append and the
+// digits'. A value of a row's own (a port, an RTT) costs only its store:
+// the text is kept from its second row on.
 type intMemo struct {
-	v   int64
-	out []byte // nil until the first nonzero value
+	v    int64
+	out  []byte // v's text, if kept
+	kept bool
 }
 
 // append appends key and v as the line carries them.
@@ -198,12 +200,16 @@ func (m *intMemo) append(b []byte, k *ndjsonKey, v int64) []byte {
 	if v == 0 {
 		return append(b, k.zero...)
 	}
-	if v == m.v && m.out != nil {
+	if v == m.v && m.kept {
 		return append(b, m.out...)
 	}
 	start := len(b)
 	b = appendInt(append(b, k.key...), v)
-	m.v, m.out = v, append(m.out[:0], b[start:]...)
+	if v == m.v {
+		m.out, m.kept = append(m.out[:0], b[start:]...), true
+	} else {
+		m.v, m.kept = v, false
+	}
 	return b
 }
 
