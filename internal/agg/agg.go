@@ -73,7 +73,7 @@ type Aggregator struct {
 	warned   bool
 
 	flows  slab
-	tcp    map[uint64]uint32 // cookie → flow
+	tcp    cookieIndex       // cookie → flow
 	udp    map[udpKey]uint32 // netns and 4-tuple → flow
 	names  names             // comm, state, cc and error strings, interned
 	owners owners            // who flows belong to, interned
@@ -102,7 +102,6 @@ func New(cfg Config) *Aggregator {
 	return &Aggregator{
 		cfg:     cfg,
 		last:    cfg.Start,
-		tcp:     make(map[uint64]uint32),
 		udp:     make(map[udpKey]uint32),
 		cgroups: map[uint64]uint32{0: 0},
 		// entry 0: the unknown cgroup
@@ -112,10 +111,10 @@ func New(cfg Config) *Aggregator {
 }
 
 // Len is the number of flows the aggregator knows.
-func (a *Aggregator) Len() int { return len(a.tcp) + len(a.udp) }
+func (a *Aggregator) Len() int { return a.tcp.n + len(a.udp) }
 
 // Lens is the number of TCP and of UDP flows the aggregator knows.
-func (a *Aggregator) Lens() (tcp, udp int) { return len(a.tcp), len(a.udp) }
+func (a *Aggregator) Lens() (tcp, udp int) { return a.tcp.n, len(a.udp) }
 
 // Begin starts a tick whose observations are handed over one by one, as
 // the source reads them, so that a tick that observes every flow (the
@@ -171,9 +170,7 @@ func (a *Aggregator) endTick() {
 const maxNames = 1 << 16
 
 func (a *Aggregator) eachTCP(fn func(uint32)) {
-	for _, idx := range a.tcp {
-		fn(idx)
-	}
+	a.tcp.each(fn)
 }
 
 func (a *Aggregator) eachUDP(fn func(uint32)) {

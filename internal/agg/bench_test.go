@@ -83,9 +83,7 @@ func BenchmarkTick100k(b *testing.B) {
 		for b.Loop() {
 			a.Tick(next())
 			refs = refs[:0]
-			for _, idx := range a.tcp {
-				refs = append(refs, active{idx: idx})
-			}
+			a.tcp.each(func(idx uint32) { refs = append(refs, active{idx: idx}) })
 			for _, idx := range a.udp {
 				refs = append(refs, active{idx: idx})
 			}

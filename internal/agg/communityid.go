@@ -6,28 +6,34 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// setCommunityID hashes a flow's Community ID, when rows carry
+// setCommunityID marks a flow as having a Community ID, when rows carry
 // community_id: when the flow is made and whenever its addresses change.
-// The flow keeps the 20-byte digest (a string per flow was 4.5 MB of heap
-// at 100,000 flows, and the one pointer in flowState, which made the
-// garbage collector visit every flow); its text is written once, at its
-// next row, into cidTexts.
+// The flow keeps no digest and no string (a string per flow was 4.5 MB
+// of heap at 100,000 flows, and the one pointer in flowState, which made
+// the garbage collector visit every flow; the 20-byte digest was 1.6 MB,
+// docs/design.md 2026-12-07 session 20:03): its text is written once, at
+// its next row, into cidTexts, from its addresses.
 func (a *Aggregator) setCommunityID(st *flowState) {
 	st.flags &^= fCID | fCIDText
-	if !a.cfg.CommunityID {
-		return
-	}
-	var ok bool
-	if st.cid, ok = conn.CommunityIDDigest(st.proto, st.local.addrPort(), st.remote.addrPort()); ok {
+	if a.cfg.CommunityID && hasCommunityID(st) {
 		st.flags |= fCID
 	}
 }
 
+// hasCommunityID is conn.CommunityIDDigest's ok for the flow, without
+// the hash: TCP or UDP, both addresses set, of one family.
+func hasCommunityID(st *flowState) bool {
+	return (st.proto == conn.TCP || st.proto == conn.UDP) && st.local.fam != 0 && st.local.fam == st.remote.fam
+}
+
 // communityID is the text of flow idx's Community ID: a string into
-// cidTexts, written at the flow's first row since its digest was set.
+// cidTexts, written at the flow's first row since its addresses were set
+// (or since a relocation moved it: the hash is then made again, about
+// 0.3 µs a flow, once).
 func (a *Aggregator) communityID(idx uint32, st *flowState) string {
 	if st.flags&fCIDText == 0 {
-		a.texts.write(idx, &st.cid, a.tick)
+		sum, _ := conn.CommunityIDDigest(st.proto, st.local.addrPort(), st.remote.addrPort())
+		a.texts.write(idx, &sum, a.tick)
 		st.flags |= fCIDText
 	}
 	return a.texts.at(idx)

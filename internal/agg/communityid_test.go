@@ -51,3 +51,22 @@ func TestHeldRowsKeepTheirCommunityIDs(t *testing.T) {
 	}
 	t.Logf("%d rows, %d relocations, %d blocks copied", len(held), relocations, rewrites)
 }
+
+// TestHasCommunityID checks that a flow is marked as having a Community
+// ID exactly where conn.CommunityIDDigest gives one: protocols, unset
+// addresses, mixed and IPv4-mapped families.
+func TestHasCommunityID(t *testing.T) {
+	addrs := []netip.AddrPort{{}, netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("[2001:db8::1]:443"),
+		netip.MustParseAddrPort("[::ffff:10.0.0.2]:53"), netip.AddrPortFrom(netip.IPv4Unspecified(), 0)}
+	for _, p := range []conn.Proto{conn.TCP, conn.UDP, conn.Proto(0), conn.Proto(9)} {
+		for _, l := range addrs {
+			for _, r := range addrs {
+				st := flowState{proto: p, local: endpointOf(l), remote: endpointOf(r)}
+				_, want := conn.CommunityIDDigest(p, st.local.addrPort(), st.remote.addrPort())
+				if got := hasCommunityID(&st); got != want {
+					t.Errorf("%v %v %v: hasCommunityID %v, CommunityIDDigest ok %v", p, l, r, got, want)
+				}
+			}
+		}
+	}
+}

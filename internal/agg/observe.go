@@ -89,8 +89,7 @@ func (a *Aggregator) observe(o *conn.Observation) {
 
 func (a *Aggregator) lookup(o *conn.Observation) (uint32, bool) {
 	if o.Proto == conn.TCP {
-		idx, ok := a.tcp[o.ID.Cookie]
-		return idx, ok
+		return a.tcp.get(o.ID.Cookie, &a.flows)
 	}
 	idx, ok := a.udp[udpKeyOf(&o.ID)]
 	return idx, ok
@@ -128,7 +127,7 @@ func (a *Aggregator) create(o *conn.Observation) uint32 {
 		st.start = o.Start.UnixMicro()
 	}
 	if o.Proto == conn.TCP {
-		a.tcp[o.ID.Cookie] = idx
+		a.tcp.put(o.ID.Cookie, idx, &a.flows)
 	} else {
 		a.udp[udpKeyOf(&o.ID)] = idx
 	}
@@ -258,7 +257,7 @@ func unwrap(prev, got uint64, wide bool) (v uint64, ok bool) {
 func (a *Aggregator) remove(idx uint32, st *flowState, t *touch) {
 	t.flags |= tRemoving
 	if st.proto == conn.TCP {
-		delete(a.tcp, st.id)
+		a.tcp.del(st.id, &a.flows)
 	} else {
 		delete(a.udp, udpKey{netns: uint32(st.id), local: st.local, remote: st.remote})
 	}

@@ -263,9 +263,7 @@ func (a *Aggregator) relocateIfScattered() {
 			free++
 		}
 	}
-	for key, idx := range a.tcp {
-		a.tcp[key] = dest[idx]
-	}
+	a.tcp.renumber(dest)
 	for key, idx := range a.udp {
 		a.udp[key] = dest[idx]
 	}

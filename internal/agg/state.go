@@ -8,10 +8,11 @@ import (
 	"github.com/tcptop/tcptop/internal/conn"
 )
 
-// flowState is what the aggregator keeps per flow between ticks: 256
-// bytes (96 of them TCP diagnostics). It holds no pointer, so that the
+// flowState is what the aggregator keeps per flow between ticks: 224
+// bytes (80 of them TCP diagnostics). It holds no pointer, so that the
 // slab's chunks are not scanned by the garbage collector: strings and
-// owners are interned to indexes, and the Community ID is its digest.
+// owners are interned to indexes, and the Community ID's text is in
+// cidTexts (hashed from the addresses at the flow's first row).
 type flowState struct {
 	id      uint64    // TCP: socket cookie; UDP: network namespace inode
 	cur     [4]uint64 // bytes in, bytes out, packets in, packets out: lifetime, unwrapped
@@ -29,7 +30,6 @@ type flowState struct {
 	proto   conn.Proto
 	flags   uint8
 	dir     conn.Direction
-	cid     [20]byte  // Community ID digest, when rows carry it and the flow has one (fCID)
 	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
 	moved   int64     // Unix microseconds: the read that last saw its bytes grow; 0: not since start
 	diag    diagState // TCP only
@@ -39,7 +39,7 @@ const (
 	fPartial uint8 = 1 << iota
 	fClosed
 	fExpired
-	fCID     // cid holds the flow's Community ID digest
+	fCID     // rows carry community_id and the flow has one
 	fCIDText // its text is in cidTexts, at the flow's index
 	fKinds   // its retransmits are counted by kind (flowExtra.rto, .fast)
 	fExtra   // it has an entry in Aggregator.extra
@@ -129,7 +129,7 @@ type slab struct {
 	freed  []uint32 // freed indexes, reused first
 }
 
-const chunkBits = 10 // 1,024 states, 120 KiB per chunk
+const chunkBits = 10 // 1,024 states, 224 KiB per chunk
 
 func (s *slab) at(idx uint32) *flowState {
 	return &s.chunks[idx>>chunkBits][idx&(1<<chunkBits-1)]

@@ -26,7 +26,7 @@ func (a *Aggregator) reserve(n int) {
 	}
 	a.active = make([]active, 0, n)
 	if a.Len() == 0 {
-		a.tcp = make(map[uint64]uint32, n) // the first snapshot: size the map once
+		a.tcp.resize(n, &a.flows) // the first snapshot: size the index once
 	}
 	a.keys.reserve(n)
 }

@@ -1,11 +1,13 @@
 package emit
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
 	"strconv"
+	"time"
 	"unsafe"
 
 	"github.com/tcptop/tcptop/internal/conn"
@@ -37,10 +39,12 @@ type ndjsonWriter struct {
 // text before each value, and per column a memo of its last text.
 type ndjsonRecord struct {
 	cols      []column
+	ops       []ndjsonOp // per column, what the loop over a record reads
 	keys      []ndjsonKey
 	stamps    []stamp    // per time column
 	memos     []memo     // per string column
 	addrs     []addrMemo // per address column
+	ints      []intMemo  // per integer column
 	zeros     []zeroRun  // per column
 	quoteTime bool
 }
@@ -61,7 +65,7 @@ func newNDJSONWith(w io.Writer, cols []column, timeFormat string) *ndjsonWriter 
 
 func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
 	rec := ndjsonRecord{cols: cols, stamps: make([]stamp, len(cols)), memos: make([]memo, len(cols)),
-		addrs: make([]addrMemo, len(cols)), quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
+		addrs: make([]addrMemo, len(cols)), ints: make([]intMemo, len(cols)), quoteTime: timeFormat == "" || timeFormat == TimeRFC3339}
 	for i, c := range cols {
 		sep := ","
 		if i == 0 {
@@ -76,7 +80,19 @@ func newNDJSONRecord(cols []column, timeFormat string) ndjsonRecord {
 		rec.stamps[i].format = timeFormat
 	}
 	rec.zeros = zeroRuns(cols, rec.keys)
+	for i, c := range cols {
+		rec.ops = append(rec.ops, ndjsonOp{off: c.off, kind: c.kind, run: rec.zeros[i].n > 1})
+	}
 	return rec
+}
+
+// ndjsonOp is a column as the loop over a record reads it, in 16 bytes: a
+// column (a few hundred, with its schema field) took a cache line of its
+// own at every step of the loop.
+type ndjsonOp struct {
+	off  uintptr
+	kind valueKind
+	run  bool // the column starts a run of usual values (zeroRun) of more than one
 }
 
 // Begin implements Writer.
@@ -117,57 +133,84 @@ func (n *ndjsonWriter) End() error { return n.flush() }
 // append appends the record at p's keys and values, without the closing
 // brace. A rate that is not a number is an error naming the field.
 func (rec *ndjsonRecord) append(b []byte, p unsafe.Pointer) ([]byte, error) {
-	for i := 0; i < len(rec.cols); i++ {
-		c, k := &rec.cols[i], &rec.keys[i]
-		if z := &rec.zeros[i]; z.n > 1 {
-			if n := usualWords(c.ptr(p), z.want); n > 1 {
+	for i := 0; i < len(rec.ops); i++ {
+		o := &rec.ops[i]
+		v := unsafe.Add(p, o.off)
+		if o.run {
+			z := &rec.zeros[i]
+			if n := usualWords(v, z.want); n > 1 {
 				b = append(b, z.text[:z.ends[n-1]]...)
 				i += n - 1
 				continue
 			}
 		}
-		switch c.kind {
+		k := &rec.keys[i]
+		switch o.kind {
 		case kString:
-			b = append(b, rec.memos[i].text(k.key, c.str(p))...)
+			b = rec.memos[i].append(b, k.key, *(*string)(v))
 		case kInt:
-			b = appendNDJSONInt(b, k, c.int(p))
+			b = rec.ints[i].append(b, k, int64(*(*int)(v)))
 		case kInt64:
-			b = appendNDJSONInt(b, k, c.int64(p))
+			b = rec.ints[i].append(b, k, *(*int64)(v))
 		case kFloat:
-			f := c.float(p)
+			f := *(*float64)(v)
 			if f == 0 && !math.Signbit(f) { // -0 is written "-0", as encoding/json writes it
 				b = append(b, k.zero...)
 				break
 			}
 			var err error
 			if b, err = appendJSONFloat(append(b, k.key...), f); err != nil {
-				return b, fmt.Errorf("encode %s: %w", c.name, err)
+				return b, fmt.Errorf("encode %s: %w", rec.cols[i].name, err)
 			}
 		case kBool:
-			if c.bool(p) {
+			if *(*bool)(v) {
 				b = append(b, k.yes...)
 			} else {
 				b = append(b, k.zero...)
 			}
 		case kAddr:
-			b = append(b, rec.addrs[i].text(k.key, c.addr(p))...)
+			b = append(b, rec.addrs[i].text(k.key, *(*netip.Addr)(v))...)
 		case kTime:
 			b = append(b, k.key...)
 			if rec.quoteTime {
-				b = append(rec.stamps[i].append(append(b, '"'), c.time(p)), '"')
+				b = append(rec.stamps[i].append(append(b, '"'), *(*time.Time)(v)), '"')
 			} else {
-				b = rec.stamps[i].append(b, c.time(p))
+				b = rec.stamps[i].append(b, *(*time.Time)(v))
 			}
 		}
 	}
 	return b, nil
 }
 
-func appendNDJSONInt(b []byte, k *ndjsonKey, v int64) []byte {
+// intMemo remembers an integer column's last nonzero value and, once it
+// came twice in a row, its text in the line, key included: many columns
+// hold the same value row after row (a host's netns and cgroup_id, the
+// window and cwnd of idle connections, their handshake's packets), and
+// one append of the text costs less than the key's append and the
+// digits'. A value of a row's own (a port, an RTT) costs only its store:
+// the text is kept from its second row on.
+type intMemo struct {
+	v    int64
+	out  []byte // v's text, if kept
+	kept bool
+}
+
+// append appends key and v as the line carries them.
+func (m *intMemo) append(b []byte, k *ndjsonKey, v int64) []byte {
 	if v == 0 {
 		return append(b, k.zero...)
 	}
-	return appendInt(append(b, k.key...), v)
+	if v == m.v && m.kept {
+		return append(b, m.out...)
+	}
+	start := len(b)
+	b = appendInt(append(b, k.key...), v)
+	if v == m.v {
+		m.out, m.kept = append(m.out[:0], b[start:]...), true
+	} else {
+		m.v, m.kept = v, false
+	}
+	return b
 }
 
 // memo remembers a string column's last value and its text in the line:
@@ -184,13 +227,54 @@ type memo struct {
 	out []byte // nil until the first value
 }
 
-// text returns key and s as the line carries them.
-func (m *memo) text(key, s string) []byte {
-	if m.out == nil || len(s) != len(m.in) || unsafe.StringData(s) != unsafe.StringData(m.in) {
-		m.in = s
-		m.out = appendJSONString(append(m.out[:0], key...), escape.String(s))
+// append appends key and s as the line carries them. A string of another
+// row's own (a Community ID: every row has its own) that is printable
+// ASCII without a quote or backslash, as most are, is the same text
+// escaped or not: it is appended at once, in one pass over its bytes
+// instead of three (escape's, the JSON quoting's, the copy from the
+// memo), and the memo keeps the string it had, which the next row likely
+// shares.
+func (m *memo) append(b []byte, key, s string) []byte {
+	if m.out != nil && len(s) == len(m.in) && unsafe.StringData(s) == unsafe.StringData(m.in) {
+		return append(b, m.out...)
 	}
-	return m.out
+	if m.out != nil && plainJSON(s) {
+		b = append(append(b, key...), '"')
+		return append(append(b, s...), '"')
+	}
+	m.in = s
+	m.out = appendJSONString(append(m.out[:0], key...), escape.String(s))
+	return append(b, m.out...)
+}
+
+// plainJSON reports whether s is the same text escaped (internal/escape)
+// and as a JSON string's content: printable ASCII without '"' or '\\'.
+// Eight bytes are checked at a time (a Community ID is 30): a byte's high
+// bit is set in bad where it is below 0x20, 0x7f or above, '"' or '\\'.
+func plainJSON(s string) bool {
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		low := x & lows
+		bad := x | (low + ones) | ^(low + (0x80-0x20)*ones) | zeroBytes(x^'"'*ones) | zeroBytes(x^'\\'*ones)
+		if bad&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// zeroBytes sets the high bit of each byte of x that is 0, and of no
+// other (no carry crosses a byte: each sum is at most 0xfe).
+func zeroBytes(x uint64) uint64 {
+	const lows = 0x7f7f7f7f7f7f7f7f
+	return ^((x&lows + lows) | x)
 }
 
 // addrMemo remembers an address column's last value and its text in the

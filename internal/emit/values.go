@@ -179,11 +179,9 @@ func (s *stamp) appendRFC3339(b []byte, t time.Time) []byte {
 	b = appendTwo(b, rem/3600e6)
 	b = appendTwo(append(b, ':'), rem/60e6%60)
 	b = appendTwo(append(b, ':'), rem/1e6%60)
-	b = append(b, '.')
-	for p, frac := int64(1e5), rem%1e6; p > 0; p /= 10 {
-		b = append(b, byte('0'+frac/p%10))
-	}
-	return append(b, 'Z')
+	frac := rem % 1e6
+	b = appendTwo(append(b, '.'), frac/1e4)
+	return append(appendTwo(appendTwo(b, frac/100%100), frac%100), 'Z')
 }
 
 func appendTwo(b []byte, v int64) []byte { return append(b, digitPairs[v*2], digitPairs[v*2+1]) }
