@@ -237,7 +237,22 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		c->open_jiffies = (__u32)bpf_jiffies64() ?: 1;
 	c->netns = FN(sock_netns)(sk);
 	FN(snapshot)(sk, c);
-	if (!(flags & CONN_OPEN_SEEN)) {
+	__u8 *dir = (flags & CONN_OPEN_SEEN) ? 0 : bpf_map_lookup_elem(&opened, &cookie);
+	if (dir) {
+		/* Nothing saw it open, but sockops did: it is new, not older
+		 * than tcptop, with a direction. Its bytes are counted from the
+		 * calls, as for one the state programs saw open: derived totals
+		 * would count a call still in flight on another thread (a read
+		 * that has copied but not returned) twice, once in the base and
+		 * once when it returns (6.1-arm64, kprobes, state and close
+		 * refused: in=24,690 for 12,345). Calls that went unseen are
+		 * settled at the release. */
+		c->direction = *dir;
+		c->flags |= CONN_OPEN_SEEN;
+		c->bytes_in = rcvd;
+		c->bytes_out = sent;
+		bpf_map_delete_elem(&opened, &cookie);
+	} else if (!(flags & CONN_OPEN_SEEN)) {
 		/* Retransmits before tcptop watched have no kind (retrans.h). */
 		c->retrans_base = c->retrans_seen = c->total_retrans;
 		__u64 in, out;
@@ -248,15 +263,6 @@ static __always_inline struct tcp_conn *FN(tcp_conn_new)(const struct sock *sk, 
 		c->bytes_out = out;
 		c->base_segs_in = c->segs_in;
 		c->base_segs_out = c->segs_out;
-		/* Nothing saw it open, but sockops did: it is new, not older
-		 * than tcptop (its derived base is then what it moved before
-		 * this call, 0 unless calls went unseen), with a direction. */
-		__u8 *dir = bpf_map_lookup_elem(&opened, &cookie);
-		if (dir) {
-			c->direction = *dir;
-			c->flags |= CONN_OPEN_SEEN;
-			bpf_map_delete_elem(&opened, &cookie);
-		}
 	}
 	return c;
 }
