@@ -294,6 +294,8 @@ static __always_inline void FN(hot_mark)(struct tcp_conn *c, __u64 cookie, const
 
 static __always_inline void FN(tcp_account)(const struct sock *sk, int ret, bool out)
 {
+	if (receives_lost && !out)
+		ret = 0;
 	__u64 cookie = FN(sock_cookie)(sk);
 	if (!cookie)
 		return; /* predates tcptop, in a namespace sock_diag did not reach */

@@ -60,9 +60,17 @@ static __always_inline int handle_state(struct sock *sk, int oldstate, int newst
 		c->err = sk->sk_err;
 	note_handshake(sk, c, oldstate, newstate);
 	/* The counters as they are when the connection ends, before a
-	 * tcp_disconnect zeroes them (see snapshot). */
-	if (newstate == TCP_CLOSE)
+	 * tcp_disconnect zeroes them (see snapshot). An orphan (closed by
+	 * its application, so no call can be in flight) that ends has its
+	 * bytes settled here too, not only at its release: where the kernel
+	 * skips both release programs (7.3 under churn), the close is found
+	 * later from the socket, and a receive whose pair the kernel also
+	 * skipped would be missing from it for good. */
+	if (newstate == TCP_CLOSE) {
 		snapshot_btf(sk, c);
+		if (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD)))
+			settle_btf(sk, c);
+	}
 	/* An accepted connection's SYN-ACK retransmits come with it from its
 	 * request socket, with no retransmit of its own (retrans.h). */
 	retrans_catch_up(sk, c, oldstate == TCP_SYN_RECV || oldstate == TCP_SYN_SENT ? RETRANS_RTO : -1);

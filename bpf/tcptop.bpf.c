@@ -118,6 +118,13 @@ __u8 close_at_state = 0;
  * released (iter.h, close_missed), the way a skipped one does. */
 const volatile bool releases_missed = false;
 
+/* Set by userspace before loading, for tests only (Config.loseReceives):
+ * the TCP receive programs count no bytes, as if the kernel had skipped
+ * both programs of every receive's pair (7.3 under churn: one in a
+ * thousand), so that a connection's bytes in come only from its counters
+ * when it ends (account.h, settle). */
+const volatile bool receives_lost = false;
+
 /* Userspace sets max_entries (and, where allocation on insert is safe for
  * the attached programs, BPF_F_NO_PREALLOC) before loading. */
 struct {

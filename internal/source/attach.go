@@ -214,6 +214,9 @@ func (s *Source) spec(path string, cookieHelper, pairs bool) (*ebpf.CollectionSp
 	if err := spec.Variables[tcptopVarReleasesMissed].Set(s.cfg.missReleases); err != nil {
 		return nil, fmt.Errorf("configure eBPF object: %w", err)
 	}
+	if err := spec.Variables[tcptopVarReceivesLost].Set(s.cfg.loseReceives); err != nil {
+		return nil, fmt.Errorf("configure eBPF object: %w", err)
+	}
 	if !pairs {
 		// Unused, but the programs still name it: an LRU hash is
 		// preallocated, and 65,536 entries are 5 MB of kernel memory.

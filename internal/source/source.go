@@ -69,6 +69,12 @@ type Config struct {
 	// close then comes from the reads finding the socket released.
 	missReleases bool
 
+	// loseReceives, set by tests (TCPTOP_TEST_LOSE_RECEIVES=1), makes
+	// the TCP receive programs count no bytes, as when the kernel skips
+	// both programs of a receive's pair: the bytes in must then come
+	// from the socket's counters as it ends.
+	loseReceives bool
+
 	// ownersFromProc, set by tests, finds owners in /proc as kernels
 	// before 5.11 do, even where the owner iterator would load.
 	ownersFromProc bool

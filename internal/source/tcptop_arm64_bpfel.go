@@ -283,6 +283,7 @@ const (
 	tcptopVarHaveRingbuf         = "have_ringbuf"
 	tcptopVarHotFull             = "hot_full"
 	tcptopVarIoPairs             = "io_pairs"
+	tcptopVarReceivesLost        = "receives_lost"
 	tcptopVarReleasesMissed      = "releases_missed"
 	tcptopVarTcpAdded            = "tcp_added"
 	tcptopVarTcpDeleted          = "tcp_deleted"
@@ -428,6 +429,7 @@ type tcptopVariableSpecs struct {
 	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.VariableSpec `ebpf:"hot_full"`
 	IoPairs             *ebpf.VariableSpec `ebpf:"io_pairs"`
+	ReceivesLost        *ebpf.VariableSpec `ebpf:"receives_lost"`
 	ReleasesMissed      *ebpf.VariableSpec `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.VariableSpec `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.VariableSpec `ebpf:"tcp_deleted"`
@@ -521,6 +523,7 @@ type tcptopVariables struct {
 	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.Variable `ebpf:"hot_full"`
 	IoPairs             *ebpf.Variable `ebpf:"io_pairs"`
+	ReceivesLost        *ebpf.Variable `ebpf:"receives_lost"`
 	ReleasesMissed      *ebpf.Variable `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.Variable `ebpf:"tcp_added"`
 	TcpDeleted          *ebpf.Variable `ebpf:"tcp_deleted"`
