@@ -93,9 +93,12 @@ image: build
 # Without cgo, as the release is built: dropping privileges changes every
 # thread at once, which a cgo build cannot (internal/privs).
 # deploy/configtest is a module of its own (it needs k8s.io/api).
+# TESTFLAGS: more go test flags (.ci/run passes -v: the host's line of
+# the kernel matrix reports that run, VM_HOST_LOG in scripts/vm-test.sh).
+TESTFLAGS ?=
 test: deps
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) test -p 1 -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 $(TESTFLAGS) ./...
 	cd deploy/configtest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each:
