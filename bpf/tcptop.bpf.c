@@ -24,6 +24,8 @@
  *   tp_btf/tcp_retransmit_synack (4.15+, optional): the first SYN-ACK's
  *     time of a connection being accepted whose SYN-ACK was resent.
  *   tp_btf/tcp_retransmit_skb (4.16+): retransmits told apart by kind.
+ *   tp_btf/kfree_skb (4.15+; its reason 5.17+): packets the kernel
+ *     dropped, by connection and reason (drops.h).
  *   iter/bpf_map_elem over the hot list, iter/tcp, iter/task_file (5.9+):
  *     the per-tick re-read of active sockets, the periodic re-read of all
  *     of them, and owners of sockets no process has used yet.
@@ -330,6 +332,7 @@ struct {
 
 #include "handshake.h"
 #include "retrans.h"
+#include "drops.h"
 #include "lifecycle.h"
 #include "iter.h"
 #include "dns.h"

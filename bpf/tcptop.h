@@ -131,6 +131,19 @@ enum retrans_kind {
 	RETRANS_TLP = 2,  /* a tail loss probe that resent the last segment */
 };
 
+/* A count of dropped packets (bpf/drops.h): of one connection by its
+ * socket's cookie, or, where the packet had no full socket, of the flow
+ * its headers name, for userspace to join. tuple.saddr is the local end
+ * (the packet's destination for a packet without a socket). */
+struct drop_key {
+	__u64 cookie; /* 0: attributed by tuple */
+	struct flow_tuple tuple; /* by tuple only */
+	__u32 netns;  /* by tuple only: the socket's or the device's namespace */
+	__u32 reason; /* enum skb_drop_reason (0 where the kernel gives none) */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 _pad[3];
+};
+
 enum conn_direction {
 	DIR_OUT = 1,
 	DIR_IN = 2,

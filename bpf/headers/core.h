@@ -93,9 +93,17 @@ struct sock {
 	unsigned long sk_pacing_rate;
 } __attribute__((preserve_access_index));
 
-/* What bpf_cast_to_kern_ctx returns for a cgroup_skb program (bpf/dns.h). */
+struct net_device {
+	possible_net_t nd_net;
+} __attribute__((preserve_access_index));
+
+/* What bpf_cast_to_kern_ctx returns for a cgroup_skb program (bpf/dns.h),
+ * and what tp_btf/kfree_skb is passed (bpf/drops.h). */
 struct sk_buff {
 	struct sock *sk;
+	struct net_device *dev;
+	unsigned char *head;
+	__u16 network_header;
 } __attribute__((preserve_access_index));
 
 struct inet_sock {

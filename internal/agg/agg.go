@@ -86,12 +86,13 @@ type Aggregator struct {
 	newFlows    []uint32   // flows created this tick, for Config.RemoteName
 	closed      tombstones // TCP cookies closed lately
 
-	touched touchList            // flows observed this tick, in observation order
-	extra   map[uint64]flowExtra // by TCP cookie: the flows with fExtra
-	ends    map[uint32]int64     // closed flows' ends (Unix microseconds), when the kernel said: few, so not in touch
-	removed []uint32             // flows closed or expired this tick, freed at the next
-	active  []active             // flows with a non-zero rate, sorted by Each
-	sorted  bool                 // active is sorted
+	touched touchList             // flows observed this tick, in observation order
+	extra   map[uint64]flowExtra  // by TCP cookie: the flows with fExtra
+	drops   map[dropKey]flowDrops // the flows with fDrops
+	ends    map[uint32]int64      // closed flows' ends (Unix microseconds), when the kernel said: few, so not in touch
+	removed []uint32              // flows closed or expired this tick, freed at the next
+	active  []active              // flows with a non-zero rate, sorted by Each
+	sorted  bool                  // active is sorted
 	keys    keyOrder
 	row     conn.Row // filled for each row Each hands out
 	texts   cidTexts // the flows' Community ID texts
@@ -146,6 +147,7 @@ func (a *Aggregator) End(readTime time.Time) {
 func (a *Aggregator) endTick() {
 	for _, idx := range a.removed {
 		a.dropExtra(a.flows.at(idx))
+		a.forgetDrops(a.flows.at(idx))
 		a.flows.free(idx)
 	}
 	a.removed = a.removed[:0]

@@ -156,6 +156,7 @@ func (a *Aggregator) touch(idx uint32, st *flowState, first bool) *touch {
 	slot, t := a.touched.add(touch{idx: idx, prev: st.cur, prevRetr: uint32(st.retrans),
 		prevDiag: diagPrev{lost: uint32(st.diag.lost), chrono: st.diag.chrono, jiffies: st.diag.jiffies}})
 	a.markKinds(st)
+	a.markDrops(st)
 	t.set(tFirst, first)
 	t.set(tNoKinds, !first && st.flags&fKinds == 0)
 	st.seen, st.slot = uint32(a.tick), slot
@@ -217,6 +218,9 @@ func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (re
 		a.setCommunityID(st)
 	}
 	if a.applyDiag(st, o, created) {
+		changed = true
+	}
+	if a.applyDrops(st, o) {
 		changed = true
 	}
 	return rekey, changed

@@ -43,6 +43,7 @@ const (
 	fCIDText // its text is in cidTexts, at the flow's index
 	fKinds   // its retransmits are counted by kind (flowExtra.rto, .fast)
 	fExtra   // it has an entry in Aggregator.extra
+	fDrops   // it has an entry in Aggregator.drops
 )
 
 // Counter names, indexes into flowState.cur.

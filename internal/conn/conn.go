@@ -95,6 +95,12 @@ type Observation struct {
 	Diag  TCPDiag
 	Error string // "refused", "timeout", "unreachable", "reset", another errno's name, or ""
 
+	// Drops: packets of the flow the kernel freed as dropped since tcptop
+	// saw it, and the reason most of those of this read had ("" without
+	// drops in it, or before Linux 5.17).
+	Drops      uint64
+	DropReason string
+
 	Partial   bool // existed before tcptop started: tcptop did not see it open
 	Untracked bool // the kernel table was full: counters are re-read from the kernel's socket at each read, not counted per call
 	Closed    bool // the connection closed; this is its final observation

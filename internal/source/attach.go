@@ -133,6 +133,9 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.configureDrops(spec, kernel); err != nil {
+		return err
+	}
 	if err := s.load(spec, hooks); err != nil {
 		if path == HooksFexit && errors.Is(err, ErrPermission) {
 			return fmt.Errorf("loading fexit programs refused although tcptop has CAP_BPF and CAP_PERFMON: function tracing is blocked on this kernel: %w", err)
@@ -148,6 +151,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	s.notePairs(pairs)
 	s.noteRingbuf()
 	s.attachLifecycle(spec, kernel)
+	s.attachDrops(spec, kernel)
 	s.attachReads(spec)
 	s.attachCgroup(spec, cookieHelper)
 	s.attachDNS(spec)

@@ -38,6 +38,7 @@ var fallbackCases = []struct {
 	{[]string{KindSynack}, "SYN-ACKs resent", "lost", tcpChecks},
 	{[]string{KindRetrans}, "retransmit kinds", "lost", tcpChecks},
 	{[]string{KindExit}, "owners that exit", "lost", tcpChecks},
+	{[]string{KindDrops}, "drops", "lost", tcpChecks},
 	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
 	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},
 	{[]string{KindDNS}, "DNS answers", "lost", tcpChecks},

@@ -54,14 +54,14 @@ const (
 	KindRetrans   = "tp_btf/tcp_retransmit_skb"
 	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
-	// KindDNS ("cgroup_skb") is in dns.go.
+	// KindDNS ("cgroup_skb") is in dns.go, KindDrops in drops.go.
 )
 
 // Refusable lists the kinds Config.Refuse accepts: every part with a
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindRetrans, KindExit, KindCgroup, KindDNS}
+		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindRetrans, KindExit, KindCgroup, KindDNS, KindDrops}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse
@@ -157,6 +157,9 @@ func (s *Source) part(p Part) {
 	case p.Using == "":
 		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
 		s.cfg.Warn("not available: %s: %s (refused: %s)", p.Name, p.Loss, strings.Join(p.Refused, "; "))
+	case p.Fallback && !p.Same && p.Minor:
+		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
+		s.cfg.Detail("%s: %s instead; lost: %s", p.Name, p.Using, p.Loss)
 	case p.Fallback && !p.Same:
 		s.gaps = append(s.gaps, p.Name+": "+p.Loss)
 		s.cfg.Warn("%s: %s instead; lost: %s", p.Name, p.Using, p.Loss)

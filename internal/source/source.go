@@ -126,6 +126,7 @@ type Source struct {
 	owner   ownerState
 	udp     udpState
 	dns     dnsState
+	drops   dropState
 	out     func(*conn.Observation) // where this tick's observations go
 	scratch conn.Observation        // the one handed to out, reused
 	obs     []conn.Observation      // Snapshot's
@@ -179,6 +180,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	s.tcp.init()
 	s.owner.init()
 	s.udp.init()
+	s.drops.init()
 	s.dns.cache = cfg.Names
 	if s.dns.cache == nil {
 		s.dns.cache = dns.NewCache(0)
@@ -281,6 +283,7 @@ func (s *Source) detach() error {
 	s.iters = iterators{}
 	s.smallPool = false
 	s.dns.attached = false
+	s.drops.attached, s.drops.reasons = false, false
 	errs = append(errs, s.objs.tcptopMaps.Close())
 	for _, c := range s.extra {
 		c.Close()
@@ -405,7 +408,8 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 		return time.Time{}, err
 	}
 	now := time.Now()
-	var errs []error
+	// First: the observations of the reads below carry the drops.
+	errs := []error{s.readDrops()}
 	switch first := s.lastSweep.IsZero(); {
 	case first:
 		// Every namespace, to find the connections older than tcptop.
@@ -436,7 +440,9 @@ func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 		errs = append(errs, s.scanClosed())
 	}
 	errs = append(errs, s.drainCloses())
+	errs = append(errs, s.reportDropped())
 	errs = append(errs, s.readUDP())
+	s.forgetUDPDrops()
 	// Last: every answer received before the flows were read is in
 	// the cache when the tick's new flows are named (agg, at End).
 	errs = append(errs, s.syncDNS())

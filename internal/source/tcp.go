@@ -62,6 +62,7 @@ func (t *tcpState) readBuf() []byte {
 func (s *Source) addRecord(r *tcptopConnRecord) {
 	o := &s.scratch
 	*o = s.observation(r)
+	s.tcpDrops(o)
 	s.out(o)
 	s.owner.note(o, r.Conn.Ino, r.Conn.Sk)
 	if o.Closed {

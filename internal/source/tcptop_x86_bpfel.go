@@ -60,6 +60,17 @@ type tcptopDnsRecord struct {
 	Data  [2048]uint8
 }
 
+type tcptopDropKey struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Tuple  tcptopFlowTuple
+	Netns  uint32
+	Reason uint32
+	Proto  uint8
+	Pad    [3]uint8
+	_      [4]byte
+}
+
 type tcptopFlowTuple struct {
 	_      structs.HostLayout
 	Saddr  [16]uint8
@@ -211,6 +222,7 @@ const (
 	tcptopMapDnsAsked            = "dns_asked"
 	tcptopMapDnsEvents           = "dns_events"
 	tcptopMapDnsScratch          = "dns_scratch"
+	tcptopMapDropCounts          = "drop_counts"
 	tcptopMapEvents              = "events"
 	tcptopMapExited              = "exited"
 	tcptopMapHot                 = "hot"
@@ -228,6 +240,8 @@ const (
 	tcptopProgTcptopClosed       = "tcptop_closed"
 	tcptopProgTcptopClosedAgain  = "tcptop_closed_again"
 	tcptopProgTcptopDns          = "tcptop_dns"
+	tcptopProgTcptopDrop         = "tcptop_drop"
+	tcptopProgTcptopDropNoreason = "tcptop_drop_noreason"
 	tcptopProgTcptopExit         = "tcptop_exit"
 	tcptopProgTcptopFxPage       = "tcptop_fx_page"
 	tcptopProgTcptopFxPageAgain  = "tcptop_fx_page_again"
@@ -278,11 +292,14 @@ const (
 	tcptopVarDnsLost             = "dns_lost"
 	tcptopVarDnsRefused          = "dns_refused"
 	tcptopVarDnsSeen             = "dns_seen"
+	tcptopVarDropsLost           = "drops_lost"
 	tcptopVarEmptyConn           = "empty_conn"
 	tcptopVarEventsLost          = "events_lost"
 	tcptopVarHaveRingbuf         = "have_ringbuf"
 	tcptopVarHotFull             = "hot_full"
 	tcptopVarIoPairs             = "io_pairs"
+	tcptopVarReasonConsumed      = "reason_consumed"
+	tcptopVarReasonPurge         = "reason_purge"
 	tcptopVarReceivesLost        = "receives_lost"
 	tcptopVarReleasesMissed      = "releases_missed"
 	tcptopVarTcpAdded            = "tcp_added"
@@ -344,6 +361,8 @@ type tcptopProgramSpecs struct {
 	TcptopClosed       *ebpf.ProgramSpec `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.ProgramSpec `ebpf:"tcptop_closed_again"`
 	TcptopDns          *ebpf.ProgramSpec `ebpf:"tcptop_dns"`
+	TcptopDrop         *ebpf.ProgramSpec `ebpf:"tcptop_drop"`
+	TcptopDropNoreason *ebpf.ProgramSpec `ebpf:"tcptop_drop_noreason"`
 	TcptopExit         *ebpf.ProgramSpec `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.ProgramSpec `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.ProgramSpec `ebpf:"tcptop_fx_page_again"`
@@ -398,6 +417,7 @@ type tcptopMapSpecs struct {
 	DnsAsked     *ebpf.MapSpec `ebpf:"dns_asked"`
 	DnsEvents    *ebpf.MapSpec `ebpf:"dns_events"`
 	DnsScratch   *ebpf.MapSpec `ebpf:"dns_scratch"`
+	DropCounts   *ebpf.MapSpec `ebpf:"drop_counts"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Exited       *ebpf.MapSpec `ebpf:"exited"`
 	Hot          *ebpf.MapSpec `ebpf:"hot"`
@@ -424,11 +444,14 @@ type tcptopVariableSpecs struct {
 	DnsLost             *ebpf.VariableSpec `ebpf:"dns_lost"`
 	DnsRefused          *ebpf.VariableSpec `ebpf:"dns_refused"`
 	DnsSeen             *ebpf.VariableSpec `ebpf:"dns_seen"`
+	DropsLost           *ebpf.VariableSpec `ebpf:"drops_lost"`
 	EmptyConn           *ebpf.VariableSpec `ebpf:"empty_conn"`
 	EventsLost          *ebpf.VariableSpec `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.VariableSpec `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.VariableSpec `ebpf:"hot_full"`
 	IoPairs             *ebpf.VariableSpec `ebpf:"io_pairs"`
+	ReasonConsumed      *ebpf.VariableSpec `ebpf:"reason_consumed"`
+	ReasonPurge         *ebpf.VariableSpec `ebpf:"reason_purge"`
 	ReceivesLost        *ebpf.VariableSpec `ebpf:"receives_lost"`
 	ReleasesMissed      *ebpf.VariableSpec `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.VariableSpec `ebpf:"tcp_added"`
@@ -469,6 +492,7 @@ type tcptopMaps struct {
 	DnsAsked     *ebpf.Map `ebpf:"dns_asked"`
 	DnsEvents    *ebpf.Map `ebpf:"dns_events"`
 	DnsScratch   *ebpf.Map `ebpf:"dns_scratch"`
+	DropCounts   *ebpf.Map `ebpf:"drop_counts"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Exited       *ebpf.Map `ebpf:"exited"`
 	Hot          *ebpf.Map `ebpf:"hot"`
@@ -491,6 +515,7 @@ func (m *tcptopMaps) Close() error {
 		m.DnsAsked,
 		m.DnsEvents,
 		m.DnsScratch,
+		m.DropCounts,
 		m.Events,
 		m.Exited,
 		m.Hot,
@@ -518,11 +543,14 @@ type tcptopVariables struct {
 	DnsLost             *ebpf.Variable `ebpf:"dns_lost"`
 	DnsRefused          *ebpf.Variable `ebpf:"dns_refused"`
 	DnsSeen             *ebpf.Variable `ebpf:"dns_seen"`
+	DropsLost           *ebpf.Variable `ebpf:"drops_lost"`
 	EmptyConn           *ebpf.Variable `ebpf:"empty_conn"`
 	EventsLost          *ebpf.Variable `ebpf:"events_lost"`
 	HaveRingbuf         *ebpf.Variable `ebpf:"have_ringbuf"`
 	HotFull             *ebpf.Variable `ebpf:"hot_full"`
 	IoPairs             *ebpf.Variable `ebpf:"io_pairs"`
+	ReasonConsumed      *ebpf.Variable `ebpf:"reason_consumed"`
+	ReasonPurge         *ebpf.Variable `ebpf:"reason_purge"`
 	ReceivesLost        *ebpf.Variable `ebpf:"receives_lost"`
 	ReleasesMissed      *ebpf.Variable `ebpf:"releases_missed"`
 	TcpAdded            *ebpf.Variable `ebpf:"tcp_added"`
@@ -546,6 +574,8 @@ type tcptopPrograms struct {
 	TcptopClosed       *ebpf.Program `ebpf:"tcptop_closed"`
 	TcptopClosedAgain  *ebpf.Program `ebpf:"tcptop_closed_again"`
 	TcptopDns          *ebpf.Program `ebpf:"tcptop_dns"`
+	TcptopDrop         *ebpf.Program `ebpf:"tcptop_drop"`
+	TcptopDropNoreason *ebpf.Program `ebpf:"tcptop_drop_noreason"`
 	TcptopExit         *ebpf.Program `ebpf:"tcptop_exit"`
 	TcptopFxPage       *ebpf.Program `ebpf:"tcptop_fx_page"`
 	TcptopFxPageAgain  *ebpf.Program `ebpf:"tcptop_fx_page_again"`
@@ -597,6 +627,8 @@ func (p *tcptopPrograms) Close() error {
 		p.TcptopClosed,
 		p.TcptopClosedAgain,
 		p.TcptopDns,
+		p.TcptopDrop,
+		p.TcptopDropNoreason,
 		p.TcptopExit,
 		p.TcptopFxPage,
 		p.TcptopFxPageAgain,

@@ -115,6 +115,7 @@ func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
 		Direction: direction(val.Direction),
 		Expired:   expired,
 	}
+	s.udpDrops(&s.scratch)
 	s.out(&s.scratch)
 }
 
