@@ -45,6 +45,7 @@ type dropState struct {
 	tuples   map[tcpTupleKey]uint64 // TCP tuples joined to their connection's cookie
 	fresh    map[uint64]bool        // cookies with drops this tick that no read reported yet
 	tick     []dropDelta            // this tick's new drops, before they are attributed
+	full     bool                   // the kernel's count map was found full (said once)
 }
 
 // dropEntry is a kernel count as last read.
@@ -225,6 +226,14 @@ func (s *Source) readDrops() error {
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read drops: %w", err)
+	}
+	// A drop that found the count map full (drops_lost, counted by the
+	// hook) is missing from its flow's drops: said once, not every tick.
+	var lost uint64
+	if !d.full && s.objs.DropsLost.Get(&lost) == nil && lost > 0 {
+		d.full = true
+		s.cfg.Warn("drops: the kernel's count of dropped packets is full (%d counts, one per flow and reason); drops of further flows are not counted until idle ones are forgotten (after 60 ticks without drops)",
+			s.objs.DropCounts.MaxEntries())
 	}
 	for _, k := range stale {
 		// A drop between the read above and this delete is lost: only
