@@ -182,6 +182,11 @@ initramfs() {
 		VM_TEST_TIMEOUT=$(timeouts "$n" test)
 		VM_TEST_RUN='${RUN:-.}'
 	EOF
+	# VM_TEST_ENV="NAME=value ...": test switches for every test binary
+	# in the guest (a developer's experiment, e.g. TCPTOP_TEST_REALTIME=0).
+	for kv in ${VM_TEST_ENV:-}; do
+		printf 'export %s\n' "$kv" >>"$root/vm.env"
+	done
 	# Uncompressed: the emulated guest would spend seconds on gunzip.
 	(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) >"$work/$n.cpio"
 	rm -rf "$root"

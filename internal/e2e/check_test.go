@@ -27,7 +27,7 @@ const refuseEnv = "TCPTOP_TEST_REFUSE"
 // that replaced the part, or as its loss.
 func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 	requireRoot(t)
-	parts := []string{"send/receive pairs", "close ring buffer", "opens and state changes", "close", "resets", "socket errors", "SYN-ACKs resent", "owners that exit", "drops",
+	parts := []string{"send/receive pairs", "tick priority", "close ring buffer", "opens and state changes", "close", "resets", "socket errors", "SYN-ACKs resent", "owners that exit", "drops",
 		"hot-list read", "table read", "socket sweep", "cgroup hooks", "DNS answers", "owners of idle connections"}
 	for _, tc := range []struct {
 		refuse string

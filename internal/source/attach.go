@@ -149,6 +149,7 @@ func (s *Source) tryPath(kernel *btf.Spec, path string) error {
 	}
 	s.path = path
 	s.notePairs(pairs)
+	s.noteRealtime()
 	s.noteRingbuf()
 	s.attachLifecycle(spec, kernel)
 	s.attachDrops(spec, kernel)

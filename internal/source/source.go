@@ -75,6 +75,15 @@ type Config struct {
 	// from the socket's counters as it ends.
 	loseReceives bool
 
+	// forceRealtime, set by tests, runs the tick at real-time priority
+	// (realtime.go) on any path, so the mechanism is tested where the
+	// kprobe path cannot load.
+	forceRealtime bool
+	// realtimeOff, set by tests (TCPTOP_TEST_REALTIME=0), keeps the tick
+	// in the normal class even where it needs the real-time one: the
+	// break that shows what the priority is for.
+	realtimeOff bool
+
 	// ownersFromProc, set by tests, finds owners in /proc as kernels
 	// before 5.11 do, even where the owner iterator would load.
 	ownersFromProc bool
@@ -115,6 +124,7 @@ type Source struct {
 	forceScan bool       // the hot list overflowed: look for closed entries in the table
 	smallPool bool       // kretprobes with the kernel's default pool: reported
 	preempt   preemption // the kernel's preemption model: whether the send/receive pairs are needed
+	realtime  bool       // the tick runs at real-time priority (realtime.go)
 
 	noRingbuf      bool   // the kernel refused ring buffers: closes stay in the table
 	retransKinds   bool   // the retransmit hook is attached: retransmits are counted by kind
@@ -404,6 +414,15 @@ func (s *Source) Snapshot() (conn.Snapshot, error) {
 func (s *Source) Read(fn func(*conn.Observation)) (time.Time, error) {
 	s.out = fn
 	defer func() { s.out = nil }()
+	if s.realtime {
+		// Taken at start already; should it fail now (capabilities
+		// dropped since), the tick runs as before and says so once.
+		if leave, err := enterRealtime(); err != nil {
+			s.warnOnce(fmt.Errorf("%s: %w: %s", realtimePart, err, realtimeRefusedLoss))
+		} else {
+			defer leave()
+		}
+	}
 	if err := s.setTick(s.tick + 1); err != nil {
 		return time.Time{}, err
 	}

@@ -29,7 +29,8 @@ func requireRoot(t *testing.T) { testnet.RequireRoot(t) }
 // TCPTOP_TEST_PAIRS=1, the send/receive pairs on any kernel.
 func testConfig(t *testing.T) Config {
 	cfg := Config{Hooks: os.Getenv("TCPTOP_TEST_HOOKS"), Warn: t.Logf, ForcePairs: os.Getenv("TCPTOP_TEST_PAIRS") == "1",
-		missReleases: os.Getenv("TCPTOP_TEST_MISS_RELEASES") == "1", loseReceives: os.Getenv("TCPTOP_TEST_LOSE_RECEIVES") == "1"}
+		missReleases: os.Getenv("TCPTOP_TEST_MISS_RELEASES") == "1", loseReceives: os.Getenv("TCPTOP_TEST_LOSE_RECEIVES") == "1",
+		forceRealtime: os.Getenv("TCPTOP_TEST_REALTIME") == "1", realtimeOff: os.Getenv("TCPTOP_TEST_REALTIME") == "0"}
 	if v := os.Getenv("TCPTOP_TEST_REFUSE"); v != "" {
 		cfg.Refuse = strings.Split(v, ",")
 		t.Logf("refused on purpose: %v", cfg.Refuse)
