@@ -56,7 +56,7 @@ func (t *ticker) kernelStats(s *conn.Stats) {
 		s.UDPTableEntries, s.UDPTableSize = int64(st.UDPEntries), int64(st.UDPTableSize)
 		s.TCPUntracked, s.UDPDropped = int64(st.TCPUntracked), int64(st.UDPTableFull)
 		s.HotListFull, s.EventsLost = int64(st.HotListFull), int64(st.EventsLost)
-		s.ClosesInferred = int64(st.ClosesInferred)
+		s.ClosesInferred, s.KprobeRunsSkipped = int64(st.ClosesInferred), int64(st.KprobeRunsSkipped)
 	}
 }
 

@@ -227,6 +227,11 @@ func (t *ticker) reportDrops() {
 	if st.UDPTableFull > t.stats.UDPTableFull {
 		t.log.Printf("%d UDP datagrams not counted: flow table full", st.UDPTableFull-t.stats.UDPTableFull)
 	}
+	// Once, and with -v at each tick that has more: another agent's map
+	// syscalls could cause skips every tick.
+	if st.KprobeRunsSkipped > t.stats.KprobeRunsSkipped && (t.cfg.Verbose || t.stats.KprobeRunsSkipped == 0) {
+		t.log.Printf("the kernel skipped %d runs of tcptop's send/receive kprobes (a BPF map syscall preempted on their CPU): those sends and receives are missing from the live counts until their connections close", st.KprobeRunsSkipped-t.stats.KprobeRunsSkipped)
+	}
 	if t.cfg.Verbose && st.ClosesInferred > t.stats.ClosesInferred {
 		t.log.Printf("%d closes the kernel skipped were found when their sockets were released", st.ClosesInferred-t.stats.ClosesInferred)
 	}

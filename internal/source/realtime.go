@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,7 +93,10 @@ func enterRealtime() (leave func(), err error) {
 		runtime.UnlockOSThread()
 		return nil, fmt.Errorf("sched_getattr: %w", err)
 	}
-	fifo := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
+	// Reset on fork: a thread cloned from this one starts in the normal
+	// class (the Go runtime makes new threads through its template thread
+	// while a goroutine is locked, but that is its business, not ours).
+	fifo := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1, Flags: unix.SCHED_FLAG_RESET_ON_FORK}
 	if err := setScheduler(&fifo); err != nil {
 		runtime.UnlockOSThread()
 		var errno unix.Errno
@@ -110,4 +114,24 @@ func enterRealtime() (leave func(), err error) {
 		}
 		runtime.UnlockOSThread()
 	}, nil
+}
+
+// kprobeRunsSkipped sums the runs the kernel skipped of the send/receive
+// kprobes and kretprobes (their recursion misses, counted by the kernel
+// since 6.7), on the kprobe path: each is a call whose bytes are missing
+// from the live counts. Reading a program's info is no map syscall.
+func (s *Source) kprobeRunsSkipped() uint64 {
+	if s.path != HooksKprobe || s.progs == nil {
+		return 0
+	}
+	var n uint64
+	for name, p := range s.progs.Programs {
+		if !strings.HasPrefix(name, "tcptop_kp_") && !strings.HasPrefix(name, "tcptop_kr_") {
+			continue
+		}
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	return n
 }

@@ -276,4 +276,12 @@ func TestSendsBesideBusyTicksAllCounted(t *testing.T) {
 	if s.realtime && misses > 0 {
 		t.Errorf("the kernel skipped %d kprobe runs with the tick at real-time priority", misses)
 	}
+	// The source says what the kernel counted (kprobe_runs_skipped).
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := kprobeMisses(t, s); st.KprobeRunsSkipped != want {
+		t.Errorf("Stats: %d kprobe runs skipped, the programs' own counters say %d", st.KprobeRunsSkipped, want)
+	}
 }
