@@ -26,6 +26,7 @@ type healthDescs struct {
 	ticks, rows, flows, tableEntries, tableSize *prometheus.Desc
 	untracked, udpDropped, hotListFull, lost    *prometheus.Desc
 	closesInferred, kprobeRunsSkipped           *prometheus.Desc
+	dropsUnattributed                           *prometheus.Desc
 	joined, series, maxSeries, overflow         *prometheus.Desc
 }
 
@@ -44,6 +45,7 @@ func newHealthDescs() healthDescs {
 		hotListFull:       d("tcptop_hot_list_full_total", "Times a connection's news waited for the next sweep because the list of connections that moved was full."),
 		lost:              d("tcptop_lost_events_total", "Close events that found the ring buffer full (read from the table instead: no row is lost)."),
 		closesInferred:    d("tcptop_inferred_closes_total", "Closes whose close programs the kernel skipped, found when the socket was released (no row is lost)."),
+		dropsUnattributed: d("tcptop_unattributed_drops_total", "Packets the kernel dropped that no tracked flow could take (in no flow's drops)."),
 		kprobeRunsSkipped: d("tcptop_kprobe_runs_skipped_total", "Runs of the send/receive kprobes the kernel skipped (kprobe path, 6.7+): sends and receives missing from the live counts until their connections close."),
 		joined:            d("tcptop_joined_ticks_total", "Ticks joined into the next because the reader of stdout fell behind."),
 		series:            d("tcptop_metrics_series", "Label sets of the flow series, the other series included."),
@@ -54,7 +56,7 @@ func newHealthDescs() healthDescs {
 
 func (d healthDescs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{d.ticks, d.rows, d.flows, d.tableEntries, d.tableSize, d.untracked,
-		d.udpDropped, d.hotListFull, d.lost, d.closesInferred, d.kprobeRunsSkipped, d.joined, d.series, d.maxSeries, d.overflow} {
+		d.udpDropped, d.hotListFull, d.lost, d.closesInferred, d.kprobeRunsSkipped, d.dropsUnattributed, d.joined, d.series, d.maxSeries, d.overflow} {
 		ch <- x
 	}
 }
@@ -85,6 +87,7 @@ func (d healthDescs) collect(ch chan<- prometheus.Metric, h *healthState, series
 	m(d.lost, c, st.EventsLost)
 	m(d.closesInferred, c, st.ClosesInferred)
 	m(d.kprobeRunsSkipped, c, st.KprobeRunsSkipped)
+	m(d.dropsUnattributed, c, st.DropsUnattributed)
 	m(d.joined, c, st.TicksJoined)
 	m(d.series, g, int64(series))
 	m(d.maxSeries, g, int64(maxSeries))

@@ -57,6 +57,7 @@ func (t *ticker) kernelStats(s *conn.Stats) {
 		s.TCPUntracked, s.UDPDropped = int64(st.TCPUntracked), int64(st.UDPTableFull)
 		s.HotListFull, s.EventsLost = int64(st.HotListFull), int64(st.EventsLost)
 		s.ClosesInferred, s.KprobeRunsSkipped = int64(st.ClosesInferred), int64(st.KprobeRunsSkipped)
+		s.DropsUnattributed = int64(st.DropsUnattributed)
 	}
 }
 

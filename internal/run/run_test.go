@@ -170,7 +170,7 @@ func TestStatsOnStderr(t *testing.T) {
 	fixedLog(&b, "text").stats(s, "")
 	want := "tcptop: stats timestamp=2026-11-26T05:47:55.123456Z tick=3 rows=12 flows=40 tcp_flows=31 udp_flows=9 " +
 		"tcp_table_entries=33 tcp_table_size=262144 udp_table_entries=9 udp_table_size=131072 tcp_untracked=0 udp_dropped=2 " +
-		"hot_list_full=0 events_lost=0 closes_inferred=0 kprobe_runs_skipped=0 ticks_late=0 ticks_joined=1 cpu_ms=250 rss_bytes=33554432\n"
+		"hot_list_full=0 events_lost=0 closes_inferred=0 drops_unattributed=0 kprobe_runs_skipped=0 ticks_late=0 ticks_joined=1 cpu_ms=250 rss_bytes=33554432\n"
 	if b.String() != want {
 		t.Errorf("text:\n got %q\nwant %q", b.String(), want)
 	}
@@ -178,7 +178,7 @@ func TestStatsOnStderr(t *testing.T) {
 	fixedLog(&b, "json").stats(s, emit.TimeUnix)
 	want = `{"time":"2026-11-26T04:47:55.123456Z","level":"info","msg":"stats","type":"stats","timestamp":1795672075.123456,"tick":3,"rows":12,` +
 		`"flows":40,"tcp_flows":31,"udp_flows":9,"tcp_table_entries":33,"tcp_table_size":262144,"udp_table_entries":9,"udp_table_size":131072,` +
-		`"tcp_untracked":0,"udp_dropped":2,"hot_list_full":0,"events_lost":0,"closes_inferred":0,"kprobe_runs_skipped":0,"ticks_late":0,"ticks_joined":1,"cpu_ms":250,"rss_bytes":33554432}` + "\n"
+		`"tcp_untracked":0,"udp_dropped":2,"hot_list_full":0,"events_lost":0,"closes_inferred":0,"drops_unattributed":0,"kprobe_runs_skipped":0,"ticks_late":0,"ticks_joined":1,"cpu_ms":250,"rss_bytes":33554432}` + "\n"
 	if b.String() != want {
 		t.Errorf("json:\n got %s\nwant %s", b.String(), want)
 	}
@@ -256,7 +256,7 @@ func TestPipeGroups(t *testing.T) {
 	}
 	want := `{"comm":"curl","connections":1,"bytes_out":7}
 {"comm":"nginx","connections":2,"bytes_out":120}
-{"type":"stats","timestamp":"2026-11-26T05:47:55.000000Z","tick":1,"rows":2,"flows":0,"tcp_flows":0,"udp_flows":0,"tcp_table_entries":0,"tcp_table_size":0,"udp_table_entries":0,"udp_table_size":0,"tcp_untracked":0,"udp_dropped":0,"hot_list_full":0,"events_lost":0,"closes_inferred":0,"kprobe_runs_skipped":0,"ticks_late":0,"ticks_joined":0,"cpu_ms":0,"rss_bytes":0}
+{"type":"stats","timestamp":"2026-11-26T05:47:55.000000Z","tick":1,"rows":2,"flows":0,"tcp_flows":0,"udp_flows":0,"tcp_table_entries":0,"tcp_table_size":0,"udp_table_entries":0,"udp_table_size":0,"tcp_untracked":0,"udp_dropped":0,"hot_list_full":0,"events_lost":0,"closes_inferred":0,"drops_unattributed":0,"kprobe_runs_skipped":0,"ticks_late":0,"ticks_joined":0,"cpu_ms":0,"rss_bytes":0}
 `
 	if out.String() != want || written != 2 || logs.Len() != 0 {
 		t.Errorf("output\n%s\nwant\n%s(written %d, logs %q)", out.String(), want, written, logs.String())

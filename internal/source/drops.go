@@ -46,6 +46,29 @@ type dropState struct {
 	fresh    map[uint64]bool        // cookies with drops this tick that no read reported yet
 	tick     []dropDelta            // this tick's new drops, before they are attributed
 	full     bool                   // the kernel's count map was found full (said once)
+
+	// A socket read without the sender's address asked for (recv, read)
+	// has one flow with no peer, while its drops name their sender: such
+	// drops go to that flow (peerless, redirect, pending below).
+	peerless map[udpPortKey]peerlessFlow  // the flows with no peer the last UDP read reported
+	redirect map[udpDropKey]udpDropKey    // a sender's drops that go to its socket's flow with no peer
+	pending  map[udpDropKey][]reasonCount // drops redirected after this tick's read: counted in the next
+	// unattributed counts drops that no flow tcptop tracks could take (a
+	// port scan refused, forwarded packets, a closed connection's late
+	// packets, a flow the table had no room for).
+	unattributed uint64
+}
+
+// udpPortKey is a UDP socket as its drops find it: its namespace and port.
+type udpPortKey struct {
+	netns uint32
+	port  uint16
+}
+
+// peerlessFlow is a flow with no peer, and the tick it was last reported.
+type peerlessFlow struct {
+	key  udpDropKey
+	seen uint32
 }
 
 // dropEntry is a kernel count as last read.
@@ -95,6 +118,9 @@ func (d *dropState) init() {
 	d.udp = map[udpDropKey]*flowDrops{}
 	d.tuples = map[tcpTupleKey]uint64{}
 	d.fresh = map[uint64]bool{}
+	d.peerless = map[udpPortKey]peerlessFlow{}
+	d.redirect = map[udpDropKey]udpDropKey{}
+	d.pending = map[udpDropKey][]reasonCount{}
 }
 
 // dropArgs is how many arguments the kernel's kfree_skb tracepoint
@@ -248,6 +274,14 @@ func (s *Source) readDrops() error {
 // attributeDrops gives this tick's new drops to their flows.
 func (s *Source) attributeDrops() error {
 	d := &s.drops
+	// Drops redirected after the last read to a flow with no peer: its
+	// observation had gone out, so they count in this tick.
+	for key, reasons := range d.pending {
+		for _, r := range reasons {
+			s.addDrops(d.udpFlow(key), r.reason, r.n)
+		}
+		delete(d.pending, key)
+	}
 	var unjoined []int
 	for i := range d.tick {
 		k := &d.tick[i].key
@@ -258,12 +292,10 @@ func (s *Source) attributeDrops() error {
 		case k.Proto == unix.IPPROTO_UDP:
 			local, remote := endpoints(&k.Tuple)
 			key := udpDropKey{netns: k.Netns, port: local.Port(), remote: remote}
-			f := d.udp[key]
-			if f == nil {
-				f = &flowDrops{}
-				d.udp[key] = f
+			if to, ok := d.redirect[key]; ok {
+				key = to
 			}
-			s.addDrops(f, k.Reason, d.tick[i].n)
+			s.addDrops(d.udpFlow(key), k.Reason, d.tick[i].n)
 		default:
 			unjoined = append(unjoined, i)
 		}
@@ -276,7 +308,8 @@ func (s *Source) attributeDrops() error {
 		k := &d.tick[i].key
 		cookie, ok := d.tuples[tupleOf(k)]
 		if !ok {
-			continue // not a connection tcptop tracks (forwarded, refused, untracked)
+			d.unattributed += d.tick[i].n // not a connection tcptop tracks (forwarded, refused, untracked)
+			continue
 		}
 		s.addDrops(d.flowOf(cookie), k.Reason, d.tick[i].n)
 		d.fresh[cookie] = true
@@ -311,6 +344,27 @@ func (s *Source) joinTuples(unjoined []int) error {
 		}
 		return false
 	})
+}
+
+// udpFlow is the drops of the UDP flow key, made on first use.
+func (d *dropState) udpFlow(key udpDropKey) *flowDrops {
+	f := d.udp[key]
+	if f == nil {
+		f = &flowDrops{}
+		d.udp[key] = f
+	}
+	return f
+}
+
+// thisTick sums a flow's drops counted in tick.
+func (f *flowDrops) thisTick(tick uint32) uint64 {
+	var n uint64
+	if f.tick == tick {
+		for _, r := range f.reasons {
+			n += r.n
+		}
+	}
+	return n
 }
 
 func (d *dropState) flowOf(cookie uint64) *flowDrops {
@@ -382,6 +436,11 @@ func (s *Source) tcpDrops(o *conn.Observation) {
 func (s *Source) udpDrops(o *conn.Observation) {
 	d := &s.drops
 	key := udpDropKey{netns: o.NetNS, port: o.Local.Port(), remote: o.Remote}
+	if o.Remote.Port() == 0 && !o.Expired {
+		d.peerless[udpPortKey{o.NetNS, key.port}] = peerlessFlow{key: key, seen: s.tick}
+	} else {
+		delete(d.redirect, key) // the sender has a flow of its own now
+	}
 	f := d.udp[key]
 	if f == nil {
 		return
@@ -398,10 +457,34 @@ func (s *Source) udpDrops(o *conn.Observation) {
 // received, or one the table had no room for), whose drops are not
 // counted.
 func (s *Source) forgetUDPDrops() {
-	for key, f := range s.drops.udp {
-		if f.seen != s.tick {
-			delete(s.drops.udp, key)
+	d := &s.drops
+	for port, p := range d.peerless {
+		if p.seen != s.tick {
+			delete(d.peerless, port)
 		}
+	}
+	for from, to := range d.redirect {
+		if d.peerless[udpPortKey{to.netns, to.port}].key != to {
+			delete(d.redirect, from)
+		}
+	}
+	for key, f := range d.udp {
+		if f.seen == s.tick {
+			continue
+		}
+		// Drops of a sender with no flow: a socket that reads without
+		// asking who sent (recv, read) has one flow with no peer, which
+		// takes them, from the next tick on, and its sender's later drops
+		// directly. Else no flow takes them.
+		if n := f.thisTick(s.tick); n > 0 {
+			if p, ok := d.peerless[udpPortKey{key.netns, key.port}]; ok && p.key != key {
+				d.redirect[key] = p.key
+				d.pending[p.key] = append(d.pending[p.key], f.reasons...)
+			} else {
+				d.unattributed += n
+			}
+		}
+		delete(d.udp, key)
 	}
 }
 
@@ -419,6 +502,9 @@ func (s *Source) reportDropped() error {
 			}
 			// Not in the table: closed already (a packet dropped after
 			// its close record), or one the table had no room for.
+			if f := s.drops.tcp[cookie]; f != nil {
+				s.drops.unattributed += f.thisTick(s.tick)
+			}
 			delete(s.drops.tcp, cookie)
 			continue
 		}

@@ -218,9 +218,20 @@ func inGuest() bool { return os.Getenv("TCPTOP_VM") == "1" }
 // guest of the matrix.
 func TestDropsUDPReceiveBuffer(t *testing.T) {
 	s := openSource(t)
-	testnet.AddNetns(t, "tt-drop-udp")
+	// Read with the sender's address (recvfrom: the flow of that peer
+	// takes the drops), without it (read: the socket's flow with no peer
+	// takes them), and never (no flow: the drops are counted as
+	// unattributed in Stats).
+	for _, mode := range []string{"recvfrom", "read", "never-read"} {
+		t.Run(mode, func(t *testing.T) { checkUDPReceiveBufferDrops(t, s, mode) })
+	}
+}
+
+func checkUDPReceiveBufferDrops(t *testing.T, s *Source, mode string) {
+	netns := "tt-drop-udp-" + mode
+	ino := uint32(testnet.AddNetns(t, netns))
 	var rx, tx *net.UDPConn
-	testnet.InNetns(t, "tt-drop-udp", func() (err error) {
+	testnet.InNetns(t, netns, func() (err error) {
 		if rx, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
 			return err
 		}
@@ -234,13 +245,23 @@ func TestDropsUDPReceiveBuffer(t *testing.T) {
 	defer tx.Close()
 	rec := newRecorder(s)
 	rec.poll(t)
+	before, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// One datagram read, so that tcptop knows the receiving flow.
 	buf := make([]byte, 2048)
 	if _, err := tx.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, _, err := rx.ReadFromUDP(buf); err != nil {
+	switch mode {
+	case "recvfrom":
+		_, _, err = rx.ReadFromUDP(buf)
+	case "read":
+		_, err = rx.Read(buf) // read(2): no address asked for
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	for range 50 {
@@ -248,14 +269,18 @@ func TestDropsUDPReceiveBuffer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := udpSocketDrops(t, "tt-drop-udp", rx.LocalAddr().(*net.UDPAddr).Port)
+	want := udpSocketDrops(t, netns, rx.LocalAddr().(*net.UDPAddr).Port)
 	if want == 0 {
 		t.Fatal("the full receive buffer dropped nothing")
 	}
 	rxPort, txPort := rx.LocalAddr().(*net.UDPAddr).Port, tx.LocalAddr().(*net.UDPAddr).Port
+	peer := txPort
+	if mode == "read" {
+		peer = 0 // the socket's flow with no peer
+	}
 	flow := func(local, remote int) conn.Observation {
 		for id, o := range rec.last {
-			if id.Proto == conn.UDP && int(id.Local.Port()) == local && int(id.Remote.Port()) == remote {
+			if id.Proto == conn.UDP && id.NetNS == ino && int(id.Local.Port()) == local && int(id.Remote.Port()) == remote {
 				return o
 			}
 		}
@@ -264,24 +289,41 @@ func TestDropsUDPReceiveBuffer(t *testing.T) {
 	if !s.drops.attached {
 		want = 0
 	}
+	wantFlow, wantUnattributed := want, uint64(0)
+	if mode == "never-read" {
+		wantFlow, wantUnattributed = 0, want
+	}
+	unattributed := func() uint64 {
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.DropsUnattributed - before.DropsUnattributed
+	}
 	var reasons []string
 	rec.pollUntil(t, 10*time.Second, func() bool {
-		if o := flow(rxPort, txPort); o.DropReason != "" {
+		if o := flow(rxPort, peer); o.DropReason != "" {
 			reasons = append(reasons, o.DropReason)
 		}
-		return flow(rxPort, txPort).Drops >= want && flow(txPort, rxPort).PacketsOut > 0
+		return flow(rxPort, peer).Drops >= wantFlow && unattributed() >= wantUnattributed && flow(txPort, rxPort).PacketsOut > 0
 	})
-	got := flow(rxPort, txPort)
-	t.Logf("sk_drops %d; drops %d, reasons %v", want, got.Drops, reasons)
-	if got.Drops != want {
-		t.Errorf("drops %d, the socket's sk_drops %d", got.Drops, want)
+	rec.poll(t) // a tick more: nothing may come after
+	got := flow(rxPort, peer)
+	t.Logf("%s: sk_drops %d; the flow's drops %d, reasons %v; unattributed %d", mode, want, got.Drops, reasons, unattributed())
+	if got.Drops != wantFlow || unattributed() != wantUnattributed {
+		t.Errorf("drops %d and unattributed %d, want %d and %d (the socket's sk_drops %d)", got.Drops, unattributed(), wantFlow, wantUnattributed, want)
 	}
 	if o := flow(txPort, rxPort); o.Drops != 0 {
 		t.Errorf("the sending flow has %d drops", o.Drops)
 	}
+	if mode == "read" {
+		if o := flow(rxPort, txPort); o.Drops != 0 {
+			t.Errorf("a flow of the sender on the reading socket has %d drops", o.Drops)
+		}
+	}
 	wantReason := "SOCKET_RCVBUFF"
-	if !s.drops.reasons {
-		wantReason = "" // refused, or no reason before 5.17
+	if !s.drops.reasons || wantFlow == 0 {
+		wantReason = "" // refused, no reason before 5.17, or no flow
 	}
 	if len(reasons) == 0 && wantReason != "" {
 		t.Errorf("no drop_reason in any tick")

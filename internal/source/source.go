@@ -355,6 +355,7 @@ type Stats struct {
 	HotListFull              uint64 // times a connection could not join the hot list (its news waited for the next sweep)
 	EventsLost               uint64 // close records that found the ring buffer full (kept in the table instead)
 	ClosesInferred           uint64 // closes the kernel skipped, found when the socket was released (bpf/iter.h)
+	DropsUnattributed        uint64 // dropped packets no tracked flow could take (drops.go)
 	KprobeRunsSkipped        uint64 // runs of the send/receive kprobes the kernel skipped (realtime.go): those calls are not counted
 }
 
@@ -375,6 +376,7 @@ func (s *Source) Stats() (Stats, error) {
 		s.objs.UdpAdded.Get(&udpAdded),
 	)
 	st.KprobeRunsSkipped = s.kprobeRunsSkipped()
+	st.DropsUnattributed = s.drops.unattributed
 	st.TCPEntries = tcpAdded - tcpDeleted - s.tcp.deleted
 	st.UDPEntries = udpAdded - s.udp.deleted
 	return st, err
