@@ -40,12 +40,26 @@ func TestSignalsDetachEverything(t *testing.T) {
 			if code := tt.stop(t, tc.sig); code != tc.code {
 				t.Errorf("exit %d after %v, want %d; stderr %s", code, tc.sig, tc.code, tt.stderr.String())
 			}
-			if said := tt.stderr.String()[before:]; said != tc.said {
+			if said := withoutLoadNotes(tt.stderr.String()[before:]); said != tc.said {
 				t.Errorf("after %v, stderr said %q, want %q", tc.sig, said, tc.said)
 			}
 			requireProgramsGone(t, held)
 		})
 	}
+}
+
+// withoutLoadNotes drops the lines that say tcptop fell behind (ticks
+// joined because the test's reader of stdout was slow, as under
+// emulation on a loaded machine: 7.3-arm64, 2026-12-08): they tell of the
+// load, not of the signal.
+func withoutLoadNotes(said string) string {
+	var kept strings.Builder
+	for _, line := range strings.SplitAfter(said, "\n") {
+		if !strings.HasPrefix(line, "tcptop: the reader of stdout fell behind:") {
+			kept.WriteString(line)
+		}
+	}
+	return kept.String()
 }
 
 func TestClosedStdoutEndsQuietly(t *testing.T) {
