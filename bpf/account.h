@@ -31,12 +31,17 @@ static __always_inline int FN(sock_proto)(const struct sock *sk)
 /* sock_cookie is the socket's cookie, the key that ties the programs,
  * userspace and sock_diag together. Without the helper (before 5.12 in
  * tracing programs, kprobes always) it is read from the socket, where the
- * cgroup programs make sure the kernel has generated one. */
+ * cgroup programs make sure the kernel has generated one. With it, the
+ * socket's field is read first and the helper called only while it is 0
+ * (the helper makes the cookie then, and returns the field after): the
+ * same value, without a helper call on every send and receive
+ * (docs/design.md, 2026-12-08). */
 static __always_inline __u64 FN(sock_cookie)(const struct sock *sk)
 {
-	if (cookie_helper && !PROBE_READS)
+	__u64 cookie = RD(sk, __sk_common.skc_cookie.counter);
+	if (cookie_helper && !PROBE_READS && !cookie)
 		return bpf_get_socket_cookie((void *)sk);
-	return RD(sk, __sk_common.skc_cookie.counter);
+	return cookie;
 }
 
 static __always_inline void FN(read_tuple)(const struct sock *sk, struct flow_tuple *t)
@@ -376,10 +381,10 @@ static __always_inline void FN(udp_account)(const struct sock *sk, int ret, bool
 	f->last_ns = bpf_ktime_get_ns();
 }
 
-/* account counts one send (out) or receive call that returned ret. */
-static __always_inline void FN(account)(const struct sock *sk, int ret, int flags, bool out)
+/* account_as counts one send (out) or receive call that returned ret on
+ * a socket of proto (sock_proto, read once by the caller). */
+static __always_inline void FN(account_as)(const struct sock *sk, int proto, int ret, int flags, bool out)
 {
-	int proto = FN(sock_proto)(sk);
 	if (ret < 0 || (!out && (flags & MSG_PEEK))) {
 		/* Nothing moved; a peer the cgroup hook stashed for this
 		 * call must not be taken for the next one's. */
@@ -393,4 +398,10 @@ static __always_inline void FN(account)(const struct sock *sk, int ret, int flag
 		FN(tcp_account)(sk, ret, out);
 	else if (proto == IPPROTO_UDP) /* 0: an empty datagram */
 		FN(udp_account)(sk, ret, out);
+}
+
+/* account counts one send (out) or receive call that returned ret. */
+static __always_inline void FN(account)(const struct sock *sk, int ret, int flags, bool out)
+{
+	FN(account_as)(sk, FN(sock_proto)(sk), ret, flags, out);
 }

@@ -190,12 +190,22 @@ static __always_inline bool dns_from_peer(struct __sk_buff *skb, const struct so
 SEC("cgroup_skb/ingress")
 int tcptop_dns(struct __sk_buff *skb)
 {
+	/* The socket first: one connected to a port other than 53 takes no
+	 * answer (a delivered packet comes from its peer's port), and two
+	 * loads of the socket tell it, before the headers are parsed. This
+	 * runs for every packet delivered on the host, so it is most of the
+	 * program's cost (docs/performance.md, 2026-12-08). */
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	const struct sock *sk = kskb->sk;
+	if (sk) {
+		__be16 peer = sk->__sk_common.skc_dport;
+		if (peer != bpf_htons(DNS_PORT) && peer != 0)
+			return 1;
+	}
 	__u8 proto = 0;
 	__u32 off = dns_payload(skb, &proto);
 	if (off == 0 || off >= skb->len)
 		return 1; /* not from port 53, or no payload (a bare ACK) */
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	const struct sock *sk = kskb->sk;
 	if (!dns_from_peer(skb, sk, proto)) {
 		__sync_fetch_and_add(&dns_refused, 1);
 		return 1;

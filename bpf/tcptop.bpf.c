@@ -387,17 +387,12 @@ static __always_inline __u64 io_token(const struct sock *sk, int ret, bool out)
 	return (sock_cookie_btf(sk) << 24) ^ ((__u64)(__u32)ret << 1) ^ (out ? 1 : 0) ^ 0x8000000000000000ULL;
 }
 
-static __always_inline bool inet_proto(const struct sock *sk)
-{
-	int proto = sock_proto_btf(sk);
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
-}
-
 /* account_first: the first program of a pair counts the call and claims
- * it. */
+ * it. The socket's protocol is read once, for both. */
 static __always_inline void account_first(const struct sock *sk, int ret, int flags, bool out)
 {
-	if (!inet_proto(sk))
+	int proto = sock_proto_btf(sk);
+	if (!proto)
 		return; /* a Unix socket, say: nothing to count, nothing to claim */
 	if (io_pairs) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -408,7 +403,7 @@ static __always_inline void account_first(const struct sock *sk, int ret, int fl
 		else
 			bpf_map_update_elem(&io_claims, &tid, &token, BPF_ANY);
 	}
-	account_btf(sk, ret, flags, out);
+	account_as_btf(sk, proto, ret, flags, out);
 }
 
 /* account_second: the second program of a pair counts what the first did
@@ -417,7 +412,8 @@ static __always_inline void account_first(const struct sock *sk, int ret, int fl
  * same token. */
 static __always_inline void account_second(const struct sock *sk, int ret, int flags, bool out)
 {
-	if (!inet_proto(sk))
+	int proto = sock_proto_btf(sk);
+	if (!proto)
 		return;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 *claim = bpf_map_lookup_elem(&io_claims, &tid);
@@ -425,7 +421,7 @@ static __always_inline void account_second(const struct sock *sk, int ret, int f
 		*claim = 0;
 		return;
 	}
-	account_btf(sk, ret, flags, out);
+	account_as_btf(sk, proto, ret, flags, out);
 }
 
 SEC("tp_btf/sock_send_length")
