@@ -32,7 +32,10 @@ var (
 // the server's has no translation (its namespace has no NAT), and joins
 // the client's by the translated tuple: the client's (local,
 // xlat_remote) is the server's (remote, local). A UDP flow through the
-// same DNAT (port 53 to 5353) has it too. A loopback connection has
+// same DNAT (port 53 to 5353) has it too. An SNAT of the client's port
+// (postrouting) gives xlat_local, the client as the server sees it; a
+// DNAT in the server's namespace (prerouting) gives the server's
+// xlat_local, the address the client dialled. A loopback connection has
 // none. The source is opened before the namespaces exist: their
 // conntrack sockets are made at their first flows.
 func TestXlat(t *testing.T) {
@@ -58,72 +61,50 @@ func TestXlat(t *testing.T) {
 	xlatLink(t)
 
 	t.Run("tcp", func(t *testing.T) {
-		const sent, answered = 100_000, 54_321
-		var ln net.Listener
-		testnet.InNetns(t, "tt-xl-b", func() (err error) {
-			ln, err = net.Listen("tcp4", xlatServer.String())
-			return err
-		})
-		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = io.CopyN(io.Discard, c, sent)
-			_, _ = c.Write(make([]byte, answered))
-			c.Close()
-		}()
-		var c net.Conn
-		testnet.InNetns(t, "tt-xl-a", func() (err error) {
-			c, err = net.DialTimeout("tcp4", xlatService.String(), 5*time.Second)
-			return err
-		})
-		if got := c.RemoteAddr().String(); got != xlatService.String() {
-			t.Fatalf("the client's socket is connected to %s, want the service %s", got, xlatService)
-		}
-		if _, err := c.Write(make([]byte, sent)); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := io.Copy(io.Discard, c); err != nil || n != answered {
-			t.Fatalf("read %d (%v), want %d", n, err, answered)
-		}
-		c.Close()
-		local := netip.MustParseAddrPort(c.LocalAddr().String())
-		var client, server conn.Observation
-		rec.pollUntil(t, 5*time.Second, func() bool {
-			cl := rec.closedWith(func(o conn.Observation) bool {
-				return o.Proto == conn.TCP && o.Local == local && o.Remote == xlatService
-			})
-			sv := rec.closedWith(func(o conn.Observation) bool {
-				return o.Proto == conn.TCP && o.Local == xlatServer && o.Remote == local
-			})
-			if len(cl) == 1 && len(sv) == 1 {
-				client, server = cl[0], sv[0]
-				return true
-			}
-			return false
-		})
-		t.Logf("client %v -> %v xlat %v -> %v in %d out %d; server %v -> %v xlat %v -> %v in %d out %d",
-			client.Local, client.Remote, client.XlatLocal, client.XlatRemote, client.BytesIn, client.BytesOut,
-			server.Local, server.Remote, server.XlatLocal, server.XlatRemote, server.BytesIn, server.BytesOut)
+		client, server := xlatTransfer(t, rec, xlatService, xlatServer)
 		if client.XlatRemote != xlatServer || client.XlatLocal.IsValid() {
 			t.Errorf("client: xlat_remote %v, xlat_local %v; want %v and none", client.XlatRemote, client.XlatLocal, xlatServer)
 		}
-		if client.BytesOut != sent || client.BytesIn != answered {
-			t.Errorf("client: bytes_out %d bytes_in %d, want %d and %d", client.BytesOut, client.BytesIn, sent, answered)
-		}
 		if server.XlatRemote.IsValid() || server.XlatLocal.IsValid() {
 			t.Errorf("server: xlat %v -> %v, want none (no NAT in its namespace)", server.XlatLocal, server.XlatRemote)
-		}
-		if server.BytesIn != sent || server.BytesOut != answered {
-			t.Errorf("server: bytes_in %d bytes_out %d, want %d and %d", server.BytesIn, server.BytesOut, sent, answered)
 		}
 		if client.Local != server.Remote || client.XlatRemote != server.Local {
 			t.Errorf("no join: client (local %v, xlat_remote %v), server (remote %v, local %v)", client.Local, client.XlatRemote, server.Remote, server.Local)
 		}
 		if conn.CommunityID(conn.TCP, client.Local, client.Remote) == conn.CommunityID(conn.TCP, server.Local, server.Remote) {
 			t.Errorf("community_id joins across the DNAT: the field's doc says it does not")
+		}
+	})
+
+	// An SNAT of the client's port on postrouting: xlat_local is the
+	// client as the server sees it, and xlat_remote stays empty.
+	t.Run("snat", func(t *testing.T) {
+		srv, snat := netip.MustParseAddrPort("10.81.0.2:8081"), netip.MustParseAddrPort("10.81.0.1:40000")
+		nft(t, "tt-xl-a", "add chain ip tt_xlat post { type nat hook postrouting priority 100 ; }")
+		nft(t, "tt-xl-a", "add rule ip tt_xlat post ip daddr 10.81.0.2 tcp dport 8081 snat to "+snat.String())
+		client, server := xlatTransfer(t, rec, srv, srv)
+		if client.XlatLocal != snat || client.XlatRemote.IsValid() {
+			t.Errorf("client: xlat_local %v, xlat_remote %v; want %v and none", client.XlatLocal, client.XlatRemote, snat)
+		}
+		if server.Remote != snat || server.XlatLocal.IsValid() || server.XlatRemote.IsValid() {
+			t.Errorf("server: remote %v, xlat %v -> %v; want %v, no translation", server.Remote, server.XlatLocal, server.XlatRemote, snat)
+		}
+	})
+
+	// A DNAT on the server's way in (prerouting in its namespace): the
+	// server's xlat_local is what the client dialled; the client, whose
+	// namespace did not translate this one, has none.
+	t.Run("server-dnat", func(t *testing.T) {
+		dialled, srv := netip.MustParseAddrPort("10.81.0.2:8082"), netip.MustParseAddrPort("10.81.0.2:8083")
+		nft(t, "tt-xl-b", "add table ip tt_xlat")
+		nft(t, "tt-xl-b", "add chain ip tt_xlat pre { type nat hook prerouting priority -100 ; }")
+		nft(t, "tt-xl-b", "add rule ip tt_xlat pre tcp dport 8082 dnat to "+srv.String())
+		client, server := xlatTransfer(t, rec, dialled, srv)
+		if server.XlatLocal != dialled || server.XlatRemote.IsValid() {
+			t.Errorf("server: xlat_local %v, xlat_remote %v; want %v and none", server.XlatLocal, server.XlatRemote, dialled)
+		}
+		if client.XlatLocal.IsValid() || client.XlatRemote.IsValid() {
+			t.Errorf("client: xlat %v -> %v, want none", client.XlatLocal, client.XlatRemote)
 		}
 	})
 
@@ -179,6 +160,64 @@ func TestXlat(t *testing.T) {
 	})
 
 	t.Run("loopback", func(t *testing.T) { checkNoXlat(t, rec) })
+}
+
+// xlatTransfer connects from tt-xl-a to dial, which the namespace's NAT
+// sends to server in tt-xl-b, sends 100,000 bytes and reads the 54,321
+// of the answer, and returns both ends' closed records, each with the
+// exact bytes.
+func xlatTransfer(t *testing.T, rec *recorder, dial, server netip.AddrPort) (cl, sv conn.Observation) {
+	t.Helper()
+	const sent, answered = 100_000, 54_321
+	var ln net.Listener
+	testnet.InNetns(t, "tt-xl-b", func() (err error) {
+		ln, err = net.Listen("tcp4", server.String())
+		return err
+	})
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.CopyN(io.Discard, c, sent)
+		_, _ = c.Write(make([]byte, answered))
+		c.Close()
+	}()
+	var c net.Conn
+	testnet.InNetns(t, "tt-xl-a", func() (err error) {
+		c, err = net.DialTimeout("tcp4", dial.String(), 5*time.Second)
+		return err
+	})
+	if got := c.RemoteAddr().String(); got != dial.String() {
+		t.Fatalf("the client's socket is connected to %s, want %s", got, dial)
+	}
+	if _, err := c.Write(make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, c); err != nil || n != answered {
+		t.Fatalf("read %d (%v), want %d", n, err, answered)
+	}
+	c.Close()
+	local := netip.MustParseAddrPort(c.LocalAddr().String())
+	rec.pollUntil(t, 5*time.Second, func() bool {
+		cls := rec.closedWith(func(o conn.Observation) bool { return o.Proto == conn.TCP && o.Local == local && o.Remote == dial })
+		svs := rec.closedWith(func(o conn.Observation) bool {
+			return o.Proto == conn.TCP && o.Local == server && o.Remote.Addr() == local.Addr()
+		})
+		if len(cls) == 1 && len(svs) == 1 {
+			cl, sv = cls[0], svs[0]
+			return true
+		}
+		return false
+	})
+	t.Logf("client %v -> %v xlat %v -> %v in %d out %d; server %v -> %v xlat %v -> %v in %d out %d",
+		cl.Local, cl.Remote, cl.XlatLocal, cl.XlatRemote, cl.BytesIn, cl.BytesOut,
+		sv.Local, sv.Remote, sv.XlatLocal, sv.XlatRemote, sv.BytesIn, sv.BytesOut)
+	if cl.BytesOut != sent || cl.BytesIn != answered || sv.BytesIn != sent || sv.BytesOut != answered {
+		t.Errorf("client out %d in %d, server in %d out %d; want %d and %d both ways", cl.BytesOut, cl.BytesIn, sv.BytesIn, sv.BytesOut, sent, answered)
+	}
+	return cl, sv
 }
 
 // xlatLink makes the namespaces of TestXlat, the veth between them, the
