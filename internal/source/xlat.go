@@ -38,8 +38,13 @@ type xlatState struct {
 	attached bool
 	self     uint32                     // tcptop's own namespace
 	conns    map[uint32]*conntrack.Conn // by namespace inode; nil: none can be made there
-	flows    map[conn.FlowID]xlatTuple  // each flow looked up, until it ends
-	lookups  uint64                     // requests made (benchmarks)
+	// Each flow looked up, until it ends: the few translated ones with
+	// their tuple, the others (most of 50,000 connections) only by
+	// cookie, 8 bytes each, or by key for UDP.
+	flows   map[conn.FlowID]xlatTuple
+	plain   map[uint64]struct{}
+	plainU  map[conn.FlowID]struct{}
+	lookups uint64 // requests made (benchmarks)
 }
 
 // xlatTuple is a flow's ends on the other side of the NAT; the zero
@@ -53,6 +58,7 @@ func (s *Source) openXlat() {
 	p := Part{Name: "translated addresses", Loss: xlatLoss}
 	x := &s.xlat
 	x.conns, x.flows = map[uint32]*conntrack.Conn{}, map[conn.FlowID]xlatTuple{}
+	x.plain, x.plainU = map[uint64]struct{}{}, map[conn.FlowID]struct{}{}
 	ino, err := nsInode(filepath.Join(s.cfg.ProcRoot, "self/ns/net"))
 	if err == nil {
 		err = s.forced(KindConntrack)
@@ -122,17 +128,34 @@ func (s *Source) xlatOf(o *conn.Observation) {
 		return
 	}
 	t, ok := x.flows[o.ID]
-	if !ok {
-		var keep bool
-		t, keep = s.lookupXlat(o)
-		if keep {
+	if !ok && !x.looked(o.ID) {
+		t, ok = s.lookupXlat(o)
+		switch {
+		case !ok: // asked again at the next observation
+		case t != xlatTuple{}:
 			x.flows[o.ID] = t
+		case o.ID.Proto == conn.TCP:
+			x.plain[o.ID.Cookie] = struct{}{}
+		default:
+			x.plainU[o.ID] = struct{}{}
 		}
 	}
 	o.XlatLocal, o.XlatRemote = t.local, t.remote
 	if o.Closed || o.Expired {
 		delete(x.flows, o.ID)
+		delete(x.plain, o.ID.Cookie)
+		delete(x.plainU, o.ID)
 	}
+}
+
+// looked reports whether flow id was looked up and found untranslated.
+func (x *xlatState) looked(id conn.FlowID) bool {
+	if id.Proto == conn.TCP {
+		_, ok := x.plain[id.Cookie]
+		return ok
+	}
+	_, ok := x.plainU[id]
+	return ok
 }
 
 // lookupXlat asks conntrack of the flow's namespace for its entry. keep

@@ -221,18 +221,26 @@ func xlatTransfer(t *testing.T, rec *recorder, dial, server netip.AddrPort) (cl,
 }
 
 // xlatLink makes the namespaces of TestXlat, the veth between them, the
-// client's route to the service range and the DNAT.
-func xlatLink(t *testing.T) {
-	testnet.AddNetns(t, "tt-xl-a")
+// client's route to the service range and the DNAT; it returns the
+// client's namespace's inode.
+func xlatLink(t testing.TB) (client uint64) {
+	client = testnet.AddNetns(t, "tt-xl-a")
 	testnet.AddNetns(t, "tt-xl-b")
 	testnet.Link(t, "tt-xl-a", "xla", "10.81.0.1/24", "tt-xl-b", "xlb", "10.81.0.2/24")
 	if out, err := exec.Command("ip", "-n", "tt-xl-a", "route", "add", "10.96.0.0/16", "dev", "xla").CombinedOutput(); err != nil {
 		t.Fatalf("route: %v: %s", err, out)
 	}
-	nft(t, "tt-xl-a", "add table ip tt_xlat")
-	nft(t, "tt-xl-a", "add chain ip tt_xlat out { type nat hook output priority -100 ; }")
-	nft(t, "tt-xl-a", "add rule ip tt_xlat out ip daddr 10.96.0.10 tcp dport 80 dnat to "+xlatServer.String())
-	nft(t, "tt-xl-a", "add rule ip tt_xlat out ip daddr 10.96.0.10 udp dport 53 dnat to "+xlatUDPSrv.String())
+	for _, cmd := range []string{
+		"add table ip tt_xlat",
+		"add chain ip tt_xlat out { type nat hook output priority -100 ; }",
+		"add rule ip tt_xlat out ip daddr 10.96.0.10 tcp dport 80 dnat to " + xlatServer.String(),
+		"add rule ip tt_xlat out ip daddr 10.96.0.10 udp dport 53 dnat to " + xlatUDPSrv.String(),
+	} {
+		if err := nftRun("tt-xl-a", cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client
 }
 
 // checkNoXlat: a loopback connection, in tcptop's own namespace, has no
