@@ -89,6 +89,7 @@ type Aggregator struct {
 	touched touchList             // flows observed this tick, in observation order
 	extra   map[uint64]flowExtra  // by TCP cookie: the flows with fExtra
 	drops   map[dropKey]flowDrops // the flows with fDrops
+	xlat    map[dropKey]flowXlat  // the flows with fXlat
 	ends    map[uint32]int64      // closed flows' ends (Unix microseconds), when the kernel said: few, so not in touch
 	removed []uint32              // flows closed or expired this tick, freed at the next
 	active  []active              // flows with a non-zero rate, sorted by Each
@@ -148,6 +149,7 @@ func (a *Aggregator) endTick() {
 	for _, idx := range a.removed {
 		a.dropExtra(a.flows.at(idx))
 		a.forgetDrops(a.flows.at(idx))
+		a.forgetXlat(a.flows.at(idx))
 		a.flows.free(idx)
 	}
 	a.removed = a.removed[:0]

@@ -223,6 +223,7 @@ func (a *Aggregator) apply(st *flowState, o *conn.Observation, created bool) (re
 	if a.applyDrops(st, o) {
 		changed = true
 	}
+	a.applyXlat(st, o)
 	return rekey, changed
 }
 

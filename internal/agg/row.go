@@ -45,6 +45,7 @@ func (a *Aggregator) fill(r *conn.Row, idx uint32) {
 	}
 	a.fillOwner(r, idx, st, t)
 	a.fillDrops(r, st, t)
+	a.fillXlat(r, st)
 	if t != nil {
 		r.BytesInDelta = int64(st.cur[cBytesIn] - t.prev[cBytesIn])
 		r.BytesOutDelta = int64(st.cur[cBytesOut] - t.prev[cBytesOut])

@@ -28,7 +28,7 @@ type flowState struct {
 	seen    uint32 // low bits of the last tick that observed the flow
 	slot    uint32 // its entry in touched, in that tick
 	proto   conn.Proto
-	flags   uint8
+	flags   uint16
 	dir     conn.Direction
 	start   int64     // Unix microseconds: when it opened, or was first seen; 0 until known
 	moved   int64     // Unix microseconds: the read that last saw its bytes grow; 0: not since start
@@ -36,7 +36,7 @@ type flowState struct {
 }
 
 const (
-	fPartial uint8 = 1 << iota
+	fPartial uint16 = 1 << iota
 	fClosed
 	fExpired
 	fCID     // rows carry community_id and the flow has one
@@ -44,6 +44,7 @@ const (
 	fKinds   // its retransmits are counted by kind (flowExtra.rto, .fast)
 	fExtra   // it has an entry in Aggregator.extra
 	fDrops   // it has an entry in Aggregator.drops
+	fXlat    // it has an entry in Aggregator.xlat
 )
 
 // Counter names, indexes into flowState.cur.

@@ -101,6 +101,12 @@ type Observation struct {
 	Drops      uint64
 	DropReason string
 
+	// Xlat is the flow's tuple on the other side of a conntrack NAT, as
+	// the entry of its network namespace had it when tcptop first saw the
+	// flow: each end that was translated, the zero AddrPort for one that
+	// was not (and both without NAT or without conntrack).
+	XlatLocal, XlatRemote netip.AddrPort
+
 	Partial   bool // existed before tcptop started: tcptop did not see it open
 	Untracked bool // the kernel table was full: counters are re-read from the kernel's socket at each read, not counted per call
 	Closed    bool // the connection closed; this is its final observation

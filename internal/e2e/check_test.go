@@ -27,7 +27,7 @@ const refuseEnv = "TCPTOP_TEST_REFUSE"
 // that replaced the part, or as its loss.
 func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 	requireRoot(t)
-	parts := []string{"send/receive pairs", "tick priority", "close ring buffer", "opens and state changes", "close", "resets", "socket errors", "SYN-ACKs resent", "owners that exit", "drops",
+	parts := []string{"send/receive pairs", "tick priority", "close ring buffer", "opens and state changes", "close", "resets", "socket errors", "SYN-ACKs resent", "owners that exit", "drops", "translated addresses",
 		"hot-list read", "table read", "socket sweep", "cgroup hooks", "DNS answers", "owners of idle connections"}
 	for _, tc := range []struct {
 		refuse string
@@ -40,6 +40,7 @@ func TestCheckNamesEveryPartAndLeavesNothing(t *testing.T) {
 		{"tp_btf/tcp_receive_reset", "resets", []string{"resets ", "refused", "lost: rst_in"}, cli.ExitCheckLoss},
 		{"tp_btf/sched_process_exit", "owners that exit", []string{"owners that exit ", "refused: tcptop_exit", "lost: a connection whose owner exited"}, cli.ExitCheckLoss},
 		{"tp_btf/kfree_skb", "drops", []string{"drops ", "refused: tcptop_drop", "lost: drops and drops_delta"}, cli.ExitCheckLoss},
+		{"ctnetlink", "translated addresses", []string{"translated addresses ", "refused: IPCTNL_MSG_CT_GET (ctnetlink)", "lost: xlat_remote_addr"}, cli.ExitCheckLoss},
 		{"cgroup_skb", "DNS answers", []string{"DNS answers ", "refused: tcptop_dns (cgroup_skb)", "lost: remote_name"}, cli.ExitCheckLoss},
 		{"ringbuf", "close ring buffer", []string{"replaced", "refused: events (ringbuf)", "lost: closes are read"}, cli.ExitCheckLoss},
 	} {

@@ -39,6 +39,9 @@ func dropPrivileges(src *source.Source, listeners bool, user *privs.User, warn f
 	if src.NeedsProcOwners() || listeners {
 		keep = append(keep, privs.SysPtrace, privs.DACReadSearch) // other users' /proc/PID/fd
 	}
+	if src.Translates() {
+		keep = append(keep, privs.NetAdmin) // every ctnetlink request checks it (xlat_*)
+	}
 	kept, err := privs.Drop(privs.Request{Keep: keep, Optional: []privs.Cap{privs.BPF}, Needed: src.Probe, User: user})
 	if errors.Is(err, privs.ErrUnsupported) && user == nil {
 		return "all (" + err.Error() + ")", nil
@@ -46,6 +49,11 @@ func dropPrivileges(src *source.Source, listeners bool, user *privs.User, warn f
 	if err != nil {
 		return "", fmt.Errorf("drop privileges: %w", err)
 	}
+	if src.Translates() && !slices.Contains(kept, privs.NetAdmin) {
+		src.StopTranslating()
+		warn("not available: translated addresses (xlat_*): conntrack lookups take CAP_NET_ADMIN, which tcptop does not hold")
+	}
+	keep = slices.DeleteFunc(keep, func(c privs.Cap) bool { return c == privs.NetAdmin })
 	if missing := capNames(slices.DeleteFunc(keep, func(c privs.Cap) bool { return slices.Contains(kept, c) })); len(missing) > 0 {
 		what := "owners of idle connections in other users' processes (pid 0): on this kernel they are"
 		if !src.NeedsProcOwners() {

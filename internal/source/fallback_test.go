@@ -42,6 +42,7 @@ var fallbackCases = []struct {
 	{[]string{KindTCPIter}, "socket sweep", "lost", tcpChecks},
 	{[]string{KindCgroup}, "cgroup hooks", "lost", tcpChecks},
 	{[]string{KindDNS}, "DNS answers", "lost", tcpChecks},
+	{[]string{KindConntrack}, "translated addresses", "lost", tcpChecks},
 }
 
 var (

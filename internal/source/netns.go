@@ -41,9 +41,8 @@ func openSweepsInNamespaces(it *link.Iter, procRoot string, nameSockets bool) ([
 }
 
 // inOtherNamespaces calls fn from inside every network namespace on the
-// host but tcptop's own (setns, which needs CAP_SYS_ADMIN: it runs before
-// the privileges are dropped), on a thread locked to it, and takes the
-// thread back home after each. p is the namespace's path.
+// host but tcptop's own (inNamespaces: it runs before the privileges are
+// dropped). p is the namespace's path.
 func inOtherNamespaces(procRoot string, fn func(p string)) error {
 	self, err := nsInode(filepath.Join(procRoot, "self/ns/net"))
 	if err != nil {
@@ -53,13 +52,20 @@ func inOtherNamespaces(procRoot string, fn func(p string)) error {
 	if len(paths) == 0 {
 		return nil
 	}
+	return inNamespaces(paths, filepath.Join(procRoot, "thread-self/ns/net"), fn)
+}
+
+// inNamespaces calls fn from inside each network namespace of paths
+// (setns, which needs CAP_SYS_ADMIN), on a thread locked to it, and
+// takes the thread back to home, the path of its own, after each.
+func inNamespaces(paths []string, home string, fn func(p string)) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread() // only once back in tcptop's own namespace (below)
-	home, err := os.Open(filepath.Join(procRoot, "thread-self/ns/net"))
+	back, err := os.Open(home)
 	if err != nil {
 		return err
 	}
-	defer home.Close()
+	defer back.Close()
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -71,7 +77,7 @@ func inOtherNamespaces(procRoot string, fn func(p string)) error {
 			continue
 		}
 		fn(p)
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		if err := unix.Setns(int(back.Fd()), unix.CLONE_NEWNET); err != nil {
 			// This thread is stranded in another namespace: never reuse it.
 			runtime.LockOSThread()
 			return fmt.Errorf("return to tcptop's network namespace: %w", err)

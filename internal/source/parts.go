@@ -54,14 +54,15 @@ const (
 	KindRetrans   = "tp_btf/tcp_retransmit_skb"
 	KindExit      = "tp_btf/sched_process_exit"
 	KindCgroup    = "cgroup"
-	// KindDNS ("cgroup_skb") is in dns.go, KindDrops in drops.go.
+	// KindDNS ("cgroup_skb") is in dns.go, KindDrops in drops.go,
+	// KindConntrack in xlat.go.
 )
 
 // Refusable lists the kinds Config.Refuse accepts: every part with a
 // fallback or a named loss.
 func Refusable() []string {
 	return []string{KindMapIter, KindWalker, KindTCPIter, KindTaskIter, KindRingbuf,
-		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindRetrans, KindExit, KindCgroup, KindDNS, KindDrops}
+		KindState, KindDestroy, KindResets, KindSockError, KindSynack, KindRetrans, KindExit, KindCgroup, KindDNS, KindDrops, KindConntrack}
 }
 
 // errRefusedOnPurpose stands for a kernel's refusal that Config.Refuse

@@ -137,6 +137,7 @@ type Source struct {
 	udp     udpState
 	dns     dnsState
 	drops   dropState
+	xlat    xlatState
 	out     func(*conn.Observation) // where this tick's observations go
 	scratch conn.Observation        // the one handed to out, reused
 	obs     []conn.Observation      // Snapshot's
@@ -245,6 +246,7 @@ func Open(cfg Config) (_ *Source, err error) {
 	if err := s.startDNS(); err != nil {
 		return nil, fmt.Errorf("open DNS ring buffer: %w", err)
 	}
+	s.openXlat()
 	if nameSockets {
 		if err := nameExistingSockets(); err != nil {
 			s.gap("connections older than tcptop (%v; is the tcp_diag module loaded?)", err)
@@ -275,6 +277,7 @@ func (s *Source) Close() error {
 		rd.Close()
 	}
 	errs = append(errs, s.stopDNS())
+	s.closeXlat()
 	errs = append(errs, s.detach())
 	return errors.Join(errs...)
 }

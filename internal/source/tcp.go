@@ -63,6 +63,7 @@ func (s *Source) addRecord(r *tcptopConnRecord) {
 	o := &s.scratch
 	*o = s.observation(r)
 	s.tcpDrops(o)
+	s.xlatOf(o)
 	s.out(o)
 	s.owner.note(o, r.Conn.Ino, r.Conn.Sk)
 	if o.Closed {

@@ -116,6 +116,7 @@ func (s *Source) addUDP(key *tcptopUdpKey, val *tcptopUdpFlow, expired bool) {
 		Expired:   expired,
 	}
 	s.udpDrops(&s.scratch)
+	s.xlatOf(&s.scratch)
 	s.out(&s.scratch)
 }
 
