@@ -45,6 +45,15 @@ type xlatState struct {
 	plain   map[uint64]struct{}
 	plainU  map[conn.FlowID]struct{}
 	lookups uint64 // requests made (benchmarks)
+	// empty is, per namespace, the tick its conntrack table was last
+	// found empty (its ctnetlink stats): no flow there has an entry, so
+	// none is asked about in that tick. Where nothing uses conntrack (no
+	// NAT, no stateful rules: most hosts, and every loopback-only
+	// namespace), a tick's new flows then cost one request, not one each
+	// (10,000 connections' first tick: 473 ms with a request per flow,
+	// 139 ms without lookups; design.md).
+	empty   map[uint32]uint32
+	checked map[uint32]uint32 // the tick each namespace's table was last counted
 }
 
 // xlatTuple is a flow's ends on the other side of the NAT; the zero
@@ -168,8 +177,8 @@ func (s *Source) lookupXlat(o *conn.Observation) (t xlatTuple, keep bool) {
 		return t, true
 	}
 	c := s.conntrackIn(o.NetNS)
-	if c == nil {
-		return t, true
+	if c == nil || s.conntrackEmpty(o.NetNS, c) {
+		return t, o.State != "SYN_SENT"
 	}
 	proto := uint8(unix.IPPROTO_TCP)
 	if o.Proto == conn.UDP {
@@ -262,3 +271,21 @@ type xlatError struct{ err error }
 
 func (e *xlatError) Error() string { return "conntrack lookup: " + e.err.Error() }
 func (e *xlatError) Unwrap() error { return e.err }
+
+// conntrackEmpty reports whether namespace ino's conntrack table holds no
+// entry, counted once a tick (a failed count says not empty: the flows
+// are then asked about one by one).
+func (s *Source) conntrackEmpty(ino uint32, c *conntrack.Conn) bool {
+	x := &s.xlat
+	if x.checked == nil {
+		x.checked, x.empty = map[uint32]uint32{}, map[uint32]uint32{}
+	}
+	if t, ok := x.checked[ino]; !ok || t != s.tick {
+		x.checked[ino] = s.tick
+		x.lookups++
+		if st, err := c.StatsGlobal(); err == nil && st.Entries == 0 {
+			x.empty[ino] = s.tick
+		}
+	}
+	return x.empty[ino] == s.tick
+}

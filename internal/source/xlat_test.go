@@ -324,3 +324,85 @@ func TestXlatAbsent(t *testing.T) {
 	rec.poll(t)
 	checkNoXlat(t, rec)
 }
+
+// A namespace whose conntrack table is empty (no NAT, no stateful rule:
+// nothing made it track anything) has no translated flow: its new flows
+// cost one count of the table a tick, not one lookup each. 20 loopback
+// connections (40 ends) there: every end without xlat, exact bytes, and
+// at most two requests a tick (the new namespace's count, and the
+// host's for flows of other processes).
+func TestXlatSkipsAnEmptyConntrackTable(t *testing.T) {
+	requireRoot(t)
+	s := openSource(t)
+	if !s.xlat.attached {
+		t.Skip("no ctnetlink here: TestXlatAbsent covers it")
+	}
+	ino := uint32(testnet.AddNetns(t, "tt-xl-empty"))
+	rec := newRecorder(s)
+	rec.poll(t)
+	const conns = 20
+	var clients []net.Conn
+	testnet.InNetns(t, "tt-xl-empty", func() error {
+		if err := exec.Command("ip", "link", "set", "lo", "up").Run(); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+			}
+		}()
+		for range conns {
+			c, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			clients = append(clients, c)
+		}
+		return nil
+	})
+	for _, c := range clients {
+		if _, err := c.Write(make([]byte, 321)); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	before, ticks := s.xlat.lookups, 0
+	ends := func() []conn.Observation {
+		var out []conn.Observation
+		for _, o := range rec.last {
+			if o.NetNS == ino && o.Proto == conn.TCP {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	rec.pollUntil(t, 10*time.Second, func() bool {
+		ticks++
+		n := 0
+		for _, o := range ends() {
+			if o.BytesIn == 321 || o.BytesOut == 321 {
+				n++
+			}
+		}
+		return n == 2*conns
+	})
+	requests := s.xlat.lookups - before
+	t.Logf("%d ends in %d ticks: %d conntrack requests", len(ends()), ticks, requests)
+	for _, o := range ends() {
+		if o.XlatLocal.IsValid() || o.XlatRemote.IsValid() {
+			t.Errorf("%v -> %v: xlat %v -> %v, want none", o.Local, o.Remote, o.XlatLocal, o.XlatRemote)
+		}
+	}
+	if requests > uint64(2*ticks) {
+		t.Errorf("%d conntrack requests in %d ticks for %d new ends: one per flow, not one count per tick", requests, ticks, 2*conns)
+	}
+}
