@@ -34,12 +34,22 @@ echo "TCPTOP-VM-KERNEL $VM_NAME $(uname -r) $(uname -m)"
 for m in $(cat /modules/order); do
 	insmod "/modules/$m" || echo "TCPTOP-VM-ERROR insmod $m failed: the sock_diag, veth or nftables tests cannot pass"
 done
-# nft (Debian's, with its libraries) must reach nf_tables: the drop and
-# NAT tests drive it.
-if out=$(nft list ruleset 2>&1); then
-	echo "TCPTOP-VM-NOTE $(nft --version): nft list ruleset works"
-else
+# nft (Debian's, with its libraries) must reach nf_tables, and the
+# modules loaded above must hold what the drop and NAT tests' rules use:
+# a named counter on a drop rule, an output NAT chain with dnat. Tried
+# here in a table of its own, deleted at once, so that a missing piece is
+# named at boot rather than as a test's failure.
+if ! out=$(nft list ruleset 2>&1); then
 	echo "TCPTOP-VM-ERROR nft list ruleset failed: $out"
+elif ! out=$(printf '%s\n' 'add table ip tt_boot' 'add counter ip tt_boot c' \
+	'add chain ip tt_boot f { type filter hook output priority 0 ; }' \
+	'add rule ip tt_boot f tcp dport 9 counter name c drop' \
+	'add chain ip tt_boot nat { type nat hook output priority -100 ; }' \
+	'add rule ip tt_boot nat tcp dport 9 dnat to 127.0.0.1:10' \
+	'delete table ip tt_boot' | nft -f - 2>&1); then
+	echo "TCPTOP-VM-ERROR nft: a counter drop rule or a dnat in an output NAT chain failed: $out"
+else
+	echo "TCPTOP-VM-NOTE $(nft --version): nft list ruleset works, and a counter drop rule and an output dnat load"
 fi
 
 # TCPTOP_VM tells the tests that tools busybox lacks (ss, jq, mlr, tc,
