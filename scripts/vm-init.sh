@@ -4,7 +4,7 @@
 # binaries, print the results on the serial console, power off. The host
 # reads the TCPTOP-VM-* lines; it decides pass or fail.
 /bin/busybox --install -s /bin
-export PATH=/bin:/usr/bin
+export PATH=/bin:/usr/bin:/usr/sbin
 mkdir -p /proc /sys /dev /tmp /run
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -32,8 +32,25 @@ echo "TCPTOP-VM-KERNEL $VM_NAME $(uname -r) $(uname -m)"
 # Debian builds inet_diag/tcp_diag as modules and there is no modprobe
 # here: /modules/order lists them in dependency order.
 for m in $(cat /modules/order); do
-	insmod "/modules/$m" || echo "TCPTOP-VM-ERROR insmod $m failed: the sock_diag tests cannot pass"
+	insmod "/modules/$m" || echo "TCPTOP-VM-ERROR insmod $m failed: the sock_diag, veth or nftables tests cannot pass"
 done
+# nft (Debian's, with its libraries) must reach nf_tables, and the
+# modules loaded above must hold what the drop and NAT tests' rules use:
+# a named counter on a drop rule, an output NAT chain with dnat. Tried
+# here in a table of its own, deleted at once, so that a missing piece is
+# named at boot rather than as a test's failure.
+if ! out=$(nft list ruleset 2>&1); then
+	echo "TCPTOP-VM-ERROR nft list ruleset failed: $out"
+elif ! out=$(printf '%s\n' 'add table ip tt_boot' 'add counter ip tt_boot c' \
+	'add chain ip tt_boot f { type filter hook output priority 0 ; }' \
+	'add rule ip tt_boot f tcp dport 9 counter name c drop' \
+	'add chain ip tt_boot nat { type nat hook output priority -100 ; }' \
+	'add rule ip tt_boot nat tcp dport 9 dnat to 127.0.0.1:10' \
+	'delete table ip tt_boot' | nft -f - 2>&1); then
+	echo "TCPTOP-VM-ERROR nft: a counter drop rule or a dnat in an output NAT chain failed: $out"
+else
+	echo "TCPTOP-VM-NOTE $(nft --version): nft list ruleset works, and a counter drop rule and an output dnat load"
+fi
 
 # TCPTOP_VM tells the tests that tools busybox lacks (ss, jq, mlr, tc,
 # ip netns, go) are missing on purpose: those tests skip, saying so.
@@ -91,7 +108,12 @@ once='TestEveryHookPathExact|TestEveryFallbackExact|TestDNS[A-Za-z]*'
 # iterators, or the walkers of the refused run below), the same on every
 # send/receive path: not run again for each path. So are a connection's
 # bytes settled from its counters as it ends (state and release programs).
-per_reader='TestClosesFoundWhenTheKernelSkipsTheRelease|TestReceivesTheKernelSkippedSettled'
+# And drops by an nftables rule: one program on the kfree_skb tracepoint
+# counts them whichever path is forced, and they are joined to the
+# connection (its cookie, or its tuple in the table) and reported by the
+# reads (a connection whose only news in a tick is its drops), which the
+# refused run below replaces with the walkers.
+per_reader='TestClosesFoundWhenTheKernelSkipsTheRelease|TestReceivesTheKernelSkippedSettled|TestDropsNetfilter'
 # Tests that are one of TestEveryHookPathExact's checks, alone: that test
 # runs each on every offered path, and TestEveryFallbackExact runs the
 # first three through the walkers. Run again per path they only loaded

@@ -20,14 +20,25 @@ work="${VM_WORK:-$PWD/.vm}"
 export VM_WORK="$work"
 conf=scripts/kernels.conf
 all_paths="tracepoint fexit kprobe"
-# The sock_diag module for TCP, and veth for the tests that join network
-# namespaces; modprobe --show-depends adds what they need.
-modules=(tcp_diag veth)
+# The sock_diag module for TCP, veth for the tests that join network
+# namespaces, and nftables for the tests that drop (a named counter on a
+# drop rule) or translate (a NAT chain with dnat) packets: nf_conntrack
+# and nf_nat come with nft_chain_nat and nft_nat. The guest has no
+# modprobe for the kernel to load an nft expression on demand, so each
+# is loaded at boot. modprobe --show-depends adds what they need. "A/B":
+# A, or where A is no module of its own, B, which holds it: the counter
+# and the object reference (counter name) are modules up to 5.10, built
+# into nf_tables.ko later (the counter from 6.1, objref from 6.12).
+modules=(tcp_diag veth nf_tables nft_counter/nf_tables nft_objref/nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat)
 # Userland the guests get from Debian (bookworm, the guest's architecture)
 # besides busybox: glibc and its getent (the remote_name tests resolve
-# through getaddrinfo), and prometheus with promtool (the Prometheus test
-# scrapes with Debian's prometheus; both link glibc).
+# through getaddrinfo), prometheus with promtool (the Prometheus test
+# scrapes with Debian's prometheus; both link glibc), and nft with the
+# libraries it links. The nft packages are nftables's Depends, and
+# theirs, down to libc6 (check_depends fails the run if one names a
+# package that is not here).
 userland=(libc6 libc-bin prometheus)
+nft_userland=(nftables libnftables1 libedit2 libgmp10 libjansson4 libmnl0 libnftnl11 libxtables12 libbsd0 libtinfo6 libmd0)
 
 log() { printf 'vm-test: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -114,9 +125,17 @@ add_modules() {
 	for m in "${modules[@]}"; do
 		# "insmod PATH" per module in dependency order, "builtin NAME" if
 		# the kernel has it built in.
+		if [[ "$m" == */* ]]; then
+			if modprobe -d "$kdir" -S "$kver" --show-depends "${m%/*}" >/dev/null 2>&1; then
+				m=${m%/*}
+			else
+				log "${m%/*}: no module of its own in $kver, part of ${m#*/}"
+				m=${m#*/}
+			fi
+		fi
 		if ! line=$(modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>&1); then
 			log "!!! MODULE $m MISSING from $(basename "$kdir"): $line"
-			log "!!! without it sock_diag fails and the tests that need it fail"
+			log "!!! without it the tests that need it (sock_diag, veth, nftables) fail"
 			return 1
 		fi
 		while read -r what f _; do
@@ -137,14 +156,21 @@ add_modules() {
 # and libc.so.6, which has the DNS resolver in it since 2.34), getent,
 # prometheus and promtool into ROOT, with the /etc files glibc's resolver
 # reads: an /etc/resolv.conf for testnet.Getent to bind over, hosts and
-# nsswitch.conf.
+# nsswitch.conf; and /usr/sbin/nft with the shared libraries of its
+# packages (in /lib/ARCH-linux-gnu and /usr/lib/ARCH-linux-gnu, where
+# Debian's loader looks without an ld.so.cache).
 add_userland() {
-	local root=$1 a=$2 libc bin prom
-	read -r libc bin prom <<<"${userdirs[$a]}"
+	local root=$1 a=$2 dirs libc bin prom nft d
+	read -ra dirs <<<"${userdirs[$a]}"
+	libc=${dirs[0]} bin=${dirs[1]} prom=${dirs[2]} nft=${dirs[3]}
 	cp -a "$libc/lib" "$root/"
 	[ ! -d "$libc/lib64" ] || cp -a "$libc/lib64" "$root/"
-	mkdir -p "$root/usr/bin" "$root/etc"
+	mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/etc"
 	cp "$bin/usr/bin/getent" "$prom/usr/bin/prometheus" "$prom/usr/bin/promtool" "$root/usr/bin/"
+	cp "$nft/usr/sbin/nft" "$root/usr/sbin/"
+	for d in "${dirs[@]:3}"; do
+		(cd "$d" && find . -path './*lib/*' -name '*.so.*' | cpio -pdm --quiet "$root")
+	done
 	: >"$root/etc/resolv.conf"
 	printf '127.0.0.1 localhost\n::1 localhost\n' >"$root/etc/hosts"
 	printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
@@ -348,6 +374,22 @@ run() {
 	awk -v name="$n" -v offers="${offers[$n]}" -v lacks="${lacks[$n]}" -f scripts/vm-report.awk "$out"
 }
 
+# check_depends "PKG..." DIR... fails unless every package that the
+# Depends and Pre-Depends of PKG's .debs (DIR.deb, vm-fetch.sh's unpacked
+# directories) name is one of PKG or libc6: the guest would lack a
+# library, and nft would not start.
+check_depends() {
+	local pkgs=" $1 " want=" $1 libc6 " d dep missing=
+	shift
+	for d in "$@"; do
+		[[ "$pkgs" == *" $(dpkg-deb -f "$d.deb" Package) "* ]] || continue
+		for dep in $(dpkg-deb -f "$d.deb" Depends Pre-Depends | sed -E 's/^[A-Za-z-]+: //; s/\([^)]*\)//g; s/\|[^,]*//g; s/:[a-z0-9]+//g' | tr ',' ' '); do
+			[[ "$want" == *" $dep "* ]] || missing+=" $dep ($(basename "$d"))"
+		done
+	done
+	[ -z "$missing" ] || die "the guests' userland lacks what its packages depend on:$missing (add them to nft_userland)"
+}
+
 begin=$(date +%s)
 # VM_FETCH_ONLY=1: only the downloads (kernels and userland), for .ci/run
 # to start them while the host's tests run: minutes of network on a new
@@ -396,7 +438,8 @@ for n in "${selected[@]}"; do
 	fi
 	a=${arch[$n]}
 	if [ -z "${userdirs[$a]:-}" ]; then
-		dirs=$(scripts/vm-fetch.sh bookworm "$a" "${userland[@]}") || die "fetching ${userland[*]} for $a failed"
+		dirs=$(scripts/vm-fetch.sh bookworm "$a" "${userland[@]}" "${nft_userland[@]}") || die "fetching ${userland[*]} ${nft_userland[*]} for $a failed"
+		check_depends "${nft_userland[*]}" $dirs
 		userdirs[$a]=$(tr '\n' ' ' <<<"$dirs")
 	fi
 done

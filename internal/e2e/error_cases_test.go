@@ -100,6 +100,9 @@ func TestConnectRefused(t *testing.T) {
 // fail with an ICMP host unreachable.
 func failingLink(t *testing.T) (clientNS string) {
 	t.Helper()
+	// iproute2's ip too: the guests of the kernel matrix have nft, but
+	// busybox's ip, which has no netns.
+	testnet.RequireTool(t, "ip", "netns", "list")
 	testnet.RequireTool(t, "nft")
 	suffix := strconv.Itoa(int(time.Now().UnixNano() % 100000))
 	clientNS, peerNS := "tt-fc"+suffix, "tt-fp"+suffix

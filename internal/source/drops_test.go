@@ -2,6 +2,7 @@ package source
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,13 +26,14 @@ import (
 // the sender's output (the packet carries its socket, skb->sk) and one
 // on the receiver's input at prerouting, before any socket lookup (no
 // socket: joined by its tuple in the namespace of the veth it came in
-// on). A loopback exchange with no rule drops nothing. Needs nft (the
-// host line of the matrix; the guests have none: TestDropsUDPReceiveBuffer).
+// on). A loopback exchange with no rule drops nothing. Before Linux 5.17
+// the count is the same and the reason "". Needs nft: the host has it,
+// and so do the guests of the kernel matrix (scripts/vm-test.sh).
 func TestDropsNetfilter(t *testing.T) {
 	requireRoot(t)
 	if _, err := exec.LookPath("nft"); err != nil {
-		if os.Getenv("CI") != "" && !inGuest() {
-			t.Fatalf("nft not installed: %v", err)
+		if os.Getenv("CI") != "" {
+			t.Fatalf("nft not installed (the guests of the kernel matrix have it too): %v", err)
 		}
 		t.Skipf("no nft here (%v): TestDropsUDPReceiveBuffer covers drops", err)
 	}
@@ -90,15 +92,15 @@ func TestDropsNetfilter(t *testing.T) {
 				t.Errorf("the other end has %d drops", o.Drops)
 			}
 			wantReason := "NETFILTER_DROP"
-			if !s.drops.attached {
-				wantReason = ""
+			if !s.drops.reasons {
+				wantReason = "" // refused, or no reason before 5.17
 			}
 			for _, r := range reasons {
 				if r != wantReason {
 					t.Errorf("drop_reason %q, want %q", r, wantReason)
 				}
 			}
-			if want > 0 && len(reasons) == 0 {
+			if wantReason != "" && len(reasons) == 0 {
 				t.Errorf("no drop_reason in any tick")
 			}
 		})
@@ -135,9 +137,18 @@ func TestDropsNetfilter(t *testing.T) {
 			return o.Proto == conn.TCP && (int(o.Local.Port()) == port || int(o.Remote.Port()) == port)
 		}
 		rec.pollUntil(t, 5*time.Second, func() bool { return len(rec.closedWith(ends)) == 2 })
+		// Where the kernel's enum has no QUEUE_PURGE (before 5.17 it has
+		// no reasons at all), the purge of a closed socket's queues is
+		// counted, unnamed (docs/fields.md): at most 1 an end.
+		most := uint64(1)
+		for _, name := range s.drops.names {
+			if name == "QUEUE_PURGE" {
+				most = 0
+			}
+		}
 		for _, o := range rec.all {
-			if ends(o) && o.Drops != 0 {
-				t.Errorf("drops on loopback with no rule: %v -> %v %d %q", o.Local, o.Remote, o.Drops, o.DropReason)
+			if ends(o) && (o.Drops > most || o.Drops > 0 && o.DropReason != "" && o.DropReason != "NOT_SPECIFIED") {
+				t.Errorf("drops on loopback with no rule: %v -> %v %d %q (at most %d, the purge at close)", o.Local, o.Remote, o.Drops, o.DropReason, most)
 			}
 		}
 	})
@@ -164,10 +175,13 @@ func cookieOf(t *testing.T, rec *recorder, c net.Conn, peer bool) uint64 {
 	return cookie
 }
 
+// nftRun runs `nft cmd` in the network namespace netns.
 func nftRun(netns, cmd string) error {
-	out, err := exec.Command("ip", "netns", "exec", netns, "nft", cmd).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("nft %s: %v: %s", cmd, err, out)
+	var out bytes.Buffer
+	c := exec.Command("nft", cmd)
+	c.Stdout, c.Stderr = &out, &out
+	if err := testnet.RunIn(netns, c); err != nil {
+		return fmt.Errorf("nft %s: %v: %s", cmd, err, out.Bytes())
 	}
 	return nil
 }
@@ -182,9 +196,11 @@ func nft(t *testing.T, netns, cmd string) {
 // nftCounter reads the packets of a named counter of table inet tt_drop.
 func nftCounter(t *testing.T, netns, name string) uint64 {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", netns, "nft", "-j", "list", "counter", "inet", "tt_drop", name).Output()
-	if err != nil {
-		t.Fatalf("nft list counter: %v", err)
+	var out, stderr bytes.Buffer
+	c := exec.Command("nft", "-j", "list", "counter", "inet", "tt_drop", name)
+	c.Stdout, c.Stderr = &out, &stderr
+	if err := testnet.RunIn(netns, c); err != nil {
+		t.Fatalf("nft list counter: %v: %s", err, stderr.Bytes())
 	}
 	var v struct {
 		Nftables []struct {
@@ -193,21 +209,17 @@ func nftCounter(t *testing.T, netns, name string) uint64 {
 			} `json:"counter"`
 		} `json:"nftables"`
 	}
-	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatalf("nft -j: %v: %s", err, out)
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatalf("nft -j: %v: %s", err, out.Bytes())
 	}
 	for _, e := range v.Nftables {
 		if e.Counter != nil {
 			return e.Counter.Packets
 		}
 	}
-	t.Fatalf("no counter in %s", out)
+	t.Fatalf("no counter in %s", out.Bytes())
 	return 0
 }
-
-// inGuest reports whether the tests run in a guest of the kernel matrix
-// (scripts/vm-init sets it).
-func inGuest() bool { return os.Getenv("TCPTOP_VM") == "1" }
 
 // TestDropsUDPReceiveBuffer: datagrams sent to a UDP socket whose
 // receive buffer is full are dropped by the kernel (SOCKET_RCVBUFF, no

@@ -406,3 +406,7 @@ func TestXlatSkipsAnEmptyConntrackTable(t *testing.T) {
 		t.Errorf("%d conntrack requests in %d ticks for %d new ends: one per flow, not one count per tick", requests, ticks, 2*conns)
 	}
 }
+
+// inGuest reports whether the tests run in a guest of the kernel matrix
+// (vm-init.sh sets TCPTOP_VM=1).
+func inGuest() bool { return os.Getenv("TCPTOP_VM") == "1" }

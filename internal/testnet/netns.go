@@ -63,6 +63,17 @@ func startIn(name string, cmd *exec.Cmd) error {
 	})
 }
 
+// RunIn runs cmd to its end inside the network namespace bound at
+// /run/netns/name (see AddNetns), as `ip netns exec` does, for the
+// guests of the kernel matrix, whose busybox ip has no netns. The caller
+// sets cmd's output as for cmd.Run.
+func RunIn(name string, cmd *exec.Cmd) error {
+	if err := startIn(name, cmd); err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
 // enter moves the calling thread into the network namespace bound at
 // /run/netns/name.
 func enter(name string) error {
