@@ -29,7 +29,9 @@ all_paths="tracepoint fexit kprobe"
 # A, or where A is no module of its own, B, which holds it: the counter
 # and the object reference (counter name) are modules up to 5.10, built
 # into nf_tables.ko later (the counter from 6.1, objref from 6.12).
-modules=(tcp_diag veth nf_tables nft_counter/nf_tables nft_objref/nf_tables nf_conntrack nf_nat nft_chain_nat nft_nat)
+# nf_conntrack_netlink: ctnetlink, which the translated tuples (xlat_*) ask;
+# TestXlat runs in every guest.
+modules=(tcp_diag veth nf_tables nft_counter/nf_tables nft_objref/nf_tables nf_conntrack nf_conntrack_netlink nf_nat nft_chain_nat nft_nat)
 # Userland the guests get from Debian (bookworm, the guest's architecture)
 # besides busybox: glibc and its getent (the remote_name tests resolve
 # through getaddrinfo), prometheus with promtool (the Prometheus test

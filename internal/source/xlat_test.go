@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/netip"
@@ -40,9 +41,6 @@ var (
 // conntrack sockets are made at their first flows.
 func TestXlat(t *testing.T) {
 	requireRoot(t)
-	if inGuest() {
-		t.Skip("the guests have no nft and no ctnetlink: TestXlatAbsent covers them")
-	}
 	if _, err := exec.LookPath("nft"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("nft not installed: %v", err)
@@ -227,8 +225,11 @@ func xlatLink(t testing.TB) (client uint64) {
 	client = testnet.AddNetns(t, "tt-xl-a")
 	testnet.AddNetns(t, "tt-xl-b")
 	testnet.Link(t, "tt-xl-a", "xla", "10.81.0.1/24", "tt-xl-b", "xlb", "10.81.0.2/24")
-	if out, err := exec.Command("ip", "-n", "tt-xl-a", "route", "add", "10.96.0.0/16", "dev", "xla").CombinedOutput(); err != nil {
-		t.Fatalf("route: %v: %s", err, out)
+	var out bytes.Buffer
+	route := exec.Command("ip", "route", "add", "10.96.0.0/16", "dev", "xla") // busybox's ip has no -n
+	route.Stdout, route.Stderr = &out, &out
+	if err := testnet.RunIn("tt-xl-a", route); err != nil {
+		t.Fatalf("route: %v: %s", err, out.Bytes())
 	}
 	for _, cmd := range []string{
 		"add table ip tt_xlat",
@@ -289,14 +290,14 @@ func checkNoXlat(t *testing.T, rec *recorder) {
 	}
 }
 
-// TestXlatAbsent: without ctnetlink (the matrix's guests, whose kernels
-// have no module loaded; on the host, refused on purpose), the part
+// TestXlatAbsent: without ctnetlink (refused on purpose: a kernel without
+// the nf_conntrack_netlink module loaded answers the same), the part
 // "translated addresses" is lost and names what it costs (tcptop --check
 // prints it), and a connection's xlat fields are empty.
 func TestXlatAbsent(t *testing.T) {
 	requireRoot(t)
 	cfg := testConfig(t)
-	if !inGuest() && !slices.Contains(cfg.Refuse, KindConntrack) {
+	if !slices.Contains(cfg.Refuse, KindConntrack) {
 		cfg.Refuse = append(cfg.Refuse, KindConntrack)
 	}
 	s, err := Open(cfg)
@@ -406,7 +407,3 @@ func TestXlatSkipsAnEmptyConntrackTable(t *testing.T) {
 		t.Errorf("%d conntrack requests in %d ticks for %d new ends: one per flow, not one count per tick", requests, ticks, 2*conns)
 	}
 }
-
-// inGuest reports whether the tests run in a guest of the kernel matrix
-// (vm-init.sh sets TCPTOP_VM=1).
-func inGuest() bool { return os.Getenv("TCPTOP_VM") == "1" }
