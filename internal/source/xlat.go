@@ -54,6 +54,10 @@ type xlatState struct {
 	// 139 ms without lookups; design.md).
 	empty   map[uint32]uint32
 	checked map[uint32]uint32 // the tick each namespace's table was last counted
+	// The last namespace asked whether it is quiet, in which tick, and
+	// the answer: most flows of a tick are in one namespace.
+	lastNS, lastTick uint32
+	lastQuiet        bool
 }
 
 // xlatTuple is a flow's ends on the other side of the NAT; the zero
@@ -137,6 +141,15 @@ func (s *Source) xlatOf(o *conn.Observation) {
 		return
 	}
 	t, ok := x.flows[o.ID]
+	if !ok && s.quiet(o.NetNS) {
+		// Nothing to look up there, nor to remember: at 50,000
+		// connections the cookies alone would be megabytes.
+		if o.Closed || o.Expired {
+			delete(x.plain, o.ID.Cookie)
+			delete(x.plainU, o.ID)
+		}
+		return
+	}
 	if !ok && !x.looked(o.ID) {
 		t, ok = s.lookupXlat(o)
 		switch {
@@ -288,4 +301,17 @@ func (s *Source) conntrackEmpty(ino uint32, c *conntrack.Conn) bool {
 		}
 	}
 	return x.empty[ino] == s.tick
+}
+
+// quiet reports whether namespace ino has nothing to translate in this
+// tick: no conntrack socket can be made there, or its table is empty.
+func (s *Source) quiet(ino uint32) bool {
+	x := &s.xlat
+	if ino == x.lastNS && x.lastTick == s.tick {
+		return x.lastQuiet
+	}
+	c := s.conntrackIn(ino)
+	q := c == nil || s.conntrackEmpty(ino, c)
+	x.lastNS, x.lastTick, x.lastQuiet = ino, s.tick, q
+	return q
 }

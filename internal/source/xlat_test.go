@@ -329,9 +329,10 @@ func TestXlatAbsent(t *testing.T) {
 // A namespace whose conntrack table is empty (no NAT, no stateful rule:
 // nothing made it track anything) has no translated flow: its new flows
 // cost one count of the table a tick, not one lookup each. 20 loopback
-// connections (40 ends) there: every end without xlat, exact bytes, and
-// at most two requests a tick (the new namespace's count, and the
-// host's for flows of other processes).
+// connections (40 ends) there: every end without xlat, none of them
+// remembered (at 50,000 connections that memory would count), and at
+// most two requests a tick (the new namespace's count, and the host's
+// for flows of other processes).
 func TestXlatSkipsAnEmptyConntrackTable(t *testing.T) {
 	requireRoot(t)
 	s := openSource(t)
@@ -401,6 +402,11 @@ func TestXlatSkipsAnEmptyConntrackTable(t *testing.T) {
 	for _, o := range ends() {
 		if o.XlatLocal.IsValid() || o.XlatRemote.IsValid() {
 			t.Errorf("%v -> %v: xlat %v -> %v, want none", o.Local, o.Remote, o.XlatLocal, o.XlatRemote)
+		}
+	}
+	for _, o := range ends() {
+		if _, kept := s.xlat.plain[o.ID.Cookie]; kept {
+			t.Errorf("%v -> %v: kept as looked up, where there was nothing to look up", o.Local, o.Remote)
 		}
 	}
 	if requests > uint64(2*ticks) {
