@@ -438,7 +438,7 @@ func (s *Source) udpDrops(o *conn.Observation) {
 	key := udpDropKey{netns: o.NetNS, port: o.Local.Port(), remote: o.Remote}
 	if o.Remote.Port() == 0 && !o.Expired {
 		d.peerless[udpPortKey{o.NetNS, key.port}] = peerlessFlow{key: key, seen: s.tick}
-	} else {
+	} else if len(d.redirect) > 0 {
 		delete(d.redirect, key) // the sender has a flow of its own now
 	}
 	f := d.udp[key]

@@ -156,24 +156,6 @@ func partNamed(t *testing.T, s *Source, name string) Part {
 	return s.Parts()[i]
 }
 
-// kprobeMisses sums the runs the kernel skipped of the source's kprobe
-// and kretprobe programs (their recursion misses: a kprobe finding
-// bpf_prog_active raised on its CPU).
-func kprobeMisses(t *testing.T, s *Source) uint64 {
-	t.Helper()
-	var n uint64
-	for _, p := range s.allPrograms() {
-		info, err := p.Info()
-		if err != nil || !(strings.HasPrefix(info.Name, "tcptop_kp_") || strings.HasPrefix(info.Name, "tcptop_kr_")) {
-			continue
-		}
-		if st, err := p.Stats(); err == nil {
-			n += st.RecursionMisses
-		}
-	}
-	return n
-}
-
 // Thousands of one-byte sends and the reads that take them, while the
 // test reads the source as fast as it can (each read a run of map
 // syscalls): every byte is counted while the connection still lives, on
@@ -236,7 +218,7 @@ func TestSendsBesideBusyTicksAllCounted(t *testing.T) {
 		c.(*net.TCPConn).CloseWrite() // the server reads to the end
 		sent <- n
 	}()
-	before := kprobeMisses(t, s)
+	before := s.kprobeRunsSkipped()
 	ticks := 0
 	var total int64
 	for done := false; !done; ticks++ {
@@ -266,7 +248,7 @@ func TestSendsBesideBusyTicksAllCounted(t *testing.T) {
 	}
 	co, _ := rec.latest(client)
 	so, _ := rec.latest(server)
-	misses := kprobeMisses(t, s) - before
+	misses := s.kprobeRunsSkipped() - before
 	t.Logf("%s path, tick priority %v, %d ticks, %d sends: client out %d, server in %d; kprobe runs skipped %d",
 		s.Path(), s.realtime, ticks, total, co.BytesOut, so.BytesIn, misses)
 	if co.BytesOut != uint64(total) || so.BytesIn != uint64(total) || co.Closed || so.Closed {
@@ -276,12 +258,12 @@ func TestSendsBesideBusyTicksAllCounted(t *testing.T) {
 	if s.realtime && misses > 0 {
 		t.Errorf("the kernel skipped %d kprobe runs with the tick at real-time priority", misses)
 	}
-	// The source says what the kernel counted (kprobe_runs_skipped).
+	// Stats says what the kernel counted (kprobe_runs_skipped).
 	st, err := s.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := kprobeMisses(t, s); st.KprobeRunsSkipped != want {
-		t.Errorf("Stats: %d kprobe runs skipped, the programs' own counters say %d", st.KprobeRunsSkipped, want)
+	if want := s.kprobeRunsSkipped(); st.KprobeRunsSkipped != want {
+		t.Errorf("Stats: %d kprobe runs skipped, the programs' counters say %d", st.KprobeRunsSkipped, want)
 	}
 }

@@ -45,19 +45,23 @@ type xlatState struct {
 	plain   map[uint64]struct{}
 	plainU  map[conn.FlowID]struct{}
 	lookups uint64 // requests made (benchmarks)
-	// empty is, per namespace, the tick its conntrack table was last
-	// found empty (its ctnetlink stats): no flow there has an entry, so
-	// none is asked about in that tick. Where nothing uses conntrack (no
-	// NAT, no stateful rules: most hosts, and every loopback-only
-	// namespace), a tick's new flows then cost one request, not one each
-	// (10,000 connections' first tick: 473 ms with a request per flow,
-	// 139 ms without lookups; design.md).
-	empty   map[uint32]uint32
-	checked map[uint32]uint32 // the tick each namespace's table was last counted
-	// The last namespace asked whether it is quiet, in which tick, and
-	// the answer: most flows of a tick are in one namespace.
-	lastNS, lastTick uint32
-	lastQuiet        bool
+	// counted is, per namespace, whether its conntrack table was empty
+	// when last counted (ctnetlink's stats), and in which tick: where it
+	// is, no flow there has an entry, so none is asked about or kept.
+	// Where nothing uses conntrack (no NAT, no stateful rules: most
+	// hosts, and every loopback-only namespace), a tick's new flows then
+	// cost one request, not one each (10,000 connections' first tick:
+	// 473 ms with a request per flow, 139 ms without lookups; design.md).
+	counted map[uint32]tableCount
+	// The last namespace asked about: most flows of a tick are in one.
+	lastNS uint32
+	last   tableCount
+}
+
+// tableCount is a namespace's conntrack table as counted in a tick.
+type tableCount struct {
+	tick  uint32
+	quiet bool // empty, or no conntrack socket can be made there
 }
 
 // xlatTuple is a flow's ends on the other side of the NAT; the zero
@@ -189,10 +193,7 @@ func (s *Source) lookupXlat(o *conn.Observation) (t xlatTuple, keep bool) {
 	if o.NetNS == 0 || l.Port() == 0 || r.Port() == 0 || l.Addr().IsUnspecified() || r.Addr().IsUnspecified() {
 		return t, true
 	}
-	c := s.conntrackIn(o.NetNS)
-	if c == nil || s.conntrackEmpty(o.NetNS, c) {
-		return t, o.State != "SYN_SENT"
-	}
+	c := s.conntrackIn(o.NetNS) // made by quiet, which the caller asked first
 	proto := uint8(unix.IPPROTO_TCP)
 	if o.Proto == conn.UDP {
 		proto = unix.IPPROTO_UDP
@@ -285,33 +286,28 @@ type xlatError struct{ err error }
 func (e *xlatError) Error() string { return "conntrack lookup: " + e.err.Error() }
 func (e *xlatError) Unwrap() error { return e.err }
 
-// conntrackEmpty reports whether namespace ino's conntrack table holds no
-// entry, counted once a tick (a failed count says not empty: the flows
-// are then asked about one by one).
-func (s *Source) conntrackEmpty(ino uint32, c *conntrack.Conn) bool {
-	x := &s.xlat
-	if x.checked == nil {
-		x.checked, x.empty = map[uint32]uint32{}, map[uint32]uint32{}
-	}
-	if t, ok := x.checked[ino]; !ok || t != s.tick {
-		x.checked[ino] = s.tick
-		x.lookups++
-		if st, err := c.StatsGlobal(); err == nil && st.Entries == 0 {
-			x.empty[ino] = s.tick
-		}
-	}
-	return x.empty[ino] == s.tick
-}
-
 // quiet reports whether namespace ino has nothing to translate in this
-// tick: no conntrack socket can be made there, or its table is empty.
+// tick: no conntrack socket can be made there, or its table is empty
+// (counted once a tick; a failed count says not empty, and the flows are
+// then asked about one by one).
 func (s *Source) quiet(ino uint32) bool {
 	x := &s.xlat
-	if ino == x.lastNS && x.lastTick == s.tick {
-		return x.lastQuiet
+	if ino == x.lastNS && x.last.tick == s.tick {
+		return x.last.quiet
 	}
-	c := s.conntrackIn(ino)
-	q := c == nil || s.conntrackEmpty(ino, c)
-	x.lastNS, x.lastTick, x.lastQuiet = ino, s.tick, q
-	return q
+	tc, ok := x.counted[ino]
+	if !ok || tc.tick != s.tick {
+		tc = tableCount{tick: s.tick, quiet: true}
+		if c := s.conntrackIn(ino); c != nil {
+			x.lookups++
+			st, err := c.StatsGlobal()
+			tc.quiet = err == nil && st.Entries == 0
+		}
+		if x.counted == nil {
+			x.counted = map[uint32]tableCount{}
+		}
+		x.counted[ino] = tc
+	}
+	x.lastNS, x.last = ino, tc
+	return tc.quiet
 }
